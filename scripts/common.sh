@@ -1,0 +1,43 @@
+# Shared by run.sh and test.sh: installs what is missing and manages a private PostgreSQL cluster.
+# Source it; it defines functions only.
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+ensure_debian_packages() {
+  local missing=()
+  command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+  ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (apt)" >&2
+    as_root apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# start_private_postgres DATA_DIR PORT: initialises (once) and starts a cluster on 127.0.0.1:PORT,
+# owned by the postgres user when run as root (postgres refuses to run as root).
+start_private_postgres() {
+  local data="$1" port="$2"
+  PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  local owner; owner="$(id -un)"
+  local run=()
+  if [ "$(id -u)" = 0 ]; then owner=postgres; run=(runuser -u postgres --); fi
+  mkdir -p "$(dirname "$data")"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    install -d -o "$owner" -m 700 "$data"
+    "${run[@]}" "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+  fi
+  "${run[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+  PG_STOP_CMD=("${run[@]}" "$PGBIN/pg_ctl" -D "$data" stop -m fast)
+}
+
+stop_private_postgres() {
+  if [ -n "${PG_STOP_CMD+x}" ]; then "${PG_STOP_CMD[@]}" >/dev/null 2>&1 || true; fi
+}
+
+# ensure_database PORT NAME
+ensure_database() {
+  psql -h 127.0.0.1 -p "$1" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$2'" | grep -q 1 \
+    || psql -h 127.0.0.1 -p "$1" -U postgres -qc "CREATE DATABASE \"$2\"" >/dev/null
+}

@@ -1,0 +1,1 @@
+return await Tora.Cli.ToraCommand.RunAsync(args);

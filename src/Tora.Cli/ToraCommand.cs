@@ -1,0 +1,31 @@
+using System.CommandLine;
+
+namespace Tora.Cli;
+
+/// <summary>The <c>tora</c> command line: one root command, one subcommand group per area.</summary>
+public static class ToraCommand
+{
+    /// <summary>Parses and runs a command line; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("Tora.Server: trajectory-controlled video generation (Tora on CogVideoX) through ONNX Runtime.");
+        // Subcommand groups register here, one line each.
+
+        try
+        {
+            return await root.Parse(args).InvokeAsync(cancellationToken: cancellationToken);
+        }
+        catch (CliException e)
+        {
+            Console.Error.WriteLine($"tora: {e.Message}");
+            return e.ExitCode;
+        }
+    }
+}
+
+/// <summary>A user error: printed as one line without a stack trace, with a non-zero exit code.</summary>
+public sealed class CliException(string message, int exitCode = 2) : Exception(message)
+{
+    /// <summary>The process exit code.</summary>
+    public int ExitCode { get; } = exitCode;
+}
