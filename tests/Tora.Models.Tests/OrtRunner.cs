@@ -4,24 +4,19 @@ using Tora.Inference.IO;
 
 namespace Tora.Models.Tests;
 
-/// <summary>Runs a built graph on the ONNX Runtime CPU provider with NumPy arrays in and out.</summary>
-internal static class OrtRunner
+/// <summary>Runs built graphs on the ONNX Runtime CPU provider with NumPy arrays in and out.</summary>
+internal sealed class OrtRunner : IDisposable
 {
-    public static Dictionary<string, float[]> Run(byte[] model, IReadOnlyDictionary<string, NpyArray> inputs, params string[] outputs)
-    {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
-        using var session = new InferenceSession(model, options);
-        return Run(session, inputs, outputs);
-    }
+    private readonly SessionOptions _options = new() { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
+    private readonly InferenceSession _session;
 
-    public static Dictionary<string, float[]> Run(string modelPath, IReadOnlyDictionary<string, NpyArray> inputs, params string[] outputs)
-    {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
-        using var session = new InferenceSession(modelPath, options);
-        return Run(session, inputs, outputs);
-    }
+    public OrtRunner(byte[] model) => _session = new InferenceSession(model, _options);
 
-    private static Dictionary<string, float[]> Run(InferenceSession session, IReadOnlyDictionary<string, NpyArray> inputs, string[] outputs)
+    public OrtRunner(string modelPath) => _session = new InferenceSession(modelPath, _options);
+
+    public InferenceSession Session => _session;
+
+    public Dictionary<string, NpyArray> Run(IReadOnlyDictionary<string, NpyArray> inputs, params string[] outputs)
     {
         var values = new List<NamedOnnxValue>();
         foreach (var (name, a) in inputs)
@@ -31,20 +26,39 @@ internal static class OrtRunner
             else
                 values.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(a.ToFloats(), a.Shape)));
         }
-        using var results = session.Run(values, outputs);
-        return results.ToDictionary(r => r.Name, r => r.AsTensor<float>().ToArray());
+        using var results = session().Run(values, outputs);
+        return results.ToDictionary(r => r.Name, r =>
+        {
+            var t = r.AsTensor<float>();
+            return NpyArray.FromFloats(t.ToArray(), t.Dimensions.ToArray());
+        });
+        InferenceSession session() => _session;
     }
 
-    public static float MaxAbsDiff(float[] actual, float[] expected)
+    public static Dictionary<string, NpyArray> RunOnce(byte[] model, IReadOnlyDictionary<string, NpyArray> inputs, params string[] outputs)
     {
-        Assert.Equal(expected.Length, actual.Length);
+        using var r = new OrtRunner(model);
+        return r.Run(inputs, outputs);
+    }
+
+    public static float MaxAbsDiff(NpyArray actual, NpyArray expected)
+    {
+        Assert.Equal(expected.Shape, actual.Shape);
+        var a = actual.ToFloats();
+        var e = expected.ToFloats();
         float max = 0;
-        for (int i = 0; i < actual.Length; i++)
+        for (int i = 0; i < a.Length; i++)
         {
-            float d = MathF.Abs(actual[i] - expected[i]);
+            float d = MathF.Abs(a[i] - e[i]);
             if (float.IsNaN(d)) return float.NaN;
             if (d > max) max = d;
         }
         return max;
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _options.Dispose();
     }
 }
