@@ -11,6 +11,7 @@ public static class ToraCommand
         var root = new RootCommand("Tora.Server: trajectory-controlled video generation (Tora on CogVideoX) through ONNX Runtime.");
         // Subcommand groups register here, one line each.
         root.Subcommands.Add(TrajectoryCommands.Create());
+        root.Subcommands.Add(ModelCommands.Create());
 
         try
         {
