@@ -115,6 +115,34 @@ public sealed class FlowVideoTests
     }
 
     [Fact]
+    public void Rgb_is_the_colouring_of_the_dense_blurred_flow_pixel_by_pixel()
+    {
+        // Overlapping windows (two objects 30 px apart), a border, and a lone object: the renderer's per-window
+        // colour reuse must give exactly what colouring every pixel of the blurred field gives.
+        var g = new VideoGeometry(4, 150, 200);
+        PixelPoint[][] tracks =
+        [
+            [new(60, 70), new(64, 75), new(70, 78), new(71, 60)],
+            [new(90, 70), new(85, 72), new(5, 140), new(0, 149)],
+            [new(180, 20), new(181, 21), new(199, 0), new(150, 10)],
+        ];
+        var flow = FlowVideo.Create(tracks, g);
+        var rgb = flow.ToRgb();
+        var field = new float[g.FramePixels * 2];
+        var denominator = FlowColorWheel.Denominator(flow.MaxNorm);
+        for (var t = 0; t < g.Frames; t++)
+        {
+            flow.WriteBlurredFlow(t, field);
+            for (var i = 0; i < g.FramePixels; i++)
+            {
+                var expected = FlowColorWheel.Colorize(field[i * 2], field[i * 2 + 1], denominator);
+                var o = ((long)t * g.FramePixels + i) * 3;
+                Assert.Equal(expected, (rgb[o], rgb[o + 1], rgb[o + 2]));
+            }
+        }
+    }
+
+    [Fact]
     public void Destination_buffers_that_are_too_small_are_rejected()
     {
         var flow = FlowVideo.Create([[new(1, 1), new(2, 2)]], new VideoGeometry(2, 10, 10));
