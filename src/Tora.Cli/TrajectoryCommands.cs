@@ -21,6 +21,7 @@ public static class TrajectoryCommands
             Description = "Trajectory file: an original .txt (x,y per line on the 256x256 canvas) or a .json in the API format. Repeat for several trajectories.",
             Required = true,
             Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = true,
         };
         var frames = new Option<int>("--frames") { Description = "Number of video frames.", DefaultValueFactory = _ => 49 };
         var width = new Option<int>("--width") { Description = "Video width in pixels.", DefaultValueFactory = _ => 720 };

@@ -63,6 +63,12 @@ public sealed class TrajectoryRenderCommandTests
         Assert.Equal(Compact(expected), Compact(json.RootElement.GetProperty("points").GetRawText()));
         Assert.Contains("2 trajectories", r.Output);
 
+        // Several files after one --traj, like the original's nargs="+" --point_path.
+        var points2 = Path.Combine(dir, "points2.json");
+        var r2 = await CliRunner.RunAsync("trajectory", "render", "--traj", Traj("infinity"), jsonTraj, "--out-points", points2);
+        Assert.True(r2.ExitCode == 0, r2.Error);
+        Assert.Equal(File.ReadAllText(points), File.ReadAllText(points2));
+
         var small = await CliRunner.RunAsync("trajectory", "render", "--traj", Traj("infinity"), "--traj", jsonTraj,
             "--frames", "9", "--width", "96", "--height", "64", "--out-npy", npy);
         Assert.True(small.ExitCode == 0, small.Error);
