@@ -123,6 +123,10 @@ public sealed class TrajectoryRenderCommandTests
         Assert.NotEqual(0, frames.ExitCode);
         Assert.Contains("--frames", frames.Error);
 
+        var huge = await CliRunner.RunAsync("trajectory", "render", "--traj", Traj("coaster"), "--frames", "1000", "--width", "8000", "--height", "8000");
+        Assert.NotEqual(0, huge.ExitCode);
+        Assert.Contains("too large", huge.Error);
+
         var notImage = Path.Combine(TestData.TempFolder(), "image.png");
         await File.WriteAllTextAsync(notImage, "not a png");
         var image = await CliRunner.RunAsync("trajectory", "render", "--traj", Traj("coaster"), "--overlay-on", notImage, "--out-mp4", notImage + ".mp4");

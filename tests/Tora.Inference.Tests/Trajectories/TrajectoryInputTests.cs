@@ -80,6 +80,15 @@ public sealed class TrajectoryInputTests
     }
 
     [Fact]
+    public void Overflowing_json_numbers_are_reported_not_thrown()
+    {
+        var r = TrajectoryJsonReader.Parse("""{"trajectories": [{"points": [[0.5, 0.5], [1e400, 0.5]], "frames": [0, 1e12]}]}""");
+        var errors = r.Success ? TrajectoryValidator.Validate(r.Trajectories, Video) : r.Errors;
+        Assert.NotEmpty(errors);
+        Assert.Contains(errors, e => e.Pointer is "/trajectories/0/points/1" or "/trajectories/0/frames/1");
+    }
+
+    [Fact]
     public void No_trajectories_is_valid_and_means_motion_guidance_off() =>
         Assert.Empty(TrajectoryValidator.Validate([], Video));
 
