@@ -95,7 +95,8 @@ public sealed class FlowVideo
 
     /// <summary>
     /// Writes what the VAE encoder takes: the RGB flow video as float <c>[1, 3, F, H, W]</c> in [−1, 1]
-    /// (<c>rgb/255·2−1</c>, tora-reference §2.4) into <paramref name="destination"/>, which may be pooled.
+    /// (<c>rgb/255·2−1</c>, tora-reference §2.4; in float32 this is bit-identical to diffusers' <c>rgb/127.5−1</c>)
+    /// into <paramref name="destination"/>, which may be pooled: every value is overwritten.
     /// </summary>
     public void WriteVaeInput(Span<float> destination)
     {
@@ -138,6 +139,8 @@ public sealed class FlowVideo
     public void WriteBlurredFlow(int frame, Span<float> destination)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)frame, (uint)Geometry.Frames, nameof(frame));
+        if (destination.Length < Geometry.FramePixels * 2)
+            throw new ArgumentException($"destination holds {destination.Length} floats, {Geometry.FramePixels * 2} needed", nameof(destination));
         var w = Geometry.Width;
         destination[..(Geometry.FramePixels * 2)].Clear();
         var sources = _frames[frame];
