@@ -62,7 +62,7 @@ public sealed record ToraTransformerConfig
     [JsonPropertyName("patch_bias")] public bool PatchBias { get; init; } = true;
 
     /// <summary>heads × head dim.</summary>
-    public int InnerDim => NumAttentionHeads * AttentionHeadDim;
+    [JsonIgnore] public int InnerDim => NumAttentionHeads * AttentionHeadDim;
 
     /// <summary>The CogVideoX-5B Tora T2V configuration (official release).</summary>
     public static ToraTransformerConfig CogVideoX5B => new();

@@ -12,13 +12,22 @@ namespace Tora.Models.Checkpoints;
 public sealed class SafetensorsWriter
 {
     private readonly List<(string Name, ElementType Type, long[] Shape, Action<Span<float>> Fill)> _tensors = [];
+    private readonly List<(string Name, long[] Shape, long[] Values)> _integers = [];
 
     /// <summary>Declares a tensor whose values <paramref name="fill"/> writes into a float32 span of its element count.</summary>
     public SafetensorsWriter Add(string name, ElementType type, long[] shape, Action<Span<float>> fill)
     {
         if (!type.IsFloat()) throw new ArgumentException("only float tensors", nameof(type));
-        if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"tensor '{name}' declared twice", nameof(name));
+        if (_tensors.Any(t => t.Name == name) || _integers.Any(t => t.Name == name)) throw new ArgumentException($"tensor '{name}' declared twice", nameof(name));
         _tensors.Add((name, type, shape, fill));
+        return this;
+    }
+
+    /// <summary>Declares an int64 tensor (BatchNorm <c>num_batches_tracked</c>).</summary>
+    public SafetensorsWriter AddInt64(string name, long[] shape, long[] values)
+    {
+        if (_tensors.Any(t => t.Name == name) || _integers.Any(t => t.Name == name)) throw new ArgumentException($"tensor '{name}' declared twice", nameof(name));
+        _integers.Add((name, shape, values));
         return this;
     }
 
@@ -27,7 +36,7 @@ public sealed class SafetensorsWriter
         Add(name, type, shape, s => values.CopyTo(s));
 
     /// <summary>Number of declared tensors.</summary>
-    public int Count => _tensors.Count;
+    public int Count => _tensors.Count + _integers.Count;
 
     /// <summary>Total data bytes.</summary>
     public long DataBytes => _tensors.Sum(t => Numel(t.Shape) * t.Type.Size());
@@ -48,6 +57,12 @@ public sealed class SafetensorsWriter
             };
             offset += bytes;
         }
+        foreach (var t in _integers)
+        {
+            long bytes = t.Values.LongLength * 8;
+            header[t.Name] = new Dictionary<string, object> { ["dtype"] = "I64", ["shape"] = t.Shape, ["data_offsets"] = new[] { offset, offset + bytes } };
+            offset += bytes;
+        }
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
         int pad = (8 - json.Length % 8) % 8; // data section 8-byte aligned, as the reference writer does
         using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
@@ -63,6 +78,8 @@ public sealed class SafetensorsWriter
             ElementTypes.EncodeFromFloat(floats, t.Type, bytes);
             fs.Write(bytes);
         }
+        foreach (var t in _integers)
+            fs.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Values.AsSpan()));
     }
 
     private static long Numel(long[] shape) => shape.Aggregate(1L, (a, b) => a * b);

@@ -43,7 +43,15 @@ public sealed partial class GraphBuilder
     private readonly List<(string Name, WeightSource Source, ElementType Type)> _weights = [];
     private readonly HashSet<string> _names = [];
     private readonly Stack<string> _scopes = new();
+    private readonly List<GraphPort> _inputs = [];
+    private readonly List<GraphPort> _outputs = [];
     private int _counter;
+
+    /// <summary>Graph inputs in declaration order.</summary>
+    public IReadOnlyList<GraphPort> Inputs => _inputs;
+
+    /// <summary>Graph outputs in declaration order.</summary>
+    public IReadOnlyList<GraphPort> Outputs => _outputs;
 
     /// <summary>Creates a builder for a graph called <paramref name="name"/>.</summary>
     /// <param name="name">Graph name.</param>
@@ -76,6 +84,7 @@ public sealed partial class GraphBuilder
     {
         Reserve(name);
         _graph.Input.Add(ValueInfo(name, type, shape));
+        _inputs.Add(new GraphPort(name, type, shape));
         return new Value(name);
     }
 
@@ -88,6 +97,7 @@ public sealed partial class GraphBuilder
             _graph.Node.Add(new NodeProto { OpType = "Identity", Name = $"output/{name}", Input = { value.Name }, Output = { name } });
         }
         _graph.Output.Add(ValueInfo(name, type, shape));
+        _outputs.Add(new GraphPort(name, type, shape));
     }
 
     /// <summary>Adds a named initializer whose data comes from <paramref name="source"/>.</summary>
@@ -254,6 +264,12 @@ public sealed partial class GraphBuilder
         public void Dispose() => scopes.Pop();
     }
 }
+
+/// <summary>A graph input or output as declared.</summary>
+/// <param name="Name">Tensor name.</param>
+/// <param name="Type">Element type.</param>
+/// <param name="Shape">Dimensions.</param>
+public sealed record GraphPort(string Name, ElementType Type, IReadOnlyList<Dim> Shape);
 
 /// <summary>Builders of ONNX node attributes.</summary>
 public static class Attr
