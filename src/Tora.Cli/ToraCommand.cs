@@ -10,6 +10,7 @@ public static class ToraCommand
     {
         var root = new RootCommand("Tora.Server: trajectory-controlled video generation (Tora on CogVideoX) through ONNX Runtime.");
         // Subcommand groups register here, one line each.
+        root.Subcommands.Add(KeysCommands.Create());
 
         try
         {
