@@ -13,6 +13,8 @@ public static class ToraCommand
         root.Subcommands.Add(TrajectoryCommands.Create());
         root.Subcommands.Add(ModelCommands.Create());
 
+        root.Subcommands.Add(KeysCommands.Create());
+
         try
         {
             return await root.Parse(args).InvokeAsync(cancellationToken: cancellationToken);

@@ -1,0 +1,174 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Tora.Api.Auth;
+using Tora.Api.Generations;
+using Tora.Api.Problems;
+using Tora.Core;
+using Tora.Core.Blobs;
+using Tora.Core.Generations;
+using Tora.Core.Jobs;
+
+namespace Tora.Api.Apis;
+
+/// <summary><c>/v1/generations</c>: create, read, list, delete, and download the video and thumbnail.</summary>
+public static class GenerationsApi
+{
+    /// <summary>Largest page.</summary>
+    public const int MaxPageSize = 100;
+
+    /// <summary>Maps the routes.</summary>
+    public static RouteGroupBuilder MapGenerationsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/generations").WithTags("Generations").RequireAuthorization();
+
+        api.MapPost("/", CreateGeneration)
+            .WithName("CreateGeneration")
+            .WithSummary("Queue a video generation")
+            .WithDescription("JSON (first frame as a data URI) or multipart/form-data (a 'request' JSON part and an 'image' file part). " +
+                             "Answers 202 with Location; poll the resource, or read its video when it has succeeded.")
+            .Accepts<CreateGenerationRequest>("application/json", "multipart/form-data")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        api.MapGet("/", ListGenerations)
+            .WithName("ListGenerations")
+            .WithSummary("List your generations, newest first (cursor pagination, optional status filter)")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        api.MapGet("/{id}", GetGeneration)
+            .WithName("GetGeneration")
+            .WithSummary("Read one generation: status, progress, queue position, timings, links");
+        api.MapDelete("/{id}", DeleteGeneration)
+            .WithName("DeleteGeneration")
+            .WithSummary("Delete a generation that is not running, with its files");
+        api.MapGet("/{id}/video", GetVideo)
+            .WithName("GetGenerationVideo")
+            .WithSummary("Download the MP4 (ETag, If-None-Match, Range → 206)")
+            .Produces(StatusCodes.Status200OK, contentType: "video/mp4")
+            .Produces(StatusCodes.Status206PartialContent, contentType: "video/mp4");
+        api.MapGet("/{id}/thumbnail", GetThumbnail)
+            .WithName("GetGenerationThumbnail")
+            .WithSummary("Download the thumbnail (JPEG of the first frame)")
+            .Produces(StatusCodes.Status200OK, contentType: "image/jpeg");
+        return api;
+    }
+
+    /// <summary>Queue a video generation: validates, stores the record and answers 202; a worker picks it up.</summary>
+    public static async Task<Results<Accepted<GenerationResource>, ProblemHttpResult>> CreateGeneration(
+        HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
+        IOptions<ModelCatalogOptions> catalog, CancellationToken ct)
+    {
+        var (request, image, problem) = await CreateRequestReader.ReadAsync(http, ct);
+        if (problem is not null) return problem;
+        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null);
+        if (input is null) return ApiProblem.Validation(errors);
+
+        var tenant = user.Tenant();
+        var id = Guid.CreateVersion7();
+        string? imageKey = null;
+        if (image is not null)
+        {
+            imageKey = BlobKeys.For(tenant, id, "first-frame." + image.Extension);
+            await blobs.PutBytesAsync(imageKey, image.Bytes, image.ContentType, ct);
+        }
+        var generation = new Generation
+        {
+            Id = id,
+            Tenant = tenant,
+            Status = GenerationStatus.Queued,
+            Queue = model!.Queue,
+            Input = input,
+            FirstFrameKey = imageKey,
+            CreatedAt = DateTimeOffset.UtcNow,
+            TotalSteps = input.Steps,
+        };
+        await store.InsertAsync(generation, ct);
+        dispatcher.Signal();
+        return TypedResults.Accepted($"/v1/generations/{id}", generation.ToResource());
+    }
+
+    /// <summary>List your generations, newest first, with cursor pagination and an optional status filter.</summary>
+    /// <param name="user">The caller.</param>
+    /// <param name="store">The store.</param>
+    /// <param name="status">Only generations with this status.</param>
+    /// <param name="after">The <c>next_cursor</c> of the previous page.</param>
+    /// <param name="limit">Page size, 1–100 (default 20).</param>
+    /// <param name="ct">Cancellation.</param>
+    public static async Task<Results<Ok<GenerationPage>, ProblemHttpResult>> ListGenerations(
+        ClaimsPrincipal user, GenerationStore store, string? status, string? after, string? limit, CancellationToken ct)
+    {
+        var errors = new List<FieldError>();
+        if (status is not null && !GenerationStatus.All.Contains(status))
+            errors.Add(new FieldError("status", "not_allowed", $"status must be one of {string.Join(", ", GenerationStatus.All)}"));
+        Guid? cursor = null;
+        if (after is not null)
+        {
+            if (Guid.TryParse(after, out var g)) cursor = g;
+            else errors.Add(new FieldError("after", "invalid_cursor", "after must be a next_cursor value from a previous page"));
+        }
+        var pageSize = 20;
+        if (limit is not null && (!int.TryParse(limit, out pageSize) || pageSize < 1 || pageSize > MaxPageSize))
+            errors.Add(new FieldError("limit", "out_of_range", $"limit must be an integer between 1 and {MaxPageSize}"));
+        if (errors.Count > 0)
+            return ApiProblem.Create(StatusCodes.Status400BadRequest, "invalid_query", "The query string is invalid.", errors[0].Detail, errors);
+
+        var rows = await store.ListAsync(user.Tenant(), status, cursor, pageSize + 1, ct);
+        var hasMore = rows.Count > pageSize;
+        var page = rows.Take(pageSize).Select(r => r.ToResource()).ToList();
+        return TypedResults.Ok(new GenerationPage(page, hasMore, hasMore ? page[^1].Id.ToString() : null));
+    }
+
+    /// <summary>Read one generation: status, progress, queue position, timings, links, reproducibility.</summary>
+    public static async Task<Results<Ok<GenerationResource>, ProblemHttpResult>> GetGeneration(
+        string id, ClaimsPrincipal user, GenerationStore store, CancellationToken ct)
+    {
+        if (await Find(id, user, store, ct) is not { } g) return ApiProblem.NotFound($"generation {id}");
+        int? position = g.Status == GenerationStatus.Queued ? await store.QueuePositionAsync(g.Queue, g.Id, ct) : null;
+        return TypedResults.Ok(g.ToResource(position));
+    }
+
+    /// <summary>Delete a generation that is not running, with its files.</summary>
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteGeneration(
+        string id, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, CancellationToken ct)
+    {
+        if (await Find(id, user, store, ct) is not { } g) return ApiProblem.NotFound($"generation {id}");
+        if (g.Status == GenerationStatus.Running)
+            return ApiProblem.Create(StatusCodes.Status409Conflict, "generation_running", "The generation is running.",
+                "a running generation cannot be deleted; wait until it finishes");
+        if (await store.DeleteAsync(user.Tenant(), g.Id, ct) is not { } deleted) return ApiProblem.NotFound($"generation {id}");
+        foreach (var key in new[] { deleted.VideoKey, deleted.ThumbnailKey, deleted.FirstFrameKey })
+            if (key is not null) await blobs.DeleteAsync(key, ct);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>Download the MP4 (ETag and If-None-Match, Range requests answered with 206).</summary>
+    public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetVideo(
+        string id, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, CancellationToken ct) =>
+        await ServeFile(id, user, store, blobs, g => g.VideoKey, "video/mp4", g => g.VideoEtag, ct);
+
+    /// <summary>Download the thumbnail (JPEG of the first frame).</summary>
+    public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetThumbnail(
+        string id, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, CancellationToken ct) =>
+        await ServeFile(id, user, store, blobs, g => g.ThumbnailKey, "image/jpeg", g => g.VideoEtag is null ? null : g.VideoEtag[..^1] + "-thumb\"", ct);
+
+    private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> ServeFile(
+        string id, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs,
+        Func<Generation, string?> key, string contentType, Func<Generation, string?> etag, CancellationToken ct)
+    {
+        if (await Find(id, user, store, ct) is not { } g) return ApiProblem.NotFound($"generation {id}");
+        if (g.Status != GenerationStatus.Succeeded || key(g) is not { } blobKey)
+            return ApiProblem.Create(StatusCodes.Status409Conflict, "not_ready", "The generation has no video.",
+                $"generation {id} is {g.Status}; files exist only once it has succeeded");
+        var blob = await blobs.OpenReadAsync(blobKey, ct);
+        if (blob is null)
+            return ApiProblem.Create(StatusCodes.Status410Gone, "file_gone", "The file is gone.", "the file was removed from storage");
+        return TypedResults.Stream(blob.Content, contentType, lastModified: blob.LastModified,
+            entityTag: etag(g) is { } e ? new EntityTagHeaderValue(e) : null, enableRangeProcessing: true);
+    }
+
+    private static async Task<Generation?> Find(string id, ClaimsPrincipal user, GenerationStore store, CancellationToken ct) =>
+        Guid.TryParse(id, out var guid) ? await store.GetAsync(user.Tenant(), guid, ct) : null;
+}

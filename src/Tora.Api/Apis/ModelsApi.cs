@@ -1,0 +1,78 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Tora.Core;
+using Tora.Core.Workers;
+
+namespace Tora.Api.Apis;
+
+/// <summary><c>GET /v1/models</c>: the models offered, their defaults and limits, and whether a worker serves them.</summary>
+public static class ModelsApi
+{
+    /// <summary>Maps the routes.</summary>
+    public static RouteGroupBuilder MapModelsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/models").WithTags("Models").RequireAuthorization();
+        api.MapGet("/", ListModels).WithName("ListModels").WithSummary("Models, their defaults and allowed values, and their workers");
+        return api;
+    }
+
+    /// <summary>The models offered, their defaults and allowed values, and whether a worker serves them.</summary>
+    public static async Task<Ok<ModelList>> ListModels(IOptions<ModelCatalogOptions> catalog, WorkerRegistry workers, CancellationToken ct)
+    {
+        var live = await workers.LiveAsync(ct);
+        var models = catalog.Value.Effective.Select(m =>
+        {
+            var mine = live.Where(w => w.Model == m.Name).ToList();
+            var ready = mine.Count(w => w.Ready);
+            var detail = ready > 0 ? mine.First(w => w.Ready).Detail
+                : mine.Count > 0 ? mine[0].Detail
+                : "no worker is running for this model";
+            return new ModelResource(m.Name, m.Description,
+                new ModelDefaults(m.NumFrames, m.Width, m.Height, m.Steps, 6.0, true, 8),
+                new ModelLimits(m.FrameChoices, m.SizeChoices.Select(s => $"{s.Width}x{s.Height}").ToList(), m.MaxSteps, m.AcceptsFirstFrame),
+                new ModelWorkers(mine.Count, ready, ready > 0 ? "ready" : "unavailable", detail));
+        }).ToList();
+        return TypedResults.Ok(new ModelList(models));
+    }
+}
+
+/// <summary>The models.</summary>
+/// <param name="Data">Models; the first is the default.</param>
+public sealed record ModelList([property: JsonPropertyName("data")] IReadOnlyList<ModelResource> Data)
+{
+    /// <summary>Always <c>list</c>.</summary>
+    [JsonPropertyName("object")] public string Object => "list";
+}
+
+/// <summary>One model.</summary>
+public sealed record ModelResource(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("description")] string Description,
+    [property: JsonPropertyName("defaults")] ModelDefaults Defaults,
+    [property: JsonPropertyName("limits")] ModelLimits Limits,
+    [property: JsonPropertyName("workers")] ModelWorkers Workers);
+
+/// <summary>Defaults applied when a field is absent.</summary>
+public sealed record ModelDefaults(
+    [property: JsonPropertyName("num_frames")] int NumFrames,
+    [property: JsonPropertyName("width")] int Width,
+    [property: JsonPropertyName("height")] int Height,
+    [property: JsonPropertyName("steps")] int Steps,
+    [property: JsonPropertyName("guidance_scale")] double GuidanceScale,
+    [property: JsonPropertyName("dynamic_cfg")] bool DynamicCfg,
+    [property: JsonPropertyName("fps")] int Fps);
+
+/// <summary>Allowed values.</summary>
+public sealed record ModelLimits(
+    [property: JsonPropertyName("num_frames")] IReadOnlyList<int> NumFrames,
+    [property: JsonPropertyName("sizes")] IReadOnlyList<string> Sizes,
+    [property: JsonPropertyName("max_steps")] int MaxSteps,
+    [property: JsonPropertyName("accepts_first_frame")] bool AcceptsFirstFrame);
+
+/// <summary>Workers serving the model.</summary>
+public sealed record ModelWorkers(
+    [property: JsonPropertyName("online")] int Online,
+    [property: JsonPropertyName("ready")] int Ready,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("detail")] string Detail);

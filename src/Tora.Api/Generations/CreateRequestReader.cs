@@ -1,0 +1,185 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Tora.Api.Problems;
+
+namespace Tora.Api.Generations;
+
+/// <summary>
+/// Reads <c>POST /v1/generations</c> bodies itself (JSON, or multipart with <c>request</c> and <c>image</c> parts), so
+/// every way a body can be wrong becomes a 4xx problem with a pointer instead of the framework's generic 400.
+/// </summary>
+public static class CreateRequestReader
+{
+    /// <summary>Largest body accepted: a 10 MB image as base64 plus the rest of the request.</summary>
+    public const long MaxBodyBytes = 16 * 1024 * 1024;
+
+    /// <summary>Strict JSON: unknown fields and mistyped values are errors, not silently ignored.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        NumberHandling = JsonNumberHandling.Strict,
+        MaxDepth = 16,
+    };
+
+    /// <summary>The parsed request and image, or the problem to answer.</summary>
+    public static async Task<(CreateGenerationRequest? Request, FirstFrameImage? Image, ProblemHttpResult? Problem)> ReadAsync(
+        HttpRequest http, CancellationToken ct)
+    {
+        if (http.ContentLength > MaxBodyBytes) return (null, null, TooLarge());
+        var mediaType = http.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        try
+        {
+            return mediaType switch
+            {
+                "application/json" => await ReadJsonAsync(http, ct),
+                "multipart/form-data" => await ReadMultipartAsync(http, ct),
+                _ => (null, null, ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
+                    "Unsupported media type.", "send application/json, or multipart/form-data with a 'request' part and an optional 'image' part")),
+            };
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == 413)
+        {
+            return (null, null, TooLarge());
+        }
+        catch (IOException e) when (mediaType == "multipart/form-data" && !http.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            return (null, null, ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
+        }
+        catch (InvalidDataException e)
+        {
+            // Malformed multipart framing, or a form over the size limits.
+            return (null, null, e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
+                ? TooLarge() : ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
+        }
+    }
+
+    private static async Task<(CreateGenerationRequest?, FirstFrameImage?, ProblemHttpResult?)> ReadJsonAsync(HttpRequest http, CancellationToken ct)
+    {
+        var body = await ReadLimitedAsync(http.Body, ct);
+        if (body is null) return (null, null, TooLarge());
+        var (request, problem) = Parse(body);
+        if (problem is not null) return (null, null, problem);
+        FirstFrameImage? image = null;
+        if (request!.Image is { } uri)
+        {
+            var (img, code, detail) = FirstFrameImage.FromDataUri(uri);
+            if (img is null)
+                return (null, null, code == "image_too_large" ? TooLarge(detail) : ApiProblem.Validation([new FieldError("/image", code!, detail!)]));
+            image = img;
+        }
+        return (request, image, null);
+    }
+
+    private static async Task<(CreateGenerationRequest?, FirstFrameImage?, ProblemHttpResult?)> ReadMultipartAsync(HttpRequest http, CancellationToken ct)
+    {
+        var form = await http.ReadFormAsync(new FormOptions
+        {
+            MultipartBodyLengthLimit = MaxBodyBytes,
+            ValueLengthLimit = 1024 * 1024,
+            ValueCountLimit = 8,
+        }, ct);
+        foreach (var key in form.Keys.Concat(form.Files.Select(f => f.Name)))
+            if (key is not ("request" or "image"))
+                return (null, null, ApiProblem.BadRequest("unknown_part", $"unexpected form part '{key}'; send 'request' and optionally 'image'", "/" + key));
+
+        string? json = form["request"].FirstOrDefault();
+        if (json is null && form.Files.GetFile("request") is { } requestFile)
+        {
+            using var reader = new StreamReader(requestFile.OpenReadStream());
+            json = await reader.ReadToEndAsync(ct);
+        }
+        if (json is null) return (null, null, ApiProblem.BadRequest("missing_part", "the multipart body needs a 'request' part holding the JSON request", "/request"));
+        var (request, problem) = Parse(System.Text.Encoding.UTF8.GetBytes(json));
+        if (problem is not null) return (null, null, problem);
+        if (request!.Image is not null)
+            return (null, null, ApiProblem.Validation([new FieldError("/image", "not_allowed", "in a multipart request send the image as the 'image' part, not as a data URI")]));
+
+        FirstFrameImage? image = null;
+        if (form.Files.GetFile("image") is { } file)
+        {
+            if (file.Length > FirstFrameImage.MaxBytes) return (null, null, TooLarge($"image is larger than {FirstFrameImage.MaxBytes / (1024 * 1024)} MB"));
+            using var ms = new MemoryStream((int)file.Length);
+            await file.CopyToAsync(ms, ct);
+            var (img, code, detail) = FirstFrameImage.Decode(ms.ToArray());
+            if (img is null) return (null, null, ApiProblem.Validation([new FieldError("/image", code!, detail!)]));
+            image = img;
+        }
+        else if (form.ContainsKey("image"))
+            return (null, null, ApiProblem.Validation([new FieldError("/image", "invalid_image", "the 'image' part must be a file")]));
+        return (request, image, null);
+    }
+
+    private static (CreateGenerationRequest?, ProblemHttpResult?) Parse(byte[] body)
+    {
+        if (body.Length == 0) return (null, ApiProblem.BadRequest("invalid_json", "the body is empty; send a JSON object"));
+        try
+        {
+            var request = JsonSerializer.Deserialize<CreateGenerationRequest>(body, Json);
+            return request is null
+                ? (null, ApiProblem.BadRequest("invalid_json", "the body must be a JSON object, not null"))
+                : (request, null);
+        }
+        catch (JsonException e)
+        {
+            var pointer = ToPointer(e.Path);
+            var unknown = e.Message.Contains("could not be mapped", StringComparison.Ordinal);
+            var typeError = pointer.Length > 0 && e.Message.Contains("could not be converted", StringComparison.Ordinal)
+                && !e.Message.Contains("depth", StringComparison.Ordinal);
+            var code = unknown ? "unknown_field" : typeError ? "invalid_type" : "invalid_json";
+            var detail = unknown ? $"unknown field at {pointer}"
+                : typeError ? $"the value at {pointer} has the wrong type"
+                : pointer.Length == 0 ? "the body must be a JSON object"
+                : $"the body is not valid JSON (near {pointer}, line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
+            return (null, ApiProblem.BadRequest(code, detail, pointer));
+        }
+    }
+
+    /// <summary>Converts System.Text.Json's <c>$.a[0].b</c> paths to JSON pointers (<c>/a/0/b</c>).</summary>
+    public static string ToPointer(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$") return "";
+        var sb = new System.Text.StringBuilder();
+        var i = path.StartsWith('$') ? 1 : 0;
+        while (i < path.Length)
+        {
+            if (path[i] == '.')
+            {
+                var end = path.IndexOfAny(['.', '['], i + 1);
+                if (end < 0) end = path.Length;
+                sb.Append('/').Append(Escape(path[(i + 1)..end]));
+                i = end;
+            }
+            else if (path[i] == '[')
+            {
+                var end = path.IndexOf(']', i);
+                if (end < 0) break;
+                var inner = path[(i + 1)..end];
+                sb.Append('/').Append(Escape(inner.Trim('\'')));
+                i = end + 1;
+            }
+            else i++;
+        }
+        return sb.ToString();
+    }
+
+    private static string Escape(string segment) => segment.Replace("~", "~0").Replace("/", "~1");
+
+    private static async Task<byte[]?> ReadLimitedAsync(Stream body, CancellationToken ct)
+    {
+        using var ms = new MemoryStream();
+        var buffer = new byte[81920];
+        int read;
+        while ((read = await body.ReadAsync(buffer, ct)) > 0)
+        {
+            if (ms.Length + read > MaxBodyBytes) return null;
+            ms.Write(buffer, 0, read);
+        }
+        return ms.ToArray();
+    }
+
+    private static ProblemHttpResult TooLarge(string? detail = null) =>
+        ApiProblem.Create(StatusCodes.Status413PayloadTooLarge, "payload_too_large", "The request body is too large.",
+            detail ?? $"the body is larger than {MaxBodyBytes / (1024 * 1024)} MB");
+}

@@ -1,0 +1,173 @@
+using System.Text.Json.Serialization;
+using Tora.Core.Generations;
+
+namespace Tora.Api.Generations;
+
+/// <summary>The body of <c>POST /v1/generations</c> (JSON, or the <c>request</c> part of a multipart form).</summary>
+public sealed record CreateGenerationRequest
+{
+    /// <summary>Model name (default: the first model of <c>GET /v1/models</c>).</summary>
+    [JsonPropertyName("model")] public string? Model { get; init; }
+    /// <summary>What the video shows (required, at most 2,000 characters).</summary>
+    [JsonPropertyName("prompt")] public string? Prompt { get; init; }
+    /// <summary>What it should not show.</summary>
+    [JsonPropertyName("negative_prompt")] public string? NegativePrompt { get; init; }
+    /// <summary>Motion trajectories (at most 8).</summary>
+    [JsonPropertyName("trajectories")] public List<TrajectoryRequest?>? Trajectories { get; init; }
+    /// <summary>First frame as a data URI (<c>data:image/png;base64,…</c>), for image-to-video models.</summary>
+    [JsonPropertyName("image")] public string? Image { get; init; }
+    /// <summary>Frames (default and allowed values come from the model).</summary>
+    [JsonPropertyName("num_frames")] public int? NumFrames { get; init; }
+    /// <summary>Width in pixels (allowed sizes come from the model).</summary>
+    [JsonPropertyName("width")] public int? Width { get; init; }
+    /// <summary>Height in pixels.</summary>
+    [JsonPropertyName("height")] public int? Height { get; init; }
+    /// <summary>Denoising steps (default 50).</summary>
+    [JsonPropertyName("steps")] public int? Steps { get; init; }
+    /// <summary>Classifier-free guidance scale (default 6).</summary>
+    [JsonPropertyName("guidance_scale")] public double? GuidanceScale { get; init; }
+    /// <summary>CogVideoX's dynamic guidance schedule (default true).</summary>
+    [JsonPropertyName("dynamic_cfg")] public bool? DynamicCfg { get; init; }
+    /// <summary>Seed, 0 to 2^53 (random when absent; always echoed).</summary>
+    [JsonPropertyName("seed")] public long? Seed { get; init; }
+    /// <summary>Frames per second of the MP4 (default 8).</summary>
+    [JsonPropertyName("fps")] public int? Fps { get; init; }
+    /// <summary>Draw the trajectories over the video.</summary>
+    [JsonPropertyName("overlay_trajectory")] public bool? OverlayTrajectory { get; init; }
+    /// <summary>Your own key/value pairs, echoed (at most 16; keys 64, values 512 characters).</summary>
+    [JsonPropertyName("metadata")] public Dictionary<string, string?>? Metadata { get; init; }
+}
+
+/// <summary>One trajectory: points in a coordinate space, optionally pinned to frames.</summary>
+public sealed record TrajectoryRequest
+{
+    /// <summary>Points as <c>[x, y]</c> pairs (2 to 1,000).</summary>
+    [JsonPropertyName("points")] public List<double[]?>? Points { get; init; }
+    /// <summary><c>normalized</c> (0–1), <c>canvas256</c> (0–256, the original demo canvas) or <c>pixels</c> (0–width/height). Default <c>normalized</c>.</summary>
+    [JsonPropertyName("space")] public string? Space { get; init; }
+    /// <summary>Optional frame index per point, strictly increasing, within the video.</summary>
+    [JsonPropertyName("frames")] public List<int>? Frames { get; init; }
+}
+
+/// <summary>A generation as the API shows it.</summary>
+public sealed record GenerationResource
+{
+    /// <summary>Id.</summary>
+    [JsonPropertyName("id")] public required Guid Id { get; init; }
+    /// <summary>Always <c>generation</c>.</summary>
+    [JsonPropertyName("object")] public string Object => "generation";
+    /// <summary><c>queued</c>, <c>running</c>, <c>succeeded</c>, <c>failed</c>, <c>cancelled</c> or <c>expired</c>.</summary>
+    [JsonPropertyName("status")] public required string Status { get; init; }
+    /// <summary>Model.</summary>
+    [JsonPropertyName("model")] public required string Model { get; init; }
+    /// <summary>Progress of the denoising loop.</summary>
+    [JsonPropertyName("progress")] public required ProgressResource Progress { get; init; }
+    /// <summary>Generations of the same model ahead of this one (queued only).</summary>
+    [JsonPropertyName("queue_position")] public int? QueuePosition { get; init; }
+    /// <summary>The resolved input (defaults filled in, seed included).</summary>
+    [JsonPropertyName("input")] public required GenerationInput Input { get; init; }
+    /// <summary>Why it failed.</summary>
+    [JsonPropertyName("error")] public ErrorResource? Error { get; init; }
+    /// <summary>Milliseconds: <c>queued</c>, <c>running</c>, <c>total</c> and per pipeline phase.</summary>
+    [JsonPropertyName("timings")] public IReadOnlyDictionary<string, double>? Timings { get; init; }
+    /// <summary>Links to the files (when succeeded).</summary>
+    [JsonPropertyName("urls")] public required UrlsResource Urls { get; init; }
+    /// <summary>How the video was made (model package hash, scheduler, ONNX Runtime version and provider, seed).</summary>
+    [JsonPropertyName("reproducibility")] public ReproducibilityInfo? Reproducibility { get; init; }
+    /// <summary>Attempts started by workers.</summary>
+    [JsonPropertyName("attempts")] public int Attempts { get; init; }
+    /// <summary>When accepted.</summary>
+    [JsonPropertyName("created_at")] public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>When a worker started it.</summary>
+    [JsonPropertyName("started_at")] public DateTimeOffset? StartedAt { get; init; }
+    /// <summary>When it finished.</summary>
+    [JsonPropertyName("finished_at")] public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>When its files expire (null: kept).</summary>
+    [JsonPropertyName("expires_at")] public DateTimeOffset? ExpiresAt { get; init; }
+}
+
+/// <summary>Progress.</summary>
+/// <param name="Phase">Current pipeline phase.</param>
+/// <param name="Step">Steps done.</param>
+/// <param name="TotalSteps">Steps in all.</param>
+/// <param name="Percent">0–100.</param>
+/// <param name="EtaSeconds">Estimated seconds left (running only, after the first step).</param>
+public sealed record ProgressResource(
+    [property: JsonPropertyName("phase")] string? Phase,
+    [property: JsonPropertyName("step")] int Step,
+    [property: JsonPropertyName("total_steps")] int TotalSteps,
+    [property: JsonPropertyName("percent")] double Percent,
+    [property: JsonPropertyName("eta_seconds")] double? EtaSeconds);
+
+/// <summary>Why a generation failed.</summary>
+/// <param name="Code">Stable code (e.g. <c>model_unavailable</c>).</param>
+/// <param name="Message">Human-readable message.</param>
+public sealed record ErrorResource(
+    [property: JsonPropertyName("code")] string Code,
+    [property: JsonPropertyName("message")] string Message);
+
+/// <summary>Links.</summary>
+/// <param name="Self">This resource.</param>
+/// <param name="Video">The MP4 (when succeeded).</param>
+/// <param name="Thumbnail">The thumbnail JPEG (when succeeded).</param>
+public sealed record UrlsResource(
+    [property: JsonPropertyName("self")] string Self,
+    [property: JsonPropertyName("video")] string? Video,
+    [property: JsonPropertyName("thumbnail")] string? Thumbnail);
+
+/// <summary>A page of generations.</summary>
+/// <param name="Data">Newest first.</param>
+/// <param name="HasMore">Whether older generations follow.</param>
+/// <param name="NextCursor">Pass as <c>after</c> to get the next page.</param>
+public sealed record GenerationPage(
+    [property: JsonPropertyName("data")] IReadOnlyList<GenerationResource> Data,
+    [property: JsonPropertyName("has_more")] bool HasMore,
+    [property: JsonPropertyName("next_cursor")] string? NextCursor)
+{
+    /// <summary>Always <c>list</c>.</summary>
+    [JsonPropertyName("object")] public string Object => "list";
+}
+
+/// <summary>Maps records to resources.</summary>
+public static class GenerationMapping
+{
+    /// <summary>The resource of a record.</summary>
+    public static GenerationResource ToResource(this Generation g, int? queuePosition = null, DateTimeOffset? now = null)
+    {
+        var self = $"/v1/generations/{g.Id}";
+        var succeeded = g.Status == GenerationStatus.Succeeded;
+        double? eta = null;
+        if (g.Status == GenerationStatus.Running && g.Step > 0 && g.StartedAt is { } started)
+        {
+            var elapsed = ((now ?? DateTimeOffset.UtcNow) - started).TotalSeconds;
+            eta = Math.Round(elapsed / g.Step * (g.TotalSteps - g.Step), 1);
+        }
+        var timings = new Dictionary<string, double>();
+        if (g.StartedAt is { } s) timings["queued_ms"] = Math.Round((s - g.CreatedAt).TotalMilliseconds, 1);
+        if (g.FinishedAt is { } f)
+        {
+            timings["total_ms"] = Math.Round((f - g.CreatedAt).TotalMilliseconds, 1);
+            if (g.StartedAt is { } s2) timings["running_ms"] = Math.Round((f - s2).TotalMilliseconds, 1);
+        }
+        if (g.Timings is not null) foreach (var (k, v) in g.Timings) timings[k] = v;
+        return new GenerationResource
+        {
+            Id = g.Id,
+            Status = g.Status,
+            Model = g.Input.Model,
+            Progress = new ProgressResource(g.Phase, g.Step, g.TotalSteps,
+                g.TotalSteps == 0 ? 0 : Math.Round(100.0 * g.Step / g.TotalSteps, 1), eta),
+            QueuePosition = g.Status == GenerationStatus.Queued ? queuePosition : null,
+            Input = g.Input,
+            Error = g.ErrorCode is null ? null : new ErrorResource(g.ErrorCode, g.ErrorMessage ?? ""),
+            Timings = timings.Count == 0 ? null : timings,
+            Urls = new UrlsResource(self, succeeded ? self + "/video" : null, succeeded ? self + "/thumbnail" : null),
+            Reproducibility = g.Reproducibility,
+            Attempts = g.Attempts,
+            CreatedAt = g.CreatedAt,
+            StartedAt = g.StartedAt,
+            FinishedAt = g.FinishedAt,
+            ExpiresAt = g.ExpiresAt,
+        };
+    }
+}

@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Tora.Api.Problems;
+
+/// <summary>
+/// Makes every error the framework itself produces (unmatched routes, wrong methods, body too large, unhandled
+/// exceptions) an <c>application/problem+json</c> with a stable <c>code</c>, so clients see one error shape.
+/// </summary>
+public static class ProblemPlumbing
+{
+    /// <summary>Registers problem details with codes derived from the status.</summary>
+    public static IServiceCollection AddToraProblems(this IServiceCollection services) =>
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            var problem = ctx.ProblemDetails;
+            if (problem.Extensions.ContainsKey("code")) return;
+            var exception = ctx.Exception ?? ctx.HttpContext.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var (status, code, title) = exception switch
+            {
+                BadHttpRequestException { StatusCode: 413 } => (413, "payload_too_large", "The request body is too large."),
+                BadHttpRequestException b => (b.StatusCode, "bad_request", "The request could not be read."),
+                null => (problem.Status ?? 500, CodeFor(problem.Status ?? 500), problem.Title),
+                _ => (500, "internal_error", "An unexpected error occurred."),
+            };
+            problem.Status = status;
+            ctx.HttpContext.Response.StatusCode = status;
+            problem.Title = title;
+            problem.Type = ApiProblem.TypeFor(code);
+            if (exception is BadHttpRequestException bad) problem.Detail = bad.Message;
+            problem.Extensions["code"] = code;
+            problem.Extensions["trace_id"] = ctx.HttpContext.TraceIdentifier;
+        });
+
+    private static string CodeFor(int status) => status switch
+    {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        406 => "not_acceptable",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        429 => "rate_limited",
+        503 => "unavailable",
+        _ => status >= 500 ? "internal_error" : "client_error",
+    };
+}

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using Hangfire;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Npgsql;
+using Prometheus;
+using Tora.Api.Apis;
+using Tora.Api.Auth;
+using Tora.Api.Observability;
+using Tora.Api.OpenApi;
+using Tora.Api.Problems;
+using Tora.Core;
+using Tora.Core.Database;
+using Tora.Core.Jobs;
+
+var builder = WebApplication.CreateBuilder(args);
+var connectionString = builder.Configuration.GetToraConnectionString();
+
+builder.Services.AddToraCore(builder.Configuration, "tora-api");
+builder.Services.AddToraProblems();
+builder.Services.AddMemoryCache();
+builder.Services.ConfigureHttpJsonOptions(o =>
+{
+    o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
+});
+builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+builder.Services.AddAuthorizationBuilder()
+    .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireRole(ApiKeyAuthenticationHandler.AdminRole));
+
+// The API is a Hangfire client only (jobs are created by the dispatcher, run by workers); no server here.
+builder.Services.AddHangfire(c => c.UseToraStorage(connectionString));
+builder.Services.AddSingleton<GenerationDispatcher>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationDispatcher>());
+builder.Services.AddToraSwagger();
+
+var app = builder.Build();
+
+await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<NpgsqlDataSource>());
+QueueMetrics.Register(app.Services);
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseHttpMetrics();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.UseSwagger();
+app.UseSwaggerUI(o =>
+{
+    o.SwaggerEndpoint($"/swagger/{SwaggerSetup.DocumentName}/swagger.json", "Tora.Server API v1");
+    o.EnablePersistAuthorization();
+});
+app.MapGet("/", () => TypedResults.Redirect("/swagger")).ExcludeFromDescription();
+
+app.MapGenerationsApi();
+app.MapModelsApi();
+app.MapHealthApi();
+app.MapMetrics("/metrics");
+// Admin keys only: the dashboard can delete and re-run jobs. Hangfire's own filter would allow local requests
+// only; the endpoint's authorization policy replaces it.
+app.MapHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [], AppPath = "/swagger", DashboardTitle = "Tora.Server jobs" })
+    .RequireAuthorization("admin");
+
+app.Run();
+
+/// <summary>The API's entry point (public for WebApplicationFactory).</summary>
+public partial class Program;

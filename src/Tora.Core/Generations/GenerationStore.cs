@@ -1,0 +1,214 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Tora.Core.Generations;
+
+/// <summary>
+/// Generation records in PostgreSQL (plain Npgsql, parameterised statements that Npgsql auto-prepares).
+/// Every read and write from the API is scoped by tenant: a row of another tenant is simply not found.
+/// Worker writes are scoped by the Hangfire job id that owns the row, so a duplicate job cannot touch it.
+/// </summary>
+public sealed class GenerationStore(NpgsqlDataSource dataSource)
+{
+    private const string Columns = """
+        id, tenant, status, queue, input, first_frame_key, created_at, dispatched_at, job_id, started_at, finished_at,
+        phase, step, total_steps, attempts, worker, error_code, error_message, video_key, video_etag, video_bytes,
+        thumbnail_key, timings, reproducibility, expires_at
+        """;
+
+    /// <summary>Inserts a new queued generation (one statement: this is the whole write of the accept path).</summary>
+    public async Task InsertAsync(Generation g, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            INSERT INTO generations (id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            """);
+        cmd.Parameters.Add(new() { Value = g.Id });
+        cmd.Parameters.Add(new() { Value = g.Tenant });
+        cmd.Parameters.Add(new() { Value = g.Input.Model });
+        cmd.Parameters.Add(new() { Value = g.Queue });
+        cmd.Parameters.Add(new() { Value = g.Status });
+        cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(g.Input, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        cmd.Parameters.Add(new() { Value = (object?)g.FirstFrameKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = g.CreatedAt });
+        cmd.Parameters.Add(new() { Value = g.TotalSteps });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>One generation of a tenant, or null (also when it belongs to another tenant).</summary>
+    public async Task<Generation?> GetAsync(string tenant, Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {Columns} FROM generations WHERE id = $1 AND tenant = $2");
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = tenant });
+        return await ReadOne(cmd, ct);
+    }
+
+    /// <summary>One generation whatever its tenant (workers only).</summary>
+    public async Task<Generation?> GetAnyAsync(Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {Columns} FROM generations WHERE id = $1");
+        cmd.Parameters.Add(new() { Value = id });
+        return await ReadOne(cmd, ct);
+    }
+
+    /// <summary>A page of a tenant's generations, newest first, strictly older than <paramref name="before"/> when given.</summary>
+    public async Task<IReadOnlyList<Generation>> ListAsync(string tenant, string? status, Guid? before, int limit, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"""
+            SELECT {Columns} FROM generations
+            WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
+            ORDER BY id DESC LIMIT $4
+            """);
+        cmd.Parameters.Add(new() { Value = tenant });
+        cmd.Parameters.Add(new() { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = (object?)before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+        cmd.Parameters.Add(new() { Value = limit });
+        var list = new List<Generation>(limit);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) list.Add(Read(reader));
+        return list;
+    }
+
+    /// <summary>How many queued generations of the same queue were accepted before this one.</summary>
+    public async Task<int> QueuePositionAsync(string queue, Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT count(*) FROM generations WHERE queue = $1 AND status = 'queued' AND id < $2");
+        cmd.Parameters.Add(new() { Value = queue });
+        cmd.Parameters.Add(new() { Value = id });
+        return (int)(long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>Deletes a tenant's generation; returns the deleted row (so its blobs can be removed), or null.</summary>
+    public async Task<Generation?> DeleteAsync(string tenant, Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"DELETE FROM generations WHERE id = $1 AND tenant = $2 RETURNING {Columns}");
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = tenant });
+        return await ReadOne(cmd, ct);
+    }
+
+    /// <summary>
+    /// Claims a generation for a run of Hangfire job <paramref name="jobId"/>: succeeds when the row is queued or
+    /// already running under the same job (a retry, or a re-run after the worker died). Returns null when the row
+    /// is gone, terminal, or owned by another job; the caller then does nothing.
+    /// </summary>
+    public async Task<Generation?> TryClaimAsync(Guid id, string jobId, string worker, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"""
+            UPDATE generations SET status = 'running', started_at = now(), attempts = attempts + 1, worker = $3,
+                   phase = 'starting', step = 0, progress_at = now()
+            WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
+            RETURNING {Columns}
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
+        cmd.Parameters.Add(new() { Value = worker });
+        return await ReadOne(cmd, ct);
+    }
+
+    /// <summary>Records progress of a running generation (per step).</summary>
+    public void ReportProgress(Guid id, string jobId, string phase, int step)
+    {
+        using var cmd = dataSource.CreateCommand(
+            "UPDATE generations SET phase = $3, step = $4, progress_at = now() WHERE id = $1 AND job_id = $2 AND status = 'running'");
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
+        cmd.Parameters.Add(new() { Value = phase });
+        cmd.Parameters.Add(new() { Value = step });
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>Marks a running generation succeeded with its stored files; false when it was not running under this job.</summary>
+    public async Task<bool> CompleteAsync(Guid id, string jobId, StoredVideo video, IReadOnlyDictionary<string, double> timings,
+        ReproducibilityInfo reproducibility, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'succeeded', finished_at = now(), phase = 'done', step = total_steps,
+                   video_key = $3, video_etag = $4, video_bytes = $5, thumbnail_key = $6, timings = $7, reproducibility = $8,
+                   error_code = NULL, error_message = NULL
+            WHERE id = $1 AND job_id = $2 AND status = 'running'
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
+        cmd.Parameters.Add(new() { Value = video.VideoKey });
+        cmd.Parameters.Add(new() { Value = video.Etag });
+        cmd.Parameters.Add(new() { Value = video.Bytes });
+        cmd.Parameters.Add(new() { Value = video.ThumbnailKey });
+        cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(timings, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(reproducibility, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>Marks a queued or running generation failed; false when it was not owned by this job.</summary>
+    public async Task<bool> FailAsync(Guid id, string jobId, string code, string message, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'failed', finished_at = now(), error_code = $3, error_message = $4
+            WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
+        cmd.Parameters.Add(new() { Value = code });
+        cmd.Parameters.Add(new() { Value = message });
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>Counts generations per status (for metrics).</summary>
+    public async Task<IReadOnlyDictionary<(string Queue, string Status), long>> CountByQueueAndStatusAsync(CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT queue, status, count(*) FROM generations GROUP BY queue, status");
+        var result = new Dictionary<(string, string), long>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) result[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+        return result;
+    }
+
+    private static async Task<Generation?> ReadOne(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? Read(reader) : null;
+    }
+
+    private static Generation Read(NpgsqlDataReader r)
+    {
+        static string? S(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+        static DateTimeOffset? T(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
+        return new Generation
+        {
+            Id = r.GetGuid(0),
+            Tenant = r.GetString(1),
+            Status = r.GetString(2),
+            Queue = r.GetString(3),
+            Input = JsonSerializer.Deserialize<GenerationInput>(r.GetString(4), StoredJson.Options)!,
+            FirstFrameKey = S(r, 5),
+            CreatedAt = r.GetFieldValue<DateTimeOffset>(6),
+            DispatchedAt = T(r, 7),
+            JobId = S(r, 8),
+            StartedAt = T(r, 9),
+            FinishedAt = T(r, 10),
+            Phase = S(r, 11),
+            Step = r.GetInt32(12),
+            TotalSteps = r.GetInt32(13),
+            Attempts = r.GetInt32(14),
+            Worker = S(r, 15),
+            ErrorCode = S(r, 16),
+            ErrorMessage = S(r, 17),
+            VideoKey = S(r, 18),
+            VideoEtag = S(r, 19),
+            VideoBytes = r.IsDBNull(20) ? null : r.GetInt64(20),
+            ThumbnailKey = S(r, 21),
+            Timings = r.IsDBNull(22) ? null : JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(22), StoredJson.Options),
+            Reproducibility = r.IsDBNull(23) ? null : JsonSerializer.Deserialize<ReproducibilityInfo>(r.GetString(23), StoredJson.Options),
+            ExpiresAt = T(r, 24),
+        };
+    }
+}
+
+/// <summary>Where a finished video was stored.</summary>
+/// <param name="VideoKey">Blob key of the MP4.</param>
+/// <param name="Etag">Strong ETag (quoted SHA-256 prefix).</param>
+/// <param name="Bytes">MP4 size.</param>
+/// <param name="ThumbnailKey">Blob key of the thumbnail.</param>
+public sealed record StoredVideo(string VideoKey, string Etag, long Bytes, string ThumbnailKey);

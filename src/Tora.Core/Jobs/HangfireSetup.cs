@@ -1,0 +1,31 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+
+namespace Tora.Core.Jobs;
+
+/// <summary>Hangfire settings shared by the API (client, dashboard) and the workers (server).</summary>
+public static class HangfireSetup
+{
+    /// <summary>Queue polling interval: an idle worker notices a new job within this time (target ≤ 200 ms, PRODUCT.md §5).</summary>
+    public static readonly TimeSpan QueuePollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Configures Hangfire on PostgreSQL. The sliding invisibility timeout keeps a long GPU job invisible to
+    /// other workers for as long as its worker heartbeats (anchors.md §6: a fixed timeout re-runs long jobs),
+    /// while a job of a dead worker becomes visible again within <see cref="PostgreSqlStorageOptions.InvisibilityTimeout"/>.
+    /// </summary>
+    public static IGlobalConfiguration UseToraStorage(this IGlobalConfiguration configuration, string connectionString) =>
+        configuration
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UsePostgreSqlStorage(o => o.UseNpgsqlConnection(connectionString), new PostgreSqlStorageOptions
+            {
+                SchemaName = "hangfire",
+                PrepareSchemaIfNecessary = true,
+                QueuePollInterval = QueuePollInterval,
+                InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                UseSlidingInvisibilityTimeout = true,
+                DistributedLockTimeout = TimeSpan.FromMinutes(1),
+            });
+}

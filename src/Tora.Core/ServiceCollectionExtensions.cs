@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Tora.Core.Blobs;
+using Tora.Core.Generations;
+using Tora.Core.Tenancy;
+using Tora.Core.Workers;
+
+namespace Tora.Core;
+
+/// <summary>Registers what both the API and the workers need.</summary>
+public static class ServiceCollectionExtensions
+{
+    /// <summary>The connection string name (<c>ConnectionStrings:Tora</c>, or the <c>TORA_DATABASE</c> variable).</summary>
+    public const string ConnectionStringName = "Tora";
+
+    /// <summary>Reads the database connection string or explains how to set it.</summary>
+    public static string GetToraConnectionString(this IConfiguration configuration) =>
+        configuration.GetConnectionString(ConnectionStringName)
+        ?? Environment.GetEnvironmentVariable("TORA_DATABASE")
+        ?? throw new InvalidOperationException(
+            "no database configured: set ConnectionStrings:Tora (environment: ConnectionStrings__Tora) or TORA_DATABASE " +
+            "to a PostgreSQL connection string, for example Host=127.0.0.1;Port=55432;Username=postgres;Database=tora");
+
+    /// <summary>Builds the data source with the settings the accept path relies on.</summary>
+    public static NpgsqlDataSource CreateDataSource(string connectionString, string applicationName)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        // Auto-preparation saves parsing and planning per statement; skipping DISCARD ALL on pooled reuse saves a
+        // round trip per request (research/api-throughput.md: both showed in the INSERT endpoint's profile).
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0) builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
+        builder.ConnectionStringBuilder.ApplicationName ??= applicationName;
+        return builder.Build();
+    }
+
+    /// <summary>Adds the data source, stores, options and the filesystem blob store.</summary>
+    public static IServiceCollection AddToraCore(this IServiceCollection services, IConfiguration configuration, string applicationName)
+    {
+        var connectionString = configuration.GetToraConnectionString();
+        services.AddSingleton(_ => CreateDataSource(connectionString, applicationName));
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection("Tora:Storage"))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Root), "Tora:Storage:Root is empty").ValidateOnStart();
+        services.AddOptions<ModelCatalogOptions>().Bind(configuration.GetSection("Tora")).ValidateOnStart()
+            .Validate(o => o.Effective.Select(m => m.Name).Distinct().Count() == o.Effective.Count, "Tora:Models has two models with one name")
+            .Validate(o => o.Effective.All(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, "^[a-z0-9][a-z0-9-]{0,40}$")),
+                "Tora:Models: a model name must be lowercase letters, digits and '-' (it names a queue)")
+            .Validate(o => o.Effective.All(m => m.SizeChoices.Count > 0 && m.FrameChoices.All(f => f > 0) && m.Steps <= m.MaxSteps),
+                "Tora:Models: a model has no valid sizes, frame counts or Steps > MaxSteps");
+        services.AddSingleton<GenerationStore>();
+        services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<WorkerRegistry>();
+        services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        return services;
+    }
+}

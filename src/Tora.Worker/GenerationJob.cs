@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using FFMpegCore;
+using Hangfire.Server;
+using Microsoft.Extensions.Options;
+using Tora.Core.Blobs;
+using Tora.Core.Generations;
+using Tora.Core.Jobs;
+using Tora.Inference;
+
+namespace Tora.Worker;
+
+/// <summary>
+/// Runs one generation on this worker: claim the row for this Hangfire job, run the pipeline with progress per step,
+/// store the MP4 and a thumbnail, record timings and the reproducibility block. Safe to run twice: the claim lets
+/// only the owning job (or its retry) run, and a finished row is never touched again.
+/// </summary>
+public sealed class GenerationJob(
+    GenerationStore store, IBlobStore blobs, IVideoGenerator generator, IOptions<WorkerOptions> options, ILogger<GenerationJob> logger)
+    : IGenerationJob
+{
+    /// <inheritdoc />
+    public async Task RunAsync(Guid generationId, PerformContext? context, CancellationToken cancellationToken)
+    {
+        var jobId = context?.BackgroundJob.Id ?? throw new InvalidOperationException("GenerationJob runs under Hangfire only");
+        var retry = context.GetJobParameter<int?>("RetryCount") ?? 0;
+        var worker = options.Value.ResolvedName;
+        var g = await store.TryClaimAsync(generationId, jobId, worker, cancellationToken);
+        if (g is null)
+        {
+            logger.LogInformation("generation {Id}: nothing to do for job {Job} (deleted, finished, or owned by another job)", generationId, jobId);
+            return;
+        }
+        var model = g.Input.Model;
+        var total = Stopwatch.StartNew();
+        var scratch = Path.Combine(options.Value.ScratchRoot ?? Path.GetTempPath(), $"tora-job-{generationId:N}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(scratch);
+        try
+        {
+            var status = generator.Status;
+            if (!status.Ready) throw new VideoGenerationException(UnavailableVideoGenerator.ErrorCode, status.Detail);
+
+            var request = await BuildRequestAsync(g, Path.Combine(scratch, "video.mp4"), cancellationToken);
+            var progress = new StoreProgress(store, g.Id, jobId, model);
+            var result = await generator.GenerateAsync(request, progress, cancellationToken);
+            if (!File.Exists(result.VideoPath))
+                throw new InvalidOperationException($"the pipeline reported {result.VideoPath} but wrote no file there");
+
+            var store0 = Stopwatch.StartNew();
+            var thumbnail = Path.Combine(scratch, "thumbnail.jpg");
+            await WriteThumbnailAsync(result.VideoPath, thumbnail, cancellationToken);
+            var stored = await UploadAsync(g, result.VideoPath, thumbnail, cancellationToken);
+            var timings = result.PhaseMilliseconds.ToDictionary(p => p.Key + "_ms", p => Math.Round(p.Value, 1));
+            timings["store_ms"] = Math.Round(store0.Elapsed.TotalMilliseconds, 1);
+            timings["worker_ms"] = Math.Round(total.Elapsed.TotalMilliseconds, 1);
+            var r = result.Reproducibility;
+            var repro = new ReproducibilityInfo(r.ModelPackageHash, r.Scheduler, r.OnnxRuntimeVersion, r.ExecutionProvider, g.Input.Seed, worker);
+            if (!await store.CompleteAsync(g.Id, jobId, stored, timings, repro, CancellationToken.None))
+            {
+                // Deleted while running: its files must not outlive it.
+                foreach (var key in new[] { stored.VideoKey, stored.ThumbnailKey }) await blobs.DeleteAsync(key, CancellationToken.None);
+            }
+            WorkerMetrics.JobSeconds.WithLabels(model, "succeeded").Observe(total.Elapsed.TotalSeconds);
+            logger.LogInformation("generation {Id} succeeded in {Seconds:F1} s ({Frames} frames)", g.Id, total.Elapsed.TotalSeconds, result.FrameCount);
+        }
+        catch (VideoGenerationException e)
+        {
+            await FailAsync(g, jobId, e.Code, e.Message, total);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Server shutdown (Hangfire re-queues the job and the same job id reclaims the row) or job deletion.
+            logger.LogWarning("generation {Id}: job {Job} cancelled between steps", g.Id, jobId);
+            throw;
+        }
+        catch (Exception e) when (retry >= IGenerationJob.MaxRetries)
+        {
+            logger.LogError(e, "generation {Id} failed on its last attempt", g.Id);
+            await FailAsync(g, jobId, "internal_error", $"the worker failed {retry + 1} times; last error: {e.Message}", total);
+        }
+        finally
+        {
+            try { Directory.Delete(scratch, recursive: true); } catch (IOException) { /* best effort */ }
+        }
+    }
+
+    private async Task FailAsync(Generation g, string jobId, string code, string message, Stopwatch total)
+    {
+        WorkerMetrics.Failures.WithLabels(g.Input.Model, code).Inc();
+        WorkerMetrics.JobSeconds.WithLabels(g.Input.Model, "failed").Observe(total.Elapsed.TotalSeconds);
+        logger.LogWarning("generation {Id} failed: {Code}: {Message}", g.Id, code, message);
+        await store.FailAsync(g.Id, jobId, code, message, CancellationToken.None);
+    }
+
+    private async Task<VideoGenerationRequest> BuildRequestAsync(Generation g, string outputPath, CancellationToken ct)
+    {
+        byte[]? firstFrame = null;
+        if (g.FirstFrameKey is { } key)
+        {
+            await using var blob = await blobs.OpenReadAsync(key, ct)
+                ?? throw new VideoGenerationException("input_missing", "the first-frame image is missing from blob storage");
+            using var ms = new MemoryStream((int)blob.Length);
+            await blob.Content.CopyToAsync(ms, ct);
+            firstFrame = ms.ToArray();
+        }
+        var i = g.Input;
+        return new VideoGenerationRequest
+        {
+            Prompt = i.Prompt,
+            NegativePrompt = i.NegativePrompt,
+            Trajectories = i.Trajectories.Select(t => new TrajectoryInput(
+                t.Points.Select(p => (p[0], p[1])).ToArray(), t.Space, t.Frames)).ToArray(),
+            FirstFrame = firstFrame,
+            NumFrames = i.NumFrames,
+            Width = i.Width,
+            Height = i.Height,
+            Steps = i.Steps,
+            GuidanceScale = i.GuidanceScale,
+            DynamicCfg = i.DynamicCfg,
+            Seed = i.Seed,
+            Fps = i.Fps,
+            OverlayTrajectory = i.OverlayTrajectory,
+            OutputPath = outputPath,
+        };
+    }
+
+    private static async Task WriteThumbnailAsync(string video, string thumbnail, CancellationToken ct)
+    {
+        var ok = await FFMpegArguments.FromFileInput(video)
+            .OutputToFile(thumbnail, overwrite: true, o => o.WithCustomArgument("-frames:v 1 -q:v 3"))
+            .CancellableThrough(ct)
+            .ProcessAsynchronously(throwOnError: false);
+        if (!ok.Success || !File.Exists(thumbnail))
+            throw new InvalidOperationException($"ffmpeg could not extract a thumbnail: {ok.StandardError}");
+    }
+
+    private async Task<StoredVideo> UploadAsync(Generation g, string video, string thumbnail, CancellationToken ct)
+    {
+        string etag;
+        long bytes;
+        await using (var stream = File.OpenRead(video))
+        {
+            bytes = stream.Length;
+            etag = "\"" + Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct))[..32] + "\"";
+        }
+        var videoKey = BlobKeys.For(g.Tenant, g.Id, "video.mp4");
+        var thumbKey = BlobKeys.For(g.Tenant, g.Id, "thumbnail.jpg");
+        await blobs.PutFileAsync(videoKey, video, "video/mp4", ct);
+        await blobs.PutFileAsync(thumbKey, thumbnail, "image/jpeg", ct);
+        return new StoredVideo(videoKey, etag, bytes, thumbKey);
+    }
+
+    /// <summary>Writes each report to the row synchronously, in order (reports come once per step, seconds apart on a GPU).</summary>
+    private sealed class StoreProgress(GenerationStore store, Guid id, string jobId, string model) : IProgress<GenerationProgress>
+    {
+        private readonly Stopwatch _step = Stopwatch.StartNew();
+
+        public void Report(GenerationProgress value)
+        {
+            if (value.Phase == "denoise" && value.Step > 0) WorkerMetrics.StepSeconds.WithLabels(model).Observe(_step.Elapsed.TotalSeconds);
+            _step.Restart();
+            store.ReportProgress(id, jobId, value.Phase, value.Step);
+        }
+    }
+}

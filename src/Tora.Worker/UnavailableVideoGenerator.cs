@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Options;
+using Tora.Inference;
+
+namespace Tora.Worker;
+
+/// <summary>
+/// The generator registered until the ONNX Tora pipeline is part of the build: it never produces a video. It says
+/// precisely why (no package configured, package missing or malformed, pipeline not built in), the heartbeat
+/// carries that to <c>/health/ready</c> and <c>/v1/models</c>, and every job fails with <c>model_unavailable</c>.
+/// </summary>
+public sealed class UnavailableVideoGenerator(IOptions<WorkerOptions> options) : IVideoGenerator
+{
+    /// <summary>The stable error code of jobs it refuses.</summary>
+    public const string ErrorCode = "model_unavailable";
+
+    /// <inheritdoc />
+    public VideoGeneratorStatus Status => new(false, options.Value.Model, Reason());
+
+    /// <inheritdoc />
+    public Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken) =>
+        throw new VideoGenerationException(ErrorCode, Reason());
+
+    private string Reason()
+    {
+        var package = options.Value.ResolvedModelPackage;
+        if (package is null)
+            return "no model package is configured: set Tora:Worker:ModelPackage (or TORA_MODEL_PACKAGE) to a folder made by 'tora model build'";
+        if (!Directory.Exists(package)) return $"model package folder {package} does not exist";
+        if (!File.Exists(Path.Combine(package, "manifest.json"))) return $"model package {package} has no manifest.json";
+        return $"model package {package} is present, but this build has no ONNX Tora pipeline to run it";
+    }
+}

@@ -1,0 +1,79 @@
+using Hangfire;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Prometheus;
+using Tora.Core;
+using Tora.Core.Database;
+using Tora.Core.Jobs;
+using Tora.Inference;
+
+namespace Tora.Worker;
+
+/// <summary>Builds a worker process: generic host, one Hangfire server with one worker thread on one model's queue.</summary>
+public static class WorkerHost
+{
+    /// <summary>Creates the host builder with every worker service registered; <paramref name="settings"/> override configuration.</summary>
+    public static HostApplicationBuilder CreateBuilder(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var builder = Host.CreateApplicationBuilder(args);
+        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
+        var configuration = builder.Configuration;
+        var connectionString = configuration.GetToraConnectionString();
+        var services = builder.Services;
+
+        services.AddToraCore(configuration, "tora-worker");
+        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection("Tora:Worker"))
+            .Validate(o => o.DeviceIndex >= 0, "Tora:Worker:DeviceIndex must be 0 or more")
+            .Validate(o => o.MetricsPort is >= 0 and <= 65535, "Tora:Worker:MetricsPort must be a port number or 0")
+            .ValidateOnStart();
+        services.AddOptions<ModelCatalogOptions>()
+            .Validate<IOptions<WorkerOptions>>((catalog, worker) => catalog.Find(worker.Value.Model) is not null,
+                "Tora:Worker:Model names a model that is not in Tora:Models");
+
+        services.AddSingleton<IVideoGenerator, UnavailableVideoGenerator>();
+        services.AddTransient<IGenerationJob, GenerationJob>();
+        services.AddHostedService<WorkerHeartbeat>();
+
+        services.AddHangfire(c => c.UseToraStorage(connectionString));
+        var worker = configuration.GetSection("Tora:Worker").Get<WorkerOptions>() ?? new WorkerOptions();
+        services.AddHangfireServer(o =>
+        {
+            // One job at a time per process: the process owns one GPU and one set of warm ONNX sessions (PRODUCT.md §5).
+            o.WorkerCount = 1;
+            o.Queues = [ModelDefinition.QueueFor(worker.Model)];
+            o.ServerName = worker.ResolvedName;
+            // Hangfire checks for deleted jobs this often; the job's token then stops the pipeline between steps.
+            o.CancellationCheckInterval = TimeSpan.FromSeconds(1);
+            o.ShutdownTimeout = TimeSpan.FromSeconds(30);
+        });
+        // The host must wait longer than Hangfire's shutdown so cancellation reaches running jobs (Hangfire issue #2026).
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
+        if (worker.MetricsPort > 0) services.AddHostedService(_ => new MetricServerHost(worker.MetricsPort));
+        return builder;
+    }
+
+    /// <summary>Applies migrations, then runs the host until stopped.</summary>
+    public static async Task RunAsync(IHost host, CancellationToken cancellationToken = default)
+    {
+        await DatabaseMigrator.MigrateAsync(host.Services.GetRequiredService<NpgsqlDataSource>(), cancellationToken);
+        await host.RunAsync(cancellationToken);
+    }
+
+    /// <summary>Prometheus endpoint of the worker.</summary>
+    private sealed class MetricServerHost(int port) : IHostedService
+    {
+        private MetricServer? _server;
+
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            _server = new MetricServer(port: port);
+            _server.Start();
+            return Task.CompletedTask;
+        }
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            if (_server is not null) await _server.StopAsync();
+        }
+    }
+}

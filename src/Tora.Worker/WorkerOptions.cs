@@ -1,0 +1,33 @@
+namespace Tora.Worker;
+
+/// <summary>One worker process's settings. Bound from <c>Tora:Worker</c>.</summary>
+public sealed class WorkerOptions
+{
+    /// <summary>The model this worker serves (one of <c>Tora:Models</c>); its queue is <c>gen-&lt;model&gt;</c>.</summary>
+    public string Model { get; set; } = "tora-t2v";
+
+    /// <summary>The model package folder (made by <c>tora model build</c>); environment <c>TORA_MODEL_PACKAGE</c> also works.</summary>
+    public string? ModelPackage { get; set; }
+
+    /// <summary>The GPU this process owns (one process per GPU, PRODUCT.md §5). Alternatively set <c>CUDA_VISIBLE_DEVICES</c> and keep 0.</summary>
+    public int DeviceIndex { get; set; }
+
+    /// <summary>A unique name (default <c>host:pid:device</c>), shown in heartbeats and the Hangfire dashboard.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Port of this worker's Prometheus endpoint (job durations, step times, failures); 0 turns it off.</summary>
+    public int MetricsPort { get; set; }
+
+    /// <summary>Folder for per-job scratch files (default: the system temp folder).</summary>
+    public string? ScratchRoot { get; set; }
+
+    /// <summary>How often the worker announces itself.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The model package path, from configuration or <c>TORA_MODEL_PACKAGE</c>.</summary>
+    public string? ResolvedModelPackage =>
+        !string.IsNullOrWhiteSpace(ModelPackage) ? ModelPackage : Environment.GetEnvironmentVariable("TORA_MODEL_PACKAGE") is { Length: > 0 } p ? p : null;
+
+    /// <summary>The worker name in effect.</summary>
+    public string ResolvedName => Name ?? $"{Environment.MachineName.ToLowerInvariant()}:{Environment.ProcessId}:gpu{DeviceIndex}";
+}

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using FFMpegCore;
+using FFMpegCore.Pipes;
+using Tora.Inference;
+
+namespace Tora.Api.Tests;
+
+/// <summary>
+/// A test generator behind the real <see cref="IVideoGenerator"/> contract: it walks the denoising steps (reporting
+/// progress, honouring cancellation between steps) and renders real frames — a dot moving along the first
+/// trajectory over a gradient — encoded to a real H.264 MP4 by ffmpeg, so the service is tested end to end
+/// without model weights.
+/// </summary>
+public sealed class FakeVideoGenerator(string model) : IVideoGenerator
+{
+    /// <summary>The last request received.</summary>
+    public VideoGenerationRequest? LastRequest { get; private set; }
+
+    /// <summary>Delay per step.</summary>
+    public TimeSpan StepDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <inheritdoc />
+    public VideoGeneratorStatus Status => new(true, model, "fake generator for tests (real frames, real ffmpeg)");
+
+    /// <inheritdoc />
+    public async Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
+    {
+        LastRequest = request;
+        var phases = new Dictionary<string, double>();
+        var sw = Stopwatch.StartNew();
+        progress.Report(new GenerationProgress("denoise", 0, request.Steps));
+        for (var step = 1; step <= request.Steps; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await Task.Delay(StepDelay, cancellationToken);
+            progress.Report(new GenerationProgress("denoise", step, request.Steps));
+        }
+        phases["denoise"] = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        progress.Report(new GenerationProgress("encode_video", request.Steps, request.Steps));
+        var frames = Enumerable.Range(0, request.NumFrames).Select(i => (IVideoFrame)new DotFrame(request, i));
+        var source = new RawVideoPipeSource(frames) { FrameRate = request.Fps };
+        var result = await FFMpegArguments.FromPipeInput(source)
+            .OutputToFile(request.OutputPath, overwrite: true, o => o
+                .WithVideoCodec("libx264").WithCustomArgument("-pix_fmt yuv420p -preset ultrafast -movflags +faststart")
+                .WithCustomArgument($"-r {request.Fps}"))
+            .CancellableThrough(cancellationToken)
+            .ProcessAsynchronously(throwOnError: false);
+        if (!result.Success) throw new InvalidOperationException("ffmpeg failed: " + result.StandardError);
+        phases["encode_video"] = sw.Elapsed.TotalMilliseconds;
+        return new VideoGenerationResult(request.OutputPath, request.NumFrames, request.Fps,
+            new Reproducibility("sha256:fake", "fake-steps", "none", "CPUExecutionProvider"), phases);
+    }
+
+    private sealed class DotFrame(VideoGenerationRequest request, int index) : IVideoFrame
+    {
+        public int Width => request.Width;
+        public int Height => request.Height;
+        public string PixelFormat => "rgb24";
+
+        public void Serialize(Stream pipe) => pipe.Write(Render());
+
+        public Task SerializeAsync(Stream pipe, CancellationToken token) => pipe.WriteAsync(Render(), token).AsTask();
+
+        private byte[] Render()
+        {
+            var (w, h) = (request.Width, request.Height);
+            var (dx, dy) = DotPosition();
+            var bytes = new byte[w * h * 3];
+            for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+            {
+                var o = (y * w + x) * 3;
+                var inDot = (x - dx) * (x - dx) + (y - dy) * (y - dy) < 25;
+                bytes[o] = inDot ? (byte)255 : (byte)(x * 255 / w);
+                bytes[o + 1] = inDot ? (byte)255 : (byte)(y * 255 / h);
+                bytes[o + 2] = inDot ? (byte)255 : (byte)(index * 255 / Math.Max(1, request.NumFrames - 1));
+            }
+            return bytes;
+        }
+
+        private (double X, double Y) DotPosition()
+        {
+            if (request.Trajectories.Count == 0) return (request.Width / 2.0, request.Height / 2.0);
+            var t = request.Trajectories[0];
+            var scale = t.Space switch { "canvas256" => (request.Width / 256.0, request.Height / 256.0), "normalized" => (request.Width, (double)request.Height), _ => (1.0, 1.0) };
+            var pos = (double)index / Math.Max(1, request.NumFrames - 1) * (t.Points.Count - 1);
+            var i = Math.Min((int)pos, t.Points.Count - 2);
+            var f = pos - i;
+            var (a, b) = (t.Points[i], t.Points[i + 1]);
+            return ((a.X + (b.X - a.X) * f) * scale.Item1, (a.Y + (b.Y - a.Y) * f) * scale.Item2);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Tora.Core.Tenancy;
+using Tora.Inference;
+using Tora.TestSupport;
+using Tora.Worker;
+
+namespace Tora.Api.Tests;
+
+/// <summary>
+/// The whole service against a real PostgreSQL database created for this test run (from TORA_TEST_POSTGRES): the API
+/// in a WebApplicationFactory, a worker host running <see cref="FakeVideoGenerator"/> on the <c>tora-tiny</c> queue, and
+/// a worker host with the real <see cref="UnavailableVideoGenerator"/> (no model package) on <c>tora-nogpu</c>.
+/// The model <c>tora-text</c> has no worker, so its generations stay queued.
+/// </summary>
+public sealed class ServiceFixture : IAsyncLifetime
+{
+    private readonly string _database = $"tora_test_{Guid.NewGuid():N}";
+    private NpgsqlDataSource? _admin;
+    private readonly List<IHost> _workers = [];
+
+    /// <summary>The API.</summary>
+    public WebApplicationFactory<Program> Api { get; private set; } = null!;
+    /// <summary>The connection string of the test database.</summary>
+    public string ConnectionString { get; private set; } = "";
+    /// <summary>Blob root.</summary>
+    public string BlobRoot { get; } = TestData.TempFolder("tora-blobs");
+    /// <summary>Keys of tenant alpha, tenant beta, and an admin of tenant ops.</summary>
+    public string AlphaKey { get; private set; } = "";
+    /// <summary>Key of tenant beta.</summary>
+    public string BetaKey { get; private set; } = "";
+    /// <summary>Admin key of tenant ops.</summary>
+    public string AdminKey { get; private set; } = "";
+    /// <summary>The fake generator of the tora-tiny worker.</summary>
+    public FakeVideoGenerator Fake { get; } = new("tora-tiny");
+
+    /// <summary>Settings shared by the API and the workers.</summary>
+    public Dictionary<string, string?> Settings() => new()
+    {
+        ["ConnectionStrings:Tora"] = ConnectionString,
+        ["Tora:Storage:Root"] = BlobRoot,
+        ["Tora:Models:0:Name"] = "tora-tiny",
+        ["Tora:Models:0:NumFrames"] = "13",
+        ["Tora:Models:0:AllowedNumFrames:0"] = "13",
+        ["Tora:Models:0:AllowedNumFrames:1"] = "9",
+        ["Tora:Models:0:Width"] = "160",
+        ["Tora:Models:0:Height"] = "96",
+        ["Tora:Models:0:AllowedSizes:0"] = "160x96",
+        ["Tora:Models:0:AllowedSizes:1"] = "96x160",
+        ["Tora:Models:0:Steps"] = "4",
+        ["Tora:Models:0:MaxSteps"] = "10",
+        ["Tora:Models:0:AcceptsFirstFrame"] = "true",
+        ["Tora:Models:1:Name"] = "tora-text",
+        ["Tora:Models:1:NumFrames"] = "13",
+        ["Tora:Models:1:Width"] = "160",
+        ["Tora:Models:1:Height"] = "96",
+        ["Tora:Models:1:Steps"] = "4",
+        ["Tora:Models:2:Name"] = "tora-nogpu",
+        ["Tora:Models:2:NumFrames"] = "13",
+        ["Tora:Models:2:Width"] = "160",
+        ["Tora:Models:2:Height"] = "96",
+        ["Tora:Models:2:Steps"] = "4",
+        ["Logging:LogLevel:Default"] = "Warning",
+    };
+
+    /// <inheritdoc />
+    public async Task InitializeAsync()
+    {
+        var server = Environment.GetEnvironmentVariable("TORA_TEST_POSTGRES")
+            ?? throw new InvalidOperationException("TORA_TEST_POSTGRES is not set: run the tests through ./test.sh, which starts PostgreSQL");
+        _admin = NpgsqlDataSource.Create(server);
+        await using (var cmd = _admin.CreateCommand($"CREATE DATABASE \"{_database}\"")) await cmd.ExecuteNonQueryAsync();
+        ConnectionString = new NpgsqlConnectionStringBuilder(server) { Database = _database, Pooling = true }.ConnectionString;
+
+        var settings = Settings();
+        Api = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            foreach (var (k, v) in settings) b.UseSetting(k, v);
+        });
+        _ = Api.Server; // starts the API: migrations, dispatcher
+
+        await StartWorkerAsync("tora-tiny", Fake);
+        await StartWorkerAsync("tora-nogpu", null);
+
+        var keys = Api.Services.GetRequiredService<ApiKeyStore>();
+        AlphaKey = (await keys.CreateAsync("alpha", false, default)).Key;
+        BetaKey = (await keys.CreateAsync("beta", false, default)).Key;
+        AdminKey = (await keys.CreateAsync("ops", true, default)).Key;
+    }
+
+    private async Task StartWorkerAsync(string model, IVideoGenerator? generator)
+    {
+        var settings = Settings();
+        settings["Tora:Worker:Model"] = model;
+        settings["Tora:Worker:Name"] = $"test-{model}";
+        settings["Tora:Worker:HeartbeatInterval"] = "00:00:01";
+        var builder = WorkerHost.CreateBuilder([], settings);
+        if (generator is not null) builder.Services.AddSingleton(generator);
+        var host = builder.Build();
+        await Tora.Core.Database.DatabaseMigrator.MigrateAsync(host.Services.GetRequiredService<NpgsqlDataSource>());
+        await host.StartAsync();
+        _workers.Add(host);
+    }
+
+    /// <summary>A client authenticated with <paramref name="key"/> (none when null).</summary>
+    public HttpClient Client(string? key)
+    {
+        var client = Api.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    /// <summary>Polls a generation until it leaves queued/running or the timeout passes.</summary>
+    public static async Task<JsonElement> WaitForTerminalAsync(HttpClient client, string location, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var g = await client.GetFromJsonAsync<JsonElement>(location);
+            var status = g.GetProperty("status").GetString();
+            if (status is not ("queued" or "running")) return g;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"generation still {status} after {timeout}: {g}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task DisposeAsync()
+    {
+        foreach (var w in _workers)
+        {
+            await w.StopAsync(TimeSpan.FromSeconds(10));
+            w.Dispose();
+        }
+        await Api.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        if (_admin is not null)
+        {
+            await using (var cmd = _admin.CreateCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)")) await cmd.ExecuteNonQueryAsync();
+            await _admin.DisposeAsync();
+        }
+        try { Directory.Delete(BlobRoot, true); } catch (IOException) { }
+    }
+}
+
+/// <summary>Tests sharing one running service.</summary>
+[CollectionDefinition(Name)]
+public sealed class ServiceCollection : ICollectionFixture<ServiceFixture>
+{
+    /// <summary>The collection name.</summary>
+    public const string Name = "service";
+}
