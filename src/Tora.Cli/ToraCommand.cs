@@ -12,7 +12,6 @@ public static class ToraCommand
         // Subcommand groups register here, one line each.
         root.Subcommands.Add(TrajectoryCommands.Create());
         root.Subcommands.Add(ModelCommands.Create());
-
         root.Subcommands.Add(KeysCommands.Create());
 
         try
