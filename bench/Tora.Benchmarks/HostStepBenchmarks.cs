@@ -27,6 +27,7 @@ public class HostStepBenchmarks
     private SeededNoiseSource _seeded = null!;
     private InMemoryNoise _replay = null!;
     private ClassifierFreeGuidance _guidance = null!;
+    private DpmSolverStepper _loopStepper = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -48,6 +49,7 @@ public class HostStepBenchmarks
         generator.Randn(draw);
         _replay = new InMemoryNoise(draw);
         _guidance = new ClassifierFreeGuidance();
+        _loopStepper = new DpmSolverStepper(_scheduler, LatentShape);
     }
 
     [Benchmark(Baseline = true)]
@@ -61,6 +63,22 @@ public class HostStepBenchmarks
     {
         var n = _guided.Length;
         ClassifierFreeGuidance.Combine(_batched.AsSpan(0, n), _batched.AsSpan(n, n), 4.27, _guided);
+    }
+
+    /// <summary>The real API over a whole 50-step loop (divide by 50 for a step): guidance and
+    /// <see cref="DpmSolverStepper.Step"/> with seeded noise, 98 draws.</summary>
+    [Benchmark]
+    public void FiftyStepLoop_Seeded()
+    {
+        var n = _guided.Length;
+        var noise = new SeededNoiseSource(42);
+        _loopStepper.Reset();
+        for (var i = 0; i < 50; i++)
+        {
+            var t = _scheduler.Timesteps[i];
+            ClassifierFreeGuidance.Combine(_batched.AsSpan(0, n), _batched.AsSpan(n, n), _guidance.ScaleAt(t, 50), _guided);
+            _loopStepper.Step(i, _guided, _latents, noise);
+        }
     }
 
     [Benchmark]

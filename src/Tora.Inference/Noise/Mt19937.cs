@@ -87,20 +87,32 @@ internal sealed class Mt19937
 
     private void Twist()
     {
-        var s = _state.AsSpan();
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            // Eight words at a time: every word read is either not yet rewritten (i + 1 .. i + 8, and i + M before
-            // N - M) or rewritten at least N - M = 227 words earlier, exactly as in the sequential recurrence.
-            for (; i + 8 <= N - M; i += 8) TwistVector(s, i, i + M);
-            for (; i < N - M; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M]);
-            for (; i + 8 <= N - 1; i += 8) TwistVector(s, i, i + M - N);
-        }
-        for (; i < N - M; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M]);
+        if (Vector256.IsHardwareAccelerated) TwistVectorized(_state);
+        else TwistScalar(_state);
+        _index = 0;
+    }
+
+    /// <summary>The reference recurrence, one word at a time.</summary>
+    internal static void TwistScalar(Span<uint> s)
+    {
+        int i;
+        for (i = 0; i < N - M; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M]);
         for (; i < N - 1; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M - N]);
         s[N - 1] = TwistWord(s[N - 1], s[0], s[M - 1]);
-        _index = 0;
+    }
+
+    /// <summary>
+    /// Eight words at a time: every word read is either not yet rewritten (i + 1 .. i + 8, and i + M before
+    /// N − M) or was rewritten at least N − M = 227 words earlier, exactly as in the sequential recurrence.
+    /// </summary>
+    internal static void TwistVectorized(Span<uint> s)
+    {
+        var i = 0;
+        for (; i + 8 <= N - M; i += 8) TwistVector(s, i, i + M);
+        for (; i < N - M; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M]);
+        for (; i + 8 <= N - 1; i += 8) TwistVector(s, i, i + M - N);
+        for (; i < N - 1; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M - N]);
+        s[N - 1] = TwistWord(s[N - 1], s[0], s[M - 1]);
     }
 
     private static uint TwistWord(uint current, uint next, uint far)
