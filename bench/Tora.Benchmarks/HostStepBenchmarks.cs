@@ -7,7 +7,8 @@ namespace Tora.Benchmarks;
 /// <summary>
 /// Host work of one denoising step at CogVideoX-5B size: classifier-free guidance on the batched prediction
 /// <c>[2, 13, 16, 60, 90]</c> float32, then a second-order DPM step on <c>[1, 13, 16, 60, 90]</c> with its two noise
-/// draws (the first skipped, the second drawn). <see cref="CfgAndDpmStep_Replay"/> takes the draws from memory
+/// draws (the first skipped, the second drawn), fused in one pass as <see cref="DpmSolverStepper.GuidedStep"/> runs
+/// them (<see cref="CfgThenDpmStep_Replay_Unfused"/>: guidance into a buffer, then the step). <see cref="CfgAndDpmStep_Replay"/> takes the draws from memory
 /// (the arithmetic alone, as with <c>--noise</c>), <see cref="CfgAndDpmStep_Seeded"/> from the torch-compatible
 /// generator (the default run). Must allocate nothing.
 /// </summary>
@@ -53,10 +54,13 @@ public class HostStepBenchmarks
     }
 
     [Benchmark(Baseline = true)]
-    public void CfgAndDpmStep_Replay() => Step(_replay);
+    public void CfgAndDpmStep_Replay() => FusedStep(_replay);
 
     [Benchmark]
-    public void CfgAndDpmStep_Seeded() => Step(_seeded);
+    public void CfgAndDpmStep_Seeded() => FusedStep(_seeded);
+
+    [Benchmark]
+    public void CfgThenDpmStep_Replay_Unfused() => Step(_replay);
 
     [Benchmark]
     public void CfgCombineOnly()
@@ -76,8 +80,7 @@ public class HostStepBenchmarks
         for (var i = 0; i < 50; i++)
         {
             var t = _scheduler.Timesteps[i];
-            ClassifierFreeGuidance.Combine(_batched.AsSpan(0, n), _batched.AsSpan(n, n), _guidance.ScaleAt(t, 50), _guided);
-            _loopStepper.Step(i, _guided, _latents, noise);
+            _loopStepper.GuidedStep(i, _batched, _guidance.ScaleAt(t, 50), _latents, noise);
         }
     }
 
@@ -86,6 +89,18 @@ public class HostStepBenchmarks
 
     [Benchmark]
     public void SkipLatents() => _seeded.Skip(LatentShape, NoiseConsumer.SchedulerStep);
+
+    /// <summary>What <see cref="DpmSolverStepper.GuidedStep"/> does at a middle step, on fixed buffers so that the
+    /// same step can repeat.</summary>
+    private void FusedStep(INoiseSource noise)
+    {
+        var n = _guided.Length;
+        var c = _scheduler.Step(StepIndex);
+        noise.Skip(LatentShape, NoiseConsumer.SchedulerStep);
+        noise.Draw(LatentShape, _noise, NoiseConsumer.SchedulerStep);
+        DpmSolverKernels.GuidedVelocityStep(c, _batched.AsSpan(0, n), _batched.AsSpan(n, n), _guidance.ScaleAt(c.Timestep, 50),
+            _latents, _x0, _previousX0, _noise);
+    }
 
     /// <summary>What <see cref="DpmSolverStepper.Step"/> does at a middle step, on fixed buffers so that the same
     /// step can repeat.</summary>
