@@ -57,6 +57,37 @@ public class DpmStepGoldenTests
         Assert.Equal(98, noise.DrawCount);
     }
 
+    [Theory]
+    [InlineData("v_prediction")]
+    [InlineData("epsilon")]
+    public void The_fused_guided_step_equals_guidance_then_step_bit_for_bit(string predictionType)
+    {
+        var z = NpzFile.Read(TestData.Path("golden/sampler/toy_loop_diffusers.npz"));
+        var shape = z["noises"].Shape[1..];
+        var scheduler = new CogVideoXDpmScheduler(CogVideoXSchedulerConfig.CogVideoX5B with { PredictionType = predictionType }, 50);
+        var guidance = new ClassifierFreeGuidance();
+        var fused = new DpmSolverStepper(scheduler, shape);
+        var plain = new DpmSolverStepper(scheduler, shape);
+        var fusedNoise = new SeededNoiseSource(3);
+        var plainNoise = new SeededNoiseSource(3);
+        var a = z["x_init"].ToFloats();
+        var b = (float[])a.Clone();
+        var batch = new float[2 * a.Length];
+        for (var i = 0; i < 50; i++)
+        {
+            var t = scheduler.Timesteps[i];
+            var scale = guidance.ScaleAt(t, 50);
+            ToyModel(a, t, batch);
+            fused.GuidedStep(i, batch, scale, a, fusedNoise);
+            ToyModel(b, t, batch);
+            plain.Step(i, ClassifierFreeGuidance.CombineBatched(batch, scale), b, plainNoise);
+            TorchGeneratorTests.AssertBitwiseEqual(b, a, $"{predictionType} step {i}");
+            TorchGeneratorTests.AssertBitwiseEqual(plain.PredictedOriginalSample, fused.PredictedOriginalSample, $"{predictionType} x0 {i}");
+        }
+        Assert.Equal(98, fusedNoise.DrawCount);
+        Assert.Throws<ArgumentException>(() => fused.GuidedStep(50, new float[3], 6, a, fusedNoise));
+    }
+
     /// <summary>sampler.json toy_loop: v_uncond = 0.6·tanh(x); v_text = 0.8·tanh(x) + 0.05·sin(t/100), batched [uncond, cond].</summary>
     private static void ToyModel(ReadOnlySpan<float> x, int t, Span<float> batch)
     {
