@@ -66,10 +66,10 @@ public static class CogVideoXVae
     {
         if (latentHeight <= 0 || latentWidth <= 0) throw new ArgumentException($"invalid latent size {latentHeight}x{latentWidth}");
         var g = new GraphBuilder("vae_decoder", computeType);
-        var v = new VaeGraph(g, ckpt, config);
         int cl = config.LatentChannels, levels = config.BlockOutChannels.Length;
         var channels = config.BlockOutChannels.Reverse().ToArray();
         var latents = g.Input(Latents, ElementType.Float32, 1, cl, "latent_frames", latentHeight, latentWidth);
+        var v = new VaeGraph(g, ckpt, config);
         var z = v.ToCompute(latents);
 
         int h = latentHeight, w = latentWidth;
@@ -99,6 +99,7 @@ public static class CogVideoXVae
         x = g.Silu(x);
         x = v.CausalConv("decoder.conv_out", x, cin, config.OutChannels, h, w);
         g.Output(v.ToFloat32(x), Sample, ElementType.Float32, 1, config.OutChannels, "frames", h, w);
+        v.DeclareCacheOutputs();
         return g;
     }
 
@@ -114,11 +115,11 @@ public static class CogVideoXVae
         if (height <= 0 || width <= 0 || height % factor != 0 || width % factor != 0)
             throw new ArgumentException($"video size {height}x{width} is not a positive multiple of the VAE's spatial compression {factor}");
         var g = new GraphBuilder("vae_encoder", computeType);
-        var v = new VaeGraph(g, ckpt, config);
         int levels = config.BlockOutChannels.Length, cl = config.LatentChannels;
         var channels = config.BlockOutChannels;
         float eps = (float)config.NormEps;
         var frames = g.Input(Frames, ElementType.Float32, 1, config.InChannels, "frames", height, width);
+        var v = new VaeGraph(g, ckpt, config);
 
         int h = height, w = width;
         var x = v.CausalConv("encoder.conv_in", v.ToCompute(frames), config.InChannels, channels[0], h, w);
@@ -144,6 +145,7 @@ public static class CogVideoXVae
         var moments = g.Split(x, 1, cl, cl);
         g.Output(v.ToFloat32(moments[0]), Mean, ElementType.Float32, 1, cl, "latent_frames", h, w);
         g.Output(v.ToFloat32(moments[1]), LogVar, ElementType.Float32, 1, cl, "latent_frames", h, w);
+        v.DeclareCacheOutputs();
         return g;
     }
 
@@ -176,6 +178,7 @@ public static class CogVideoXVae
         private readonly Checkpoint _ckpt;
         private readonly CogVideoXVaeConfig _config;
         private readonly Value _isFirst;
+        private readonly List<(Value Value, string Name, Dim[] Shape)> _presents = [];
 
         public VaeGraph(GraphBuilder g, Checkpoint ckpt, CogVideoXVaeConfig config)
         {
@@ -183,6 +186,12 @@ public static class CogVideoXVae
             _ckpt = ckpt;
             _config = config;
             _isFirst = g.ToBool(g.Input(FirstChunk, ElementType.Int64, 1));
+        }
+
+        /// <summary>Declares the <c>present.*</c> outputs after the data outputs, in the order of the <c>past.*</c> inputs.</summary>
+        public void DeclareCacheOutputs()
+        {
+            foreach (var (value, name, shape) in _presents) _g.Output(value, name, _g.ComputeType, shape);
         }
 
         public Value ToCompute(Value x) => _g.ComputeType == ElementType.Float32 ? x : _g.Cast(x, _g.ComputeType);
@@ -201,7 +210,7 @@ public static class CogVideoXVae
             var head = _g.Where(_isFirst, _g.Concat(2, first, first), past);
             var padded = _g.Concat(2, head, x);
             var present = _g.Slice(padded, 2, -CacheFrames, long.MaxValue);
-            _g.Output(present, PresentPrefix + prefix, _g.ComputeType, 1, cin, CacheFrames, h, w);
+            _presents.Add((present, PresentPrefix + prefix, [1, cin, CacheFrames, h, w]));
             var weight = _g.Weight(prefix + ".conv.weight", _ckpt.Tensor(prefix + ".conv.weight", cout, cin, 3, 3, 3));
             var bias = _g.Weight(prefix + ".conv.bias", _ckpt.Tensor(prefix + ".conv.bias", cout));
             return _g.Conv(padded, weight, bias, [3, 3, 3], [0, 1, 1, 0, 1, 1]);
