@@ -57,10 +57,11 @@ public sealed class PackageBuilderTests
         Assert.Equal(new VaeInfo(0.7, 4, 16), manifest.Vae);
         var decoderSpec = manifest.Components[PackageBuilder.VaeDecoderComponent];
         Assert.Equal("fp32", decoderSpec.Precision);
-        Assert.Equal(["latents", "first_chunk"], decoderSpec.Inputs.Take(2).Select(i => i.Name));
+        Assert.Equal("latents", decoderSpec.Inputs[0].Name);
+        Assert.Equal(["1", "16", "past_frames", "8", "12"], decoderSpec.Inputs[1].Shape);
         Assert.Equal(["1", "16", "latent_frames", "8", "12"], decoderSpec.Inputs[0].Shape);
         Assert.Equal("sample", decoderSpec.Outputs[0].Name);
-        Assert.Equal(decoderSpec.Inputs.Skip(2).Select(i => i.Name.Replace("past.", "present.")), decoderSpec.Outputs.Skip(1).Select(o => o.Name));
+        Assert.Equal(decoderSpec.Inputs.Skip(1).Select(i => i.Name.Replace("past.", "present.")), decoderSpec.Outputs.Skip(1).Select(o => o.Name));
         Assert.Equal(["mean", "logvar"], manifest.Components[PackageBuilder.VaeEncoderComponent].Outputs.Take(2).Select(o => o.Name));
         Assert.Equal(["1", "3", "frames", "64", "96"], manifest.Components[PackageBuilder.VaeEncoderComponent].Inputs[0].Shape);
 
