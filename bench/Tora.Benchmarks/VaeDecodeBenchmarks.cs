@@ -11,6 +11,7 @@ namespace Tora.Benchmarks;
 /// T2V fixture's VAE on the ONNX Runtime CPU provider: 13 × 8 × 12 latents → 49 × 64 × 96 frames.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class VaeDecodeBenchmarks
 {
     private SessionOptions? _options;

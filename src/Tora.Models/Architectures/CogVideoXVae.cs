@@ -164,8 +164,10 @@ public static class CogVideoXVae
             if (r == 1 && s == 1) return latents;
             if (_resized.TryGetValue((r, s), out var z)) return z;
             using var _ = g.Scope($"zq_t{r}_s{s}");
-            z = g.ResizeNearest(latents, 1, 1, r, s, s);
-            if (r > 1) z = g.Slice(z, 2, g.Neg(g.Dimension(f, 2)), g.Int64s(long.MaxValue));
+            // Time first, at latent resolution, so the full-resolution tensor holds only the kept frames.
+            z = latents;
+            if (r > 1) z = g.Slice(g.ResizeNearest(z, 1, 1, r, 1, 1), 2, g.Neg(g.Dimension(f, 2)), g.Int64s(long.MaxValue));
+            if (s > 1) z = g.ResizeNearest(z, 1, 1, 1, s, s);
             _resized[(r, s)] = z;
             return z;
         }
