@@ -10,6 +10,8 @@ public static class ToraCommand
     {
         var root = new RootCommand("Tora.Server: trajectory-controlled video generation (Tora on CogVideoX) through ONNX Runtime.");
         // Subcommand groups register here, one line each.
+        root.Subcommands.Add(TrajectoryCommands.Create());
+        root.Subcommands.Add(ModelCommands.Create());
         root.Subcommands.Add(KeysCommands.Create());
 
         try

@@ -108,8 +108,7 @@ public sealed class GenerationJob(
         {
             Prompt = i.Prompt,
             NegativePrompt = i.NegativePrompt,
-            Trajectories = i.Trajectories.Select(t => new TrajectoryInput(
-                t.Points.Select(p => (p[0], p[1])).ToArray(), t.Space, t.Frames)).ToArray(),
+            Trajectories = i.Trajectories.Select(t => t.ToTrajectory()).ToArray(),
             FirstFrame = firstFrame,
             NumFrames = i.NumFrames,
             Width = i.Width,

@@ -1,0 +1,31 @@
+using BenchmarkDotNet.Attributes;
+using Tora.Inference.Trajectories;
+
+namespace Tora.Benchmarks;
+
+/// <summary>
+/// One trajectory (the coaster preset) at 49 × 480 × 720 from key points to the float flow video the VAE
+/// takes (<c>[1, 3, 49, 480, 720]</c> in [−1, 1]), written into a reused buffer as the pipeline pools it.
+/// </summary>
+[MemoryDiagnoser]
+public class FlowVideoBenchmarks
+{
+    private readonly VideoGeometry _geometry = VideoGeometry.Default;
+    private Trajectory[] _trajectories = [];
+    private float[] _output = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _trajectories = [TrajectoryPresets.Get("coaster").Trajectory];
+        _output = new float[3L * _geometry.Frames * _geometry.FramePixels];
+    }
+
+    [Benchmark]
+    public float PointsToVaeInput()
+    {
+        var flow = FlowVideo.FromTrajectories(_trajectories, _geometry);
+        flow.WriteVaeInput(_output);
+        return _output[^1];
+    }
+}

@@ -1,0 +1,306 @@
+namespace Tora.Inference.Trajectories;
+
+/// <summary>One non-zero entry of the sparse flow before blurring (tora-reference §2.1).</summary>
+/// <param name="Frame">Frame <c>t</c> (1..F−1) the displacement leads into.</param>
+/// <param name="X">Column of the object in frame <c>t−1</c>, where the displacement is stored.</param>
+/// <param name="Y">Row of the object in frame <c>t−1</c>.</param>
+/// <param name="Dx">Horizontal displacement in pixels.</param>
+/// <param name="Dy">Vertical displacement in pixels.</param>
+public readonly record struct SparseFlowEntry(int Frame, int X, int Y, float Dx, float Dy);
+
+/// <summary>
+/// Tora's flow video computed sparsely: per frame, each trajectory contributes one displacement pixel, blurred
+/// by the peak-1 Gaussian (so it reaches only 49 px), then coloured with <c>flow_to_image</c> under one global
+/// max norm (tora-reference §2). Everything outside the blurred windows is zero flow, i.e. white, so only the
+/// windows are computed; the cost does not grow with the frame size except for filling the output.
+/// </summary>
+public sealed class FlowVideo
+{
+    private readonly Source[][] _frames; // per frame, the deduplicated non-zero sources in trajectory order
+
+    private FlowVideo(VideoGeometry geometry, Source[][] frames, IReadOnlyList<SparseFlowEntry> entries)
+    {
+        Geometry = geometry;
+        _frames = frames;
+        SparseEntries = entries;
+        MaxNorm = ComputeMaxNorm();
+    }
+
+    /// <summary>Frames, height and width.</summary>
+    public VideoGeometry Geometry { get; }
+
+    /// <summary>The non-zero sparse flow entries, by frame, in the order the original writes them.</summary>
+    public IReadOnlyList<SparseFlowEntry> SparseEntries { get; }
+
+    /// <summary>The largest flow norm over all frames, pixels and trajectories (0 for no motion).</summary>
+    public float MaxNorm { get; }
+
+    /// <summary>
+    /// Builds the sparse flow of trajectories already resampled to video pixels (one array of F points each, all
+    /// inside the frame). The displacement into frame <c>t</c> is stored at the position of frame <c>t−1</c>; frame
+    /// 0 stays empty; a later trajectory overwrites an earlier one on the same pixel (§1.3, §2.1).
+    /// </summary>
+    public static FlowVideo Create(IReadOnlyList<PixelPoint[]> tracks, VideoGeometry geometry)
+    {
+        geometry.EnsureValid();
+        foreach (var track in tracks)
+        {
+            if (track.Length != geometry.Frames)
+                throw new ArgumentException($"a track has {track.Length} points, expected {geometry.Frames}", nameof(tracks));
+            foreach (var p in track)
+            {
+                if ((uint)p.X >= (uint)geometry.Width || (uint)p.Y >= (uint)geometry.Height)
+                    throw new ArgumentException($"point ({p.X}, {p.Y}) is outside the {geometry.Width}x{geometry.Height} frame", nameof(tracks));
+            }
+        }
+
+        var frames = new Source[geometry.Frames][];
+        frames[0] = [];
+        var entries = new List<SparseFlowEntry>();
+        var written = new List<SparseFlowEntry>(tracks.Count);
+        for (var t = 1; t < geometry.Frames; t++)
+        {
+            written.Clear();
+            foreach (var track in tracks)
+            {
+                var from = track[t - 1];
+                var to = track[t];
+                var e = new SparseFlowEntry(t, from.X, from.Y, to.X - from.X, to.Y - from.Y);
+                var same = written.FindIndex(w => w.X == e.X && w.Y == e.Y);
+                if (same >= 0) written.RemoveAt(same); // assignment: the later trajectory wins
+                written.Add(e);
+            }
+            var sources = new List<Source>(written.Count);
+            foreach (var e in written)
+            {
+                if (e.Dx == 0 && e.Dy == 0) continue;
+                entries.Add(e);
+                sources.Add(Source.Create(e, geometry));
+            }
+            frames[t] = sources.ToArray();
+        }
+        return new FlowVideo(geometry, frames, entries);
+    }
+
+    /// <summary>Validates, resamples and builds the flow video of <paramref name="trajectories"/>.</summary>
+    /// <exception cref="TrajectoryValidationException">The trajectories are invalid.</exception>
+    public static FlowVideo FromTrajectories(IReadOnlyList<Trajectory> trajectories, VideoGeometry geometry, TrajectoryLimits? limits = null) =>
+        Create(TrajectoryResampler.ToVideo(trajectories, geometry, limits), geometry);
+
+    /// <summary>Number of floats of <see cref="WriteVaeInput"/>'s output: <c>3·F·H·W</c>.</summary>
+    public long VaeInputLength => 3L * Geometry.Frames * Geometry.FramePixels;
+
+    /// <summary>Number of bytes of <see cref="WriteRgb"/>'s output: <c>F·H·W·3</c>.</summary>
+    public long RgbLength => 3L * Geometry.Frames * Geometry.FramePixels;
+
+    /// <summary>
+    /// Writes what the VAE encoder takes: the RGB flow video as float <c>[1, 3, F, H, W]</c> in [−1, 1]
+    /// (<c>rgb/255·2−1</c>, tora-reference §2.4) into <paramref name="destination"/>, which may be pooled.
+    /// </summary>
+    public void WriteVaeInput(Span<float> destination)
+    {
+        if (destination.Length < VaeInputLength)
+            throw new ArgumentException($"destination holds {destination.Length} floats, {VaeInputLength} needed", nameof(destination));
+        unsafe
+        {
+            fixed (float* p = destination)
+            {
+                var ptr = (nint)p;
+                Parallel.For(0, Geometry.Frames, t => RenderVaeFrame(t, ptr));
+            }
+        }
+    }
+
+    /// <summary>Writes the RGB flow video as uint8 <c>[F, H, W, 3]</c> into <paramref name="destination"/>.</summary>
+    public void WriteRgb(Span<byte> destination)
+    {
+        if (destination.Length < RgbLength)
+            throw new ArgumentException($"destination holds {destination.Length} bytes, {RgbLength} needed", nameof(destination));
+        unsafe
+        {
+            fixed (byte* p = destination)
+            {
+                var ptr = (nint)p;
+                Parallel.For(0, Geometry.Frames, t => RenderRgbFrame(t, ptr));
+            }
+        }
+    }
+
+    /// <summary>Allocates and returns the RGB flow video as uint8 <c>[F, H, W, 3]</c>.</summary>
+    public byte[] ToRgb()
+    {
+        var rgb = new byte[RgbLength];
+        WriteRgb(rgb);
+        return rgb;
+    }
+
+    /// <summary>Writes the blurred flow of frame <paramref name="frame"/> as float <c>[H, W, 2]</c> (dx, dy in pixels).</summary>
+    public void WriteBlurredFlow(int frame, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)frame, (uint)Geometry.Frames, nameof(frame));
+        var w = Geometry.Width;
+        destination[..(Geometry.FramePixels * 2)].Clear();
+        var sources = _frames[frame];
+        for (var s = 0; s < sources.Length; s++)
+        {
+            var src = sources[s];
+            for (var y = src.Y0; y < src.Y0 + src.Wy.Length; y++)
+            {
+                for (var x = src.X0; x < src.X0 + src.Wx.Length; x++)
+                {
+                    if (CoveredEarlier(sources, s, x, y)) continue;
+                    var (u, v) = FlowAt(sources, x, y);
+                    destination[(y * w + x) * 2] = u;
+                    destination[(y * w + x) * 2 + 1] = v;
+                }
+            }
+        }
+    }
+
+    private unsafe void RenderVaeFrame(int t, nint basePtr)
+    {
+        var (f, h, w) = (Geometry.Frames, Geometry.Height, Geometry.Width);
+        long plane = (long)h * w;
+        var r = new Span<float>((float*)basePtr + (0L * f + t) * plane, (int)plane);
+        var g = new Span<float>((float*)basePtr + (1L * f + t) * plane, (int)plane);
+        var b = new Span<float>((float*)basePtr + (2L * f + t) * plane, (int)plane);
+        // Zero flow colours to white, 255 → 1.0 (§2.3).
+        r.Fill(1f);
+        g.Fill(1f);
+        b.Fill(1f);
+        var sources = _frames[t];
+        if (sources.Length == 0) return;
+        var denominator = FlowColorWheel.Denominator(MaxNorm);
+        var lut = ByteToUnit;
+        for (var s = 0; s < sources.Length; s++)
+        {
+            var src = sources[s];
+            for (var y = src.Y0; y < src.Y0 + src.Wy.Length; y++)
+            {
+                var row = y * w;
+                for (var x = src.X0; x < src.X0 + src.Wx.Length; x++)
+                {
+                    if (s > 0 && CoveredEarlier(sources, s, x, y)) continue;
+                    var (u, v) = FlowAt(sources, x, y);
+                    var (cr, cg, cb) = FlowColorWheel.Colorize(u, v, denominator);
+                    r[row + x] = lut[cr];
+                    g[row + x] = lut[cg];
+                    b[row + x] = lut[cb];
+                }
+            }
+        }
+    }
+
+    private unsafe void RenderRgbFrame(int t, nint basePtr)
+    {
+        var (h, w) = (Geometry.Height, Geometry.Width);
+        var frame = new Span<byte>((byte*)basePtr + (long)t * h * w * 3, h * w * 3);
+        frame.Fill(255);
+        var sources = _frames[t];
+        if (sources.Length == 0) return;
+        var denominator = FlowColorWheel.Denominator(MaxNorm);
+        for (var s = 0; s < sources.Length; s++)
+        {
+            var src = sources[s];
+            for (var y = src.Y0; y < src.Y0 + src.Wy.Length; y++)
+            {
+                for (var x = src.X0; x < src.X0 + src.Wx.Length; x++)
+                {
+                    if (s > 0 && CoveredEarlier(sources, s, x, y)) continue;
+                    var (u, v) = FlowAt(sources, x, y);
+                    var (cr, cg, cb) = FlowColorWheel.Colorize(u, v, denominator);
+                    var o = (y * w + x) * 3;
+                    frame[o] = cr;
+                    frame[o + 1] = cg;
+                    frame[o + 2] = cb;
+                }
+            }
+        }
+    }
+
+    private float ComputeMaxNorm()
+    {
+        var max = 0f;
+        foreach (var sources in _frames)
+        {
+            for (var s = 0; s < sources.Length; s++)
+            {
+                var src = sources[s];
+                if (sources.Length == 1)
+                {
+                    // One source: |flow| = |d|·wx·wy peaks where both weights peak (at the source, or a border mirror).
+                    var (u, v) = FlowAt(sources, src.X0 + ArgMax(src.Wx), src.Y0 + ArgMax(src.Wy));
+                    max = MathF.Max(max, MathF.Sqrt(u * u + v * v));
+                    continue;
+                }
+                for (var y = src.Y0; y < src.Y0 + src.Wy.Length; y++)
+                {
+                    for (var x = src.X0; x < src.X0 + src.Wx.Length; x++)
+                    {
+                        var (u, v) = FlowAt(sources, x, y);
+                        max = MathF.Max(max, MathF.Sqrt(u * u + v * v));
+                    }
+                }
+            }
+        }
+        return max;
+    }
+
+    private static int ArgMax(double[] w)
+    {
+        var best = 0;
+        for (var i = 1; i < w.Length; i++) if (w[i] > w[best]) best = i;
+        return best;
+    }
+
+    // The exact separable correlation at one pixel: Σ over sources of (d·wx)·wy, in double, rounded to float32.
+    private static (float U, float V) FlowAt(Source[] sources, int x, int y)
+    {
+        double u = 0, v = 0;
+        foreach (var s in sources)
+        {
+            var ix = x - s.X0;
+            var iy = y - s.Y0;
+            if ((uint)ix >= (uint)s.Wx.Length || (uint)iy >= (uint)s.Wy.Length) continue;
+            var wx = s.Wx[ix];
+            var wy = s.Wy[iy];
+            u += s.Dx * wx * wy;
+            v += s.Dy * wx * wy;
+        }
+        return ((float)u, (float)v);
+    }
+
+    private static bool CoveredEarlier(Source[] sources, int s, int x, int y)
+    {
+        for (var k = 0; k < s; k++)
+        {
+            var o = sources[k];
+            if ((uint)(x - o.X0) < (uint)o.Wx.Length && (uint)(y - o.Y0) < (uint)o.Wy.Length) return true;
+        }
+        return false;
+    }
+
+    private static readonly float[] ByteToUnit = MakeByteToUnit();
+
+    // float32 rgb/255·2−1 as the SAT code does it (§2.4).
+    private static float[] MakeByteToUnit()
+    {
+        var lut = new float[256];
+        for (var i = 0; i < 256; i++) lut[i] = i / 255f * 2f - 1f;
+        return lut;
+    }
+
+    private sealed record Source(double Dx, double Dy, int X0, int Y0, double[] Wx, double[] Wy)
+    {
+        public static Source Create(SparseFlowEntry e, VideoGeometry g)
+        {
+            var (x0, nx) = FlowBlur.Support(e.X, g.Width);
+            var (y0, ny) = FlowBlur.Support(e.Y, g.Height);
+            var wx = new double[nx];
+            var wy = new double[ny];
+            FlowBlur.Weights(e.X, g.Width, x0, wx);
+            FlowBlur.Weights(e.Y, g.Height, y0, wy);
+            return new Source(e.Dx, e.Dy, x0, y0, wx, wy);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Text.Json;
+using Tora.Models.Graph;
+
+namespace Tora.Models.Checkpoints;
+
+/// <summary>
+/// The weights of one diffusers/transformers component folder: a single <c>*.safetensors</c> file or shards
+/// listed in <c>*.safetensors.index.json</c>. Architecture code asks for each tensor by its checkpoint name
+/// and expected shape; the checkpoint remembers what was used so that <see cref="EnsureAllUsed"/> can reject
+/// tensors the architecture does not know (a wrong or newer checkpoint) by name.
+/// </summary>
+public sealed class Checkpoint : IDisposable
+{
+    private readonly List<SafetensorsFile> _files = [];
+    private readonly Dictionary<string, SafetensorsFile> _owner = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+
+    private Checkpoint(string folder) => Folder = folder;
+
+    /// <summary>The component folder.</summary>
+    public string Folder { get; }
+
+    /// <summary>Every weight file read (for the manifest's source hashes).</summary>
+    public IReadOnlyList<string> Files => _files.Select(f => f.Path).ToList();
+
+    /// <summary>All tensor names.</summary>
+    public IEnumerable<string> Names => _owner.Keys;
+
+    /// <summary>Opens the safetensors weights of a component folder (sharded or not).</summary>
+    /// <exception cref="FileNotFoundException">No safetensors weights in the folder.</exception>
+    public static Checkpoint Open(string folder)
+    {
+        var ckpt = new Checkpoint(folder);
+        try
+        {
+            var index = Directory.GetFiles(folder, "*.safetensors.index.json");
+            if (index.Length > 1) throw new InvalidDataException($"{folder}: more than one *.safetensors.index.json");
+            IEnumerable<string> shards;
+            Dictionary<string, string>? weightMap = null;
+            if (index.Length == 1)
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(index[0]));
+                if (!doc.RootElement.TryGetProperty("weight_map", out var wm))
+                    throw new InvalidDataException($"{index[0]}: no weight_map");
+                weightMap = wm.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal);
+                shards = weightMap.Values.Distinct().Order(StringComparer.Ordinal);
+            }
+            else
+            {
+                shards = Directory.GetFiles(folder, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
+            }
+            foreach (var shard in shards)
+            {
+                var path = Path.Combine(folder, shard);
+                if (!File.Exists(path)) throw new FileNotFoundException($"{folder}: weight shard '{shard}' is missing", path);
+                var file = SafetensorsFile.Open(path);
+                ckpt._files.Add(file);
+                foreach (var name in file.Entries.Keys)
+                {
+                    if (!ckpt._owner.TryAdd(name, file))
+                        throw new InvalidDataException($"{folder}: tensor '{name}' appears in more than one shard");
+                    if (weightMap is not null && (!weightMap.TryGetValue(name, out var listed) || listed != shard))
+                        throw new InvalidDataException($"{folder}: tensor '{name}' is in '{shard}' but the index says '{(weightMap.TryGetValue(name, out var l) ? l : "nowhere")}'");
+                }
+            }
+            if (weightMap is not null)
+                foreach (var name in weightMap.Keys)
+                    if (!ckpt._owner.ContainsKey(name))
+                        throw new InvalidDataException($"{folder}: tensor '{name}' is listed in the index but missing from '{weightMap[name]}'");
+            if (ckpt._files.Count == 0) throw new FileNotFoundException($"{folder}: no *.safetensors weights");
+            return ckpt;
+        }
+        catch
+        {
+            ckpt.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the checkpoint has a tensor.</summary>
+    public bool Contains(string name) => _owner.ContainsKey(name);
+
+    /// <summary>The header entry of a tensor.</summary>
+    public SafetensorsEntry Entry(string name) =>
+        _owner.TryGetValue(name, out var f) ? f.Entries[name] : throw new CheckpointException($"{Folder}: missing tensor '{name}'");
+
+    /// <summary>A float tensor as a lazy <see cref="WeightSource"/>, checked against <paramref name="expectedShape"/> and marked used.</summary>
+    /// <exception cref="CheckpointException">The tensor is missing, not a float tensor or has another shape.</exception>
+    public WeightSource Tensor(string name, params long[] expectedShape)
+    {
+        var entry = Entry(name);
+        if (!entry.Shape.SequenceEqual(expectedShape))
+            throw new CheckpointException($"{Folder}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", expectedShape)}]");
+        if (entry.ElementType is not ({ } t) || !t.IsFloat())
+            throw new CheckpointException($"{Folder}: tensor '{name}' has dtype {entry.DType}, expected F32, F16 or BF16");
+        _used.Add(name);
+        return new CheckpointWeight(_owner[name], entry);
+    }
+
+    /// <summary>Marks tensors as deliberately unused (BatchNorm <c>num_batches_tracked</c> counters).</summary>
+    public void Ignore(string name)
+    {
+        if (_owner.ContainsKey(name)) _used.Add(name);
+    }
+
+    /// <summary>Fails naming the first tensors that the architecture did not use.</summary>
+    /// <exception cref="CheckpointException">Some tensors were not used.</exception>
+    public void EnsureAllUsed()
+    {
+        var unknown = _owner.Keys.Where(n => !_used.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        if (unknown.Count > 0)
+            throw new CheckpointException($"{Folder}: {unknown.Count} unknown tensor(s), e.g. '{string.Join("', '", unknown.Take(5))}'");
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var f in _files) f.Dispose();
+        _files.Clear();
+    }
+
+    private sealed class CheckpointWeight(SafetensorsFile file, SafetensorsEntry entry) : WeightSource
+    {
+        public override long[] Shape => entry.Shape;
+
+        public override void ReadFloats(Span<float> destination)
+        {
+            var type = entry.ElementType!.Value;
+            const int chunk = 1 << 20;
+            long n = entry.ElementCount;
+            for (long i = 0; i < n; i += chunk)
+            {
+                int len = (int)Math.Min(chunk, n - i);
+                ElementTypes.DecodeToFloat(file.Bytes(entry, i * type.Size(), len * type.Size()), type, destination.Slice((int)i, len));
+            }
+        }
+    }
+}
+
+/// <summary>A checkpoint does not fit the architecture (missing, unknown or mis-shaped tensor, bad config).</summary>
+public sealed class CheckpointException(string message) : Exception(message);

@@ -1,0 +1,67 @@
+using Tora.Inference.IO;
+using Tora.Models.Architectures;
+using Tora.Models.Checkpoints;
+using Tora.TestSupport;
+
+namespace Tora.Models.Tests;
+
+/// <summary>
+/// Builds the tiny T2V trajectory encoder and transformer once, runs them on the reference inputs of
+/// <c>transformer_t2v.npz</c> (t = 999 and 500 with the trajectory branch, t = 999 without it) and keeps
+/// every output for the individual comparisons.
+/// </summary>
+public sealed class ToraReferenceFixture : IDisposable
+{
+    public ToraReferenceFixture()
+    {
+        Reference = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/transformer_t2v.npz"));
+        var folder = TestData.Path("fixtures/tiny-tora-t2v/transformer");
+        Config = ToraTransformerConfig.Load(Path.Combine(folder, "config.json"));
+        Geometry = VideoGeometry.FromConfig(Config);
+        using var ckpt = Checkpoint.Open(folder);
+        var encoder = TrajectoryEncoder.Build(ckpt, Config, Geometry, featureOutputs: true);
+        var transformer = ToraTransformer.Build(ckpt, Config, Geometry, debugOutputs: true);
+        ckpt.EnsureAllUsed();
+        TransformerModel = transformer.ToBytes();
+
+        var encoderOutputs = Enumerable.Range(0, Config.NumLayers)
+            .SelectMany(i => new[] { TrajectoryEncoder.Feature(i), TrajectoryEncoder.Gamma(i), TrajectoryEncoder.Beta(i) }).ToArray();
+        Encoder = OrtRunner.RunOnce(encoder.ToBytes(), new Dictionary<string, NpyArray> { [TrajectoryEncoder.VideoFlow] = Reference["video_flow"] }, encoderOutputs);
+
+        var outputs = new List<string> { ToraTransformer.NoisePred, ToraTransformer.Temb };
+        for (int i = 0; i < Config.NumLayers; i++) outputs.AddRange([ToraTransformer.BlockHidden(i), ToraTransformer.BlockEncoderHidden(i)]);
+        using var runner = new OrtRunner(TransformerModel);
+        foreach (var t in new[] { 999, 500 })
+            WithFlow[t] = runner.Run(Inputs(t, motion: true), [.. outputs]);
+        NoFlow999 = runner.Run(Inputs(999, motion: false), [.. outputs]);
+    }
+
+    public Dictionary<string, NpyArray> Reference { get; }
+    public ToraTransformerConfig Config { get; }
+    public VideoGeometry Geometry { get; }
+    public byte[] TransformerModel { get; }
+    public Dictionary<string, NpyArray> Encoder { get; }
+    public Dictionary<int, Dictionary<string, NpyArray>> WithFlow { get; } = [];
+    public Dictionary<string, NpyArray> NoFlow999 { get; }
+
+    public Dictionary<string, NpyArray> Inputs(int timestep, bool motion)
+    {
+        var inputs = new Dictionary<string, NpyArray>
+        {
+            [ToraTransformer.HiddenStates] = Reference["hidden_states"],
+            [ToraTransformer.EncoderHiddenStates] = Reference["encoder_hidden_states"],
+            [ToraTransformer.Timestep] = Reference[$"timestep_{timestep}"],
+            [ToraTransformer.RopeCos] = Reference["rope_cos"],
+            [ToraTransformer.RopeSin] = Reference["rope_sin"],
+        };
+        var zeros = NpyArray.FromFloats(new float[Config.InnerDim], 1, 1, Config.InnerDim);
+        for (int i = 0; i < Config.NumLayers; i++)
+        {
+            inputs[TrajectoryEncoder.Gamma(i)] = motion ? Encoder[TrajectoryEncoder.Gamma(i)] : zeros;
+            inputs[TrajectoryEncoder.Beta(i)] = motion ? Encoder[TrajectoryEncoder.Beta(i)] : zeros;
+        }
+        return inputs;
+    }
+
+    public void Dispose() { }
+}
