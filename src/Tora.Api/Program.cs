@@ -57,6 +57,7 @@ app.MapGet("/", () => TypedResults.Redirect("/swagger")).ExcludeFromDescription(
 app.MapGenerationsApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();
+app.MapBenchApi();
 app.MapHealthApi();
 app.MapMetrics("/metrics");
 // Admin keys only: the dashboard can delete and re-run jobs. Hangfire's own filter would allow local requests
