@@ -33,7 +33,8 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
         for (var step = 1; step <= request.Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await Task.Delay(StepDelay, cancellationToken);
+            // Prompts asking for a slow run give tests time to act while it runs.
+            await Task.Delay(request.Prompt.Contains("slowly") ? TimeSpan.FromMilliseconds(400) : StepDelay, cancellationToken);
             progress.Report(new GenerationProgress("denoise", step, request.Steps));
         }
         phases["denoise"] = sw.Elapsed.TotalMilliseconds;

@@ -173,6 +173,19 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 
+    /// <summary>Marks a queued or running generation cancelled (its job was deleted); false when not owned by this job.</summary>
+    public async Task<bool> CancelAsync(Guid id, string jobId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
+                   error_message = 'the job was cancelled between denoising steps'
+            WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
     /// <summary>Counts generations per status (for metrics).</summary>
     public async Task<IReadOnlyDictionary<(string Queue, string Status), long>> CountByQueueAndStatusAsync(CancellationToken ct)
     {
