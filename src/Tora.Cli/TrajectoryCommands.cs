@@ -21,6 +21,7 @@ public static class TrajectoryCommands
             Description = "Trajectory file: an original .txt (x,y per line on the 256x256 canvas) or a .json in the API format. Repeat for several trajectories.",
             Required = true,
             Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = true,
         };
         var frames = new Option<int>("--frames") { Description = "Number of video frames.", DefaultValueFactory = _ => 49 };
         var width = new Option<int>("--width") { Description = "Video width in pixels.", DefaultValueFactory = _ => 720 };
@@ -68,6 +69,8 @@ public static class TrajectoryCommands
         var g = r.Geometry;
         if (g.Frames is < 2 or > 1024) throw new CliException($"--frames must be 2..1024, got {g.Frames}");
         if (g.Width is < 1 or > 8192 || g.Height is < 1 or > 8192) throw new CliException($"--width and --height must be 1..8192, got {g.Width}x{g.Height}");
+        if (3L * g.Frames * g.Height * g.Width > Array.MaxLength)
+            throw new CliException($"a {g.Frames}-frame {g.Width}x{g.Height} video is too large to render in memory");
         if (r.Mp4.Fps is < 1 or > 240) throw new CliException($"--fps must be 1..240, got {r.Mp4.Fps}");
         if (r.Mp4.Crf is < 0 or > 51) throw new CliException($"--crf must be 0..51, got {r.Mp4.Crf}");
         if (r.OverlayOn is not null && r.OutMp4 is null) throw new CliException("--overlay-on needs --out-mp4");

@@ -95,7 +95,8 @@ public sealed class FlowVideo
 
     /// <summary>
     /// Writes what the VAE encoder takes: the RGB flow video as float <c>[1, 3, F, H, W]</c> in [−1, 1]
-    /// (<c>rgb/255·2−1</c>, tora-reference §2.4) into <paramref name="destination"/>, which may be pooled.
+    /// (<c>rgb/255·2−1</c>, tora-reference §2.4; in float32 this is bit-identical to diffusers' <c>rgb/127.5−1</c>)
+    /// into <paramref name="destination"/>, which may be pooled: every value is overwritten.
     /// </summary>
     public void WriteVaeInput(Span<float> destination)
     {
@@ -138,6 +139,8 @@ public sealed class FlowVideo
     public void WriteBlurredFlow(int frame, Span<float> destination)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)frame, (uint)Geometry.Frames, nameof(frame));
+        if (destination.Length < Geometry.FramePixels * 2)
+            throw new ArgumentException($"destination holds {destination.Length} floats, {Geometry.FramePixels * 2} needed", nameof(destination));
         var w = Geometry.Width;
         destination[..(Geometry.FramePixels * 2)].Clear();
         var sources = _frames[frame];
@@ -161,60 +164,156 @@ public sealed class FlowVideo
     {
         var (f, h, w) = (Geometry.Frames, Geometry.Height, Geometry.Width);
         long plane = (long)h * w;
-        var r = new Span<float>((float*)basePtr + (0L * f + t) * plane, (int)plane);
-        var g = new Span<float>((float*)basePtr + (1L * f + t) * plane, (int)plane);
-        var b = new Span<float>((float*)basePtr + (2L * f + t) * plane, (int)plane);
+        var sink = new VaeSink(
+            (float*)basePtr + (0L * f + t) * plane,
+            (float*)basePtr + (1L * f + t) * plane,
+            (float*)basePtr + (2L * f + t) * plane,
+            w);
         // Zero flow colours to white, 255 → 1.0 (§2.3).
-        r.Fill(1f);
-        g.Fill(1f);
-        b.Fill(1f);
-        var sources = _frames[t];
-        if (sources.Length == 0) return;
-        var denominator = FlowColorWheel.Denominator(MaxNorm);
-        var lut = ByteToUnit;
-        for (var s = 0; s < sources.Length; s++)
-        {
-            var src = sources[s];
-            for (var y = src.Y0; y < src.Y0 + src.Wy.Length; y++)
-            {
-                var row = y * w;
-                for (var x = src.X0; x < src.X0 + src.Wx.Length; x++)
-                {
-                    if (s > 0 && CoveredEarlier(sources, s, x, y)) continue;
-                    var (u, v) = FlowAt(sources, x, y);
-                    var (cr, cg, cb) = FlowColorWheel.Colorize(u, v, denominator);
-                    r[row + x] = lut[cr];
-                    g[row + x] = lut[cg];
-                    b[row + x] = lut[cb];
-                }
-            }
-        }
+        StreamingFill.Fill(new Span<float>(sink.R, (int)plane), 1f);
+        StreamingFill.Fill(new Span<float>(sink.G, (int)plane), 1f);
+        StreamingFill.Fill(new Span<float>(sink.B, (int)plane), 1f);
+        ColourWindows(_frames[t], ref sink);
     }
 
     private unsafe void RenderRgbFrame(int t, nint basePtr)
     {
         var (h, w) = (Geometry.Height, Geometry.Width);
-        var frame = new Span<byte>((byte*)basePtr + (long)t * h * w * 3, h * w * 3);
-        frame.Fill(255);
-        var sources = _frames[t];
+        var frame = (byte*)basePtr + (long)t * h * w * 3;
+        StreamingFill.Fill(new Span<byte>(frame, h * w * 3), (byte)255);
+        var sink = new RgbSink(frame, w);
+        ColourWindows(_frames[t], ref sink);
+    }
+
+    /// <summary>
+    /// Colours every pixel of the frame's blurred windows. A pixel reached by one source only has the flow
+    /// <c>(d·wx)·wy</c>, so pixels whose weights are bit-identical (mirror positions around the source) have the
+    /// same colour: it is computed once per distinct weight pair, about a quarter of the pixels, with no change
+    /// to any byte. Pixels where windows overlap are computed in full.
+    /// </summary>
+    private void ColourWindows<TSink>(Source[] sources, ref TSink sink) where TSink : struct, IPixelSink
+    {
         if (sources.Length == 0) return;
         var denominator = FlowColorWheel.Denominator(MaxNorm);
-        for (var s = 0; s < sources.Length; s++)
+        var cache = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(1, sources.Max(s => s.Wx.Length) * sources.Max(s => s.Wy.Length)));
+        var canon = System.Buffers.ArrayPool<int>.Shared.Rent(sources.Max(s => s.Wx.Length) + sources.Max(s => s.Wy.Length));
+        try
         {
-            var src = sources[s];
-            for (var y = src.Y0; y < src.Y0 + src.Wy.Length; y++)
+            for (var s = 0; s < sources.Length; s++)
             {
-                for (var x = src.X0; x < src.X0 + src.Wx.Length; x++)
+                var src = sources[s];
+                var (nx, ny) = (src.Wx.Length, src.Wy.Length);
+                var overlaps = Overlaps(sources, s);
+                var canonX = canon.AsSpan(0, nx);
+                var canonY = canon.AsSpan(nx, ny);
+                Canonical(src.Wx, canonX);
+                Canonical(src.Wy, canonY);
+                var colours = cache.AsSpan(0, nx * ny);
+                colours.Fill(-1);
+                for (var iy = 0; iy < ny; iy++)
                 {
-                    if (s > 0 && CoveredEarlier(sources, s, x, y)) continue;
-                    var (u, v) = FlowAt(sources, x, y);
-                    var (cr, cg, cb) = FlowColorWheel.Colorize(u, v, denominator);
-                    var o = (y * w + x) * 3;
-                    frame[o] = cr;
-                    frame[o + 1] = cg;
-                    frame[o + 2] = cb;
+                    var y = src.Y0 + iy;
+                    for (var ix = 0; ix < nx; ix++)
+                    {
+                        var x = src.X0 + ix;
+                        int rgb;
+                        if (overlaps && InOtherWindow(sources, s, x, y))
+                        {
+                            if (CoveredEarlier(sources, s, x, y)) continue; // already coloured with the full sum
+                            var (u, v) = FlowAt(sources, x, y);
+                            rgb = Pack(FlowColorWheel.Colorize(u, v, denominator));
+                        }
+                        else
+                        {
+                            ref var cached = ref colours[canonY[iy] * nx + canonX[ix]];
+                            if (cached < 0)
+                            {
+                                // Exactly FlowAt's arithmetic for a single source.
+                                var (wx, wy) = (src.Wx[ix], src.Wy[iy]);
+                                cached = Pack(FlowColorWheel.Colorize((float)(src.Dx * wx * wy), (float)(src.Dy * wx * wy), denominator));
+                            }
+                            rgb = cached;
+                        }
+                        sink.Write(y, x, (byte)(rgb >> 16), (byte)(rgb >> 8), (byte)rgb);
+                    }
                 }
             }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(cache);
+            System.Buffers.ArrayPool<int>.Shared.Return(canon);
+        }
+    }
+
+    private static int Pack((byte R, byte G, byte B) c) => c.R << 16 | c.G << 8 | c.B;
+
+    // canon[i] = the first index with a bit-identical weight (weights are symmetric around the source).
+    private static void Canonical(double[] weights, Span<int> canon)
+    {
+        for (var i = 0; i < weights.Length; i++)
+        {
+            canon[i] = i;
+            for (var j = 0; j < i; j++)
+            {
+                if (weights[j] == weights[i]) { canon[i] = j; break; }
+            }
+        }
+    }
+
+    private static bool Overlaps(Source[] sources, int s)
+    {
+        var a = sources[s];
+        for (var k = 0; k < sources.Length; k++)
+        {
+            if (k == s) continue;
+            var b = sources[k];
+            if (a.X0 < b.X0 + b.Wx.Length && b.X0 < a.X0 + a.Wx.Length && a.Y0 < b.Y0 + b.Wy.Length && b.Y0 < a.Y0 + a.Wy.Length) return true;
+        }
+        return false;
+    }
+
+    private static bool InOtherWindow(Source[] sources, int s, int x, int y)
+    {
+        for (var k = 0; k < sources.Length; k++)
+        {
+            if (k == s) continue;
+            var o = sources[k];
+            if ((uint)(x - o.X0) < (uint)o.Wx.Length && (uint)(y - o.Y0) < (uint)o.Wy.Length) return true;
+        }
+        return false;
+    }
+
+    private interface IPixelSink
+    {
+        void Write(int y, int x, byte r, byte g, byte b);
+    }
+
+    // Channel planes of [1, 3, F, H, W] floats, one frame.
+    private readonly unsafe struct VaeSink(float* r, float* g, float* b, int width) : IPixelSink
+    {
+        public float* R { get; } = r;
+        public float* G { get; } = g;
+        public float* B { get; } = b;
+
+        public void Write(int y, int x, byte r, byte g, byte b)
+        {
+            var i = (long)y * width + x;
+            R[i] = ByteToUnit[r];
+            G[i] = ByteToUnit[g];
+            B[i] = ByteToUnit[b];
+        }
+    }
+
+    // One [H, W, 3] frame.
+    private readonly unsafe struct RgbSink(byte* frame, int width) : IPixelSink
+    {
+        public void Write(int y, int x, byte r, byte g, byte b)
+        {
+            var p = frame + ((long)y * width + x) * 3;
+            p[0] = r;
+            p[1] = g;
+            p[2] = b;
         }
     }
 

@@ -148,9 +148,11 @@ public static class TrajectoryJsonReader
             foreach (var p in pts.EnumerateArray())
             {
                 if (p.ValueKind == JsonValueKind.Array && p.GetArrayLength() == 2
-                    && p[0].ValueKind == JsonValueKind.Number && p[1].ValueKind == JsonValueKind.Number)
+                    && p[0].ValueKind == JsonValueKind.Number && p[1].ValueKind == JsonValueKind.Number
+                    && p[0].TryGetDouble(out var x) && p[1].TryGetDouble(out var y))
                 {
-                    points.Add(new TrajectoryPoint(p[0].GetDouble(), p[1].GetDouble()));
+                    // An overflowing literal such as 1e400 arrives as ±infinity; the validator reports it.
+                    points.Add(new TrajectoryPoint(x, y));
                 }
                 else
                 {

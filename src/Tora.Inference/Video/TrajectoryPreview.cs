@@ -50,7 +50,11 @@ public static class TrajectoryPreview
     /// <exception cref="InvalidImageException">The bytes are not an image SkiaSharp can decode.</exception>
     public static byte[] DecodeImage(byte[] encoded, int width, int height)
     {
-        using var decoded = SKBitmap.Decode(encoded) ?? throw new InvalidImageException("the image cannot be decoded (expected PNG, JPEG, WebP, GIF or BMP)");
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        using var data = SKData.CreateCopy(encoded);
+        using var codec = SKCodec.Create(data) ?? throw new InvalidImageException("the image cannot be decoded (expected PNG, JPEG, WebP, GIF or BMP)");
+        using var decoded = SKBitmap.Decode(codec) ?? throw new InvalidImageException("the image data is corrupt");
         using var target = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
         using (var canvas = new SKCanvas(target))
         {

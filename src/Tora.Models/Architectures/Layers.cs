@@ -23,12 +23,18 @@ internal static class Layers
             g.Weight(prefix + ".bias", ckpt.Tensor(prefix + ".bias", dim)), eps);
     }
 
-    /// <summary><c>nn.Conv2d</c> with a square kernel, stride 1 unless given, symmetric zero padding.</summary>
+    /// <summary>
+    /// <c>nn.Conv2d</c> with a square kernel, stride 1 unless given, symmetric zero padding. In a bfloat16
+    /// graph it is a float32 island: ONNX Runtime's convolution kernels are float32/float16 only.
+    /// </summary>
     public static Value Conv2d(this GraphBuilder g, Checkpoint ckpt, string prefix, Value x, long inChannels, long outChannels, long kernel, long padding, long stride = 1)
     {
         using var _ = g.Scope(prefix);
-        var w = g.Weight(prefix + ".weight", ckpt.Tensor(prefix + ".weight", outChannels, inChannels, kernel, kernel));
-        var b = g.Weight(prefix + ".bias", ckpt.Tensor(prefix + ".bias", outChannels));
-        return g.Conv(x, w, b, [kernel, kernel], [padding, padding, padding, padding], [stride, stride]);
+        bool island = g.ComputeType == ElementType.BFloat16;
+        var type = island ? ElementType.Float32 : g.ComputeType;
+        var w = g.Weight(prefix + ".weight", ckpt.Tensor(prefix + ".weight", outChannels, inChannels, kernel, kernel), type);
+        var b = g.Weight(prefix + ".bias", ckpt.Tensor(prefix + ".bias", outChannels), type);
+        var y = g.Conv(island ? g.Cast(x, ElementType.Float32) : x, w, b, [kernel, kernel], [padding, padding, padding, padding], [stride, stride]);
+        return island ? g.Cast(y, ElementType.BFloat16) : y;
     }
 }

@@ -44,11 +44,16 @@ public static class TrajectoryEncoder
     /// <param name="ckpt">The transformer checkpoint (uses <c>traj_extractor.*</c> and the fusers' convolutions).</param>
     /// <param name="config">Transformer config.</param>
     /// <param name="geometry">Latent geometry.</param>
-    /// <param name="computeType">Element type of the convolutions and of the gamma/beta outputs.</param>
+    /// <param name="computeType">Element type of the gamma/beta outputs, and of the convolutions for float32/float16
+    /// (a bfloat16 encoder computes in float32 and casts its outputs: ONNX Runtime has no bfloat16 convolutions,
+    /// and it runs once per job).</param>
     /// <param name="featureOutputs">Also output the extractor features <c>te_feature_i [N·T, 128, h, w]</c> (tests).</param>
     public static GraphBuilder Build(Checkpoint ckpt, ToraTransformerConfig config, VideoGeometry geometry, ElementType computeType = ElementType.Float32, bool featureOutputs = false)
     {
+        var outputType = computeType;
+        if (computeType == ElementType.BFloat16) computeType = ElementType.Float32;
         var g = new GraphBuilder("trajectory_encoder", computeType);
+        Value Out(Value v) => outputType == computeType ? v : g.Cast(v, outputType);
         int T = geometry.LatentFrames, h = geometry.PatchRows, w = geometry.PatchColumns, p = geometry.PatchSize;
         const int flowChannels = 16;
         var flow = g.Input(VideoFlow, ElementType.Float32, "flow_batch", T, flowChannels, geometry.LatentHeight, geometry.LatentWidth);
@@ -68,8 +73,8 @@ public static class TrajectoryEncoder
                     x = ResnetBlock(g, ckpt, $"traj_extractor.body.{stage * BlocksPerStage + j}", x);
                 if (featureOutputs) g.Output(x, Feature(stage), computeType, "frames", FeatureChannels, h, w);
                 var (gamma, beta) = FuserModulation(g, ckpt, $"fuser.{stage}", x, config.InnerDim, T, h, w);
-                g.Output(gamma, Gamma(stage), computeType, "flow_batch", T * h * w, config.InnerDim);
-                g.Output(beta, Beta(stage), computeType, "flow_batch", T * h * w, config.InnerDim);
+                g.Output(Out(gamma), Gamma(stage), outputType, "flow_batch", T * h * w, config.InnerDim);
+                g.Output(Out(beta), Beta(stage), outputType, "flow_batch", T * h * w, config.InnerDim);
             }
         }
         return g;

@@ -133,6 +133,7 @@ public sealed class Checkpoint : IDisposable
                 int len = (int)Math.Min(chunk, n - i);
                 ElementTypes.DecodeToFloat(file.Bytes(entry, i * type.Size(), len * type.Size()), type, destination.Slice((int)i, len));
             }
+            file.Release(entry);
         }
     }
 }

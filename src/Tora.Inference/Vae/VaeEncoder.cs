@@ -1,0 +1,150 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace Tora.Inference.Vae;
+
+/// <summary>The posterior of a VAE encode: mean and log-variance, each [1, C, T, h, w] float32.</summary>
+/// <param name="Mean">Posterior mean.</param>
+/// <param name="LogVar">Posterior log-variance as the encoder emits it (not clamped).</param>
+/// <param name="Channels">Latent channels C.</param>
+/// <param name="Frames">Latent frames T.</param>
+/// <param name="Height">Latent height h.</param>
+/// <param name="Width">Latent width w.</param>
+public sealed record VaePosterior(float[] Mean, float[] LogVar, int Channels, int Frames, int Height, int Width)
+{
+    /// <summary>
+    /// <c>(mean + exp(0.5 · clamp(logvar, −30, 20)) · noise) · scale</c> in float32 as diffusers'
+    /// <c>DiagonalGaussianDistribution.sample</c> followed by the pipeline's scaling (tora-reference §2.4),
+    /// written in <paramref name="layout"/>.
+    /// </summary>
+    /// <param name="noise">Standard normal draws [1, C, T, h, w] from the pipeline's noise source.</param>
+    /// <param name="scalingFactor">The VAE's scaling factor (0.7).</param>
+    /// <param name="layout">Axis order of the result ([1, T, C, h, w] is what the Tora transformer takes).</param>
+    public float[] Sample(ReadOnlySpan<float> noise, double scalingFactor, FrameLayout layout)
+    {
+        if (noise.Length != Mean.Length)
+            throw new ArgumentException($"noise holds {noise.Length} values, the posterior {Mean.Length}", nameof(noise));
+        float scale = (float)scalingFactor;
+        int plane = Height * Width;
+        var result = new float[Mean.Length];
+        for (int c = 0; c < Channels; c++)
+            for (int t = 0; t < Frames; t++)
+            {
+                int src = (c * Frames + t) * plane;
+                int dst = layout == FrameLayout.ChannelsFirst ? src : (t * Channels + c) * plane;
+                for (int p = 0; p < plane; p++)
+                {
+                    float std = MathF.Exp(0.5f * Math.Clamp(LogVar[src + p], -30f, 20f));
+                    result[dst + p] = (Mean[src + p] + std * noise[src + p]) * scale;
+                }
+            }
+        return result;
+    }
+}
+
+/// <summary>
+/// Encodes video into the VAE posterior with the <c>vae_encoder</c> chunk graph as diffusers does
+/// (tora-reference §4.3): frames in batches of 8 with the remainder in the first (49 → 9, 8, 8, 8, 8, 8; an
+/// image is one batch of 1), the causal caches carried between batches on the session's device, GroupNorm
+/// statistics per batch. One instance encodes one clip at a time (not thread-safe).
+/// </summary>
+public sealed class VaeEncoder : IDisposable
+{
+    /// <summary>Graph input name (CogVideoXVae.Frames).</summary>
+    public const string FramesInput = "frames";
+
+    /// <summary>Graph output names (CogVideoXVae.Mean, CogVideoXVae.LogVar).</summary>
+    public static readonly string[] Outputs = ["mean", "logvar"];
+
+    private readonly CausalChunkRunner _runner;
+    private readonly int _temporalCompression;
+    private float[] _chunk = [];
+
+    /// <param name="session">The <c>vae_encoder</c> session (not owned).</param>
+    /// <param name="temporalCompression">Video frames per latent frame after the first (4).</param>
+    /// <param name="cacheMemory">Where the caches stay between batches (null: CPU).</param>
+    /// <exception cref="InvalidDataException">The session is not a VAE encoder chunk graph.</exception>
+    public VaeEncoder(InferenceSession session, int temporalCompression = 4, OrtMemoryInfo? cacheMemory = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(temporalCompression);
+        _runner = new CausalChunkRunner(session, FramesInput, Outputs, cacheMemory);
+        var frames = session.InputMetadata[FramesInput].Dimensions;
+        var mean = session.OutputMetadata[Outputs[0]].Dimensions;
+        if (frames.Length != 5 || mean.Length != 5 || frames[1] <= 0 || frames[3] <= 0 || frames[4] <= 0 || mean[1] <= 0 || mean[3] <= 0 || mean[4] <= 0)
+            throw new InvalidDataException("VAE encoder graph must map [1, 3, f, H, W] frames to [1, C, t, h, w] moments with fixed C, H, W, h, w");
+        (Channels, Height, Width) = (frames[1], frames[3], frames[4]);
+        (LatentChannels, LatentHeight, LatentWidth) = (mean[1], mean[3], mean[4]);
+        _temporalCompression = temporalCompression;
+    }
+
+    /// <summary>Video channels (3).</summary>
+    public int Channels { get; }
+
+    /// <summary>Video height the graph was built for.</summary>
+    public int Height { get; }
+
+    /// <summary>Video width the graph was built for.</summary>
+    public int Width { get; }
+
+    /// <summary>Latent channels (16).</summary>
+    public int LatentChannels { get; }
+
+    /// <summary>Latent height.</summary>
+    public int LatentHeight { get; }
+
+    /// <summary>Latent width.</summary>
+    public int LatentWidth { get; }
+
+    /// <summary>Latent frames encoded from <paramref name="frames"/> video frames (49 → 13, 1 → 1).</summary>
+    public int LatentFramesFor(int frames) =>
+        VaeChunking.Split(frames, VaeChunking.EncoderBatch).Sum(c => VaeChunking.EncodedFrames(c.Count, _temporalCompression));
+
+    /// <summary>Encodes video frames in [−1, 1] into the posterior.</summary>
+    /// <param name="video">[1, F, C, H, W] or [1, C, F, H, W] per <paramref name="layout"/>.</param>
+    /// <param name="frames">F.</param>
+    /// <param name="layout">Axis order of <paramref name="video"/>.</param>
+    /// <exception cref="ArgumentException">The video does not have the graph's shape.</exception>
+    public VaePosterior Encode(ReadOnlySpan<float> video, int frames, FrameLayout layout)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(frames);
+        int c = Channels, plane = Height * Width;
+        if (video.Length != (long)c * frames * plane)
+            throw new ArgumentException($"video holds {video.Length} values; the encoder needs 1 x {frames} x {c} x {Height} x {Width}", nameof(video));
+        int latentFrames = LatentFramesFor(frames), latentPlane = LatentHeight * LatentWidth;
+        var mean = new float[(long)LatentChannels * latentFrames * latentPlane];
+        var logvar = new float[mean.Length];
+        var chunks = VaeChunking.Split(frames, VaeChunking.EncoderBatch);
+        int maxChunk = chunks.Max(k => k.Count);
+        if (_chunk.Length < c * maxChunk * plane) _chunk = new float[c * maxChunk * plane];
+
+        _runner.Reset();
+        int offset = 0;
+        foreach (var chunk in chunks)
+        {
+            for (int ch = 0; ch < c; ch++)
+                for (int t = 0; t < chunk.Count; t++)
+                {
+                    int src = layout == FrameLayout.ChannelsFirst
+                        ? (ch * frames + chunk.Start + t) * plane
+                        : ((chunk.Start + t) * c + ch) * plane;
+                    video.Slice(src, plane).CopyTo(_chunk.AsSpan((ch * chunk.Count + t) * plane, plane));
+                }
+            int expected = VaeChunking.EncodedFrames(chunk.Count, _temporalCompression);
+            int at = offset;
+            _runner.Run(_chunk.AsMemory(0, c * chunk.Count * plane), [1, c, chunk.Count, Height, Width], (k, values, shape) =>
+            {
+                if (shape[2] != expected)
+                    throw new InvalidDataException($"VAE encoder batch of {chunk.Count} frames gave {shape[2]} latent frames, expected {expected}");
+                var target = k == 0 ? mean : logvar;
+                for (int ch = 0; ch < LatentChannels; ch++)
+                    values.Slice(ch * expected * latentPlane, expected * latentPlane)
+                        .CopyTo(target.AsSpan((ch * latentFrames + at) * latentPlane, expected * latentPlane));
+            });
+            offset += expected;
+        }
+        _runner.Reset();
+        return new VaePosterior(mean, logvar, LatentChannels, latentFrames, LatentHeight, LatentWidth);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _runner.Dispose();
+}

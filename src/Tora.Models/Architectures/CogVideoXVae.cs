@@ -1,0 +1,308 @@
+using Tora.Models.Checkpoints;
+using Tora.Models.Graph;
+
+namespace Tora.Models.Architectures;
+
+/// <summary>
+/// The CogVideoX 3D VAE (diffusers <c>AutoencoderKLCogVideoX</c>, tora-reference §4.3) as two ONNX graphs that
+/// each run ONE chunk of frames and carry every causal convolution's time cache explicitly, so that the
+/// caller loops over chunks as the original does (latent frames 3, 2, 2, …; video frames 9, 8, 8, …) and
+/// a 49 × 480 × 720 decode never holds more than one chunk's activations (onnx-and-performance.md §1.2, §7).
+/// </summary>
+/// <remarks>
+/// <para><b>One graph for every chunk.</b> The time axis is dynamic and the spatial axes are fixed. The
+/// original's parity rules (odd chunks keep their first frame apart in the time up/down-samplers and in the
+/// decoder's <c>zq</c> interpolation) are written parity-free with the chunk's frame count read from the
+/// tensor shape: the time-doubling upsampler repeats every frame twice and drops the first (T mod 2) frames;
+/// the time-halving downsampler prepends the first frame (T mod 2) times (the mean of a frame with itself
+/// is that frame, bit for bit) and averages pairs; <c>zq</c> is repeated r times in time and its last
+/// T<sub>f</sub> frames are kept. Each equals the original's odd and even branches, so the same graph runs
+/// the first 3-frame chunk and the later 2-frame chunks, and encodes 9-, 8- and 1-frame batches.</para>
+/// <para><b>Cache.</b> Every kernel-3 causal convolution <c>m</c> has an input <c>past.m</c> and an output
+/// <c>present.m</c> of shape [1, C_in, 2, h, w]: the two frames before the chunk and, after it, the last two
+/// frames of (past ‖ chunk) — what diffusers keeps in <c>conv_cache</c>. The kernel-1 convolutions of the
+/// spatial norms need none. The int64 [1] input <c>first_chunk</c> = 1 makes every convolution pad with
+/// its chunk's first frame twice instead of reading <c>past.*</c> (the original's "no cache" case); the past
+/// values are then ignored (zeros of the declared shape do).</para>
+/// <para><b>Statistics.</b> GroupNorm statistics are computed over the chunk only, as the original's chunked
+/// decode and encode do (not over the whole clip).</para>
+/// </remarks>
+public static class CogVideoXVae
+{
+    /// <summary>Decoder input: latent chunk [1, latent channels, t, h, w] float32, already divided by the scaling factor.</summary>
+    public const string Latents = "latents";
+
+    /// <summary>Decoder output: frames [1, out channels, f, H, W] float32, nominally in [−1, 1].</summary>
+    public const string Sample = "sample";
+
+    /// <summary>Encoder input: video frames [1, in channels, f, H, W] float32 in [−1, 1].</summary>
+    public const string Frames = "frames";
+
+    /// <summary>Encoder output: posterior mean [1, latent channels, t, h, w] float32.</summary>
+    public const string Mean = "mean";
+
+    /// <summary>Encoder output: posterior log-variance [1, latent channels, t, h, w] float32 (not clamped).</summary>
+    public const string LogVar = "logvar";
+
+    /// <summary>Input int64 [1]: 1 for a clip's first chunk (pad with its first frame), 0 to read the <c>past.*</c> caches.</summary>
+    public const string FirstChunk = "first_chunk";
+
+    /// <summary>Prefix of the cache inputs (followed by the convolution's module name).</summary>
+    public const string PastPrefix = "past.";
+
+    /// <summary>Prefix of the cache outputs (followed by the same module name as the matching input).</summary>
+    public const string PresentPrefix = "present.";
+
+    /// <summary>Frames in each cache: kernel size 3 minus 1.</summary>
+    public const int CacheFrames = 2;
+
+    /// <summary>Builds the decoder chunk graph for latents of <paramref name="latentHeight"/> × <paramref name="latentWidth"/>.</summary>
+    /// <param name="ckpt">The <c>vae</c> weights (uses the <c>decoder.*</c> tensors).</param>
+    /// <param name="config">The <c>vae/config.json</c>.</param>
+    /// <param name="latentHeight">Latent height h (60 for 480 px).</param>
+    /// <param name="latentWidth">Latent width w (90 for 720 px).</param>
+    /// <param name="computeType">Weights, activations and caches; graph inputs and outputs stay float32.</param>
+    public static GraphBuilder BuildDecoderChunk(Checkpoint ckpt, CogVideoXVaeConfig config, int latentHeight, int latentWidth, ElementType computeType = ElementType.Float32)
+    {
+        if (latentHeight <= 0 || latentWidth <= 0) throw new ArgumentException($"invalid latent size {latentHeight}x{latentWidth}");
+        var g = new GraphBuilder("vae_decoder", computeType);
+        var v = new VaeGraph(g, ckpt, config);
+        int cl = config.LatentChannels, levels = config.BlockOutChannels.Length;
+        var channels = config.BlockOutChannels.Reverse().ToArray();
+        var latents = g.Input(Latents, ElementType.Float32, 1, cl, "latent_frames", latentHeight, latentWidth);
+        var z = v.ToCompute(latents);
+
+        int h = latentHeight, w = latentWidth;
+        var x = v.CausalConv("decoder.conv_in", z, cl, channels[0], h, w);
+        var zq = new ZqCache(g, z);
+        for (int i = 0; i < 2; i++)
+            x = v.SpatialResnet($"decoder.mid_block.resnets.{i}", x, channels[0], channels[0], zq, 1, 1, h, w);
+
+        int cin = channels[0], timeScale = 1, spaceScale = 1;
+        for (int i = 0; i < levels; i++)
+        {
+            int cout = channels[i];
+            for (int j = 0; j <= config.LayersPerBlock; j++)
+            {
+                x = v.SpatialResnet($"decoder.up_blocks.{i}.resnets.{j}", x, cin, cout, zq, timeScale, spaceScale, h, w);
+                cin = cout;
+            }
+            if (i == levels - 1) break;
+            bool compressTime = i < config.TemporalCompressLevels;
+            x = v.Upsample($"decoder.up_blocks.{i}.upsamplers.0", x, cout, compressTime);
+            if (compressTime) timeScale *= 2;
+            spaceScale *= 2;
+            h *= 2;
+            w *= 2;
+        }
+        x = v.SpatialNorm("decoder.norm_out", x, cin, zq, timeScale, spaceScale);
+        x = g.Silu(x);
+        x = v.CausalConv("decoder.conv_out", x, cin, config.OutChannels, h, w);
+        g.Output(v.ToFloat32(x), Sample, ElementType.Float32, 1, config.OutChannels, "frames", h, w);
+        return g;
+    }
+
+    /// <summary>Builds the encoder chunk graph for videos of <paramref name="height"/> × <paramref name="width"/> pixels.</summary>
+    /// <param name="ckpt">The <c>vae</c> weights (uses the <c>encoder.*</c> tensors).</param>
+    /// <param name="config">The <c>vae/config.json</c>.</param>
+    /// <param name="height">Video height (a multiple of the spatial compression, 8).</param>
+    /// <param name="width">Video width (likewise).</param>
+    /// <param name="computeType">Weights, activations and caches; graph inputs and outputs stay float32.</param>
+    public static GraphBuilder BuildEncoder(Checkpoint ckpt, CogVideoXVaeConfig config, int height, int width, ElementType computeType = ElementType.Float32)
+    {
+        int factor = config.SpatialCompression;
+        if (height <= 0 || width <= 0 || height % factor != 0 || width % factor != 0)
+            throw new ArgumentException($"video size {height}x{width} is not a positive multiple of the VAE's spatial compression {factor}");
+        var g = new GraphBuilder("vae_encoder", computeType);
+        var v = new VaeGraph(g, ckpt, config);
+        int levels = config.BlockOutChannels.Length, cl = config.LatentChannels;
+        var channels = config.BlockOutChannels;
+        float eps = (float)config.NormEps;
+        var frames = g.Input(Frames, ElementType.Float32, 1, config.InChannels, "frames", height, width);
+
+        int h = height, w = width;
+        var x = v.CausalConv("encoder.conv_in", v.ToCompute(frames), config.InChannels, channels[0], h, w);
+        int cin = channels[0];
+        for (int i = 0; i < levels; i++)
+        {
+            int cout = channels[i];
+            for (int j = 0; j < config.LayersPerBlock; j++)
+            {
+                x = v.Resnet($"encoder.down_blocks.{i}.resnets.{j}", x, cin, cout, eps, h, w);
+                cin = cout;
+            }
+            if (i == levels - 1) break;
+            x = v.Downsample($"encoder.down_blocks.{i}.downsamplers.0", x, cout, i < config.TemporalCompressLevels, h, w);
+            h /= 2;
+            w /= 2;
+        }
+        for (int i = 0; i < 2; i++)
+            x = v.Resnet($"encoder.mid_block.resnets.{i}", x, cin, cin, eps, h, w);
+        x = v.GroupNorm("encoder.norm_out", x, cin, 1e-6f);
+        x = g.Silu(x);
+        x = v.CausalConv("encoder.conv_out", x, cin, 2 * cl, h, w);
+        var moments = g.Split(x, 1, cl, cl);
+        g.Output(v.ToFloat32(moments[0]), Mean, ElementType.Float32, 1, cl, "latent_frames", h, w);
+        g.Output(v.ToFloat32(moments[1]), LogVar, ElementType.Float32, 1, cl, "latent_frames", h, w);
+        return g;
+    }
+
+    /// <summary>The decoder's conditioning latents resized to each (time, space) scale once and shared by the norms there.</summary>
+    private sealed class ZqCache(GraphBuilder g, Value latents)
+    {
+        private readonly Dictionary<(int, int), Value> _resized = [];
+
+        /// <summary>
+        /// <c>zq</c> at time scale <paramref name="r"/> and space scale <paramref name="s"/>, matched to
+        /// <paramref name="f"/>'s frame count: nearest repetition, then the last T_f frames, which is the
+        /// original's odd-chunk rule (first latent frame once, the others r times) and its even rule alike.
+        /// </summary>
+        public Value For(Value f, int r, int s)
+        {
+            if (r == 1 && s == 1) return latents;
+            if (_resized.TryGetValue((r, s), out var z)) return z;
+            using var _ = g.Scope($"zq_t{r}_s{s}");
+            z = g.ResizeNearest(latents, 1, 1, r, s, s);
+            if (r > 1) z = g.Slice(z, 2, g.Neg(g.Dimension(f, 2)), g.Int64s(long.MaxValue));
+            _resized[(r, s)] = z;
+            return z;
+        }
+    }
+
+    /// <summary>Module-level builders sharing the graph, checkpoint, config and the first-chunk flag.</summary>
+    private sealed class VaeGraph
+    {
+        private readonly GraphBuilder _g;
+        private readonly Checkpoint _ckpt;
+        private readonly CogVideoXVaeConfig _config;
+        private readonly Value _isFirst;
+
+        public VaeGraph(GraphBuilder g, Checkpoint ckpt, CogVideoXVaeConfig config)
+        {
+            _g = g;
+            _ckpt = ckpt;
+            _config = config;
+            _isFirst = g.ToBool(g.Input(FirstChunk, ElementType.Int64, 1));
+        }
+
+        public Value ToCompute(Value x) => _g.ComputeType == ElementType.Float32 ? x : _g.Cast(x, _g.ComputeType);
+
+        public Value ToFloat32(Value x) => _g.ComputeType == ElementType.Float32 ? x : _g.Cast(x, ElementType.Float32);
+
+        /// <summary>
+        /// <c>CogVideoXCausalConv3d</c>, kernel 3: time padding from the cache (or the first frame twice on the
+        /// first chunk), spatial zero padding 1; the new cache is the last two padded frames.
+        /// </summary>
+        public Value CausalConv(string prefix, Value x, int cin, int cout, int h, int w)
+        {
+            using var _ = _g.Scope(prefix);
+            var past = _g.Input(PastPrefix + prefix, _g.ComputeType, 1, cin, CacheFrames, h, w);
+            var first = _g.Slice(x, 2, 0, 1);
+            var head = _g.Where(_isFirst, _g.Concat(2, first, first), past);
+            var padded = _g.Concat(2, head, x);
+            var present = _g.Slice(padded, 2, -CacheFrames, long.MaxValue);
+            _g.Output(present, PresentPrefix + prefix, _g.ComputeType, 1, cin, CacheFrames, h, w);
+            var weight = _g.Weight(prefix + ".conv.weight", _ckpt.Tensor(prefix + ".conv.weight", cout, cin, 3, 3, 3));
+            var bias = _g.Weight(prefix + ".conv.bias", _ckpt.Tensor(prefix + ".conv.bias", cout));
+            return _g.Conv(padded, weight, bias, [3, 3, 3], [0, 1, 1, 0, 1, 1]);
+        }
+
+        /// <summary>A 1×1×1 convolution (<c>conv_shortcut</c>, the spatial norms' kernel-1 causal convs, which need no cache).</summary>
+        public Value PointwiseConv(string prefix, Value x, int cin, int cout)
+        {
+            using var _ = _g.Scope(prefix);
+            var weight = _g.Weight(prefix + ".weight", _ckpt.Tensor(prefix + ".weight", cout, cin, 1, 1, 1));
+            var bias = _g.Weight(prefix + ".bias", _ckpt.Tensor(prefix + ".bias", cout));
+            return _g.Conv(x, weight, bias, [1, 1, 1], [0, 0, 0, 0, 0, 0]);
+        }
+
+        /// <summary><c>nn.GroupNorm</c> with the module's affine weight and bias.</summary>
+        public Value GroupNorm(string prefix, Value x, int channels, float eps)
+        {
+            using var _ = _g.Scope(prefix);
+            var gamma = _g.Weight(prefix + ".weight", new ReshapedWeight(_ckpt.Tensor(prefix + ".weight", channels), channels, 1, 1, 1));
+            var beta = _g.Weight(prefix + ".bias", new ReshapedWeight(_ckpt.Tensor(prefix + ".bias", channels), channels, 1, 1, 1));
+            return _g.GroupNorm(x, _config.NormNumGroups, gamma, beta, eps);
+        }
+
+        /// <summary><c>CogVideoXSpatialNorm3D</c>: GroupNorm(f) · conv_y(zq) + conv_b(zq), zq resized to f (eps 1e-6 fixed in the original).</summary>
+        public Value SpatialNorm(string prefix, Value f, int channels, ZqCache zq, int timeScale, int spaceScale)
+        {
+            using var _ = _g.Scope(prefix);
+            var z = zq.For(f, timeScale, spaceScale);
+            int cz = _config.LatentChannels;
+            var y = PointwiseConv(prefix + ".conv_y.conv", z, cz, channels);
+            var b = PointwiseConv(prefix + ".conv_b.conv", z, cz, channels);
+            var normed = GroupNorm(prefix + ".norm_layer", f, channels, 1e-6f);
+            return _g.Add(_g.Mul(normed, y), b);
+        }
+
+        /// <summary>Decoder <c>CogVideoXResnetBlock3D</c> with spatial norms (no time embedding, no dropout at inference).</summary>
+        public Value SpatialResnet(string prefix, Value x, int cin, int cout, ZqCache zq, int timeScale, int spaceScale, int h, int w)
+        {
+            using var _ = _g.Scope(prefix);
+            var y = _g.Silu(SpatialNorm(prefix + ".norm1", x, cin, zq, timeScale, spaceScale));
+            y = CausalConv(prefix + ".conv1", y, cin, cout, h, w);
+            y = _g.Silu(SpatialNorm(prefix + ".norm2", y, cout, zq, timeScale, spaceScale));
+            y = CausalConv(prefix + ".conv2", y, cout, cout, h, w);
+            return _g.Add(y, cin == cout ? x : PointwiseConv(prefix + ".conv_shortcut", x, cin, cout));
+        }
+
+        /// <summary>Encoder <c>CogVideoXResnetBlock3D</c> with GroupNorms.</summary>
+        public Value Resnet(string prefix, Value x, int cin, int cout, float eps, int h, int w)
+        {
+            using var _ = _g.Scope(prefix);
+            var y = _g.Silu(GroupNorm(prefix + ".norm1", x, cin, eps));
+            y = CausalConv(prefix + ".conv1", y, cin, cout, h, w);
+            y = _g.Silu(GroupNorm(prefix + ".norm2", y, cout, eps));
+            y = CausalConv(prefix + ".conv2", y, cout, cout, h, w);
+            return _g.Add(y, cin == cout ? x : PointwiseConv(prefix + ".conv_shortcut", x, cin, cout));
+        }
+
+        /// <summary>
+        /// <c>CogVideoXUpsample3D</c>: nearest ×2 in space (and in time when <paramref name="compressTime"/>,
+        /// dropping the first of the doubled frames in odd chunks), then a per-frame 3×3 conv, padding 1.
+        /// </summary>
+        public Value Upsample(string prefix, Value x, int channels, bool compressTime)
+        {
+            using var _ = _g.Scope(prefix);
+            Value y;
+            if (compressTime)
+            {
+                y = _g.ResizeNearest(x, 1, 1, 2, 2, 2);
+                var odd = _g.Mod(_g.Dimension(x, 2), _g.Int64s(2));
+                y = _g.Slice(y, 2, odd, _g.Int64s(long.MaxValue));
+            }
+            else
+            {
+                y = _g.ResizeNearest(x, 1, 1, 1, 2, 2);
+            }
+            return FrameConv(prefix + ".conv", y, channels, [0, 1, 1, 0, 1, 1], 1);
+        }
+
+        /// <summary>
+        /// <c>CogVideoXDownsample3D</c>: when <paramref name="compressTime"/>, average pairs of frames (odd
+        /// chunks keep their first frame alone); then zero-pad right and bottom by 1 and a per-frame 3×3 conv, stride 2.
+        /// </summary>
+        public Value Downsample(string prefix, Value x, int channels, bool compressTime, int h, int w)
+        {
+            using var _ = _g.Scope(prefix);
+            if (compressTime)
+            {
+                var odd = _g.Mod(_g.Dimension(x, 2), _g.Int64s(2));
+                var head = _g.Slice(x, 2, _g.Int64s(0), odd);
+                var even = _g.Concat(2, head, x);
+                x = _g.ReduceMeanDrop(_g.Reshape(even, 0, channels, -1, 2, h, w), 3);
+            }
+            return FrameConv(prefix + ".conv", x, channels, [0, 0, 0, 0, 1, 1], 2);
+        }
+
+        /// <summary>An <c>nn.Conv2d</c> 3×3 applied to every frame, as a [1, 3, 3] Conv3d.</summary>
+        private Value FrameConv(string prefix, Value x, int channels, long[] pads, long stride)
+        {
+            var weight = _g.Weight(prefix + ".weight", new ReshapedWeight(_ckpt.Tensor(prefix + ".weight", channels, channels, 3, 3), channels, channels, 1, 3, 3));
+            var bias = _g.Weight(prefix + ".bias", _ckpt.Tensor(prefix + ".bias", channels));
+            return _g.Conv(x, weight, bias, [1, 3, 3], pads, [1, stride, stride]);
+        }
+    }
+}

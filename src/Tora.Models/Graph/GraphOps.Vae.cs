@@ -1,0 +1,53 @@
+namespace Tora.Models.Graph;
+
+/// <summary>Op helpers the 3D VAE needs: group norm, nearest resize, shape arithmetic and selection.</summary>
+public sealed partial class GraphBuilder
+{
+    /// <summary>ONNX <c>TensorProto.DataType</c> code of bool (not an <see cref="ElementType"/>: never stored).</summary>
+    private const long OnnxBool = 9;
+
+    /// <summary>
+    /// <c>nn.GroupNorm</c> on an [N, C, …] tensor: statistics per (sample, group) over the group's channels and
+    /// every position, then the per-channel affine. Expressed as InstanceNormalization over [N, groups, −1]
+    /// (ORT's contrib GroupNorm is NHWC 4-D only; onnx-and-performance.md §1.2) followed by Mul/Add with
+    /// <paramref name="gamma"/> and <paramref name="beta"/> shaped [C, 1, …] to broadcast.
+    /// </summary>
+    public Value GroupNorm(Value x, int groups, Value gamma, Value beta, float epsilon)
+    {
+        var shape = Shape(x);
+        var grouped = Reshape(x, 0, groups, -1);
+        var ones = Constant(Enumerable.Repeat(1f, groups).ToArray(), groups);
+        var zeros = Constant(new float[groups], groups);
+        var normed = Node("InstanceNormalization", [grouped, ones, zeros], Attr.Float("epsilon", epsilon));
+        return Add(Mul(Node("Reshape", normed, shape), gamma), beta);
+    }
+
+    /// <summary>
+    /// Nearest-neighbour resize by integer <paramref name="scales"/> per axis: every element repeated, as torch's
+    /// <c>F.interpolate(mode="nearest")</c> (asymmetric coordinates, floor), exact for integer factors.
+    /// </summary>
+    public Value ResizeNearest(Value x, params float[] scales) =>
+        Node("Resize", [x, null, ConstantFloat32(scales, scales.Length)],
+            Attr.String("mode", "nearest"), Attr.String("coordinate_transformation_mode", "asymmetric"), Attr.String("nearest_mode", "floor"));
+
+    /// <summary>The shape of <paramref name="x"/> as int64 [rank].</summary>
+    public Value Shape(Value x) => Node("Shape", x);
+
+    /// <summary>Dimension <paramref name="axis"/> of <paramref name="x"/> as int64 [1].</summary>
+    public Value Dimension(Value x, long axis) => Node("Slice", Shape(x), Int64s(axis), Int64s(axis + 1), Int64s(0));
+
+    /// <summary>x[start:end] along <paramref name="axis"/> with computed (int64 [1]) bounds.</summary>
+    public Value Slice(Value x, long axis, Value start, Value end) => Node("Slice", x, start, end, Int64s(axis));
+
+    /// <summary>Integer remainder (int64).</summary>
+    public Value Mod(Value a, Value b) => Node("Mod", a, b);
+
+    /// <summary>Element-wise selection: <paramref name="condition"/> ? a : b (broadcasting).</summary>
+    public Value Where(Value condition, Value a, Value b) => Node("Where", condition, a, b);
+
+    /// <summary>A numeric tensor cast to bool (non-zero is true).</summary>
+    public Value ToBool(Value x) => Node("Cast", [x], Attr.Int("to", OnnxBool));
+
+    /// <summary>Mean over <paramref name="axes"/>, dropping them.</summary>
+    public Value ReduceMeanDrop(Value x, params long[] axes) => Node("ReduceMean", [x], Attr.Ints("axes", axes), Attr.Int("keepdims", 0));
+}

@@ -1,0 +1,54 @@
+using Tora.Cli;
+using Tora.Inference.Package;
+using Tora.TestSupport;
+
+namespace Tora.Models.Tests;
+
+/// <summary><c>tora model random</c> and <c>tora model build</c> end to end, through the real command line.</summary>
+public sealed class ModelCommandsTests
+{
+    [Fact]
+    public async Task Random_tiny_checkpoint_compiles_into_a_package()
+    {
+        var root = TestData.TempFolder();
+        var random = Path.Combine(root, "random");
+        var package = Path.Combine(root, "package");
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--out", random, "--seed", "3"]));
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "build", "--from", random, "--out", package, "--precision", "fp16"]));
+        var manifest = ModelManifest.Read(package);
+        Assert.Equal("fp16", manifest.Precision);
+        Assert.Null(manifest.TokenizerFolder); // a random checkpoint has no tokenizer
+        Assert.All(manifest.Components.Values, c => Assert.True(File.Exists(Path.Combine(package, c.File))));
+    }
+
+    [Fact]
+    public async Task Random_checkpoints_are_reproducible_from_the_seed()
+    {
+        var root = TestData.TempFolder();
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--out", Path.Combine(root, "a"), "--seed", "5"]));
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--out", Path.Combine(root, "b"), "--seed", "5"]));
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--out", Path.Combine(root, "c"), "--seed", "6"]));
+        var file = "transformer/diffusion_pytorch_model.safetensors";
+        Assert.Equal(File.ReadAllBytes(Path.Combine(root, "a", file)), File.ReadAllBytes(Path.Combine(root, "b", file)));
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(root, "a", file)), File.ReadAllBytes(Path.Combine(root, "c", file)));
+    }
+
+    [Fact]
+    public async Task Building_from_a_folder_that_is_not_a_pipeline_fails_with_exit_code_2()
+    {
+        var root = TestData.TempFolder();
+        var error = new StringWriter();
+        var previous = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.Equal(2, await ToraCommand.RunAsync(["model", "build", "--from", root, "--out", Path.Combine(root, "p")]));
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+        Assert.Contains("transformer/config.json is missing", error.ToString());
+        Assert.Single(error.ToString().Trim().Split('\n'));
+    }
+}

@@ -1,0 +1,128 @@
+using Tora.Inference.IO;
+using Tora.Inference.Vae;
+using Xunit.Abstractions;
+
+namespace Tora.Models.Tests;
+
+public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IClassFixture<VaeFixture>
+{
+    private const float Tolerance = 1e-4f; // fixtures/README.md: VAE decoder sample, max abs
+
+    [Fact]
+    public void Chunked_decode_matches_the_reference_sample()
+    {
+        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        var latents = f.Decode["latents"];
+        var sample = decoder.DecodeUnscaled(latents.ToFloats(), latents.Shape[2], FrameLayout.ChannelsFirst);
+        float err = OrtRunner.MaxAbsDiff(NpyArray.FromFloats(sample, 1, 3, 49, 64, 96), f.Decode["sample"]);
+        output.WriteLine($"vae decode max abs error {err:E3}");
+        Assert.True(err <= Tolerance, $"max abs error {err}");
+    }
+
+    [Fact]
+    public void Decoding_only_the_first_chunk_gives_the_first_nine_frames()
+    {
+        // The decoder is causal and its statistics are per chunk, so latent frames 0-2 alone decode to the
+        // clip's frames 0-8 exactly as in the full decode (the original's first chunk).
+        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        var all = f.Decode["latents"].ToFloats();
+        int plane = 8 * 12;
+        var first = new float[16 * 3 * plane];
+        for (int c = 0; c < 16; c++) all.AsSpan(c * 13 * plane, 3 * plane).CopyTo(first.AsSpan(c * 3 * plane));
+        var sample = decoder.DecodeUnscaled(first, 3, FrameLayout.ChannelsFirst);
+        var reference = f.Decode["sample"].ToFloats();
+        var expected = new float[3 * 9 * 64 * 96];
+        for (int c = 0; c < 3; c++) reference.AsSpan(c * 49 * 64 * 96, 9 * 64 * 96).CopyTo(expected.AsSpan(c * 9 * 64 * 96));
+        float err = OrtRunner.MaxAbsDiff(NpyArray.FromFloats(sample, 3, 9, 64, 96), NpyArray.FromFloats(expected, 3, 9, 64, 96));
+        Assert.True(err <= Tolerance, $"max abs error {err}");
+    }
+
+    [Fact]
+    public void Final_latents_decode_to_the_reference_uint8_frames()
+    {
+        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        var latents = f.Loop["final_latents"];
+        var frames = decoder.DecodeToUint8(latents.ToFloats(), latents.Shape[1], FrameLayout.FramesFirst);
+        var expected = f.Loop["frames_uint8_THWC"];
+        Assert.Equal(expected.Data.Length, frames.Length);
+        int exact = 0, worst = 0;
+        for (int i = 0; i < frames.Length; i++)
+        {
+            int d = Math.Abs(frames[i] - expected.Data[i]);
+            if (d == 0) exact++;
+            worst = Math.Max(worst, d);
+        }
+        double share = exact / (double)frames.Length;
+        output.WriteLine($"uint8 frames: max diff {worst}, exact {share:P3}");
+        Assert.True(worst <= 1, $"max difference {worst} levels");
+        Assert.True(share >= 0.999, $"only {share:P3} exact");
+    }
+
+    [Fact]
+    public void Decodes_49_frames_from_13_latent_frames()
+    {
+        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        Assert.Equal(49, decoder.FramesFor(13));
+        Assert.Equal((64, 96, 3), (decoder.Height, decoder.Width, decoder.Channels));
+    }
+
+    [Fact]
+    public void Rejects_latents_of_another_size()
+    {
+        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        var e = Assert.Throws<ArgumentException>(() => decoder.Decode(new float[16 * 13 * 8 * 11], 13, FrameLayout.FramesFirst));
+        Assert.Contains("8 x 12", e.Message);
+    }
+
+    [Fact]
+    public void Rejects_a_session_that_is_not_a_vae_decoder()
+    {
+        Assert.Throws<InvalidDataException>(() => new VaeDecoder(f.EncoderSession, f.Config.ScalingFactor));
+    }
+}
+
+public sealed class VaeEncoderTests(VaeFixture f, ITestOutputHelper output) : IClassFixture<VaeFixture>
+{
+    [Fact]
+    public void Flow_video_encodes_to_the_reference_flow_latents()
+    {
+        using var encoder = new VaeEncoder(f.EncoderSession);
+        var video = f.Loop["flow_video_uint8_TCHW"];
+        var frames = VideoFrames.FromUint8Fchw(video.Data, video.Shape[0], video.Shape[1], video.Shape[2], video.Shape[3]);
+        var posterior = encoder.Encode(frames, video.Shape[0], FrameLayout.ChannelsFirst);
+        Assert.Equal((16, 13, 8, 12), (posterior.Channels, posterior.Frames, posterior.Height, posterior.Width));
+        var latents = posterior.Sample(f.Loop["noise_000"].ToFloats(), f.Config.ScalingFactor, FrameLayout.FramesFirst);
+        float err = OrtRunner.MaxAbsDiff(NpyArray.FromFloats(latents, 1, 13, 16, 8, 12), f.Loop["flow_latents"]);
+        output.WriteLine($"flow latents max abs error {err:E3}");
+        Assert.True(err <= 1e-4f, $"max abs error {err}");
+    }
+
+    [Fact]
+    public void Frame_order_of_the_input_does_not_change_the_posterior()
+    {
+        using var encoder = new VaeEncoder(f.EncoderSession);
+        var video = f.Loop["flow_video_uint8_TCHW"];
+        var channelsFirst = VideoFrames.FromUint8Fchw(video.Data, 49, 3, 64, 96);
+        var framesFirst = new float[channelsFirst.Length];
+        int plane = 64 * 96;
+        for (int c = 0; c < 3; c++)
+            for (int t = 0; t < 49; t++)
+                channelsFirst.AsSpan((c * 49 + t) * plane, plane).CopyTo(framesFirst.AsSpan((t * 3 + c) * plane));
+        var a = encoder.Encode(channelsFirst, 49, FrameLayout.ChannelsFirst);
+        var b = encoder.Encode(framesFirst, 49, FrameLayout.FramesFirst);
+        Assert.Equal(a.Mean, b.Mean);
+        Assert.Equal(a.LogVar, b.LogVar);
+    }
+
+    [Fact]
+    public void An_image_encodes_to_one_latent_frame()
+    {
+        // One frame is one batch: every causal conv pads with the frame itself, the time downsamplers keep it.
+        using var encoder = new VaeEncoder(f.EncoderSession);
+        var video = f.Loop["flow_video_uint8_TCHW"];
+        var image = VideoFrames.FromUint8Fchw(video.Data.AsSpan(0, 3 * 64 * 96), 1, 3, 64, 96);
+        var posterior = encoder.Encode(image, 1, FrameLayout.ChannelsFirst);
+        Assert.Equal(1, posterior.Frames);
+        Assert.All(posterior.Mean, v => Assert.True(float.IsFinite(v)));
+    }
+}

@@ -1,0 +1,45 @@
+using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.IO;
+using Tora.Models.Architectures;
+using Tora.Models.Checkpoints;
+using Tora.TestSupport;
+
+namespace Tora.Models.Tests;
+
+/// <summary>The tiny T2V VAE compiled once into decoder and encoder chunk graphs, with CPU sessions and the references.</summary>
+public sealed class VaeFixture : IDisposable
+{
+    private readonly SessionOptions _options = new() { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
+
+    public VaeFixture()
+    {
+        var folder = TestData.Path("fixtures/tiny-tora-t2v/vae");
+        Config = CogVideoXVaeConfig.Load(Path.Combine(folder, "config.json"));
+        using var ckpt = Checkpoint.Open(folder);
+        int f = Config.SpatialCompression;
+        var decoder = CogVideoXVae.BuildDecoderChunk(ckpt, Config, Config.SampleHeight / f, Config.SampleWidth / f);
+        var encoder = CogVideoXVae.BuildEncoder(ckpt, Config, Config.SampleHeight, Config.SampleWidth);
+        ckpt.EnsureAllUsed();
+        DecoderModel = decoder.ToBytes();
+        EncoderModel = encoder.ToBytes();
+        DecoderSession = new InferenceSession(DecoderModel, _options);
+        EncoderSession = new InferenceSession(EncoderModel, _options);
+        Decode = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/vae_decoder.npz"));
+        Loop = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/t2v_loop_4steps.npz"));
+    }
+
+    public CogVideoXVaeConfig Config { get; }
+    public byte[] DecoderModel { get; }
+    public byte[] EncoderModel { get; }
+    public InferenceSession DecoderSession { get; }
+    public InferenceSession EncoderSession { get; }
+    public Dictionary<string, NpyArray> Decode { get; }
+    public Dictionary<string, NpyArray> Loop { get; }
+
+    public void Dispose()
+    {
+        DecoderSession.Dispose();
+        EncoderSession.Dispose();
+        _options.Dispose();
+    }
+}
