@@ -56,3 +56,19 @@ public sealed class TrajectoriesApiTests(ServiceFixture service)
         Assert.Equal("160,96,13", output);
     }
 }
+
+[Collection(ServiceCollection.Name)]
+public sealed class WebPageTests(ServiceFixture service)
+{
+    [Fact]
+    public async Task The_web_page_is_served_at_the_root_and_uses_the_v1_api()
+    {
+        using var anonymous = service.Client(null);
+        var page = await anonymous.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType!.MediaType);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("/v1/generations", html);
+        Assert.Contains("/v1/trajectories/preview", html);
+    }
+}
