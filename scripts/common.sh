@@ -7,6 +7,8 @@ ensure_debian_packages() {
   local missing=()
   command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
   ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
+  # deploy/docker-compose.yml is validated by the tests with Debian's docker-compose (no Docker engine needed).
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (apt)" >&2
     as_root apt-get update -qq >/dev/null

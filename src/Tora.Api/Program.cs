@@ -41,6 +41,9 @@ await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<NpgsqlDataSo
 QueueMetrics.Register(app.Services);
 
 app.UseExceptionHandler();
+// The web page (wwwroot/index.html) is static and anonymous; it calls the API with the key the user enters.
+app.UseDefaultFiles();
+app.UseStaticFiles();
 app.UseStatusCodePages();
 app.UseHttpMetrics();
 app.UseAuthentication();
@@ -52,10 +55,11 @@ app.UseSwaggerUI(o =>
     o.SwaggerEndpoint($"/swagger/{SwaggerSetup.DocumentName}/swagger.json", "Tora.Server API v1");
     o.EnablePersistAuthorization();
 });
-app.MapGet("/", () => TypedResults.Redirect("/swagger")).ExcludeFromDescription();
 
 app.MapGenerationsApi();
 app.MapModelsApi();
+app.MapTrajectoriesApi();
+app.MapBenchApi();
 app.MapHealthApi();
 app.MapMetrics("/metrics");
 // Admin keys only: the dashboard can delete and re-run jobs. Hangfire's own filter would allow local requests

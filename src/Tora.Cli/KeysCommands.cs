@@ -21,6 +21,23 @@ public static class KeysCommands
         var create = new Command("create", "Create an API key for a tenant and print it (only its hash is stored)") { tenant, admin, database };
         create.SetAction(async (parse, ct) =>
         {
+            try
+            {
+                return await CreateKeyAsync(parse, tenant, admin, database, ct);
+            }
+            catch (CliException e)
+            {
+                // Reported here so the one-line contract holds whatever the invocation's exception handling does.
+                parse.InvocationConfiguration.Error.WriteLine($"tora: {e.Message}");
+                return e.ExitCode;
+            }
+        });
+        return new Command("keys", "Manage API keys") { create };
+    }
+
+    private static async Task<int> CreateKeyAsync(ParseResult parse, Option<string> tenant, Option<bool> admin, Option<string?> database, CancellationToken ct)
+    {
+        {
             var connectionString = parse.GetValue(database)
                 ?? Environment.GetEnvironmentVariable("ConnectionStrings__Tora")
                 ?? Environment.GetEnvironmentVariable("TORA_DATABASE")
@@ -33,14 +50,13 @@ public static class KeysCommands
                 await using var dataSource = ServiceCollectionExtensions.CreateDataSource(connectionString, "tora-cli");
                 await DatabaseMigrator.MigrateAsync(dataSource, ct);
                 var key = await new ApiKeyStore(dataSource).CreateAsync(name, parse.GetValue(admin), ct);
-                Console.WriteLine(key.Key);
+                parse.InvocationConfiguration.Output.WriteLine(key.Key);
                 return 0;
             }
             catch (Exception e) when (e is NpgsqlException or ArgumentException)
             {
                 throw new CliException($"could not create the key: {e.Message}");
             }
-        });
-        return new Command("keys", "Manage API keys") { create };
+        }
     }
 }

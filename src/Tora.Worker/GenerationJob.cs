@@ -16,7 +16,8 @@ namespace Tora.Worker;
 /// only the owning job (or its retry) run, and a finished row is never touched again.
 /// </summary>
 public sealed class GenerationJob(
-    GenerationStore store, IBlobStore blobs, IVideoGenerator generator, IOptions<WorkerOptions> options, ILogger<GenerationJob> logger)
+    GenerationStore store, IBlobStore blobs, IVideoGenerator generator, IOptions<WorkerOptions> options,
+    IHostApplicationLifetime lifetime, ILogger<GenerationJob> logger)
     : IGenerationJob
 {
     /// <inheritdoc />
@@ -67,11 +68,18 @@ public sealed class GenerationJob(
         {
             await FailAsync(g, jobId, e.Code, e.Message, total);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // Worker shutdown: Hangfire re-queues the job, and the same job id reclaims the row on another worker.
+            logger.LogWarning("generation {Id}: worker stopping; job {Job} will run again", g.Id, jobId);
+            throw;
+        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Server shutdown (Hangfire re-queues the job and the same job id reclaims the row) or job deletion.
-            logger.LogWarning("generation {Id}: job {Job} cancelled between steps", g.Id, jobId);
-            throw;
+            // The job was deleted (dashboard, or the API's cancel): the pipeline stopped between steps.
+            WorkerMetrics.JobSeconds.WithLabels(model, "cancelled").Observe(total.Elapsed.TotalSeconds);
+            logger.LogInformation("generation {Id}: job {Job} cancelled between steps", g.Id, jobId);
+            await store.CancelAsync(g.Id, jobId, CancellationToken.None);
         }
         catch (Exception e) when (retry >= IGenerationJob.MaxRetries)
         {
@@ -108,8 +116,7 @@ public sealed class GenerationJob(
         {
             Prompt = i.Prompt,
             NegativePrompt = i.NegativePrompt,
-            Trajectories = i.Trajectories.Select(t => new TrajectoryInput(
-                t.Points.Select(p => (p[0], p[1])).ToArray(), t.Space, t.Frames)).ToArray(),
+            Trajectories = i.Trajectories.Select(t => t.ToTrajectory()).ToArray(),
             FirstFrame = firstFrame,
             NumFrames = i.NumFrames,
             Width = i.Width,

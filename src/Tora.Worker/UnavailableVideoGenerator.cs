@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Tora.Inference;
+using Tora.Inference.Package;
 
 namespace Tora.Worker;
 
@@ -26,7 +27,16 @@ public sealed class UnavailableVideoGenerator(IOptions<WorkerOptions> options) :
         if (package is null)
             return "no model package is configured: set Tora:Worker:ModelPackage (or TORA_MODEL_PACKAGE) to a folder made by 'tora model build'";
         if (!Directory.Exists(package)) return $"model package folder {package} does not exist";
-        if (!File.Exists(Path.Combine(package, "manifest.json"))) return $"model package {package} has no manifest.json";
-        return $"model package {package} is present, but this build has no ONNX Tora pipeline to run it";
+        if (!File.Exists(Path.Combine(package, ModelManifest.FileName))) return $"model package {package} has no {ModelManifest.FileName}";
+        try
+        {
+            var manifest = ModelManifest.Read(package);
+            return $"model package {package} ({manifest.ModelType}, {manifest.Geometry.Frames} frames at {manifest.Geometry.Width}x{manifest.Geometry.Height}) " +
+                   "is valid, but this build has no ONNX Tora pipeline to run it yet";
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
+        {
+            return $"model package {package} cannot be used: {e.Message}";
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FFMpegCore;
 using FFMpegCore.Pipes;
 using Tora.Inference;
+using Tora.Inference.Trajectories;
 
 namespace Tora.Api.Tests;
 
@@ -32,7 +33,8 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
         for (var step = 1; step <= request.Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await Task.Delay(StepDelay, cancellationToken);
+            // Prompts asking for a slow run give tests time to act while it runs.
+            await Task.Delay(request.Prompt.Contains("slowly") ? TimeSpan.FromMilliseconds(400) : StepDelay, cancellationToken);
             progress.Report(new GenerationProgress("denoise", step, request.Steps));
         }
         phases["denoise"] = sw.Elapsed.TotalMilliseconds;
@@ -79,16 +81,12 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
             return bytes;
         }
 
-        private (double X, double Y) DotPosition()
+        private (int X, int Y) DotPosition()
         {
-            if (request.Trajectories.Count == 0) return (request.Width / 2.0, request.Height / 2.0);
-            var t = request.Trajectories[0];
-            var scale = t.Space switch { "canvas256" => (request.Width / 256.0, request.Height / 256.0), "normalized" => (request.Width, (double)request.Height), _ => (1.0, 1.0) };
-            var pos = (double)index / Math.Max(1, request.NumFrames - 1) * (t.Points.Count - 1);
-            var i = Math.Min((int)pos, t.Points.Count - 2);
-            var f = pos - i;
-            var (a, b) = (t.Points[i], t.Points[i + 1]);
-            return ((a.X + (b.X - a.X) * f) * scale.Item1, (a.Y + (b.Y - a.Y) * f) * scale.Item2);
+            if (request.Trajectories.Count == 0) return (request.Width / 2, request.Height / 2);
+            // The pipeline's own resampling: the dot is where Tora's flow says the object is in this frame.
+            var p = TrajectoryResampler.ToVideo(request.Trajectories[0], new VideoGeometry(request.NumFrames, request.Height, request.Width))[index];
+            return (p.X, p.Y);
         }
     }
 }

@@ -42,7 +42,7 @@ public sealed class GenerationLifecycleTests(ServiceFixture service)
         Assert.Equal(7, body.GetProperty("input").GetProperty("seed").GetInt64());
         Assert.Equal(25, body.GetProperty("input").GetProperty("trajectories")[0].GetProperty("points").GetArrayLength());
 
-        var g = await ServiceFixture.WaitForTerminalAsync(alpha, location, TimeSpan.FromSeconds(60));
+        var g = await service.WaitForTerminalAsync(alpha, location, TimeSpan.FromSeconds(60));
         Assert.Equal("succeeded", g.GetProperty("status").GetString());
         Assert.Equal(4, g.GetProperty("progress").GetProperty("step").GetInt32());
         Assert.Equal(100.0, g.GetProperty("progress").GetProperty("percent").GetDouble());
@@ -132,7 +132,7 @@ public sealed class GenerationLifecycleTests(ServiceFixture service)
         form.Add(image, "image", "fox.png");
         var created = await alpha.PostAsync("/v1/generations", form);
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        var g = await ServiceFixture.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
+        var g = await service.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
         Assert.Equal("succeeded", g.GetProperty("status").GetString());
         Assert.True(g.GetProperty("input").GetProperty("has_first_frame").GetBoolean());
         // The generator of that job got the exact bytes (jobs run one at a time on this worker).
@@ -145,7 +145,7 @@ public sealed class GenerationLifecycleTests(ServiceFixture service)
         using var alpha = service.Client(service.AlphaKey);
         var created = await alpha.PostAsJsonAsync("/v1/generations", new { model = "tora-nogpu", prompt = "a fox" });
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        var g = await ServiceFixture.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
+        var g = await service.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
         Assert.Equal("failed", g.GetProperty("status").GetString());
         Assert.Equal("model_unavailable", g.GetProperty("error").GetProperty("code").GetString());
         Assert.Contains("no model package is configured", g.GetProperty("error").GetProperty("message").GetString());
@@ -202,7 +202,7 @@ public sealed class GenerationLifecycleTests(ServiceFixture service)
         using var alpha = service.Client(service.AlphaKey);
         var sw = Stopwatch.StartNew();
         var created = await alpha.PostAsJsonAsync("/v1/generations", CoasterRequest(99));
-        var g = await ServiceFixture.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
+        var g = await service.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
         Assert.Equal("succeeded", g.GetProperty("status").GetString());
         // queued_ms is enqueue → start as the database saw it (target ≤ 200 ms median, measured in bench/; here a loose bound).
         Assert.True(g.GetProperty("timings").GetProperty("queued_ms").GetDouble() < 1000, g.ToString());

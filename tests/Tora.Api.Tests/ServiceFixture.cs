@@ -117,7 +117,7 @@ public sealed class ServiceFixture : IAsyncLifetime
     }
 
     /// <summary>Polls a generation until it leaves queued/running or the timeout passes.</summary>
-    public static async Task<JsonElement> WaitForTerminalAsync(HttpClient client, string location, TimeSpan timeout)
+    public async Task<JsonElement> WaitForTerminalAsync(HttpClient client, string location, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -125,9 +125,23 @@ public sealed class ServiceFixture : IAsyncLifetime
             var g = await client.GetFromJsonAsync<JsonElement>(location);
             var status = g.GetProperty("status").GetString();
             if (status is not ("queued" or "running")) return g;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"generation still {status} after {timeout}: {g}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"generation still {status} after {timeout}: {g}\n{await DiagnoseAsync(g.GetProperty("id").GetGuid())}");
             await Task.Delay(50);
         }
+    }
+
+    /// <summary>The outbox and Hangfire state of a generation (for timeout messages).</summary>
+    private async Task<string> DiagnoseAsync(Guid id)
+    {
+        await using var db = NpgsqlDataSource.Create(ConnectionString);
+        await using var cmd = db.CreateCommand($"""
+            SELECT g.dispatched_at, g.job_id, j.statename,
+                   (SELECT string_agg(s.name || ':' || coalesce(s.reason, '') || ':' || coalesce(s.data::text, ''), ' | ' ORDER BY s.id) FROM hangfire.state s WHERE s.jobid = j.id)
+            FROM generations g LEFT JOIN hangfire.job j ON j.id::text = g.job_id WHERE g.id = '{id}'
+            """);
+        await using var r = await cmd.ExecuteReaderAsync();
+        if (!await r.ReadAsync()) return "no row";
+        return string.Join("; ", Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? "null" : r.GetValue(i).ToString()));
     }
 
     /// <inheritdoc />

@@ -67,7 +67,7 @@ public static class GenerationsApi
         if (input is null) return ApiProblem.Validation(errors);
 
         var tenant = user.Tenant();
-        var id = Guid.CreateVersion7();
+        var id = GenerationIds.Next();
         string? imageKey = null;
         if (image is not null)
         {

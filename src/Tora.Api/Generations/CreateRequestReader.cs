@@ -59,7 +59,7 @@ public static class CreateRequestReader
     {
         var body = await ReadLimitedAsync(http.Body, ct);
         if (body is null) return (null, null, TooLarge());
-        var (request, problem) = Parse(body);
+        var (request, problem) = Parse<CreateGenerationRequest>(body);
         if (problem is not null) return (null, null, problem);
         FirstFrameImage? image = null;
         if (request!.Image is { } uri)
@@ -91,7 +91,7 @@ public static class CreateRequestReader
             json = await reader.ReadToEndAsync(ct);
         }
         if (json is null) return (null, null, ApiProblem.BadRequest("missing_part", "the multipart body needs a 'request' part holding the JSON request", "/request"));
-        var (request, problem) = Parse(System.Text.Encoding.UTF8.GetBytes(json));
+        var (request, problem) = Parse<CreateGenerationRequest>(System.Text.Encoding.UTF8.GetBytes(json));
         if (problem is not null) return (null, null, problem);
         if (request!.Image is not null)
             return (null, null, ApiProblem.Validation([new FieldError("/image", "not_allowed", "in a multipart request send the image as the 'image' part, not as a data URI")]));
@@ -111,12 +111,30 @@ public static class CreateRequestReader
         return (request, image, null);
     }
 
-    private static (CreateGenerationRequest?, ProblemHttpResult?) Parse(byte[] body)
+    /// <summary>Reads a strict JSON body of any endpoint (size cap, media type, typed errors with pointers).</summary>
+    public static async Task<(T? Request, ProblemHttpResult? Problem)> ReadJsonBodyAsync<T>(HttpRequest http, CancellationToken ct) where T : class
+    {
+        if (http.ContentLength > MaxBodyBytes) return (null, TooLarge());
+        var mediaType = http.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        if (mediaType != "application/json")
+            return (null, ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type.", "send application/json"));
+        try
+        {
+            var body = await ReadLimitedAsync(http.Body, ct);
+            return body is null ? (null, TooLarge()) : Parse<T>(body);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == 413)
+        {
+            return (null, TooLarge());
+        }
+    }
+
+    private static (T?, ProblemHttpResult?) Parse<T>(byte[] body) where T : class
     {
         if (body.Length == 0) return (null, ApiProblem.BadRequest("invalid_json", "the body is empty; send a JSON object"));
         try
         {
-            var request = JsonSerializer.Deserialize<CreateGenerationRequest>(body, Json);
+            var request = JsonSerializer.Deserialize<T>(body, Json);
             return request is null
                 ? (null, ApiProblem.BadRequest("invalid_json", "the body must be a JSON object, not null"))
                 : (request, null);

@@ -12,7 +12,7 @@ public sealed record CreateGenerationRequest
     [JsonPropertyName("prompt")] public string? Prompt { get; init; }
     /// <summary>What it should not show.</summary>
     [JsonPropertyName("negative_prompt")] public string? NegativePrompt { get; init; }
-    /// <summary>Motion trajectories (at most 8).</summary>
+    /// <summary>Motion trajectories (at most 16).</summary>
     [JsonPropertyName("trajectories")] public List<TrajectoryRequest?>? Trajectories { get; init; }
     /// <summary>First frame as a data URI (<c>data:image/png;base64,…</c>), for image-to-video models.</summary>
     [JsonPropertyName("image")] public string? Image { get; init; }
@@ -41,9 +41,9 @@ public sealed record CreateGenerationRequest
 /// <summary>One trajectory: points in a coordinate space, optionally pinned to frames.</summary>
 public sealed record TrajectoryRequest
 {
-    /// <summary>Points as <c>[x, y]</c> pairs (2 to 1,000).</summary>
+    /// <summary>Points as <c>[x, y]</c> pairs (1 to 2,048), spread over the video or pinned by <c>frames</c>.</summary>
     [JsonPropertyName("points")] public List<double[]?>? Points { get; init; }
-    /// <summary><c>normalized</c> (0–1), <c>canvas256</c> (0–256, the original demo canvas) or <c>pixels</c> (0–width/height). Default <c>normalized</c>.</summary>
+    /// <summary><c>normalized</c> (0 ≤ v ≤ 1), <c>canvas256</c> (0 ≤ v &lt; 256, the original demo canvas) or <c>pixels</c> (0 ≤ x &lt; width, 0 ≤ y &lt; height). Default <c>normalized</c>.</summary>
     [JsonPropertyName("space")] public string? Space { get; init; }
     /// <summary>Optional frame index per point, strictly increasing, within the video.</summary>
     [JsonPropertyName("frames")] public List<int>? Frames { get; init; }

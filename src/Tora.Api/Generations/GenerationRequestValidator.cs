@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Generations;
+using Tora.Inference.Trajectories;
 
 namespace Tora.Api.Generations;
 
@@ -14,15 +15,8 @@ public static class GenerationRequestValidator
 {
     /// <summary>Longest prompt accepted.</summary>
     public const int MaxPromptLength = 2000;
-    /// <summary>Most trajectories per request.</summary>
-    public const int MaxTrajectories = 8;
-    /// <summary>Most points per trajectory.</summary>
-    public const int MaxPoints = 1000;
     /// <summary>Largest seed: 2^53 keeps it exact in every JSON client.</summary>
     public const long MaxSeed = 1L << 53;
-
-    /// <summary>Coordinate spaces of trajectory points.</summary>
-    public static readonly IReadOnlyList<string> Spaces = ["normalized", "canvas256", "pixels"];
 
     /// <summary>Validates and resolves; exactly one of the results is non-null.</summary>
     public static (GenerationInput? Input, ModelDefinition? Model, List<FieldError> Errors) Resolve(
@@ -66,16 +60,9 @@ public static class GenerationRequestValidator
         if (hasImage && !model.AcceptsFirstFrame)
             Error("/image", "not_supported", $"model {model.Name} is text-to-video and takes no first frame");
 
-        var trajectories = new List<TrajectorySpec>();
-        if (r.Trajectories is { } list)
-        {
-            if (list.Count > MaxTrajectories) Error("/trajectories", "too_many", $"at most {MaxTrajectories} trajectories are allowed");
-            for (var t = 0; t < Math.Min(list.Count, MaxTrajectories); t++)
-            {
-                var spec = ValidateTrajectory(list[t], $"/trajectories/{t}", width, height, numFrames, errors);
-                if (spec is not null) trajectories.Add(spec);
-            }
-        }
+        var trajectories = numFrames > 0 && width > 0 && height > 0
+            ? ValidateTrajectories(r.Trajectories, new VideoGeometry(numFrames, height, width), errors)
+            : [];
 
         if (r.Metadata is { } meta)
         {
@@ -95,7 +82,7 @@ public static class GenerationRequestValidator
             Model = model.Name,
             Prompt = r.Prompt!.Trim(),
             NegativePrompt = r.NegativePrompt ?? "",
-            Trajectories = trajectories,
+            Trajectories = trajectories.Select(TrajectorySpec.From).ToArray(),
             NumFrames = numFrames,
             Width = width,
             Height = height,
@@ -110,44 +97,50 @@ public static class GenerationRequestValidator
         }, model, errors);
     }
 
-    private static TrajectorySpec? ValidateTrajectory(TrajectoryRequest? t, string at, int width, int height, int numFrames, List<FieldError> errors)
+    /// <summary>
+    /// Checks the trajectories' JSON shape, then validates them with the pipeline's own rules
+    /// (<see cref="TrajectoryValidator"/>) for the requested video size; errors point down to the point.
+    /// </summary>
+    public static IReadOnlyList<Trajectory> ValidateTrajectories(List<TrajectoryRequest?>? list, VideoGeometry geometry, List<FieldError> errors)
     {
-        void Error(string pointer, string code, string detail) => errors.Add(new FieldError(pointer, code, detail));
-        if (t is null) { Error(at, "required", "a trajectory must be an object with points"); return null; }
-        var space = t.Space ?? "normalized";
-        if (!Spaces.Contains(space)) { Error(at + "/space", "not_allowed", $"space must be one of {string.Join(", ", Spaces)}"); return null; }
-        var (maxX, maxY) = space switch { "normalized" => (1.0, 1.0), "canvas256" => (256.0, 256.0), _ => (width, (double)height) };
-        if (t.Points is null) { Error(at + "/points", "required", "points is required"); return null; }
-        if (t.Points.Count < 2) { Error(at + "/points", "too_few", "a trajectory needs at least 2 points"); return null; }
-        if (t.Points.Count > MaxPoints) { Error(at + "/points", "too_many", $"a trajectory has at most {MaxPoints} points"); return null; }
+        if (list is null) return [];
         var before = errors.Count;
-        var points = new double[t.Points.Count][];
-        for (var i = 0; i < t.Points.Count; i++)
+        var result = new List<Trajectory>();
+        var limits = TrajectoryLimits.Default;
+        if (list.Count > limits.MaxTrajectories)
         {
-            var p = t.Points[i];
-            var pp = $"{at}/points/{i}";
-            if (p is null || p.Length != 2) { Error(pp, "invalid_point", "a point is an array [x, y] of two numbers"); continue; }
-            if (!double.IsFinite(p[0]) || p[0] < 0 || p[0] > maxX)
-                Error(pp + "/0", "out_of_range", $"x = {p[0]} is outside 0..{maxX} of space '{space}'");
-            if (!double.IsFinite(p[1]) || p[1] < 0 || p[1] > maxY)
-                Error(pp + "/1", "out_of_range", $"y = {p[1]} is outside 0..{maxY} of space '{space}'");
-            points[i] = [p[0], p[1]];
+            errors.Add(new FieldError("/trajectories", TrajectoryErrorCodes.TooManyTrajectories, $"at most {limits.MaxTrajectories} trajectories are allowed"));
+            return [];
         }
-        int[]? frames = null;
-        if (t.Frames is { } f)
+        for (var t = 0; t < list.Count; t++)
         {
-            if (f.Count != t.Points.Count)
-                Error(at + "/frames", "length_mismatch", $"frames has {f.Count} entries but points has {t.Points.Count}");
-            else
+            var at = $"/trajectories/{t}";
+            var item = list[t];
+            if (item is null) { errors.Add(new FieldError(at, TrajectoryErrorCodes.InvalidValue, "a trajectory must be an object with points")); continue; }
+            var space = TrajectoryJsonReader.DefaultSpace;
+            if (item.Space is not null && !TrajectoryJsonReader.TryParseSpace(item.Space, out space))
             {
-                for (var i = 0; i < f.Count; i++)
-                {
-                    if (f[i] < 0 || f[i] >= numFrames) Error($"{at}/frames/{i}", "out_of_range", $"frame {f[i]} is outside 0..{numFrames - 1}");
-                    else if (i > 0 && f[i] <= f[i - 1]) Error($"{at}/frames/{i}", "not_increasing", "frames must be strictly increasing");
-                }
-                frames = [.. f];
+                errors.Add(new FieldError(at + "/space", TrajectoryErrorCodes.UnknownSpace, "space must be one of normalized, canvas256, pixels"));
+                continue;
             }
+            if (item.Points is null) { errors.Add(new FieldError(at + "/points", TrajectoryErrorCodes.InvalidValue, "points is required: a list of [x, y] pairs")); continue; }
+            var points = new List<TrajectoryPoint>(item.Points.Count);
+            var ok = true;
+            for (var i = 0; i < item.Points.Count; i++)
+            {
+                if (item.Points[i] is not [var x, var y])
+                {
+                    errors.Add(new FieldError($"{at}/points/{i}", TrajectoryErrorCodes.InvalidValue, "a point is an array [x, y] of two numbers"));
+                    ok = false;
+                    continue;
+                }
+                points.Add(new TrajectoryPoint(x, y));
+            }
+            if (ok) result.Add(new Trajectory(points, space, item.Frames));
         }
-        return errors.Count == before ? new TrajectorySpec(points, space, frames) : null;
+        if (errors.Count > before) return [];
+        foreach (var e in TrajectoryValidator.Validate(result, geometry, limits))
+            errors.Add(new FieldError(e.Pointer, e.Code, e.Message));
+        return errors.Count > before ? [] : result;
     }
 }

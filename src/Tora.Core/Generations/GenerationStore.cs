@@ -94,18 +94,36 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
     /// already running under the same job (a retry, or a re-run after the worker died). Returns null when the row
     /// is gone, terminal, or owned by another job; the caller then does nothing.
     /// </summary>
+    /// <remarks>
+    /// A worker can fetch the job before the dispatcher has committed the job id on the row (it holds the row
+    /// locked meanwhile). A single UPDATE filtering on job_id would test the old row version and skip the row
+    /// without waiting, so the row is first locked by id (which waits for the dispatcher's commit and then reads
+    /// the committed version), and only then compared.
+    /// </remarks>
     public async Task<Generation?> TryClaimAsync(Guid id, string jobId, string worker, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand($"""
-            UPDATE generations SET status = 'running', started_at = now(), attempts = attempts + 1, worker = $3,
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using (var lockRow = new NpgsqlCommand("SELECT job_id, status FROM generations WHERE id = $1 FOR UPDATE", connection, tx))
+        {
+            lockRow.Parameters.Add(new() { Value = id });
+            await using var reader = await lockRow.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct)) return null;
+            var owner = reader.IsDBNull(0) ? null : reader.GetString(0);
+            var status = reader.GetString(1);
+            if (owner != jobId || status is not (GenerationStatus.Queued or GenerationStatus.Running)) return null;
+        }
+        await using var cmd = new NpgsqlCommand($"""
+            UPDATE generations SET status = 'running', started_at = now(), attempts = attempts + 1, worker = $2,
                    phase = 'starting', step = 0, progress_at = now()
-            WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
+            WHERE id = $1
             RETURNING {Columns}
-            """);
+            """, connection, tx);
         cmd.Parameters.Add(new() { Value = id });
-        cmd.Parameters.Add(new() { Value = jobId });
         cmd.Parameters.Add(new() { Value = worker });
-        return await ReadOne(cmd, ct);
+        var claimed = await ReadOne(cmd, ct);
+        await tx.CommitAsync(ct);
+        return claimed;
     }
 
     /// <summary>Records progress of a running generation (per step).</summary>
@@ -152,6 +170,19 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         cmd.Parameters.Add(new() { Value = jobId });
         cmd.Parameters.Add(new() { Value = code });
         cmd.Parameters.Add(new() { Value = message });
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>Marks a queued or running generation cancelled (its job was deleted); false when not owned by this job.</summary>
+    public async Task<bool> CancelAsync(Guid id, string jobId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
+                   error_message = 'the job was cancelled between denoising steps'
+            WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 

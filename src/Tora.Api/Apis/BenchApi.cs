@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using Tora.Api.Generations;
+using Tora.Api.Problems;
+using Tora.Core;
+using Tora.Core.Generations;
+
+namespace Tora.Api.Apis;
+
+/// <summary>
+/// The load test's reference endpoint (bench/load): the same body reading and validation as
+/// <c>POST /v1/generations</c>, then one INSERT and nothing else (no authentication, no outbox row). Mapped only
+/// when <c>Tora:Bench:InsertEndpoint</c> is true, and never part of the published API.
+/// </summary>
+public static class BenchApi
+{
+    /// <summary>Maps <c>POST /bench/insert</c> when enabled by configuration.</summary>
+    public static void MapBenchApi(this WebApplication app)
+    {
+        if (!app.Configuration.GetValue<bool>("Tora:Bench:InsertEndpoint")) return;
+        app.MapPost("/bench/insert", Insert).AllowAnonymous().ExcludeFromDescription();
+    }
+
+    private static async Task<Results<Accepted<Guid>, ProblemHttpResult>> Insert(
+        HttpRequest http, NpgsqlDataSource db, IOptions<ModelCatalogOptions> catalog, CancellationToken ct)
+    {
+        var (request, image, problem) = await CreateRequestReader.ReadAsync(http, ct);
+        if (problem is not null) return problem;
+        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null);
+        if (input is null) return ApiProblem.Validation(errors);
+        var id = GenerationIds.Next();
+        // Marked dispatched so the dispatcher never sees it: this is the INSERT alone.
+        await using var cmd = db.CreateCommand("""
+            INSERT INTO generations (id, tenant, model, queue, status, input, created_at, total_steps, dispatched_at)
+            VALUES ($1, 'bench', $2, $3, 'queued', $4, now(), $5, now())
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = input.Model });
+        cmd.Parameters.Add(new() { Value = model!.Queue });
+        cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(input, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        cmd.Parameters.Add(new() { Value = input.Steps });
+        await cmd.ExecuteNonQueryAsync(ct);
+        return TypedResults.Accepted($"/bench/{id}", id);
+    }
+}

@@ -1,0 +1,128 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Tora.Api.Generations;
+using Tora.Api.Problems;
+using Tora.Core;
+using Tora.Inference.Trajectories;
+using Tora.Inference.Video;
+
+namespace Tora.Api.Apis;
+
+/// <summary><c>/v1/trajectories</c>: the original's presets, and a preview (no GPU) of what Tora will see.</summary>
+public static class TrajectoriesApi
+{
+    /// <summary>Maps the routes.</summary>
+    public static RouteGroupBuilder MapTrajectoriesApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/trajectories").WithTags("Trajectories").RequireAuthorization();
+        api.MapGet("/presets", ListPresets).WithName("ListTrajectoryPresets");
+        api.MapPost("/preview", Preview).WithName("PreviewTrajectories")
+            .Accepts<TrajectoryPreviewRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        return api;
+    }
+
+    /// <summary>The nine example trajectories of the original repository, on its 256×256 canvas.</summary>
+    public static Ok<PresetList> ListPresets() => TypedResults.Ok(new PresetList(TrajectoryPresets.List
+        .Select(p => new PresetResource(p.Name, "canvas256", p.Trajectory.Points.Select(q => new[] { q.X, q.Y }).ToArray()))
+        .ToArray()));
+
+    /// <summary>
+    /// Validates and resamples trajectories for a video size and returns the per-frame points plus a preview MP4
+    /// (the flow video Tora conditions on, or the paths drawn over the first frame or a white canvas).
+    /// </summary>
+    public static async Task<Results<Ok<TrajectoryPreviewResponse>, ProblemHttpResult>> Preview(
+        HttpRequest http, IOptions<ModelCatalogOptions> catalog, CancellationToken ct)
+    {
+        var (r, problem) = await CreateRequestReader.ReadJsonBodyAsync<TrajectoryPreviewRequest>(http, ct);
+        if (problem is not null) return problem;
+        var errors = new List<FieldError>();
+        var model = r!.Model is null ? catalog.Value.Effective[0] : catalog.Value.Find(r.Model);
+        if (model is null) return ApiProblem.Validation([new FieldError("/model", "unknown_model", $"model '{r.Model}' is not offered")]);
+        var frames = r.NumFrames ?? model.NumFrames;
+        var (width, height) = (r.Width ?? model.Width, r.Height ?? model.Height);
+        if (!model.FrameChoices.Contains(frames)) errors.Add(new FieldError("/num_frames", "not_allowed", $"num_frames {frames} is not offered by {model.Name}"));
+        if (!model.SizeChoices.Contains((width, height))) errors.Add(new FieldError("/width", "not_allowed", $"size {width}x{height} is not offered by {model.Name}"));
+        var fps = r.Fps ?? 8;
+        if (fps is < 1 or > 60) errors.Add(new FieldError("/fps", "out_of_range", "fps must be between 1 and 60"));
+        var mode = r.Mode ?? "flow";
+        if (mode is not ("flow" or "paths")) errors.Add(new FieldError("/mode", "not_allowed", "mode must be 'flow' or 'paths'"));
+        if (r.Trajectories is not { Count: > 0 }) errors.Add(new FieldError("/trajectories", "required", "at least one trajectory is required"));
+        FirstFrameImage? image = null;
+        if (r.Image is not null)
+        {
+            var (img, code, detail) = FirstFrameImage.FromDataUri(r.Image);
+            if (img is null) errors.Add(new FieldError("/image", code!, detail!));
+            image = img;
+            if (mode != "paths") errors.Add(new FieldError("/image", "not_allowed", "an image is drawn under the paths only with mode 'paths'"));
+        }
+        if (errors.Count > 0) return ApiProblem.Validation(errors);
+
+        var geometry = new VideoGeometry(frames, height, width);
+        var trajectories = GenerationRequestValidator.ValidateTrajectories(r.Trajectories, geometry, errors);
+        if (errors.Count > 0) return ApiProblem.Validation(errors);
+
+        var tracks = TrajectoryResampler.ToVideo(trajectories, geometry);
+        var flow = FlowVideo.Create(tracks, geometry);
+        var video = mode == "flow" ? TrajectoryPreview.FlowVideo(flow) : TrajectoryPreview.DrawPaths(tracks, geometry, image?.Bytes);
+        var mp4 = await Mp4Writer.EncodeAsync(video, new Mp4Options { Fps = fps, Crf = 23, Preset = "veryfast" }, ct);
+        return TypedResults.Ok(new TrajectoryPreviewResponse(frames, width, height, mode,
+            tracks.Select(t => t.Select(p => new[] { p.X, p.Y }).ToArray()).ToArray(),
+            Math.Round(flow.MaxNorm, 3),
+            "data:video/mp4;base64," + Convert.ToBase64String(mp4)));
+    }
+}
+
+/// <summary>Body of <c>POST /v1/trajectories/preview</c>.</summary>
+public sealed record TrajectoryPreviewRequest
+{
+    /// <summary>The trajectories (as in a generation request).</summary>
+    [JsonPropertyName("trajectories")] public List<TrajectoryRequest?>? Trajectories { get; init; }
+    /// <summary>Model whose sizes apply (default: the first model).</summary>
+    [JsonPropertyName("model")] public string? Model { get; init; }
+    /// <summary>Frames (default: the model's).</summary>
+    [JsonPropertyName("num_frames")] public int? NumFrames { get; init; }
+    /// <summary>Width (default: the model's).</summary>
+    [JsonPropertyName("width")] public int? Width { get; init; }
+    /// <summary>Height (default: the model's).</summary>
+    [JsonPropertyName("height")] public int? Height { get; init; }
+    /// <summary>Frames per second of the preview (default 8).</summary>
+    [JsonPropertyName("fps")] public int? Fps { get; init; }
+    /// <summary><c>flow</c> (the flow video Tora conditions on, default) or <c>paths</c> (paths over the image or white).</summary>
+    [JsonPropertyName("mode")] public string? Mode { get; init; }
+    /// <summary>First frame as a data URI, drawn under the paths in <c>paths</c> mode.</summary>
+    [JsonPropertyName("image")] public string? Image { get; init; }
+}
+
+/// <summary>The preview.</summary>
+/// <param name="NumFrames">Frames.</param>
+/// <param name="Width">Width.</param>
+/// <param name="Height">Height.</param>
+/// <param name="Mode">What the video shows.</param>
+/// <param name="Points">Per trajectory, one <c>[x, y]</c> video pixel per frame.</param>
+/// <param name="MaxFlowNorm">Largest per-frame displacement in pixels (what the flow colours are scaled by).</param>
+/// <param name="Video">The preview MP4 as a data URI.</param>
+public sealed record TrajectoryPreviewResponse(
+    [property: JsonPropertyName("num_frames")] int NumFrames,
+    [property: JsonPropertyName("width")] int Width,
+    [property: JsonPropertyName("height")] int Height,
+    [property: JsonPropertyName("mode")] string Mode,
+    [property: JsonPropertyName("points")] int[][][] Points,
+    [property: JsonPropertyName("max_flow_norm")] double MaxFlowNorm,
+    [property: JsonPropertyName("video")] string Video);
+
+/// <summary>The presets.</summary>
+/// <param name="Data">In alphabetical order.</param>
+public sealed record PresetList([property: JsonPropertyName("data")] IReadOnlyList<PresetResource> Data);
+
+/// <summary>One preset.</summary>
+/// <param name="Name">Its name (the original file name).</param>
+/// <param name="Space">Always <c>canvas256</c>.</param>
+/// <param name="Points">The points.</param>
+public sealed record PresetResource(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("space")] string Space,
+    [property: JsonPropertyName("points")] double[][] Points);

@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Tora.TestSupport;
+
+namespace Tora.Api.Tests;
+
+[Collection(ServiceCollection.Name)]
+public sealed class TrajectoriesApiTests(ServiceFixture service)
+{
+    [Fact]
+    public async Task Presets_are_the_nine_originals_with_the_coaster_points()
+    {
+        using var client = service.Client(service.AlphaKey);
+        var presets = await client.GetFromJsonAsync<JsonElement>("/v1/trajectories/presets");
+        var names = presets.GetProperty("data").EnumerateArray().Select(p => p.GetProperty("name").GetString()!).ToArray();
+        Assert.Equal(["circle", "coaster", "dance", "infinity", "pause", "sawtooth", "shake", "spiral", "wave"], names);
+        var coaster = presets.GetProperty("data").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "coaster");
+        var expected = File.ReadAllLines(TestData.Path("tora-data/trajs/coaster.txt")).Where(l => l.Trim().Length > 0).ToArray();
+        Assert.Equal(expected.Length, coaster.GetProperty("points").GetArrayLength());
+        Assert.Equal("canvas256", coaster.GetProperty("space").GetString());
+        Assert.Equal(40, coaster.GetProperty("points")[0][0].GetDouble());
+        Assert.Equal(208, coaster.GetProperty("points")[0][1].GetDouble());
+    }
+
+    [Fact]
+    public async Task Preview_resamples_to_one_point_per_frame_and_returns_a_playable_mp4()
+    {
+        using var client = service.Client(service.AlphaKey);
+        var presets = await client.GetFromJsonAsync<JsonElement>("/v1/trajectories/presets");
+        var coaster = presets.GetProperty("data").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "coaster");
+        var response = await client.PostAsJsonAsync("/v1/trajectories/preview", new
+        {
+            model = "tora-tiny",
+            trajectories = new[] { new { points = coaster.GetProperty("points"), space = "canvas256" } },
+            mode = "paths",
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var preview = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(13, preview.GetProperty("points")[0].GetArrayLength());
+        // canvas256 (40, 208) on a 160x96 video: int(160*40/256) = 25, int(96*208/256) = 78 (tora-reference §1.2).
+        Assert.Equal(25, preview.GetProperty("points")[0][0][0].GetInt32());
+        Assert.Equal(78, preview.GetProperty("points")[0][0][1].GetInt32());
+        Assert.True(preview.GetProperty("max_flow_norm").GetDouble() > 0);
+
+        var uri = preview.GetProperty("video").GetString()!;
+        Assert.StartsWith("data:video/mp4;base64,", uri);
+        var path = Path.Combine(TestData.TempFolder(), "preview.mp4");
+        await File.WriteAllBytesAsync(path, Convert.FromBase64String(uri["data:video/mp4;base64,".Length..]));
+        var psi = new ProcessStartInfo("ffprobe", ["-v", "error", "-select_streams", "v:0", "-count_frames",
+            "-show_entries", "stream=nb_read_frames,width,height", "-of", "csv=p=0", path]) { RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd().Trim();
+        await p.WaitForExitAsync();
+        Assert.Equal("160,96,13", output);
+    }
+}
+
+[Collection(ServiceCollection.Name)]
+public sealed class WebPageTests(ServiceFixture service)
+{
+    [Fact]
+    public async Task The_web_page_is_served_at_the_root_and_uses_the_v1_api()
+    {
+        using var anonymous = service.Client(null);
+        var page = await anonymous.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType!.MediaType);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("/v1/generations", html);
+        Assert.Contains("/v1/trajectories/preview", html);
+    }
+}
