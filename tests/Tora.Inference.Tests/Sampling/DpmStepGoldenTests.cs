@@ -88,6 +88,33 @@ public class DpmStepGoldenTests
         Assert.Throws<ArgumentException>(() => fused.GuidedStep(50, new float[3], 6, a, fusedNoise));
     }
 
+    [Fact]
+    public void Noise_prepared_ahead_gives_the_same_steps_and_consumes_the_same_draws()
+    {
+        int[] shape = [1, 2, 16, 4, 6];
+        var ahead = new DpmSolverStepper(Scheduler, shape);
+        var inline = new DpmSolverStepper(Scheduler, shape);
+        var aheadNoise = new SeededNoiseSource(8);
+        var inlineNoise = new SeededNoiseSource(8);
+        var a = new float[ahead.Length];
+        new TorchGenerator(9).Randn(a);
+        var b = (float[])a.Clone();
+        var batch = new float[2 * a.Length];
+        for (var i = 0; i < 50; i++)
+        {
+            ToyModel(a, Scheduler.Timesteps[i], batch);
+            ahead.PrepareNoise(i, aheadNoise);
+            ahead.PrepareNoise(i, aheadNoise); // idempotent
+            ahead.GuidedStep(i, batch, 3.0, a, aheadNoise);
+            inline.GuidedStep(i, batch, 3.0, b, inlineNoise);
+            TorchGeneratorTests.AssertBitwiseEqual(b, a, $"step {i}");
+        }
+        Assert.Equal(98, aheadNoise.DrawCount);
+        Assert.Throws<InvalidOperationException>(() => ahead.PrepareNoise(50, aheadNoise));
+        ahead.Reset();
+        Assert.Throws<InvalidOperationException>(() => ahead.PrepareNoise(3, aheadNoise));
+    }
+
     /// <summary>sampler.json toy_loop: v_uncond = 0.6·tanh(x); v_text = 0.8·tanh(x) + 0.05·sin(t/100), batched [uncond, cond].</summary>
     private static void ToyModel(ReadOnlySpan<float> x, int t, Span<float> batch)
     {
