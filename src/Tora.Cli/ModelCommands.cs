@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Tora.Models.Checkpoints;
+using Tora.Models.Checkpoints.Sat;
 using Tora.Models.Package;
 
 namespace Tora.Cli;
@@ -19,19 +20,29 @@ public static class ModelCommands
 
     private static Command BuildCommand()
     {
-        var from = new Option<string>("--from") { Description = "Diffusers pipeline folder (transformer/, text_encoder/, vae/, tokenizer/, scheduler/).", Required = true };
+        var from = new Option<string>("--from") { Description = "Source folder: a diffusers pipeline folder (transformer/, text_encoder/, vae/, tokenizer/, scheduler/) or the SAT ckpts/ folder (tora/t2v|i2v/, vae/3d-vae.pt, t5-v1_1-xxl/).", Required = true };
         var output = new Option<string>("--out") { Description = "Package folder to create (must not exist or be empty).", Required = true };
         var precision = new Option<string>("--precision") { Description = "Graph precision.", DefaultValueFactory = _ => "fp32" };
         precision.AcceptOnlyFromAmong("fp32", "fp16", "bf16");
-        var command = new Command("build", "Build a model package (manifest.json, ONNX graphs, tokenizer) from a diffusers pipeline folder.") { from, output, precision };
+        var layout = new Option<string?>("--layout") { Description = "Source layout (default: detected)." };
+        layout.AcceptOnlyFromAmong("sat", "diffusers");
+        var variant = new Option<string?>("--variant") { Description = "SAT: which model to build when tora/ holds both." };
+        variant.AcceptOnlyFromAmong("t2v", "i2v");
+        var satConfig = new Option<string?>("--sat-config") { Description = "SAT: the model YAML (sat/configs/tora/model/cogvideox_5b_tora*.yaml); default: the CogVideoX-5B Tora values." };
+        var vaeGroups = new Option<int>("--vae-norm-groups") { Description = "SAT: VAE GroupNorm groups (hard-coded in SAT, not in any YAML).", DefaultValueFactory = _ => 32 };
+        var command = new Command("build", "Build a model package (manifest.json, ONNX graphs, tokenizer) from a diffusers pipeline folder or a SAT ckpts/ folder.")
+            { from, output, precision, layout, variant, satConfig, vaeGroups };
         command.SetAction(parse =>
         {
             var p = parse.GetValue(precision) switch { "fp16" => Precision.Fp16, "bf16" => Precision.Bf16, _ => Precision.Fp32 };
             var clock = Stopwatch.StartNew();
             try
             {
-                var manifest = PackageBuilder.Build(parse.GetRequiredValue(from), parse.GetRequiredValue(output), p, Console.WriteLine);
-                Console.WriteLine($"package {parse.GetRequiredValue(output)} ({manifest.ModelType}, {manifest.Precision}) built in {clock.Elapsed.TotalSeconds:F1} s; peak RSS {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");
+                var folder = parse.GetRequiredValue(from);
+                var sat = new SatImportOptions { Variant = parse.GetValue(variant), ModelConfig = parse.GetValue(satConfig), VaeNormGroups = parse.GetValue(vaeGroups) };
+                using var source = OpenSource(folder, parse.GetValue(layout), sat);
+                var manifest = PackageBuilder.Build(source, parse.GetRequiredValue(output), p, Console.WriteLine);
+                Console.WriteLine($"package {parse.GetRequiredValue(output)} ({manifest.ModelType}, {manifest.Precision}, from {manifest.Source.Layout}) built in {clock.Elapsed.TotalSeconds:F1} s; peak RSS {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");
                 return 0;
             }
             catch (Exception e) when (e is CheckpointException or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
@@ -40,6 +51,24 @@ public static class ModelCommands
             }
         });
         return command;
+    }
+
+    /// <summary>The source in <paramref name="layout"/>, or the detected one (SAT ckpts/ or diffusers folder); disposable either way.</summary>
+    internal static DisposableSource OpenSource(string folder, string? layout, SatImportOptions sat)
+    {
+        layout ??= SatPipelineSource.Detect(folder) ? "sat"
+            : DiffusersPipelineSource.Detect(folder) ? "diffusers"
+            : throw new CheckpointException($"{folder}: neither a diffusers pipeline folder (transformer/config.json) nor a SAT ckpts folder (tora/t2v|i2v/{SatPipelineSource.EngineFile})");
+        if (layout == "sat") { var s = SatPipelineSource.Open(folder, sat); return new DisposableSource(s, s); }
+        return new DisposableSource(DiffusersPipelineSource.Open(folder), null);
+    }
+
+    /// <summary>A source and what to dispose with it.</summary>
+    internal sealed record DisposableSource(PipelineSource Source, IDisposable? Owner) : IDisposable
+    {
+        public static implicit operator PipelineSource(DisposableSource d) => d.Source;
+
+        public void Dispose() => Owner?.Dispose();
     }
 
     /// <summary>

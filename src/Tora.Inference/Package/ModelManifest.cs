@@ -95,7 +95,24 @@ public sealed record ModelManifest
 /// <summary>The source checkpoint of a package.</summary>
 /// <param name="Path">The folder given to <c>--from</c>, as given.</param>
 /// <param name="Files">Every file read, with its hash.</param>
-public sealed record SourceCheckpoint(string Path, IReadOnlyList<SourceFile> Files);
+/// <param name="Layout"><c>diffusers</c> (a pipeline folder) or <c>sat</c> (the original SAT <c>ckpts/</c> folder).</param>
+/// <param name="Variant"><c>t2v</c> or <c>i2v</c>: which model of the source was compiled.</param>
+/// <param name="Semantics">The numerical behaviour of the implementation the weights come from; null in older packages (diffusers).</param>
+public sealed record SourceCheckpoint(string Path, IReadOnlyList<SourceFile> Files, string Layout = "diffusers", string? Variant = null, SourceSemantics? Semantics = null);
+
+/// <summary>
+/// Where the SAT and diffusers implementations of Tora differ numerically, not by naming (tora-reference §4.2,
+/// §4.4, §5.7, §9), and which one a package follows.
+/// </summary>
+/// <param name="Implementation"><c>sat</c> or <c>diffusers</c>.</param>
+/// <param name="OutputNormEps">eps of the transformer's output LayerNorm, compiled into the graph (SAT 1e-6, diffusers 1e-5).</param>
+/// <param name="ImageConditioning">
+/// I2V only: how the image enters the transformer. <c>sat</c>: RGB resized to the video size with bicubic
+/// resampling, VAE posterior sample × scaling factor as latent frame 0, 12 zero frames after it, concatenated with
+/// the noisy latents on channels (32), no noise on the image, the base model's learned position embedding not added.
+/// </param>
+/// <param name="UnconditionalText">What the unconditional CFG branch gets: <c>zeros</c> (SAT) or <c>empty-prompt</c> (diffusers: T5 of "").</param>
+public sealed record SourceSemantics(string Implementation, double OutputNormEps, string? ImageConditioning, string UnconditionalText);
 
 /// <summary>One source file.</summary>
 /// <param name="Path">Path relative to the source folder, '/'-separated.</param>

@@ -246,7 +246,7 @@ public static class ToraTransformer
             {
                 var mod = g.Linear(ckpt, "norm_out.linear", condition, c.TimeEmbedDim, 2L * D);
                 var chunks = g.Split(g.Reshape(mod, -1, 2, D), 1, 1, 1); // shift, scale
-                x = g.LayerNorm(ckpt, "norm_out.norm", x, D, eps);
+                x = g.LayerNorm(ckpt, "norm_out.norm", x, D, (float)(c.OutputNormEps ?? c.NormEps));
                 x = g.Add(g.Mul(x, g.Add(g.Scalar(1f), chunks[1])), chunks[0]);
             }
             x = g.Linear(ckpt, "proj_out", x, D, (long)p * p * c.OutChannels);

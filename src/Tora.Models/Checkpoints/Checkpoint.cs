@@ -14,17 +14,37 @@ public sealed class Checkpoint : IDisposable
     private readonly List<SafetensorsFile> _files = [];
     private readonly Dictionary<string, SafetensorsFile> _owner = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, StoredTensor> _stored = new(StringComparer.Ordinal);
+    private readonly List<IDisposable> _owners = [];
+    private readonly List<string> _storedFiles = [];
 
     private Checkpoint(string folder) => Folder = folder;
 
-    /// <summary>The component folder.</summary>
+    /// <summary>The component folder (or, for tensors from another container, a label naming the file and group).</summary>
     public string Folder { get; }
 
     /// <summary>Every weight file read (for the manifest's source hashes).</summary>
-    public IReadOnlyList<string> Files => _files.Select(f => f.Path).ToList();
+    public IReadOnlyList<string> Files => _files.Select(f => f.Path).Concat(_storedFiles).ToList();
 
     /// <summary>All tensor names.</summary>
-    public IEnumerable<string> Names => _owner.Keys;
+    public IEnumerable<string> Names => _owner.Keys.Concat(_stored.Keys);
+
+    /// <summary>
+    /// A checkpoint over tensors that already carry their graph names (another container format mapped onto
+    /// the diffusers names, e.g. SAT <c>.pt</c> files): the architecture code reads it exactly as a folder.
+    /// </summary>
+    /// <param name="label">Shown in error messages in place of the folder.</param>
+    /// <param name="tensors">Tensors by diffusers name.</param>
+    /// <param name="files">The files the tensors come from.</param>
+    /// <param name="owners">Disposed with the checkpoint (the open containers).</param>
+    public static Checkpoint FromTensors(string label, IReadOnlyDictionary<string, StoredTensor> tensors, IEnumerable<string> files, IEnumerable<IDisposable> owners)
+    {
+        var ckpt = new Checkpoint(label);
+        foreach (var (name, t) in tensors) ckpt._stored.Add(name, t);
+        ckpt._storedFiles.AddRange(files);
+        ckpt._owners.AddRange(owners);
+        return ckpt;
+    }
 
     /// <summary>Opens the safetensors weights of a component folder (sharded or not).</summary>
     /// <exception cref="FileNotFoundException">No safetensors weights in the folder.</exception>
@@ -78,7 +98,7 @@ public sealed class Checkpoint : IDisposable
     }
 
     /// <summary>Whether the checkpoint has a tensor.</summary>
-    public bool Contains(string name) => _owner.ContainsKey(name);
+    public bool Contains(string name) => _owner.ContainsKey(name) || _stored.ContainsKey(name);
 
     /// <summary>The header entry of a tensor.</summary>
     public SafetensorsEntry Entry(string name) =>
@@ -88,6 +108,17 @@ public sealed class Checkpoint : IDisposable
     /// <exception cref="CheckpointException">The tensor is missing, not a float tensor or has another shape.</exception>
     public WeightSource Tensor(string name, params long[] expectedShape)
     {
+        if (_stored.TryGetValue(name, out var stored))
+        {
+            if (!stored.Shape.SequenceEqual(expectedShape))
+                throw new CheckpointException($"{Folder}: tensor '{stored.SourceName}' has shape [{string.Join(", ", stored.Shape)}], expected [{string.Join(", ", expectedShape)}]");
+            if (stored.ElementType is not ({ } st) || !st.IsFloat())
+                throw new CheckpointException($"{Folder}: tensor '{stored.SourceName}' has dtype {stored.DType}, expected F32, F16 or BF16");
+            _used.Add(name);
+            return stored.Open();
+        }
+        if (!_owner.ContainsKey(name) && _stored.Count > 0)
+            throw new CheckpointException($"{Folder}: missing tensor '{name}'");
         var entry = Entry(name);
         if (!entry.Shape.SequenceEqual(expectedShape))
             throw new CheckpointException($"{Folder}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", expectedShape)}]");
@@ -100,14 +131,15 @@ public sealed class Checkpoint : IDisposable
     /// <summary>Marks tensors as deliberately unused (BatchNorm <c>num_batches_tracked</c> counters).</summary>
     public void Ignore(string name)
     {
-        if (_owner.ContainsKey(name)) _used.Add(name);
+        if (_owner.ContainsKey(name) || _stored.ContainsKey(name)) _used.Add(name);
     }
 
     /// <summary>Fails naming the first tensors that the architecture did not use.</summary>
     /// <exception cref="CheckpointException">Some tensors were not used.</exception>
     public void EnsureAllUsed()
     {
-        var unknown = _owner.Keys.Where(n => !_used.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        var unknown = Names.Where(n => !_used.Contains(n)).Select(n => _stored.TryGetValue(n, out var t) ? t.SourceName : n)
+            .Order(StringComparer.Ordinal).ToList();
         if (unknown.Count > 0)
             throw new CheckpointException($"{Folder}: {unknown.Count} unknown tensor(s), e.g. '{string.Join("', '", unknown.Take(5))}'");
     }
@@ -117,6 +149,8 @@ public sealed class Checkpoint : IDisposable
     {
         foreach (var f in _files) f.Dispose();
         _files.Clear();
+        foreach (var o in _owners) o.Dispose();
+        _owners.Clear();
     }
 
     private sealed class CheckpointWeight(SafetensorsFile file, SafetensorsEntry entry) : WeightSource
@@ -136,6 +170,25 @@ public sealed class Checkpoint : IDisposable
             file.Release(entry);
         }
     }
+}
+
+/// <summary>One tensor of a non-safetensors container, already under its graph name (see <see cref="Checkpoint.FromTensors"/>).</summary>
+public abstract class StoredTensor
+{
+    /// <summary>Shape under the graph name.</summary>
+    public abstract long[] Shape { get; }
+
+    /// <summary>dtype as a safetensors-style string (F32, BF16, F16, I64, ...).</summary>
+    public abstract string DType { get; }
+
+    /// <summary>The element type, or null when the compiler cannot read it as a weight.</summary>
+    public abstract ElementType? ElementType { get; }
+
+    /// <summary>Where the values come from, for messages (e.g. the SAT name and the rows taken from it).</summary>
+    public abstract string SourceName { get; }
+
+    /// <summary>A lazy reader of the values in graph layout.</summary>
+    public abstract WeightSource Open();
 }
 
 /// <summary>A checkpoint does not fit the architecture (missing, unknown or mis-shaped tensor, bad config).</summary>

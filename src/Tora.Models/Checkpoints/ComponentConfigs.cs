@@ -50,6 +50,11 @@ public sealed record ToraTransformerConfig
     [JsonPropertyName("norm_elementwise_affine")] public bool NormElementwiseAffine { get; init; } = true;
     /// <summary>LayerNorm epsilon.</summary>
     [JsonPropertyName("norm_eps")] public double NormEps { get; init; } = 1e-5;
+    /// <summary>
+    /// Epsilon of the output LayerNorm (<c>norm_out.norm</c>) when it differs from <see cref="NormEps"/>: not a
+    /// diffusers key; set by the SAT importer, whose <c>final_layer.norm_final</c> uses 1e-6 (tora-reference §4.2, §9.14).
+    /// </summary>
+    [JsonPropertyName("output_norm_eps")] public double? OutputNormEps { get; init; }
     /// <summary>Spatial interpolation scale of the RoPE grid.</summary>
     [JsonPropertyName("spatial_interpolation_scale")] public double SpatialInterpolationScale { get; init; } = 1.875;
     /// <summary>Temporal interpolation scale of the RoPE grid.</summary>

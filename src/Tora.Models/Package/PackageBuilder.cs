@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text.Json;
 using Tora.Inference.Package;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
@@ -36,20 +34,26 @@ public static class PackageBuilder
     /// <summary>Text tokens of every CogVideoX prompt (tora-reference §4.1).</summary>
     public const int TextLength = 226;
 
-    /// <summary>Builds the package.</summary>
+    /// <summary>Builds the package from a diffusers pipeline folder.</summary>
     /// <param name="source">The pipeline folder (model_index.json, transformer/, text_encoder/, vae/, scheduler/, tokenizer/).</param>
     /// <param name="output">The package folder; must not exist or be empty.</param>
     /// <param name="precision">Precision of the graphs.</param>
     /// <param name="log">Progress lines.</param>
     /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
     /// <exception cref="IOException">The output folder is not empty.</exception>
-    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null)
+    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null) =>
+        Build(DiffusersPipelineSource.Open(source), output, precision, log);
+
+    /// <summary>Builds the package from a source of any layout (diffusers folder, SAT <c>ckpts/</c>).</summary>
+    /// <param name="source">The opened source.</param>
+    /// <param name="output">The package folder; must not exist or be empty.</param>
+    /// <param name="precision">Precision of the graphs.</param>
+    /// <param name="log">Progress lines.</param>
+    /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
+    /// <exception cref="IOException">The output folder is not empty.</exception>
+    public static ModelManifest Build(PipelineSource source, string output, Precision precision, Action<string>? log = null)
     {
         log ??= _ => { };
-        if (!Directory.Exists(source)) throw new CheckpointException($"{source}: no such folder");
-        foreach (var required in new[] { "transformer/config.json", "text_encoder/config.json", "vae/config.json", "scheduler/scheduler_config.json" })
-            if (!File.Exists(Path.Combine(source, required)))
-                throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {required} is missing");
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
             throw new IOException($"{output} is not empty; give a new folder for the package");
         Directory.CreateDirectory(output);
@@ -58,17 +62,17 @@ public static class PackageBuilder
         var components = new Dictionary<string, ComponentManifest>();
         var clock = Stopwatch.StartNew();
 
-        var encoderConfig = T5EncoderConfig.Load(Path.Combine(source, "text_encoder", "config.json"));
-        using (var ckpt = Checkpoint.Open(Path.Combine(source, "text_encoder")))
+        var encoderConfig = source.TextEncoder;
+        using (var ckpt = source.OpenTextEncoder())
         {
             var g = T5Encoder.Build(ckpt, encoderConfig, TextLength, computeType);
             components[TextEncoder] = Save(g, output, TextEncoder, precision);
             log($"{TextEncoder}: {g.NodeCount} nodes, {g.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
         }
 
-        var config = ToraTransformerConfig.Load(Path.Combine(source, "transformer", "config.json"));
+        var config = source.Transformer;
         var geometry = VideoGeometry.FromConfig(config);
-        using (var ckpt = Checkpoint.Open(Path.Combine(source, "transformer")))
+        using (var ckpt = source.OpenTransformer())
         {
             var te = TrajectoryEncoder.Build(ckpt, config, geometry, computeType);
             var tr = ToraTransformer.Build(ckpt, config, geometry, computeType);
@@ -82,21 +86,20 @@ public static class PackageBuilder
         var vae = BuildVae(source, output, geometry, config, components, log, clock);
 
         string? tokenizer = null;
-        var tokenizerSource = Path.Combine(source, "tokenizer");
-        if (Directory.Exists(tokenizerSource))
+        if (source.TokenizerFolder is { } tokenizerSource)
         {
             tokenizer = "tokenizer";
             var dest = Directory.CreateDirectory(Path.Combine(output, tokenizer)).FullName;
-            foreach (var f in Directory.GetFiles(tokenizerSource)) File.Copy(f, Path.Combine(dest, Path.GetFileName(f)));
+            foreach (var f in source.TokenizerFiles ?? Directory.GetFiles(tokenizerSource)) File.Copy(f, Path.Combine(dest, Path.GetFileName(f)));
         }
 
-        int spatialScale = VaeSpatialScale(source);
+        int spatialScale = source.Vae.SpatialCompression;
         var manifest = new ModelManifest
         {
             FormatVersion = ModelManifest.CurrentFormatVersion,
             BuilderVersion = typeof(PackageBuilder).Assembly.GetName().Version?.ToString() ?? "0",
             ModelType = config.InChannels == 16 ? "tora-t2v" : "tora-i2v",
-            Source = new SourceCheckpoint(Path.GetFullPath(source), HashSources(source)),
+            Source = new SourceCheckpoint(Path.GetFullPath(source.Path), source.HashSources(), source.Layout, source.Variant, source.Semantics),
             Precision = precision.ToString().ToLowerInvariant(),
             IrVersion = GraphBuilder.IrVersion,
             Opset = GraphBuilder.Opset,
@@ -105,7 +108,7 @@ public static class PackageBuilder
             TextLength = TextLength,
             Transformer = new TransformerInfo(config.NumLayers, config.NumAttentionHeads, config.AttentionHeadDim, config.InnerDim, config.InChannels,
                 config.OutChannels, config.TextEmbedDim, config.SpatialInterpolationScale, config.TemporalInterpolationScale, config.SampleHeight, config.SampleWidth),
-            SchedulerConfig = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(source, "scheduler", "scheduler_config.json"))).RootElement.Clone(),
+            SchedulerConfig = source.SchedulerConfig,
             TokenizerFolder = tokenizer,
             Vae = vae,
             Components = components,
@@ -120,14 +123,13 @@ public static class PackageBuilder
     /// VAE's GroupNorms over multi-GB activations are left in full precision until the GPU work measures a
     /// half-precision variant (onnx-and-performance.md §1.2).
     /// </summary>
-    private static VaeInfo BuildVae(string source, string output, VideoGeometry geometry, ToraTransformerConfig transformer,
+    private static VaeInfo BuildVae(PipelineSource source, string output, VideoGeometry geometry, ToraTransformerConfig transformer,
         Dictionary<string, ComponentManifest> components, Action<string> log, Stopwatch clock)
     {
-        var folder = Path.Combine(source, "vae");
-        var config = CogVideoXVaeConfig.Load(Path.Combine(folder, "config.json"));
+        var config = source.Vae;
         if (config.LatentChannels != transformer.OutChannels)
-            throw new CheckpointException($"{folder}: the VAE has {config.LatentChannels} latent channels but the transformer predicts {transformer.OutChannels}");
-        using var ckpt = Checkpoint.Open(folder);
+            throw new CheckpointException($"{source.Path}: the VAE has {config.LatentChannels} latent channels but the transformer predicts {transformer.OutChannels}");
+        using var ckpt = source.OpenVae();
         int s = config.SpatialCompression;
         var encoder = CogVideoXVae.BuildEncoder(ckpt, config, geometry.LatentHeight * s, geometry.LatentWidth * s);
         var decoder = CogVideoXVae.BuildDecoderChunk(ckpt, config, geometry.LatentHeight, geometry.LatentWidth);
@@ -146,32 +148,5 @@ public static class PackageBuilder
         static TensorSpec Spec(GraphPort p) => new(p.Name, p.Type.Name(), p.Shape.Select(d => d.ToString()).ToList());
         return new ComponentManifest(Path.GetFileName(files[0]), files.Skip(1).Select(Path.GetFileName).ToList()!,
             precision.ToString().ToLowerInvariant(), g.Inputs.Select(Spec).ToList(), g.Outputs.Select(Spec).ToList());
-    }
-
-    /// <summary>2^(levels − 1) from <c>vae/config.json</c>'s <c>block_out_channels</c>; 8 (CogVideoX) when the VAE is absent.</summary>
-    private static int VaeSpatialScale(string source)
-    {
-        var path = Path.Combine(source, "vae", "config.json");
-        if (!File.Exists(path)) return 8;
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        return doc.RootElement.TryGetProperty("block_out_channels", out var b) ? 1 << (b.GetArrayLength() - 1) : 8;
-    }
-
-    /// <summary>SHA-256 of every file of the components the package is compiled from.</summary>
-    private static List<SourceFile> HashSources(string source)
-    {
-        var files = new List<string>();
-        if (File.Exists(Path.Combine(source, "model_index.json"))) files.Add(Path.Combine(source, "model_index.json"));
-        foreach (var component in new[] { "text_encoder", "transformer", "vae", "scheduler", "tokenizer" })
-        {
-            var dir = Path.Combine(source, component);
-            if (Directory.Exists(dir)) files.AddRange(Directory.GetFiles(dir).Order(StringComparer.Ordinal));
-        }
-        return files.Select(f =>
-        {
-            using var s = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-            var hash = Convert.ToHexStringLower(SHA256.HashData(s));
-            return new SourceFile(Path.GetRelativePath(source, f).Replace('\\', '/'), new FileInfo(f).Length, hash);
-        }).ToList();
     }
 }

@@ -1,0 +1,119 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Tora.Inference.Package;
+
+namespace Tora.Models.Checkpoints;
+
+/// <summary>
+/// What <see cref="Package.PackageBuilder"/> compiles from: the component configs and checkpoints of one Tora
+/// model, whatever the folder layout they were published in (diffusers pipeline folder, SAT <c>ckpts/</c>).
+/// </summary>
+public abstract class PipelineSource
+{
+    /// <summary>The folder given to <c>--from</c>.</summary>
+    public required string Path { get; init; }
+
+    /// <summary><c>diffusers</c> or <c>sat</c>.</summary>
+    public abstract string Layout { get; }
+
+    /// <summary><c>t2v</c> or <c>i2v</c>.</summary>
+    public string Variant => Transformer.InChannels == 16 ? "t2v" : "i2v";
+
+    /// <summary>Transformer configuration.</summary>
+    public required ToraTransformerConfig Transformer { get; init; }
+
+    /// <summary>T5 configuration.</summary>
+    public required T5EncoderConfig TextEncoder { get; init; }
+
+    /// <summary>VAE configuration.</summary>
+    public required CogVideoXVaeConfig Vae { get; init; }
+
+    /// <summary>The scheduler configuration (diffusers <c>scheduler_config.json</c> form).</summary>
+    public required JsonElement SchedulerConfig { get; init; }
+
+    /// <summary>Folder with the tokenizer files to copy, or null.</summary>
+    public string? TokenizerFolder { get; init; }
+
+    /// <summary>Files to copy from <see cref="TokenizerFolder"/> (null: all).</summary>
+    public IReadOnlyList<string>? TokenizerFiles { get; init; }
+
+    /// <summary>The numerical semantics of the source implementation.</summary>
+    public abstract SourceSemantics Semantics { get; }
+
+    /// <summary>Opens the T5 encoder weights.</summary>
+    public abstract Checkpoint OpenTextEncoder();
+
+    /// <summary>Opens the transformer weights (DiT, Trajectory Extractor, fusers).</summary>
+    public abstract Checkpoint OpenTransformer();
+
+    /// <summary>Opens the VAE weights.</summary>
+    public abstract Checkpoint OpenVae();
+
+    /// <summary>Every file the package is compiled from, relative to <see cref="Path"/>.</summary>
+    public abstract IReadOnlyList<string> SourceFiles();
+
+    /// <summary>SHA-256 of every source file (the manifest's record of what was read).</summary>
+    public List<SourceFile> HashSources() => SourceFiles().Select(f =>
+    {
+        using var s = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(s));
+        return new SourceFile(System.IO.Path.GetRelativePath(Path, f).Replace('\\', '/'), new FileInfo(f).Length, hash);
+    }).ToList();
+}
+
+/// <summary>A diffusers pipeline folder: <c>transformer/</c>, <c>text_encoder/</c>, <c>vae/</c>, <c>scheduler/</c>, <c>tokenizer/</c>.</summary>
+public sealed class DiffusersPipelineSource : PipelineSource
+{
+    /// <inheritdoc />
+    public override string Layout => "diffusers";
+
+    /// <inheritdoc />
+    public override SourceSemantics Semantics => new("diffusers", Transformer.OutputNormEps ?? Transformer.NormEps,
+        Variant == "i2v" ? "diffusers: image resized with Lanczos resampling, otherwise as sat (latent frame 0 + zero frames, channel concatenation)" : null,
+        "empty-prompt");
+
+    /// <summary>Whether <paramref name="folder"/> looks like a diffusers pipeline folder.</summary>
+    public static bool Detect(string folder) => File.Exists(System.IO.Path.Combine(folder, "transformer", "config.json"));
+
+    /// <summary>Opens a pipeline folder.</summary>
+    /// <exception cref="CheckpointException">A required file is missing or a config is unsupported.</exception>
+    public static DiffusersPipelineSource Open(string source)
+    {
+        if (!Directory.Exists(source)) throw new CheckpointException($"{source}: no such folder");
+        foreach (var required in new[] { "transformer/config.json", "text_encoder/config.json", "vae/config.json", "scheduler/scheduler_config.json" })
+            if (!File.Exists(System.IO.Path.Combine(source, required)))
+                throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {required} is missing");
+        var tokenizer = System.IO.Path.Combine(source, "tokenizer");
+        return new DiffusersPipelineSource
+        {
+            Path = source,
+            Transformer = ToraTransformerConfig.Load(System.IO.Path.Combine(source, "transformer", "config.json")),
+            TextEncoder = T5EncoderConfig.Load(System.IO.Path.Combine(source, "text_encoder", "config.json")),
+            Vae = CogVideoXVaeConfig.Load(System.IO.Path.Combine(source, "vae", "config.json")),
+            SchedulerConfig = JsonDocument.Parse(File.ReadAllBytes(System.IO.Path.Combine(source, "scheduler", "scheduler_config.json"))).RootElement.Clone(),
+            TokenizerFolder = Directory.Exists(tokenizer) ? tokenizer : null,
+        };
+    }
+
+    /// <inheritdoc />
+    public override Checkpoint OpenTextEncoder() => Checkpoint.Open(System.IO.Path.Combine(Path, "text_encoder"));
+
+    /// <inheritdoc />
+    public override Checkpoint OpenTransformer() => Checkpoint.Open(System.IO.Path.Combine(Path, "transformer"));
+
+    /// <inheritdoc />
+    public override Checkpoint OpenVae() => Checkpoint.Open(System.IO.Path.Combine(Path, "vae"));
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> SourceFiles()
+    {
+        var files = new List<string>();
+        if (File.Exists(System.IO.Path.Combine(Path, "model_index.json"))) files.Add(System.IO.Path.Combine(Path, "model_index.json"));
+        foreach (var component in new[] { "text_encoder", "transformer", "vae", "scheduler", "tokenizer" })
+        {
+            var dir = System.IO.Path.Combine(Path, component);
+            if (Directory.Exists(dir)) files.AddRange(Directory.GetFiles(dir).Order(StringComparer.Ordinal));
+        }
+        return files;
+    }
+}
