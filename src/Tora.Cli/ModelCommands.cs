@@ -58,7 +58,7 @@ public static class ModelCommands
     {
         layout ??= SatPipelineSource.Detect(folder) ? "sat"
             : DiffusersPipelineSource.Detect(folder) ? "diffusers"
-            : throw new CheckpointException($"{folder}: neither a diffusers pipeline folder (transformer/config.json) nor a SAT ckpts folder (tora/t2v|i2v/{SatPipelineSource.EngineFile})");
+            : throw new CheckpointException($"{folder} is neither a Tora diffusers pipeline folder (transformer/config.json is missing) nor a SAT ckpts folder (no tora/t2v|i2v/{SatPipelineSource.EngineFile})");
         if (layout == "sat") { var s = SatPipelineSource.Open(folder, sat); return new DisposableSource(s, s); }
         return new DisposableSource(DiffusersPipelineSource.Open(folder), null);
     }
@@ -87,7 +87,9 @@ public static class ModelCommands
         config.AcceptOnlyFromAmong("tiny", "cogvideox-5b");
         var output = new Option<string>("--out") { Description = "Folder to write the pipeline into (must not exist or be empty).", Required = true };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random values.", DefaultValueFactory = _ => 0UL };
-        var command = new Command("random", "Write a random checkpoint with exactly the official tensor names and shapes.") { config, output, seed };
+        var layout = new Option<string>("--layout") { Description = "diffusers (a pipeline folder) or sat (a SAT ckpts/ folder: tora/t2v, vae/3d-vae.pt, t5-v1_1-xxl/config.json).", DefaultValueFactory = _ => "diffusers" };
+        layout.AcceptOnlyFromAmong("diffusers", "sat");
+        var command = new Command("random", "Write a random checkpoint with exactly the official tensor names and shapes.") { config, output, seed, layout };
         command.SetAction(parse =>
         {
             var folder = parse.GetRequiredValue(output);
@@ -97,7 +99,8 @@ public static class ModelCommands
             var clock = Stopwatch.StartNew();
             try
             {
-                RandomCheckpoint.Write(which, folder, parse.GetValue(seed));
+                if (parse.GetValue(layout) == "sat") RandomSatCheckpoint.Write(which, folder, parse.GetValue(seed));
+                else RandomCheckpoint.Write(which, folder, parse.GetValue(seed));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -278,3 +278,39 @@ public sealed class SatImportTests
         Assert.Equal(("i2v", 1), (i2v.Variant, i2v.Transformer.NumLayers));
     }
 }
+
+/// <summary>The inverse mapping and <c>tora model random --layout sat</c>.</summary>
+public sealed class SatLayoutTests
+{
+    [Fact]
+    public void The_sat_layout_of_the_tiny_configs_is_exactly_the_fixture_engine_file()
+    {
+        var fixture = "fixtures/tiny-tora-t2v/";
+        var expected = SatLayout.Engine(ToraTransformerConfig.Load(TestData.Path(fixture + "transformer/config.json")),
+                T5EncoderConfig.Load(TestData.Path(fixture + "text_encoder/config.json")), CogVideoXVaeConfig.Load(TestData.Path(fixture + "vae/config.json")))
+            .Select(t => $"{t.Name} [{string.Join(",", t.Shape)}]").Append($"{SatMapping.TextEncoderPrefix}encoder.embed_tokens.weight [1100,32]");
+        using var file = TorchCheckpointFile.Open(Sat("fp32/t2v/mp_rank_00_model_states.pt"));
+        var actual = file.Tensors.Values.Select(t => $"{t.Name} [{string.Join(",", t.Shape)}]");
+        Assert.Equal(expected.Order(StringComparer.Ordinal), actual.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_random_tiny_sat_folder_builds_into_a_package_from_the_cli()
+    {
+        var root = TestData.TempFolder();
+        var ckpts = Path.Combine(root, "ckpts");
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--layout", "sat", "--out", ckpts, "--seed", "4"]));
+        Assert.True(File.Exists(Path.Combine(ckpts, "tora", "t2v", SatPipelineSource.EngineFile)) && File.Exists(Path.Combine(ckpts, "vae", "3d-vae.pt")));
+        using (var file = TorchCheckpointFile.Open(Path.Combine(ckpts, "tora", "t2v", SatPipelineSource.EngineFile)))
+        {
+            var shared = file.Tensors[SatMapping.TextEncoderPrefix + "shared.weight"];
+            Assert.Equal(shared.StorageKey, file.Tensors[SatMapping.TextEncoderPrefix + "encoder.embed_tokens.weight"].StorageKey);
+        }
+        var package = Path.Combine(root, "package");
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "build", "--from", ckpts, "--out", package, "--sat-config", TinyYaml("t2v"), "--vae-norm-groups", "2"]));
+        var manifest = ModelManifest.Read(package);
+        Assert.Equal(("sat", "t2v", "tora-t2v"), (manifest.Source.Layout, manifest.Source.Variant, manifest.ModelType));
+        Assert.Equal([Path.GetFullPath(TinyYaml("t2v")), "t5-v1_1-xxl/config.json", "tora/t2v/mp_rank_00_model_states.pt"],
+            manifest.Source.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
+    }
+}

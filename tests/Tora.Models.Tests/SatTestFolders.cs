@@ -1,5 +1,3 @@
-using System.IO.Compression;
-using System.Text;
 using Tora.Models.Checkpoints.Sat;
 using Tora.TestSupport;
 
@@ -32,70 +30,12 @@ internal static class SatTestFolders
         return root;
     }
 
-    /// <summary>
-    /// Writes a torch zip checkpoint <c>{'module': OrderedDict(name → float32 tensor)}</c> the way <c>torch.save</c>
-    /// does (pickle protocol 2, one stored member per storage), with an optional extra pickle global to test refusals.
-    /// </summary>
+    /// <summary>Writes a float32 engine file <c>{'module': OrderedDict}</c> with our <see cref="TorchCheckpointWriter"/>.</summary>
     public static void WriteEngine(string path, IEnumerable<(string Name, long[] Shape, float[] Values)> tensors, string? extraGlobal = null)
     {
-        var pkl = new MemoryStream();
-        void Op(params byte[] b) => pkl.Write(b);
-        void Str(string s) { var b = Encoding.UTF8.GetBytes(s); Op((byte)'X'); pkl.Write(BitConverter.GetBytes(b.Length)); pkl.Write(b); }
-        void Int(long v) { Op((byte)'J'); pkl.Write(BitConverter.GetBytes((int)v)); }
-        void Global(string module, string name) => pkl.Write(Encoding.ASCII.GetBytes($"c{module}\n{name}\n"));
-        void Tuple(long[] v) { Op((byte)'('); foreach (var x in v) Int(x); Op((byte)'t'); }
-        var list = tensors.ToList();
-        Op(0x80, 2, (byte)'}');
-        if (extraGlobal is not null)
-        {
-            Str("args");
-            var dot = extraGlobal.LastIndexOf('.');
-            Global(extraGlobal[..dot], extraGlobal[(dot + 1)..]);
-            Op((byte)')', (byte)'R', (byte)'s');
-        }
-        Str("module");
-        Global("collections", "OrderedDict");
-        Op((byte)')', (byte)'R', (byte)'(');
-        for (int i = 0; i < list.Count; i++)
-        {
-            var (name, shape, values) = list[i];
-            Str(name);
-            Global("torch._utils", "_rebuild_tensor_v2");
-            Op((byte)'(', (byte)'(');
-            Str("storage");
-            Global("torch", "FloatStorage");
-            Str(i.ToString());
-            Str("cpu");
-            Int(values.Length);
-            Op((byte)'t', (byte)'Q');
-            Int(0);
-            Tuple(shape);
-            var stride = new long[shape.Length];
-            long s = 1;
-            for (int d = shape.Length - 1; d >= 0; d--) { stride[d] = s; s *= shape[d]; }
-            Tuple(stride);
-            Op(0x89);
-            Global("collections", "OrderedDict");
-            Op((byte)')', (byte)'R', (byte)'t', (byte)'R');
-        }
-        Op((byte)'u', (byte)'s', (byte)'.');
-
-        File.Delete(path);
-        using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
-        void Member(string name, byte[] data)
-        {
-            var e = zip.CreateEntry("archive/" + name, CompressionLevel.NoCompression);
-            using var w = e.Open();
-            w.Write(data);
-        }
-        Member("data.pkl", pkl.ToArray());
-        for (int i = 0; i < list.Count; i++)
-        {
-            var bytes = new byte[list[i].Values.Length * 4];
-            Buffer.BlockCopy(list[i].Values, 0, bytes, 0, bytes.Length);
-            Member($"data/{i}", bytes);
-        }
-        Member("version", "3\n"u8.ToArray());
+        var writer = new TorchCheckpointWriter();
+        foreach (var (name, shape, values) in tensors) writer.Add(name, Tora.Models.Graph.ElementType.Float32, shape, span => values.CopyTo(span));
+        writer.Write(path, "module", extraGlobal);
     }
 
     /// <summary>The float32 tensors of a fixture engine file, for rewriting with <see cref="WriteEngine"/>.</summary>

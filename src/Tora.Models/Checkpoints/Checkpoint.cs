@@ -17,6 +17,7 @@ public sealed class Checkpoint : IDisposable
     private readonly Dictionary<string, StoredTensor> _stored = new(StringComparer.Ordinal);
     private readonly List<IDisposable> _owners = [];
     private readonly List<string> _storedFiles = [];
+    private Func<string, string?>? _sourceNameOf;
 
     private Checkpoint(string folder) => Folder = folder;
 
@@ -37,9 +38,11 @@ public sealed class Checkpoint : IDisposable
     /// <param name="tensors">Tensors by diffusers name.</param>
     /// <param name="files">The files the tensors come from.</param>
     /// <param name="owners">Disposed with the checkpoint (the open containers).</param>
-    public static Checkpoint FromTensors(string label, IReadOnlyDictionary<string, StoredTensor> tensors, IEnumerable<string> files, IEnumerable<IDisposable> owners)
+    /// <param name="sourceNameOf">For messages: the source container's name of a missing graph tensor.</param>
+    public static Checkpoint FromTensors(string label, IReadOnlyDictionary<string, StoredTensor> tensors, IEnumerable<string> files, IEnumerable<IDisposable> owners,
+        Func<string, string?>? sourceNameOf = null)
     {
-        var ckpt = new Checkpoint(label);
+        var ckpt = new Checkpoint(label) { _sourceNameOf = sourceNameOf };
         foreach (var (name, t) in tensors) ckpt._stored.Add(name, t);
         ckpt._storedFiles.AddRange(files);
         ckpt._owners.AddRange(owners);
@@ -118,7 +121,7 @@ public sealed class Checkpoint : IDisposable
             return stored.Open();
         }
         if (!_owner.ContainsKey(name) && _stored.Count > 0)
-            throw new CheckpointException($"{Folder}: missing tensor '{name}'");
+            throw new CheckpointException($"{Folder}: missing tensor '{name}'" + (_sourceNameOf?.Invoke(name) is { } source ? $" (from '{source}')" : ""));
         var entry = Entry(name);
         if (!entry.Shape.SequenceEqual(expectedShape))
             throw new CheckpointException($"{Folder}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", expectedShape)}]");

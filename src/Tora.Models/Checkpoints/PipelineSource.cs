@@ -57,7 +57,10 @@ public abstract class PipelineSource
     {
         using var s = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
         var hash = Convert.ToHexStringLower(SHA256.HashData(s));
-        return new SourceFile(System.IO.Path.GetRelativePath(Path, f).Replace('\\', '/'), new FileInfo(f).Length, hash);
+        // Files outside the source folder (a SAT model YAML) are recorded by their full path.
+        var relative = System.IO.Path.GetRelativePath(Path, f);
+        if (relative.StartsWith("..", StringComparison.Ordinal)) relative = System.IO.Path.GetFullPath(f);
+        return new SourceFile(relative.Replace('\\', '/'), new FileInfo(f).Length, hash);
     }).ToList();
 }
 

@@ -73,7 +73,7 @@ public static class RandomCheckpoint
         File.WriteAllText(Path.Combine(folder, "model_index.json"), ModelIndexJson);
     }
 
-    private static void WriteConfig<T>(string path, T config, JsonObject extra)
+    internal static void WriteConfig<T>(string path, T config, JsonObject extra)
     {
         var node = JsonSerializer.SerializeToNode(config)!.AsObject();
         foreach (var (k, v) in extra) node[k] = v?.DeepClone();
@@ -114,7 +114,7 @@ public static class RandomCheckpoint
         }
     }
 
-    private static void Fill(Span<float> values, CheckpointTensor t, ulong seed)
+    internal static void Fill(Span<float> values, CheckpointTensor t, ulong seed)
     {
         var rng = new SplitMix64(seed);
         float scale = t.Kind switch
@@ -131,7 +131,7 @@ public static class RandomCheckpoint
         }
     }
 
-    private struct SplitMix64(ulong state)
+    internal struct SplitMix64(ulong state)
     {
         private ulong _state = state;
 

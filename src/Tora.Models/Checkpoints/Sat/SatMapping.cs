@@ -221,3 +221,99 @@ public static partial class SatMapping
     [GeneratedRegex(@"^decoder\.up\.(\d+)\.(block|upsample)")]
     private static partial Regex UpRegex();
 }
+
+/// <summary>The inverse of <see cref="SatMapping"/>: SAT names and shapes of a Tora engine (for random SAT checkpoints and messages).</summary>
+public static partial class SatLayout
+{
+    /// <summary>The SAT name (after <see cref="SatMapping.TransformerPrefix"/>) a diffusers transformer tensor comes from, and how many diffusers tensors share it along dim 0 (3 for q/k/v, 2 for the AdaLN halves).</summary>
+    public static (string Name, int Fused) TransformerName(string d)
+    {
+        (string Diffusers, string Sat)[] prefixes =
+        [
+            ("patch_embed.", "mixins.patch_embed."), ("time_embedding.linear_1.", "time_embed.0."), ("time_embedding.linear_2.", "time_embed.2."),
+            ("norm_final.", "transformer.final_layernorm."), ("norm_out.norm.", "mixins.final_layer.norm_final."),
+            ("norm_out.linear.", "mixins.final_layer.adaLN_modulation.1."), ("proj_out.", "mixins.final_layer.linear."),
+            ("fuser.", "mixins.adaln_layer.fuser_list."), ("traj_extractor.", "traj_extractor."),
+        ];
+        foreach (var (diffusers, sat) in prefixes)
+            if (d.StartsWith(diffusers, StringComparison.Ordinal)) return (sat + d[diffusers.Length..], 1);
+        var m = BlockRegex().Match(d);
+        if (!m.Success) throw new ArgumentException($"not a transformer tensor name: '{d}'", nameof(d));
+        string l = m.Groups[1].Value, inner = m.Groups[2].Value, kind = m.Groups[3].Value;
+        return inner switch
+        {
+            "norm1.norm" => ($"transformer.layers.{l}.input_layernorm.{kind}", 1),
+            "attn1.to_out.0" => ($"transformer.layers.{l}.attention.dense.{kind}", 1),
+            "norm2.norm" => ($"transformer.layers.{l}.post_attention_layernorm.{kind}", 1),
+            "ff.net.0.proj" => ($"transformer.layers.{l}.mlp.dense_h_to_4h.{kind}", 1),
+            "ff.net.2" => ($"transformer.layers.{l}.mlp.dense_4h_to_h.{kind}", 1),
+            "attn1.norm_q" => ($"mixins.adaln_layer.query_layernorm_list.{l}.{kind}", 1),
+            "attn1.norm_k" => ($"mixins.adaln_layer.key_layernorm_list.{l}.{kind}", 1),
+            "attn1.to_q" or "attn1.to_k" or "attn1.to_v" => ($"transformer.layers.{l}.attention.query_key_value.{kind}", 3),
+            "norm1.linear" or "norm2.linear" => ($"mixins.adaln_layer.adaLN_modulations.{l}.1.{kind}", 2),
+            _ => throw new ArgumentException($"not a transformer tensor name: '{d}'", nameof(d)),
+        };
+    }
+
+    /// <summary><see cref="TransformerName"/>'s name, or null for a name that is not a transformer tensor.</summary>
+    public static string? TryTransformerName(string d)
+    {
+        try
+        {
+            return TransformerName(d).Name;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The SAT name of a diffusers VAE tensor (<paramref name="levels"/>: VAE levels, for the reversed decoder index).</summary>
+    public static string VaeName(string d, int levels)
+    {
+        var s = d.Replace("conv_shortcut", "nin_shortcut", StringComparison.Ordinal);
+        s = VaeMidRegex().Replace(s, m => $"{m.Groups[1].Value}coder.mid.block_{(m.Groups[2].Value == "0" ? 1 : 2)}.");
+        s = VaeDownRegex().Replace(s, m => $"encoder.down.{m.Groups[1].Value}." + (m.Groups[2].Value == "downsamplers.0" ? "downsample" : "block"));
+        s = VaeUpRegex().Replace(s, m => $"decoder.up.{levels - 1 - int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)}." + (m.Groups[2].Value == "upsamplers.0" ? "upsample" : "block"));
+        return s;
+    }
+
+    /// <summary>
+    /// Every tensor of a SAT engine file (<c>mp_rank_00_model_states.pt</c> <c>module</c>): the transformer with
+    /// its SAT-only buffers, the T5 copy (the tied <c>encoder.embed_tokens.weight</c> is written as an alias) and the VAE copy.
+    /// </summary>
+    public static IReadOnlyList<CheckpointTensor> Engine(ToraTransformerConfig c, T5EncoderConfig t5, CogVideoXVaeConfig vae)
+    {
+        var list = new List<CheckpointTensor>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in CheckpointLayout.ToraTransformer(c))
+        {
+            var (name, fused) = TransformerName(t.Name);
+            if (!seen.Add(name)) continue;
+            var shape = t.Shape.ToArray();
+            if (fused > 1) shape[0] *= fused;
+            list.Add(new(SatMapping.TransformerPrefix + name, shape, t.Kind));
+        }
+        long tokens = ((c.SampleFrames - 1) / c.TemporalCompressionRatio + 1) * (long)(c.SampleHeight / c.PatchSize) * (c.SampleWidth / c.PatchSize);
+        list.Add(new(SatMapping.TransformerPrefix + "mixins.pos_embed.freqs_sin", [tokens, c.AttentionHeadDim], TensorKind.Bias));
+        list.Add(new(SatMapping.TransformerPrefix + "mixins.pos_embed.freqs_cos", [tokens, c.AttentionHeadDim], TensorKind.Bias));
+        list.Add(new(SatMapping.TransformerPrefix + "transformer.position_embeddings.weight", [64, c.InnerDim], TensorKind.Embedding));
+        if (c.InChannels == 32)
+            list.Add(new(SatMapping.TransformerPrefix + "mixins.pos_embed.pos_embedding", [1, 226 + tokens, c.InnerDim], TensorKind.Embedding));
+        list.AddRange(CheckpointLayout.T5Encoder(t5).Select(t => t with { Name = SatMapping.TextEncoderPrefix + t.Name }));
+        list.AddRange(CogVideoXVaeLayout.Tensors(vae).Select(t => t with { Name = SatMapping.VaePrefix + VaeName(t.Name, vae.BlockOutChannels.Length) }));
+        return list;
+    }
+
+    [GeneratedRegex(@"^transformer_blocks\.(\d+)\.(.+)\.(weight|bias)$")]
+    private static partial Regex BlockRegex();
+
+    [GeneratedRegex(@"^(en|de)coder\.mid_block\.resnets\.([01])\.")]
+    private static partial Regex VaeMidRegex();
+
+    [GeneratedRegex(@"^encoder\.down_blocks\.(\d+)\.(resnets|downsamplers\.0)")]
+    private static partial Regex VaeDownRegex();
+
+    [GeneratedRegex(@"^decoder\.up_blocks\.(\d+)\.(resnets|upsamplers\.0)")]
+    private static partial Regex VaeUpRegex();
+}

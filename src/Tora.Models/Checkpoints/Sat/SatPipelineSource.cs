@@ -151,15 +151,17 @@ public sealed class SatPipelineSource : PipelineSource, IDisposable
 
     /// <inheritdoc />
     public override Checkpoint OpenTransformer() =>
-        Checkpoint.FromTensors($"{Engine.Path} ({SatMapping.TransformerPrefix}*)", SatMapping.Transformer(Engine), [Engine.Path], []);
+        Checkpoint.FromTensors($"{Engine.Path} ({SatMapping.TransformerPrefix}*)", SatMapping.Transformer(Engine), [Engine.Path], [],
+            n => SatLayout.TryTransformerName(n) is { } sat ? SatMapping.TransformerPrefix + sat : null);
 
     /// <inheritdoc />
     public override Checkpoint OpenVae()
     {
         if (_vaeFile is null)
-            return Checkpoint.FromTensors($"{Engine.Path} ({SatMapping.VaePrefix}*)", SatMapping.Vae(Engine, SatMapping.VaePrefix)!, [Engine.Path], []);
+            return Checkpoint.FromTensors($"{Engine.Path} ({SatMapping.VaePrefix}*)", SatMapping.Vae(Engine, SatMapping.VaePrefix)!, [Engine.Path], [],
+                n => SatMapping.VaePrefix + SatLayout.VaeName(n, Vae.BlockOutChannels.Length));
         var file = TorchCheckpointFile.Open(_vaeFile);
-        return Checkpoint.FromTensors(_vaeFile, SatMapping.Vae(file, "")!, [_vaeFile], [file]);
+        return Checkpoint.FromTensors(_vaeFile, SatMapping.Vae(file, "")!, [_vaeFile], [file], n => SatLayout.VaeName(n, Vae.BlockOutChannels.Length));
     }
 
     /// <inheritdoc />
