@@ -236,7 +236,7 @@ public sealed class SatImportTests
 
         var missing = Ckpts(engine);
         WriteEngine(Path.Combine(missing, "tora", "t2v", SatPipelineSource.EngineFile), tensors.Where(t => !t.Name.EndsWith("transformer.layers.1.attention.dense.weight", StringComparison.Ordinal)));
-        cases.Add((missing, "missing tensor 'transformer_blocks.1.attn1.to_out.0.weight'"));
+        cases.Add((missing, "missing tensor 'transformer_blocks.1.attn1.to_out.0.weight' (from 'model.diffusion_model.transformer.layers.1.attention.dense.weight')"));
 
         var unknown = Ckpts(engine);
         WriteEngine(Path.Combine(unknown, "tora", "t2v", SatPipelineSource.EngineFile), tensors.Append(("model.diffusion_model.mixins.extra.weight", [1], [0f])));
@@ -265,6 +265,29 @@ public sealed class SatImportTests
         {
             Console.SetError(original);
         }
+    }
+
+    [Fact]
+    public void Compressed_members_and_a_wrong_layout_are_refused_with_the_reason()
+    {
+        var path = Path.Combine(TestData.TempFolder(), "deflated.pt");
+        using (var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            using var s = zip.CreateEntry("archive/data.pkl", System.IO.Compression.CompressionLevel.Optimal).Open();
+            s.Write(new byte[1000]);
+        }
+        Assert.Contains("zip member 'archive/data.pkl' is compressed", Assert.Throws<InvalidDataException>(() => TorchCheckpointFile.Open(path)).Message);
+        var ckpts = Ckpts(Sat("fp32/t2v/mp_rank_00_model_states.pt"));
+        Assert.Contains("transformer/config.json is missing", Assert.Throws<CheckpointException>(() => DiffusersPipelineSource.Open(ckpts)).Message);
+        Assert.Contains("not a SAT ckpts folder", Assert.Throws<CheckpointException>(() => SatPipelineSource.Open(TestData.Path("fixtures/tiny-tora-t2v"), new())).Message);
+    }
+
+    [Fact]
+    public void Without_the_yaml_a_grid_that_is_not_cogvideox_5b_fails_naming_the_rope_table()
+    {
+        var ckpts = Ckpts(Sat("fp32/t2v/mp_rank_00_model_states.pt"));
+        var e = Assert.Throws<CheckpointException>(() => SatPipelineSource.Open(ckpts, new SatImportOptions { VaeNormGroups = 2 }));
+        Assert.Contains("the RoPE table has 312 rows but a 60×90 latent grid of 49 frames needs 17550; give the model YAML (--sat-config)", e.Message);
     }
 
     [Fact]
