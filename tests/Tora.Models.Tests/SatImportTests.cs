@@ -213,6 +213,35 @@ public sealed class SatImportTests
     }
 
     [Fact]
+    public void Views_at_offsets_read_their_elements_and_non_contiguous_views_are_refused()
+    {
+        var path = Path.Combine(TestData.TempFolder(), "views.pt");
+        var writer = new TorchCheckpointWriter();
+        writer.Add("flat", Tora.Models.Graph.ElementType.BFloat16, [8], span => { for (int i = 0; i < span.Length; i++) span[i] = i; });
+        writer.AddView("tail", "flat", 5, [3], [1]);
+        writer.AddView("square", "flat", 2, [2, 2], [2, 1]);
+        writer.Write(path, "module");
+        using (var f = TorchCheckpointFile.Open(path))
+        {
+            var tail = new float[3];
+            f.ReadFloats(f.Tensors["tail"], 0, tail);
+            Assert.Equal([5f, 6, 7], tail);
+            var square = new float[4];
+            f.ReadFloats(f.Tensors["square"], 0, square);
+            Assert.Equal([2f, 3, 4, 5], square);
+        }
+        writer.AddView("transposed", "flat", 0, [2, 2], [1, 2]);
+        writer.Write(path, "module");
+        Assert.Contains("tensor 'transposed' is a non-contiguous view (size [2, 2], stride [1, 2])", Assert.Throws<InvalidDataException>(() => TorchCheckpointFile.Open(path)).Message);
+
+        var beyond = new TorchCheckpointWriter();
+        beyond.Add("flat", Tora.Models.Graph.ElementType.Float32, [8], span => span.Clear());
+        beyond.AddView("beyond", "flat", 6, [3], [1]);
+        beyond.Write(path, "module");
+        Assert.Contains("tensor 'beyond' needs storage elements up to 9 but storage '0' has 8", Assert.Throws<InvalidDataException>(() => TorchCheckpointFile.Open(path)).Message);
+    }
+
+    [Fact]
     public async Task The_cli_detects_the_sat_layout_and_reports_broken_checkpoints_in_one_line()
     {
         var engine = Sat("fp32/t2v/mp_rank_00_model_states.pt");

@@ -19,7 +19,7 @@ public sealed class TorchCheckpointWriter
 
     private sealed record Storage(int Key, ElementType Type, long Numel, Action<Span<float>>? Fill, long[]? Ints);
 
-    private sealed record Item(string Name, Storage Storage, long Offset, long[] Shape);
+    private sealed record Item(string Name, Storage Storage, long Offset, long[] Shape, long[]? Stride = null);
 
     /// <summary>Adds a float tensor with its own storage; <paramref name="fill"/> writes its float32 values (encoded to <paramref name="type"/>).</summary>
     public void Add(string name, ElementType type, long[] shape, Action<Span<float>> fill)
@@ -42,6 +42,17 @@ public sealed class TorchCheckpointWriter
     {
         var e = _items.First(i => i.Name == existing);
         _items.Add(e with { Name = name });
+    }
+
+    /// <summary>
+    /// Adds <paramref name="name"/> as a view into the storage of <paramref name="existing"/> at element
+    /// <paramref name="offset"/> with its own shape and stride (as DeepSpeed's flattened parameter groups, or
+    /// a transposed view when <paramref name="stride"/> is not row-major).
+    /// </summary>
+    public void AddView(string name, string existing, long offset, long[] shape, long[] stride)
+    {
+        var e = _items.First(i => i.Name == existing);
+        _items.Add(new Item(name, e.Storage, offset, shape, stride));
     }
 
     /// <summary>Writes the file.</summary>
@@ -127,9 +138,10 @@ public sealed class TorchCheckpointWriter
                 Op((byte)'t', (byte)'Q');
                 Int(item.Offset);
                 Tuple(item.Shape);
-                var stride = new long[item.Shape.Length];
+                var stride = item.Stride ?? new long[item.Shape.Length];
                 long s = 1;
-                for (int d = item.Shape.Length - 1; d >= 0; d--) { stride[d] = s; s *= item.Shape[d]; }
+                if (item.Stride is null)
+                    for (int d = item.Shape.Length - 1; d >= 0; d--) { stride[d] = s; s *= item.Shape[d]; }
                 Tuple(stride);
                 Op(0x89); // requires_grad False
                 Global("collections", "OrderedDict");
