@@ -62,6 +62,13 @@ public sealed class SatImportTests
         var manifest = BuildSat(Ckpts(Sat("fp32/t2v/mp_rank_00_model_states.pt")), "t2v", fromSat);
 
         AssertSameInitializers(fromDiffusers, fromSat);
+        // The one numerical SAT difference in the graphs: the output LayerNorm's eps (tora-reference §4.2, §9.14).
+        static List<float> Eps(string package) => Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(package, "transformer.onnx"))).Graph.Node
+            .Where(n => n.OpType == "LayerNormalization").Select(n => n.Attribute.Single(a => a.Name == "epsilon").F).ToList();
+        var (diffusersEps, satEps) = (Eps(fromDiffusers), Eps(fromSat));
+        Assert.Equal(diffusersEps.Count, satEps.Count);
+        var differing = Enumerable.Range(0, satEps.Count).Where(i => diffusersEps[i] != satEps[i]).ToList();
+        Assert.Equal([1e-5f, 1e-6f], differing.SelectMany(i => new[] { diffusersEps[i], satEps[i] }));
         Assert.Equal(("tora-t2v", "sat", "t2v"), (manifest.ModelType, manifest.Source.Layout, manifest.Source.Variant));
         Assert.Equal(new SourceSemantics("sat", 1e-6, null, "zeros"), manifest.Source.Semantics);
         Assert.Equal(new PackageGeometry(49, 64, 96, 13, 8, 12, 16, 2, 312), manifest.Geometry);
