@@ -159,6 +159,17 @@ public sealed class VaeEncoderTests(VaeFixture f, ITestOutputHelper output) : IC
     }
 
     [Fact]
+    public void Encodes_13_latent_frames_from_49_and_rejects_other_sizes()
+    {
+        using var encoder = new VaeEncoder(f.EncoderSession);
+        Assert.Equal((13, 1, 3), (encoder.LatentFramesFor(49), encoder.LatentFramesFor(1), encoder.LatentFramesFor(9)));
+        var e = Assert.Throws<ArgumentException>(() => encoder.Encode(new float[3 * 49 * 64 * 95], 49, FrameLayout.FramesFirst));
+        Assert.Contains("64 x 96", e.Message);
+        var posterior = new VaePosterior(new float[4], new float[4], 1, 1, 2, 2);
+        Assert.Throws<ArgumentException>(() => posterior.Sample(new float[3], 0.7, FrameLayout.ChannelsFirst));
+    }
+
+    [Fact]
     public void An_image_encodes_to_one_latent_frame()
     {
         // One frame is one batch: every causal conv pads with the frame itself, the time downsamplers keep it.
