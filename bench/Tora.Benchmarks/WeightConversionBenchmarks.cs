@@ -8,6 +8,7 @@ namespace Tora.Benchmarks;
 /// encoding it to the package precision, on one CogVideoX-5B feed-forward matrix (12 288 × 3 072).
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class WeightConversionBenchmarks
 {
     private const int Rows = 12288, Columns = 3072;

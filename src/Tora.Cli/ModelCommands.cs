@@ -19,7 +19,7 @@ public static class ModelCommands
 
     private static Command BuildCommand()
     {
-        var from = new Option<string>("--from") { Description = "Diffusers pipeline folder (transformer/, text_encoder/, tokenizer/, scheduler/).", Required = true };
+        var from = new Option<string>("--from") { Description = "Diffusers pipeline folder (transformer/, text_encoder/, vae/, tokenizer/, scheduler/).", Required = true };
         var output = new Option<string>("--out") { Description = "Package folder to create (must not exist or be empty).", Required = true };
         var precision = new Option<string>("--precision") { Description = "Graph precision.", DefaultValueFactory = _ => "fp32" };
         precision.AcceptOnlyFromAmong("fp32", "fp16", "bf16");

@@ -50,6 +50,29 @@ public sealed class PackageBuilderTests
     }
 
     [Fact]
+    public void The_package_vae_decoder_decodes_the_reference_latents()
+    {
+        var output = Path.Combine(TestData.TempFolder(), "package");
+        var manifest = PackageBuilder.Build(Source, output, Precision.Bf16);
+        Assert.Equal(new VaeInfo(0.7, 4, 16), manifest.Vae);
+        var decoderSpec = manifest.Components[PackageBuilder.VaeDecoderComponent];
+        Assert.Equal("fp32", decoderSpec.Precision);
+        Assert.Equal("latents", decoderSpec.Inputs[0].Name);
+        Assert.Equal(["1", "16", "past_frames", "8", "12"], decoderSpec.Inputs[1].Shape);
+        Assert.Equal(["1", "16", "latent_frames", "8", "12"], decoderSpec.Inputs[0].Shape);
+        Assert.Equal("sample", decoderSpec.Outputs[0].Name);
+        Assert.Equal(decoderSpec.Inputs.Skip(1).Select(i => i.Name.Replace("past.", "present.")), decoderSpec.Outputs.Skip(1).Select(o => o.Name));
+        Assert.Equal(["mean", "logvar"], manifest.Components[PackageBuilder.VaeEncoderComponent].Outputs.Take(2).Select(o => o.Name));
+        Assert.Equal(["1", "3", "frames", "64", "96"], manifest.Components[PackageBuilder.VaeEncoderComponent].Inputs[0].Shape);
+
+        var reference = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/vae_decoder.npz"));
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(output, decoderSpec.File));
+        using var decoder = new Tora.Inference.Vae.VaeDecoder(session, manifest.Vae!.ScalingFactor, manifest.Vae.TemporalCompression);
+        var sample = decoder.DecodeUnscaled(reference["latents"].ToFloats(), 13, Tora.Inference.Vae.FrameLayout.ChannelsFirst);
+        Assert.True(OrtRunner.MaxAbsDiff(NpyArray.FromFloats(sample, 1, 3, 49, 64, 96), reference["sample"]) <= 1e-4f);
+    }
+
+    [Fact]
     public void A_bf16_package_stores_bfloat16_weights_and_float32_islands()
     {
         var output = Path.Combine(TestData.TempFolder(), "package");

@@ -38,6 +38,32 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     }
 
     [Fact]
+    public void The_carried_cache_changes_the_later_chunks()
+    {
+        // Latent frames 3-4 decoded as a clip of their own (no cache: first-frame padding) must differ from
+        // frames 9-16 of the full decode, which saw the cache of chunk 0 — the cache is not a no-op.
+        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        var all = f.Decode["latents"].ToFloats();
+        int plane = 8 * 12, framePlane = 64 * 96;
+        var pair = new float[16 * 2 * plane];
+        for (int c = 0; c < 16; c++) all.AsSpan((c * 13 + 3) * plane, 2 * plane).CopyTo(pair.AsSpan(c * 2 * plane));
+        var alone = decoder.DecodeUnscaled(pair, 2, FrameLayout.ChannelsFirst);
+        var reference = f.Decode["sample"].ToFloats();
+        var expected = new float[3 * 8 * framePlane];
+        for (int c = 0; c < 3; c++) reference.AsSpan((c * 49 + 9) * framePlane, 8 * framePlane).CopyTo(expected.AsSpan(c * 8 * framePlane));
+        float diff = OrtRunner.MaxAbsDiff(NpyArray.FromFloats(alone, 3, 8, 64, 96), NpyArray.FromFloats(expected, 3, 8, 64, 96));
+        Assert.True(diff > 1e-2f, $"decoding without the cache changed frames 9-16 by only {diff}");
+    }
+
+    [Fact]
+    public void Decoding_twice_gives_the_same_frames()
+    {
+        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        var latents = f.Loop["final_latents"].ToFloats();
+        Assert.Equal(decoder.Decode(latents, 13, FrameLayout.FramesFirst), decoder.Decode(latents, 13, FrameLayout.FramesFirst));
+    }
+
+    [Fact]
     public void Final_latents_decode_to_the_reference_uint8_frames()
     {
         using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);

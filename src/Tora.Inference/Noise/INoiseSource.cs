@@ -18,12 +18,20 @@ public enum NoiseConsumer
 }
 
 /// <summary>
-/// The single source of every random draw of one generation, in the order the original diffusers pipeline
-/// consumes its one CPU <c>torch.Generator</c> (tora-reference §5.5, fixtures README): image posterior (image-to-
-/// video only), flow posterior (when a trajectory is given), initial latents, then the scheduler draws — 1 at
-/// step 0, 2 at each middle step, 1 at the last step. Implementations: <see cref="SeededNoiseSource"/> (the
-/// torch-compatible stream from a seed), <see cref="ReplayNoiseSource"/> (draws read from an <c>.npz</c>) and
-/// <see cref="RecordingNoiseSource"/> (writes what another source drew).
+/// The single source of every random draw of one generation, consumed in the order of the original diffusers
+/// pipeline's one CPU <c>torch.Generator</c> (tora-reference §5.5; fixtures README, confirmed by the tiny
+/// text-to-video loop, whose eight draws are one seed-42 stream):
+/// <list type="number">
+/// <item>text-to-video: the flow video's VAE posterior sample <c>[1, 16, T, h, w]</c> (only with a trajectory);</item>
+/// <item>image-to-video: the first frame's VAE posterior sample <c>[1, 16, 1, h, w]</c> — diffusers draws it first,
+/// and samples the flow posterior without the generator (tora-reference §5.5, §9.11);</item>
+/// <item>the initial latents <c>[1, T, 16, h, w]</c> (<c>init_noise_sigma = 1</c>);</item>
+/// <item>the scheduler: 1 draw at step 0, 2 at each middle step (the first unused), 1 at the last step
+/// (<see cref="Tora.Inference.Sampling.DpmSolverStepper"/> takes them).</item>
+/// </list>
+/// Implementations: <see cref="SeededNoiseSource"/> (the torch-compatible stream from a seed),
+/// <see cref="ReplayNoiseSource"/> (draws read from an <c>.npz</c>) and <see cref="RecordingNoiseSource"/> (writes
+/// what another source drew); <see cref="NoiseSources.Open"/> builds them from the CLI options.
 /// </summary>
 public interface INoiseSource
 {

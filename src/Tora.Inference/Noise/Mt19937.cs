@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Tora.Inference.Noise;
 
 /// <summary>
@@ -43,7 +45,20 @@ internal sealed class Mt19937
             var take = Math.Min(N - _index, destination.Length - written);
             var src = state.AsSpan(_index, take);
             var dst = destination.Slice(written, take);
-            for (var i = 0; i < take; i++) dst[i] = Temper(src[i]);
+            var i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i + 8 <= take; i += 8)
+                {
+                    var y = Vector256.Create<uint>(src.Slice(i, 8));
+                    y ^= Vector256.ShiftRightLogical(y, 11);
+                    y ^= Vector256.ShiftLeft(y, 7) & Vector256.Create(0x9d2c5680u);
+                    y ^= Vector256.ShiftLeft(y, 15) & Vector256.Create(0xefc60000u);
+                    y ^= Vector256.ShiftRightLogical(y, 18);
+                    y.CopyTo(dst.Slice(i, 8));
+                }
+            }
+            for (; i < take; i++) dst[i] = Temper(src[i]);
             _index += take;
             written += take;
         }
@@ -72,20 +87,47 @@ internal sealed class Mt19937
 
     private void Twist()
     {
-        var s = _state;
-        int i;
-        for (i = 0; i < N - M; i++)
-        {
-            var y = (s[i] & 0x80000000) | (s[i + 1] & 0x7fffffff);
-            s[i] = s[i + M] ^ (y >> 1) ^ ((y & 1) * MatrixA);
-        }
-        for (; i < N - 1; i++)
-        {
-            var y = (s[i] & 0x80000000) | (s[i + 1] & 0x7fffffff);
-            s[i] = s[i + M - N] ^ (y >> 1) ^ ((y & 1) * MatrixA);
-        }
-        var last = (s[N - 1] & 0x80000000) | (s[0] & 0x7fffffff);
-        s[N - 1] = s[M - 1] ^ (last >> 1) ^ ((last & 1) * MatrixA);
+        if (Vector256.IsHardwareAccelerated) TwistVectorized(_state);
+        else TwistScalar(_state);
         _index = 0;
+    }
+
+    /// <summary>The reference recurrence, one word at a time.</summary>
+    internal static void TwistScalar(Span<uint> s)
+    {
+        int i;
+        for (i = 0; i < N - M; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M]);
+        for (; i < N - 1; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M - N]);
+        s[N - 1] = TwistWord(s[N - 1], s[0], s[M - 1]);
+    }
+
+    /// <summary>
+    /// Eight words at a time: every word read is either not yet rewritten (i + 1 .. i + 8, and i + M before
+    /// N − M) or was rewritten at least N − M = 227 words earlier, exactly as in the sequential recurrence.
+    /// </summary>
+    internal static void TwistVectorized(Span<uint> s)
+    {
+        var i = 0;
+        for (; i + 8 <= N - M; i += 8) TwistVector(s, i, i + M);
+        for (; i < N - M; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M]);
+        for (; i + 8 <= N - 1; i += 8) TwistVector(s, i, i + M - N);
+        for (; i < N - 1; i++) s[i] = TwistWord(s[i], s[i + 1], s[i + M - N]);
+        s[N - 1] = TwistWord(s[N - 1], s[0], s[M - 1]);
+    }
+
+    private static uint TwistWord(uint current, uint next, uint far)
+    {
+        var y = (current & 0x80000000) | (next & 0x7fffffff);
+        return far ^ (y >> 1) ^ ((y & 1) * MatrixA);
+    }
+
+    private static void TwistVector(Span<uint> s, int i, int far)
+    {
+        var current = Vector256.Create<uint>(s.Slice(i, 8));
+        var next = Vector256.Create<uint>(s.Slice(i + 1, 8));
+        var farWords = Vector256.Create<uint>(s.Slice(far, 8));
+        var y = (current & Vector256.Create(0x80000000u)) | (next & Vector256.Create(0x7fffffffu));
+        var odd = Vector256.Equals(y & Vector256<uint>.One, Vector256<uint>.One) & Vector256.Create(MatrixA);
+        (farWords ^ Vector256.ShiftRightLogical(y, 1) ^ odd).CopyTo(s.Slice(i, 8));
     }
 }

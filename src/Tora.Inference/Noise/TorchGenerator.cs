@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Runtime.Intrinsics;
 
 namespace Tora.Inference.Noise;
 
@@ -113,24 +113,23 @@ public sealed class TorchGenerator
         }
     }
 
+    /// <summary>torch's <c>uniform_real_distribution&lt;float&gt;(0, 1)</c>: the low 24 bits of each output times 2⁻²⁴,
+    /// generated in place (the raw words are written into the float buffer, then converted).</summary>
     private void FillUniform24(Span<float> destination)
     {
-        var raw = ArrayPool<uint>.Shared.Rent(4096);
-        try
+        var raw = System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(destination);
+        _engine.Fill(raw);
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            for (var offset = 0; offset < destination.Length; offset += raw.Length)
+            for (; i + 8 <= raw.Length; i += 8)
             {
-                var n = Math.Min(raw.Length, destination.Length - offset);
-                var chunk = raw.AsSpan(0, n);
-                _engine.Fill(chunk);
-                var dst = destination.Slice(offset, n);
-                for (var i = 0; i < n; i++) dst[i] = (chunk[i] & 0xFFFFFF) * (1f / (1 << 24));
+                var bits = Vector256.Create<uint>(raw.Slice(i, 8)) & Vector256.Create(0xFFFFFFu);
+                var value = Vector256.ConvertToSingle(bits.AsInt32()) * Vector256.Create(1f / (1 << 24));
+                value.CopyTo(destination.Slice(i, 8));
             }
         }
-        finally
-        {
-            ArrayPool<uint>.Shared.Return(raw);
-        }
+        for (; i < raw.Length; i++) destination[i] = (raw[i] & 0xFFFFFF) * (1f / (1 << 24));
     }
 
     private void FillUniform8(Span<float> destination)

@@ -79,6 +79,59 @@ public static class DpmSolverKernels
         }
     }
 
+    /// <summary>
+    /// Guidance and a v-prediction step in one pass over memory, bit-identical to
+    /// <see cref="ClassifierFreeGuidance.Combine"/> followed by <see cref="PredictOriginalSample"/> and
+    /// <see cref="FirstOrderUpdate"/> / <see cref="SecondOrderUpdate"/> (the same float32 operations per element,
+    /// without writing and re-reading the guided prediction). <paramref name="oldPredOriginal"/> is read only when
+    /// the step is second order; <paramref name="predOriginal"/> receives <c>x0</c>.
+    /// </summary>
+    public static void GuidedVelocityStep(in DpmStepCoefficients c, ReadOnlySpan<float> uncond, ReadOnlySpan<float> cond,
+        double guidanceScale, Span<float> sample, Span<float> predOriginal, ReadOnlySpan<float> oldPredOriginal,
+        ReadOnlySpan<float> noise)
+    {
+        CheckLengths(sample.Length, uncond.Length, cond.Length);
+        CheckLengths(sample.Length, predOriginal.Length, noise.Length);
+        var second = c.SecondOrder;
+        if (second) CheckLengths(sample.Length, oldPredOriginal.Length, noise.Length);
+        float g = (float)guidanceScale, a = (float)Math.Sqrt(c.AlphaProdT), b = (float)Math.Sqrt(1 - c.AlphaProdT);
+        float m1 = (float)c.Mult1, m2 = (float)c.Mult2, mn = (float)c.MultNoise;
+        float m3 = second ? (float)c.Mult3!.Value : 0f, m4 = second ? (float)c.Mult4!.Value : 0f;
+        var n = sample.Length;
+        ref var u = ref MemoryMarshal.GetReference(uncond);
+        ref var t = ref MemoryMarshal.GetReference(cond);
+        ref var s = ref MemoryMarshal.GetReference(sample);
+        ref var x = ref MemoryMarshal.GetReference(predOriginal);
+        ref var o = ref MemoryMarshal.GetReference(oldPredOriginal);
+        ref var e = ref MemoryMarshal.GetReference(noise);
+        var i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var w = Vector<float>.Count;
+            Vector<float> vg = new(g), va = new(a), vb = new(b), v1 = new(m1), v2 = new(m2), v3 = new(m3), v4 = new(m4), vn = new(mn);
+            for (; i <= n - w; i += w)
+            {
+                var vu = Vector.LoadUnsafe(ref u, (nuint)i);
+                var v = vu + vg * (Vector.LoadUnsafe(ref t, (nuint)i) - vu);
+                var vs = Vector.LoadUnsafe(ref s, (nuint)i);
+                var x0 = va * vs - vb * v;
+                x0.StoreUnsafe(ref x, (nuint)i);
+                var d = second ? v3 * x0 - v4 * Vector.LoadUnsafe(ref o, (nuint)i) : x0;
+                (v1 * vs - v2 * d + vn * Vector.LoadUnsafe(ref e, (nuint)i)).StoreUnsafe(ref s, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            var vu = Unsafe.Add(ref u, i);
+            var v = vu + g * (Unsafe.Add(ref t, i) - vu);
+            var vs = Unsafe.Add(ref s, i);
+            var x0 = a * vs - b * v;
+            Unsafe.Add(ref x, i) = x0;
+            var d = second ? m3 * x0 - m4 * Unsafe.Add(ref o, i) : x0;
+            Unsafe.Add(ref s, i) = m1 * vs - m2 * d + mn * Unsafe.Add(ref e, i);
+        }
+    }
+
     private static void Update(float m1, float m2, float mn, Span<float> sample, ReadOnlySpan<float> x0, ReadOnlySpan<float> noise)
     {
         var n = sample.Length;

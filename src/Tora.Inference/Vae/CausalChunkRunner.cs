@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Tora.Inference.Vae;
 
@@ -8,30 +7,26 @@ namespace Tora.Inference.Vae;
 /// Runs a VAE chunk graph (<c>CogVideoXVae</c> in Tora.Models) chunk after chunk, carrying the causal
 /// convolutions' caches between runs: every <c>present.m</c> output of one chunk is bound as the
 /// <c>past.m</c> input of the next through <see cref="OrtIoBinding"/>, so the caches stay where the
-/// session's provider put them (GPU memory with CUDA) and never cross to the host. The first chunk of a clip
-/// runs with <c>first_chunk = 1</c>, which makes the graph pad with the chunk's first frame (the original's
-/// "no cache"); its past inputs are then ignored and all view one shared zero buffer.
+/// session's provider put them (GPU memory with CUDA) and never cross to the host. A clip's first chunk
+/// runs with empty pasts (time length 0), which makes the graph pad with the chunk's first frame (the
+/// original's "no cache").
 /// </summary>
 internal sealed class CausalChunkRunner : IDisposable
 {
-    /// <summary>Input flag name (CogVideoXVae.FirstChunk).</summary>
-    public const string FirstChunkInput = "first_chunk";
-
     private const string Past = "past.";
     private const string Present = "present.";
+    private const int TimeAxis = 2;
 
     private readonly InferenceSession _session;
     private readonly string _input;
     private readonly string[] _outputs;
     private readonly string[] _pastNames;
     private readonly string[] _presentNames;
-    private readonly OrtValue[] _zeroCaches;
-    private readonly byte[] _zeros;
+    private readonly OrtValue[] _emptyPasts;
+    private readonly byte[] _emptyBacking = GC.AllocateArray<byte>(16, pinned: true);
     private readonly OrtMemoryInfo _cacheMemory;
-    private readonly long[] _flag = new long[1];
     private readonly RunOptions _runOptions = new();
     private IDisposableReadOnlyCollection<OrtValue>? _results;
-    private bool _started;
 
     /// <param name="session">The chunk graph's session (not owned).</param>
     /// <param name="input">The data input (latents or frames).</param>
@@ -45,36 +40,28 @@ internal sealed class CausalChunkRunner : IDisposable
         _input = input;
         _outputs = outputs;
         _cacheMemory = cacheMemory ?? OrtMemoryInfo.DefaultInstance;
-        foreach (var name in new[] { input, FirstChunkInput })
-            if (!session.InputMetadata.ContainsKey(name)) throw new InvalidDataException($"VAE graph has no input '{name}'");
+        if (!session.InputMetadata.ContainsKey(input)) throw new InvalidDataException($"VAE graph has no input '{input}'");
         foreach (var name in outputs)
             if (!session.OutputMetadata.ContainsKey(name)) throw new InvalidDataException($"VAE graph has no output '{name}'");
 
-        _pastNames = session.InputMetadata.Keys.Where(k => k.StartsWith(Past, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
-        _presentNames = _pastNames.Select(p => Present + p[Past.Length..]).ToArray();
-        long largest = 0;
-        var shapes = new long[_pastNames.Length][];
+        _pastNames = session.InputMetadata.Keys.Where(k => k != input).Order(StringComparer.Ordinal).ToArray();
+        _presentNames = new string[_pastNames.Length];
+        _emptyPasts = new OrtValue[_pastNames.Length];
         for (int i = 0; i < _pastNames.Length; i++)
         {
+            if (!_pastNames[i].StartsWith(Past, StringComparison.Ordinal))
+                throw new InvalidDataException($"VAE graph input '{_pastNames[i]}' is neither '{input}' nor a past.* cache");
+            _presentNames[i] = Present + _pastNames[i][Past.Length..];
             var meta = session.InputMetadata[_pastNames[i]];
             if (!session.OutputMetadata.TryGetValue(_presentNames[i], out var outMeta))
                 throw new InvalidDataException($"VAE graph has cache input '{_pastNames[i]}' but no output '{_presentNames[i]}'");
-            if (meta.Dimensions.Any(d => d <= 0) || !meta.Dimensions.SequenceEqual(outMeta.Dimensions))
-                throw new InvalidDataException($"VAE cache '{_pastNames[i]}' must have the same fixed shape in and out");
-            shapes[i] = meta.Dimensions.Select(d => (long)d).ToArray();
-            largest = Math.Max(largest, shapes[i].Aggregate(1L, (a, b) => a * b) * ElementSize(meta.ElementDataType));
-        }
-        if (session.InputMetadata.Keys.Count(k => !k.StartsWith(Past, StringComparison.Ordinal)) != 2)
-            throw new InvalidDataException($"VAE graph inputs must be '{input}', '{FirstChunkInput}' and the past.* caches");
-
-        // One pinned zero buffer viewed by every first-chunk cache input (they are read-only and ignored).
-        _zeros = GC.AllocateArray<byte>((int)Math.Max(largest, 1), pinned: true);
-        _zeroCaches = new OrtValue[_pastNames.Length];
-        for (int i = 0; i < _pastNames.Length; i++)
-        {
-            var meta = session.InputMetadata[_pastNames[i]];
-            _zeroCaches[i] = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, meta.ElementDataType, shapes[i],
-                Marshal.UnsafeAddrOfPinnedArrayElement(_zeros, 0), _zeros.LongLength);
+            var dims = meta.Dimensions;
+            if (dims.Length != 5 || dims.Where((d, k) => k != TimeAxis && (d <= 0 || d != outMeta.Dimensions[k])).Any())
+                throw new InvalidDataException($"VAE cache '{_pastNames[i]}' must be [1, C, frames, h, w] with fixed C, h, w equal to its output's");
+            // The first chunk's past: the declared shape with no frames (nothing to read, so any pointer does).
+            var shape = dims.Select((d, k) => k == TimeAxis ? 0L : d).ToArray();
+            _emptyPasts[i] = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, meta.ElementDataType, shape,
+                Marshal.UnsafeAddrOfPinnedArrayElement(_emptyBacking, 0), 0);
         }
     }
 
@@ -86,7 +73,6 @@ internal sealed class CausalChunkRunner : IDisposable
     {
         _results?.Dispose();
         _results = null;
-        _started = false;
     }
 
     /// <summary>
@@ -97,19 +83,15 @@ internal sealed class CausalChunkRunner : IDisposable
     {
         using var binding = _session.CreateIoBinding();
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data, shape);
-        _flag[0] = _started ? 0 : 1;
-        using var flag = OrtValue.CreateTensorValueFromMemory(_flag, [1]);
         binding.BindInput(_input, input);
-        binding.BindInput(FirstChunkInput, flag);
         for (int i = 0; i < _pastNames.Length; i++)
-            binding.BindInput(_pastNames[i], _started ? _results![_outputs.Length + i] : _zeroCaches[i]);
+            binding.BindInput(_pastNames[i], _results is null ? _emptyPasts[i] : _results[_outputs.Length + i]);
         foreach (var name in _outputs) binding.BindOutputToDevice(name, OrtMemoryInfo.DefaultInstance);
         foreach (var name in _presentNames) binding.BindOutputToDevice(name, _cacheMemory);
         _session.RunWithBinding(_runOptions, binding);
         var results = binding.GetOutputValues();
         _results?.Dispose();
         _results = results;
-        _started = true;
         for (int k = 0; k < _outputs.Length; k++)
         {
             var value = results[k];
@@ -117,18 +99,11 @@ internal sealed class CausalChunkRunner : IDisposable
         }
     }
 
-    private static int ElementSize(TensorElementType t) => t switch
-    {
-        TensorElementType.Float => 4,
-        TensorElementType.Float16 or TensorElementType.BFloat16 => 2,
-        _ => throw new InvalidDataException($"VAE cache element type {t} is not a float type"),
-    };
-
     /// <inheritdoc />
     public void Dispose()
     {
         _results?.Dispose();
-        foreach (var z in _zeroCaches) z.Dispose();
+        foreach (var v in _emptyPasts) v.Dispose();
         _runOptions.Dispose();
     }
 }

@@ -18,12 +18,12 @@ namespace Tora.Models.Architectures;
 /// is that frame, bit for bit) and averages pairs; <c>zq</c> is repeated r times in time and its last
 /// T<sub>f</sub> frames are kept. Each equals the original's odd and even branches, so the same graph runs
 /// the first 3-frame chunk and the later 2-frame chunks, and encodes 9-, 8- and 1-frame batches.</para>
-/// <para><b>Cache.</b> Every kernel-3 causal convolution <c>m</c> has an input <c>past.m</c> and an output
-/// <c>present.m</c> of shape [1, C_in, 2, h, w]: the two frames before the chunk and, after it, the last two
-/// frames of (past ‖ chunk) — what diffusers keeps in <c>conv_cache</c>. The kernel-1 convolutions of the
-/// spatial norms need none. The int64 [1] input <c>first_chunk</c> = 1 makes every convolution pad with
-/// its chunk's first frame twice instead of reading <c>past.*</c> (the original's "no cache" case); the past
-/// values are then ignored (zeros of the declared shape do).</para>
+/// <para><b>Cache.</b> Every kernel-3 causal convolution <c>m</c> has an input <c>past.m</c> of shape
+/// [1, C_in, cache_frames, h, w] and an output <c>present.m</c> of shape [1, C_in, 2, h, w]: the two frames
+/// before the chunk and, after it, the last two frames of (past ‖ chunk) — what diffusers keeps in
+/// <c>conv_cache</c>. A clip's first chunk passes EMPTY pasts (cache_frames = 0): the convolution then pads
+/// with the chunk's first frame repeated 2 − cache_frames times, the original's "no cache" case, so no flag
+/// input and no zero-filled caches are needed. The kernel-1 convolutions of the spatial norms need no cache.</para>
 /// <para><b>Statistics.</b> GroupNorm statistics are computed over the chunk only, as the original's chunked
 /// decode and encode do (not over the whole clip).</para>
 /// </remarks>
@@ -44,9 +44,6 @@ public static class CogVideoXVae
     /// <summary>Encoder output: posterior log-variance [1, latent channels, t, h, w] float32 (not clamped).</summary>
     public const string LogVar = "logvar";
 
-    /// <summary>Input int64 [1]: 1 for a clip's first chunk (pad with its first frame), 0 to read the <c>past.*</c> caches.</summary>
-    public const string FirstChunk = "first_chunk";
-
     /// <summary>Prefix of the cache inputs (followed by the convolution's module name).</summary>
     public const string PastPrefix = "past.";
 
@@ -55,6 +52,9 @@ public static class CogVideoXVae
 
     /// <summary>Frames in each cache: kernel size 3 minus 1.</summary>
     public const int CacheFrames = 2;
+
+    /// <summary>Symbolic time dimension of the <c>past.*</c> inputs: 0 on a clip's first chunk, <see cref="CacheFrames"/> after.</summary>
+    public const string PastFramesDim = "past_frames";
 
     /// <summary>Builds the decoder chunk graph for latents of <paramref name="latentHeight"/> × <paramref name="latentWidth"/>.</summary>
     /// <param name="ckpt">The <c>vae</c> weights (uses the <c>decoder.*</c> tensors).</param>
@@ -66,10 +66,10 @@ public static class CogVideoXVae
     {
         if (latentHeight <= 0 || latentWidth <= 0) throw new ArgumentException($"invalid latent size {latentHeight}x{latentWidth}");
         var g = new GraphBuilder("vae_decoder", computeType);
-        var v = new VaeGraph(g, ckpt, config);
         int cl = config.LatentChannels, levels = config.BlockOutChannels.Length;
         var channels = config.BlockOutChannels.Reverse().ToArray();
         var latents = g.Input(Latents, ElementType.Float32, 1, cl, "latent_frames", latentHeight, latentWidth);
+        var v = new VaeGraph(g, ckpt, config);
         var z = v.ToCompute(latents);
 
         int h = latentHeight, w = latentWidth;
@@ -99,6 +99,7 @@ public static class CogVideoXVae
         x = g.Silu(x);
         x = v.CausalConv("decoder.conv_out", x, cin, config.OutChannels, h, w);
         g.Output(v.ToFloat32(x), Sample, ElementType.Float32, 1, config.OutChannels, "frames", h, w);
+        v.DeclareCacheOutputs();
         return g;
     }
 
@@ -114,11 +115,11 @@ public static class CogVideoXVae
         if (height <= 0 || width <= 0 || height % factor != 0 || width % factor != 0)
             throw new ArgumentException($"video size {height}x{width} is not a positive multiple of the VAE's spatial compression {factor}");
         var g = new GraphBuilder("vae_encoder", computeType);
-        var v = new VaeGraph(g, ckpt, config);
         int levels = config.BlockOutChannels.Length, cl = config.LatentChannels;
         var channels = config.BlockOutChannels;
         float eps = (float)config.NormEps;
         var frames = g.Input(Frames, ElementType.Float32, 1, config.InChannels, "frames", height, width);
+        var v = new VaeGraph(g, ckpt, config);
 
         int h = height, w = width;
         var x = v.CausalConv("encoder.conv_in", v.ToCompute(frames), config.InChannels, channels[0], h, w);
@@ -144,6 +145,7 @@ public static class CogVideoXVae
         var moments = g.Split(x, 1, cl, cl);
         g.Output(v.ToFloat32(moments[0]), Mean, ElementType.Float32, 1, cl, "latent_frames", h, w);
         g.Output(v.ToFloat32(moments[1]), LogVar, ElementType.Float32, 1, cl, "latent_frames", h, w);
+        v.DeclareCacheOutputs();
         return g;
     }
 
@@ -162,8 +164,10 @@ public static class CogVideoXVae
             if (r == 1 && s == 1) return latents;
             if (_resized.TryGetValue((r, s), out var z)) return z;
             using var _ = g.Scope($"zq_t{r}_s{s}");
-            z = g.ResizeNearest(latents, 1, 1, r, s, s);
-            if (r > 1) z = g.Slice(z, 2, g.Neg(g.Dimension(f, 2)), g.Int64s(long.MaxValue));
+            // Time first, at latent resolution, so the full-resolution tensor holds only the kept frames.
+            z = latents;
+            if (r > 1) z = g.Slice(g.ResizeNearest(z, 1, 1, r, 1, 1), 2, g.Neg(g.Dimension(f, 2)), g.Int64s(long.MaxValue));
+            if (s > 1) z = g.ResizeNearest(z, 1, 1, 1, s, s);
             _resized[(r, s)] = z;
             return z;
         }
@@ -175,14 +179,19 @@ public static class CogVideoXVae
         private readonly GraphBuilder _g;
         private readonly Checkpoint _ckpt;
         private readonly CogVideoXVaeConfig _config;
-        private readonly Value _isFirst;
+        private readonly List<(Value Value, string Name, Dim[] Shape)> _presents = [];
 
         public VaeGraph(GraphBuilder g, Checkpoint ckpt, CogVideoXVaeConfig config)
         {
             _g = g;
             _ckpt = ckpt;
             _config = config;
-            _isFirst = g.ToBool(g.Input(FirstChunk, ElementType.Int64, 1));
+        }
+
+        /// <summary>Declares the <c>present.*</c> outputs after the data outputs, in the order of the <c>past.*</c> inputs.</summary>
+        public void DeclareCacheOutputs()
+        {
+            foreach (var (value, name, shape) in _presents) _g.Output(value, name, _g.ComputeType, shape);
         }
 
         public Value ToCompute(Value x) => _g.ComputeType == ElementType.Float32 ? x : _g.Cast(x, _g.ComputeType);
@@ -190,18 +199,19 @@ public static class CogVideoXVae
         public Value ToFloat32(Value x) => _g.ComputeType == ElementType.Float32 ? x : _g.Cast(x, ElementType.Float32);
 
         /// <summary>
-        /// <c>CogVideoXCausalConv3d</c>, kernel 3: time padding from the cache (or the first frame twice on the
-        /// first chunk), spatial zero padding 1; the new cache is the last two padded frames.
+        /// <c>CogVideoXCausalConv3d</c>, kernel 3: time padding from the cache, completed to two frames with the
+        /// chunk's first frame (all of it on the first chunk, whose past is empty), spatial zero padding 1; the
+        /// new cache is the last two padded frames.
         /// </summary>
         public Value CausalConv(string prefix, Value x, int cin, int cout, int h, int w)
         {
             using var _ = _g.Scope(prefix);
-            var past = _g.Input(PastPrefix + prefix, _g.ComputeType, 1, cin, CacheFrames, h, w);
-            var first = _g.Slice(x, 2, 0, 1);
-            var head = _g.Where(_isFirst, _g.Concat(2, first, first), past);
-            var padded = _g.Concat(2, head, x);
+            var past = _g.Input(PastPrefix + prefix, _g.ComputeType, 1, cin, PastFramesDim, h, w);
+            var missing = _g.Sub(_g.Int64s(CacheFrames), _g.Dimension(past, 2));
+            var fill = _g.Node("Tile", _g.Slice(x, 2, 0, 1), _g.Concat(0, _g.Int64s(1, 1), missing, _g.Int64s(1, 1)));
+            var padded = _g.Concat(2, past, fill, x);
             var present = _g.Slice(padded, 2, -CacheFrames, long.MaxValue);
-            _g.Output(present, PresentPrefix + prefix, _g.ComputeType, 1, cin, CacheFrames, h, w);
+            _presents.Add((present, PresentPrefix + prefix, [1, cin, CacheFrames, h, w]));
             var weight = _g.Weight(prefix + ".conv.weight", _ckpt.Tensor(prefix + ".conv.weight", cout, cin, 3, 3, 3));
             var bias = _g.Weight(prefix + ".conv.bias", _ckpt.Tensor(prefix + ".conv.bias", cout));
             return _g.Conv(padded, weight, bias, [3, 3, 3], [0, 1, 1, 0, 1, 1]);

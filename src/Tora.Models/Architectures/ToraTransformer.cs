@@ -69,7 +69,9 @@ public static class ToraTransformer
 
         var temb = m.TimeEmbedding(timestep);
         if (debugOutputs) g.Output(temb, Temb, computeType, "batch", config.TimeEmbedDim);
-        var condition = g.Silu(temb); // every AdaLN linear takes SiLU(temb)
+        // Every AdaLN linear takes SiLU(temb); computed in float32 (a [B, 512] tensor) so that half-precision
+        // graphs need no half-precision Sigmoid kernel.
+        var condition = computeType == ElementType.Float32 ? g.Silu(temb) : g.Cast(g.Silu(g.Cast(temb, ElementType.Float32)), computeType);
         var (rotCos, rotSin) = m.RotaryTables(m.Compute(cos), m.Compute(sin));
         var (encoder, video) = m.PatchEmbed(m.Compute(text), m.Compute(latents));
 
@@ -111,7 +113,8 @@ public static class ToraTransformer
             var cos = g.Cos(angles);
             var emb = Compute(c.FlipSinToCos ? g.Concat(-1, cos, sin) : g.Concat(-1, sin, cos));
             emb = g.Linear(ckpt, "time_embedding.linear_1", emb, D, c.TimeEmbedDim);
-            return g.Linear(ckpt, "time_embedding.linear_2", g.Silu(emb), c.TimeEmbedDim, c.TimeEmbedDim);
+            emb = g.ComputeType == ElementType.Float32 ? g.Silu(emb) : Compute(g.Silu(g.Cast(emb, ElementType.Float32)));
+            return g.Linear(ckpt, "time_embedding.linear_2", emb, c.TimeEmbedDim, c.TimeEmbedDim);
         }
 
         /// <summary>Full-sequence RoPE tables [S, 1, d]: identity (cos 1, sin 0) on the text positions, the host table on video.</summary>
@@ -219,7 +222,8 @@ public static class ToraTransformer
         {
             var pairs = g.Reshape(x, 0, 0, 0, d / 2, 2);
             var xs = g.Split(pairs, -1, 1, 1);
-            var rotated = g.Reshape(g.Concat(-1, g.Neg(xs[1]), xs[0]), 0, 0, 0, d);
+            // Sign flip as a Mul by a constant rather than Neg: Mul has bfloat16 kernels on every provider.
+            var rotated = g.Reshape(g.Mul(g.Concat(-1, xs[1], xs[0]), g.Constant([-1f, 1f], 2)), 0, 0, 0, d);
             return g.Add(g.Mul(x, cos), g.Mul(rotated, sin));
         }
 

@@ -63,6 +63,11 @@ public static class RandomCheckpoint
         });
         WriteShards(encoder, "model", CheckpointLayout.T5Encoder(ec), type, shard, seed + 1);
 
+        var vc = config == RandomConfig.Tiny ? CogVideoXVaeLayout.Tiny(tc.SampleHeight * 8, tc.SampleWidth * 8) : CogVideoXVaeConfig.CogVideoX5B;
+        var vae = Directory.CreateDirectory(Path.Combine(folder, "vae")).FullName;
+        WriteConfig(Path.Combine(vae, "config.json"), vc, new() { ["_class_name"] = "AutoencoderKLCogVideoX", ["_diffusers_version"] = "0.32.0.dev0" });
+        WriteShards(vae, "diffusion_pytorch_model", CogVideoXVaeLayout.Tensors(vc), type, shard, seed + 2);
+
         var scheduler = Directory.CreateDirectory(Path.Combine(folder, "scheduler")).FullName;
         File.WriteAllText(Path.Combine(scheduler, "scheduler_config.json"), SchedulerConfigJson);
         File.WriteAllText(Path.Combine(folder, "model_index.json"), ModelIndexJson);

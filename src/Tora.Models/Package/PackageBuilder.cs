@@ -21,7 +21,7 @@ public enum Precision
 
 /// <summary>
 /// Compiles a diffusers-layout Tora pipeline folder into a model package: <c>text_encoder.onnx</c>,
-/// <c>trajectory_encoder.onnx</c>, <c>transformer.onnx</c> (each with <c>.onnx.data</c> when over the
+/// <c>trajectory_encoder.onnx</c>, <c>transformer.onnx</c>, <c>vae_encoder.onnx</c>, <c>vae_decoder.onnx</c> (each with <c>.onnx.data</c> when over the
 /// external-data threshold), the tokenizer files, and <c>manifest.json</c> (PRODUCT.md §3). Weights
 /// stream from the memory-mapped checkpoint into the output one tensor at a time.
 /// </summary>
@@ -30,11 +30,14 @@ public static class PackageBuilder
     /// <summary>Component names in the manifest.</summary>
     public const string TextEncoder = "text_encoder", TrajectoryEncoderComponent = "trajectory_encoder", Transformer = "transformer";
 
+    /// <summary>Component names of the VAE chunk graphs in the manifest.</summary>
+    public const string VaeEncoderComponent = "vae_encoder", VaeDecoderComponent = "vae_decoder";
+
     /// <summary>Text tokens of every CogVideoX prompt (tora-reference §4.1).</summary>
     public const int TextLength = 226;
 
     /// <summary>Builds the package.</summary>
-    /// <param name="source">The pipeline folder (model_index.json, transformer/, text_encoder/, scheduler/, tokenizer/).</param>
+    /// <param name="source">The pipeline folder (model_index.json, transformer/, text_encoder/, vae/, scheduler/, tokenizer/).</param>
     /// <param name="output">The package folder; must not exist or be empty.</param>
     /// <param name="precision">Precision of the graphs.</param>
     /// <param name="log">Progress lines.</param>
@@ -44,7 +47,7 @@ public static class PackageBuilder
     {
         log ??= _ => { };
         if (!Directory.Exists(source)) throw new CheckpointException($"{source}: no such folder");
-        foreach (var required in new[] { "transformer/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json" })
+        foreach (var required in new[] { "transformer/config.json", "text_encoder/config.json", "vae/config.json", "scheduler/scheduler_config.json" })
             if (!File.Exists(Path.Combine(source, required)))
                 throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {required} is missing");
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
@@ -76,6 +79,8 @@ public static class PackageBuilder
             log($"{Transformer}: {tr.NodeCount} nodes, {tr.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
         }
 
+        var vae = BuildVae(source, output, geometry, config, components, log, clock);
+
         string? tokenizer = null;
         var tokenizerSource = Path.Combine(source, "tokenizer");
         if (Directory.Exists(tokenizerSource))
@@ -102,11 +107,37 @@ public static class PackageBuilder
                 config.OutChannels, config.TextEmbedDim, config.SpatialInterpolationScale, config.TemporalInterpolationScale, config.SampleHeight, config.SampleWidth),
             SchedulerConfig = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(source, "scheduler", "scheduler_config.json"))).RootElement.Clone(),
             TokenizerFolder = tokenizer,
+            Vae = vae,
             Components = components,
         };
         manifest.Write(output);
         log($"manifest written ({clock.Elapsed.TotalSeconds:F0} s)");
         return manifest;
+    }
+
+    /// <summary>
+    /// The VAE encoder and decoder chunk graphs (CogVideoXVae) for the package geometry, always float32: the
+    /// VAE's GroupNorms over multi-GB activations are left in full precision until the GPU work measures a
+    /// half-precision variant (onnx-and-performance.md §1.2).
+    /// </summary>
+    private static VaeInfo BuildVae(string source, string output, VideoGeometry geometry, ToraTransformerConfig transformer,
+        Dictionary<string, ComponentManifest> components, Action<string> log, Stopwatch clock)
+    {
+        var folder = Path.Combine(source, "vae");
+        var config = CogVideoXVaeConfig.Load(Path.Combine(folder, "config.json"));
+        if (config.LatentChannels != transformer.OutChannels)
+            throw new CheckpointException($"{folder}: the VAE has {config.LatentChannels} latent channels but the transformer predicts {transformer.OutChannels}");
+        using var ckpt = Checkpoint.Open(folder);
+        int s = config.SpatialCompression;
+        var encoder = CogVideoXVae.BuildEncoder(ckpt, config, geometry.LatentHeight * s, geometry.LatentWidth * s);
+        var decoder = CogVideoXVae.BuildDecoderChunk(ckpt, config, geometry.LatentHeight, geometry.LatentWidth);
+        ckpt.EnsureAllUsed();
+        foreach (var (name, g) in new[] { (VaeEncoderComponent, encoder), (VaeDecoderComponent, decoder) })
+        {
+            components[name] = Save(g, output, name, Precision.Fp32);
+            log($"{name}: {g.NodeCount} nodes, {g.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
+        }
+        return new VaeInfo(config.ScalingFactor, (int)config.TemporalCompressionRatio, config.LatentChannels);
     }
 
     private static ComponentManifest Save(GraphBuilder g, string output, string name, Precision precision)
@@ -131,7 +162,7 @@ public static class PackageBuilder
     {
         var files = new List<string>();
         if (File.Exists(Path.Combine(source, "model_index.json"))) files.Add(Path.Combine(source, "model_index.json"));
-        foreach (var component in new[] { "text_encoder", "transformer", "scheduler", "tokenizer" })
+        foreach (var component in new[] { "text_encoder", "transformer", "vae", "scheduler", "tokenizer" })
         {
             var dir = Path.Combine(source, component);
             if (Directory.Exists(dir)) files.AddRange(Directory.GetFiles(dir).Order(StringComparer.Ordinal));

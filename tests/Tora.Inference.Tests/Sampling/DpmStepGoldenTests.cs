@@ -57,6 +57,64 @@ public class DpmStepGoldenTests
         Assert.Equal(98, noise.DrawCount);
     }
 
+    [Theory]
+    [InlineData("v_prediction")]
+    [InlineData("epsilon")]
+    public void The_fused_guided_step_equals_guidance_then_step_bit_for_bit(string predictionType)
+    {
+        var z = NpzFile.Read(TestData.Path("golden/sampler/toy_loop_diffusers.npz"));
+        var shape = z["noises"].Shape[1..];
+        var scheduler = new CogVideoXDpmScheduler(CogVideoXSchedulerConfig.CogVideoX5B with { PredictionType = predictionType }, 50);
+        var guidance = new ClassifierFreeGuidance();
+        var fused = new DpmSolverStepper(scheduler, shape);
+        var plain = new DpmSolverStepper(scheduler, shape);
+        var fusedNoise = new SeededNoiseSource(3);
+        var plainNoise = new SeededNoiseSource(3);
+        var a = z["x_init"].ToFloats();
+        var b = (float[])a.Clone();
+        var batch = new float[2 * a.Length];
+        for (var i = 0; i < 50; i++)
+        {
+            var t = scheduler.Timesteps[i];
+            var scale = guidance.ScaleAt(t, 50);
+            ToyModel(a, t, batch);
+            fused.GuidedStep(i, batch, scale, a, fusedNoise);
+            ToyModel(b, t, batch);
+            plain.Step(i, ClassifierFreeGuidance.CombineBatched(batch, scale), b, plainNoise);
+            TorchGeneratorTests.AssertBitwiseEqual(b, a, $"{predictionType} step {i}");
+            TorchGeneratorTests.AssertBitwiseEqual(plain.PredictedOriginalSample, fused.PredictedOriginalSample, $"{predictionType} x0 {i}");
+        }
+        Assert.Equal(98, fusedNoise.DrawCount);
+        Assert.Throws<ArgumentException>(() => fused.GuidedStep(50, new float[3], 6, a, fusedNoise));
+    }
+
+    [Fact]
+    public void Noise_prepared_ahead_gives_the_same_steps_and_consumes_the_same_draws()
+    {
+        int[] shape = [1, 2, 16, 4, 6];
+        var ahead = new DpmSolverStepper(Scheduler, shape);
+        var inline = new DpmSolverStepper(Scheduler, shape);
+        var aheadNoise = new SeededNoiseSource(8);
+        var inlineNoise = new SeededNoiseSource(8);
+        var a = new float[ahead.Length];
+        new TorchGenerator(9).Randn(a);
+        var b = (float[])a.Clone();
+        var batch = new float[2 * a.Length];
+        for (var i = 0; i < 50; i++)
+        {
+            ToyModel(a, Scheduler.Timesteps[i], batch);
+            ahead.PrepareNoise(i, aheadNoise);
+            ahead.PrepareNoise(i, aheadNoise); // idempotent
+            ahead.GuidedStep(i, batch, 3.0, a, aheadNoise);
+            inline.GuidedStep(i, batch, 3.0, b, inlineNoise);
+            TorchGeneratorTests.AssertBitwiseEqual(b, a, $"step {i}");
+        }
+        Assert.Equal(98, aheadNoise.DrawCount);
+        Assert.Throws<InvalidOperationException>(() => ahead.PrepareNoise(50, aheadNoise));
+        ahead.Reset();
+        Assert.Throws<InvalidOperationException>(() => ahead.PrepareNoise(3, aheadNoise));
+    }
+
     /// <summary>sampler.json toy_loop: v_uncond = 0.6·tanh(x); v_text = 0.8·tanh(x) + 0.05·sin(t/100), batched [uncond, cond].</summary>
     private static void ToyModel(ReadOnlySpan<float> x, int t, Span<float> batch)
     {

@@ -104,3 +104,22 @@ public class NoiseSourceTests
         Assert.Throws<ArgumentException>(() => source.Draw([2, 3], new float[5], NoiseConsumer.InitialLatents));
     }
 }
+
+public class NoiseSourcesTests
+{
+    [Fact]
+    public void Options_choose_seeded_replay_and_recording_sources()
+    {
+        var (seeded, none) = NoiseSources.Open(42, null, record: false);
+        Assert.IsType<SeededNoiseSource>(seeded);
+        Assert.Null(none);
+        var (recording, recorder) = NoiseSources.Open(42, TestData.Path("fixtures/tiny-tora-t2v/reference/t2v_loop_4steps.npz"), record: true);
+        Assert.Same(recording, recorder);
+        var buffer = new float[16 * 13 * 8 * 12];
+        recording.Draw([1, 16, 13, 8, 12], buffer, NoiseConsumer.FlowPosterior);
+        var path = Path.Combine(TestData.TempFolder(), "rec.npz");
+        recorder!.Save(path);
+        Assert.Equal(1, ReplayNoiseSource.Load(path).Count);
+        Assert.Throws<FileNotFoundException>(() => NoiseSources.Open(1, "/nonexistent/noise.npz", record: false));
+    }
+}

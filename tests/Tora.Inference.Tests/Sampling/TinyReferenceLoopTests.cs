@@ -56,3 +56,78 @@ public class TinyReferenceLoopTests
         }
     }
 }
+
+public class DenoisingLoopTests
+{
+    private static readonly Dictionary<string, NpyArray> Loop =
+        NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/t2v_loop_4steps.npz"));
+
+    private static readonly int[] LatentShape = [1, 13, 16, 8, 12];
+
+    /// <summary>Stands in for the transformer: returns the reference's guided prediction of each step as both
+    /// halves of the batch, so that guidance gives it back exactly (u + s·0 = u).</summary>
+    private sealed class ReplayedDenoiser : IDenoiser
+    {
+        public List<(int Timestep, bool Guided)> Calls { get; } = [];
+
+        public void Predict(ReadOnlySpan<float> latents, int timestep, bool guided, Span<float> prediction)
+        {
+            var k = Calls.Count;
+            Calls.Add((timestep, guided));
+            var v = Loop[$"noise_pred_guided_step_{k:D2}"].ToFloats();
+            v.CopyTo(prediction);
+            if (guided) v.CopyTo(prediction[v.Length..]);
+        }
+    }
+
+    private sealed class Recorder : IProgress<DenoisingProgress>
+    {
+        public List<DenoisingProgress> Reports { get; } = [];
+        public void Report(DenoisingProgress value) => Reports.Add(value);
+    }
+
+    [Theory]
+    [InlineData(6.0)]
+    [InlineData(1.0)]
+    public void The_loop_from_seed_42_reproduces_the_reference_final_latents(double guidanceScale)
+    {
+        var scheduler = new CogVideoXDpmScheduler(CogVideoXSchedulerConfig.CogVideoX5B, 4);
+        var loop = new DenoisingLoop(scheduler, new ClassifierFreeGuidance(guidanceScale), LatentShape);
+        var noise = new SeededNoiseSource(42);
+        noise.Skip([1, 16, 13, 8, 12], NoiseConsumer.FlowPosterior);
+        var latents = new float[loop.LatentLength];
+        loop.DrawInitialLatents(noise, latents);
+        var denoiser = new ReplayedDenoiser();
+        var progress = new Recorder();
+        loop.Run(latents, denoiser, noise, progress);
+
+        DpmStepGoldenTests.AssertClose(Loop["final_latents"].ToFloats(), latents, 1e-5, "final latents");
+        DpmStepGoldenTests.AssertClose(Loop["pred_original_sample_step_03"].ToFloats(), loop.Stepper.PredictedOriginalSample, 1e-5, "last x0");
+        Assert.Equal([(999, guidanceScale > 1), (749, guidanceScale > 1), (499, guidanceScale > 1), (249, guidanceScale > 1)], denoiser.Calls);
+        Assert.Equal([1, 2, 3, 4], progress.Reports.Select(r => r.Step));
+        Assert.All(progress.Reports, r => Assert.Equal(4, r.TotalSteps));
+        Assert.Equal(8, noise.DrawCount);
+    }
+
+    [Fact]
+    public void Cancellation_stops_between_steps()
+    {
+        var scheduler = new CogVideoXDpmScheduler(CogVideoXSchedulerConfig.CogVideoX5B, 4);
+        var loop = new DenoisingLoop(scheduler, new ClassifierFreeGuidance(), LatentShape);
+        using var cts = new CancellationTokenSource();
+        var denoiser = new ReplayedDenoiser();
+        var progress = new CancelAfter(2, cts);
+        var latents = new float[loop.LatentLength];
+        Assert.Throws<OperationCanceledException>(() => loop.Run(latents, denoiser, new SeededNoiseSource(1), progress, cts.Token));
+        Assert.Equal(2, denoiser.Calls.Count);
+        Assert.Throws<ArgumentException>(() => loop.Run(new float[3], denoiser, new SeededNoiseSource(1)));
+    }
+
+    private sealed class CancelAfter(int steps, CancellationTokenSource cts) : IProgress<DenoisingProgress>
+    {
+        public void Report(DenoisingProgress value)
+        {
+            if (value.Step == steps) cts.Cancel();
+        }
+    }
+}

@@ -49,6 +49,21 @@ public class T5TokenizerTests
     public void Segmentation_matches_sentencepiece_on_hard_cases(string text, int[] expected) =>
         Assert.Equal([.. expected, 1], Tokenizer.EncodeUntruncated(text));
 
+    /// <summary>Edge cases checked against Python's sentencepiece plus transformers' added-token split: blank
+    /// text is just the EOS, a NUL is an unknown piece, a BOM vanishes, text around a literal special token is
+    /// encoded separately (each part with its own dummy prefix).</summary>
+    [Theory]
+    [InlineData("   ", new[] { 1 })]
+    [InlineData("\n", new[] { 1 })]
+    [InlineData("\u200b", new[] { 1 })]
+    [InlineData("\u0000", new[] { 3, 2, 1 })]
+    [InlineData("\ufeffa", new[] { 17, 1 })]
+    [InlineData("<pad> ", new[] { 0, 1 })]
+    [InlineData(" </s>", new[] { 1 })]
+    [InlineData("a </s> b", new[] { 17, 1, 3, 29, 1 })]
+    public void Blank_control_and_special_token_edge_cases(string text, int[] expected) =>
+        Assert.Equal(expected, Tokenizer.EncodeUntruncated(text));
+
     [Fact]
     public void The_loop_prompt_and_the_empty_negative_prompt_match_the_pipeline_inputs()
     {
