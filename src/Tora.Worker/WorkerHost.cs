@@ -45,6 +45,8 @@ public static class WorkerHost
             // Hangfire checks for deleted jobs this often; the job's token then stops the pipeline between steps.
             o.CancellationCheckInterval = TimeSpan.FromSeconds(1);
             o.ShutdownTimeout = TimeSpan.FromSeconds(30);
+            // Retries are scheduled jobs: move them back to their queue promptly once their delay is over.
+            o.SchedulePollingInterval = TimeSpan.FromSeconds(2);
         });
         // The host must wait longer than Hangfire's shutdown so cancellation reaches running jobs (Hangfire issue #2026).
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
