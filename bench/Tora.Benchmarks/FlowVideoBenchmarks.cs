@@ -15,6 +15,7 @@ public class FlowVideoBenchmarks
     private Trajectory[] _trajectories = [];
     private float[] _output = [];
     private byte[] _rgb = [];
+    private FlowVideoBuffer? _pooled;
 
     [GlobalSetup]
     public void Setup()
@@ -22,6 +23,7 @@ public class FlowVideoBenchmarks
         _trajectories = [TrajectoryPresets.Get("coaster").Trajectory];
         _output = new float[3L * _geometry.Frames * _geometry.FramePixels];
         _rgb = new byte[3L * _geometry.Frames * _geometry.FramePixels];
+        _pooled = new FlowVideoBuffer(_geometry);
     }
 
     /// <summary>The figure: points → float video for the VAE.</summary>
@@ -40,5 +42,14 @@ public class FlowVideoBenchmarks
         var flow = FlowVideo.FromTrajectories(_trajectories, _geometry);
         flow.WriteRgb(_rgb);
         return _rgb[^1];
+    }
+
+    /// <summary>Points → float video into a pooled <see cref="FlowVideoBuffer"/> (steady state: only windows change).</summary>
+    [Benchmark]
+    public float PointsToPooledVaeInput()
+    {
+        var flow = FlowVideo.FromTrajectories(_trajectories, _geometry);
+        flow.WriteVaeInput(_pooled!);
+        return _pooled!.Data[^1];
     }
 }

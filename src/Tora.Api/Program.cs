@@ -41,9 +41,6 @@ await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<NpgsqlDataSo
 QueueMetrics.Register(app.Services);
 
 app.UseExceptionHandler();
-// The web page (wwwroot/index.html) is static and anonymous; it calls the API with the key the user enters.
-app.UseDefaultFiles();
-app.UseStaticFiles();
 app.UseStatusCodePages();
 app.UseHttpMetrics();
 app.UseAuthentication();
@@ -56,6 +53,7 @@ app.UseSwaggerUI(o =>
     o.EnablePersistAuthorization();
 });
 
+app.MapWebPage();
 app.MapGenerationsApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();

@@ -16,12 +16,20 @@ public static class ToraCommand
 
         try
         {
-            return await root.Parse(args).InvokeAsync(cancellationToken: cancellationToken);
+            // The default handler would print a stack trace for CliException before our catch sees it.
+            var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+            return await root.Parse(args).InvokeAsync(invocation, cancellationToken);
         }
         catch (CliException e)
         {
             Console.Error.WriteLine($"tora: {e.Message}");
             return e.ExitCode;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or OperationCanceledException)
+        {
+            // Environment problems (unreadable files, full disks, Ctrl+C) are one line too; bugs keep their stack trace.
+            Console.Error.WriteLine($"tora: {e.Message}");
+            return 1;
         }
     }
 }

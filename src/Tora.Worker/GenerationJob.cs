@@ -86,6 +86,14 @@ public sealed class GenerationJob(
             logger.LogError(e, "generation {Id} failed on its last attempt", g.Id);
             await FailAsync(g, jobId, "internal_error", $"the worker failed {retry + 1} times; last error: {e.Message}", total);
         }
+        catch (Exception e)
+        {
+            // Hangfire retries the job later (IGenerationJob's retry policy); meanwhile clients see it queued again.
+            logger.LogWarning(e, "generation {Id}: attempt {Attempt} failed; it will be retried", g.Id, retry + 1);
+            WorkerMetrics.Failures.WithLabels(model, "retryable").Inc();
+            await store.RequeueForRetryAsync(g.Id, jobId, CancellationToken.None);
+            throw;
+        }
         finally
         {
             try { Directory.Delete(scratch, recursive: true); } catch (IOException) { /* best effort */ }

@@ -30,6 +30,10 @@ public static class WorkerHost
             .Validate<IOptions<WorkerOptions>>((catalog, worker) => catalog.Find(worker.Value.Model) is not null,
                 "Tora:Worker:Model names a model that is not in Tora:Models");
 
+        // The one seam to the pipeline. Until the ONNX Tora pipeline is in the build, no video is ever faked: jobs
+        // fail with model_unavailable and the heartbeat says why. The pipeline hooks in here by registering its
+        // IVideoGenerator (loading WorkerOptions.ResolvedModelPackage on WorkerOptions.DeviceIndex once, keeping the
+        // sessions warm), falling back to UnavailableVideoGenerator with the load error as the reason.
         services.AddSingleton<IVideoGenerator, UnavailableVideoGenerator>();
         services.AddTransient<IGenerationJob, GenerationJob>();
         services.AddHostedService<WorkerHeartbeat>();
@@ -45,6 +49,8 @@ public static class WorkerHost
             // Hangfire checks for deleted jobs this often; the job's token then stops the pipeline between steps.
             o.CancellationCheckInterval = TimeSpan.FromSeconds(1);
             o.ShutdownTimeout = TimeSpan.FromSeconds(30);
+            // Retries are scheduled jobs: move them back to their queue promptly once their delay is over.
+            o.SchedulePollingInterval = TimeSpan.FromSeconds(2);
         });
         // The host must wait longer than Hangfire's shutdown so cancellation reaches running jobs (Hangfire issue #2026).
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));

@@ -14,6 +14,8 @@ namespace Tora.Api.Tests;
 /// </summary>
 public sealed class FakeVideoGenerator(string model) : IVideoGenerator
 {
+    private readonly HashSet<long> _faulted = [];
+
     /// <summary>The last request received.</summary>
     public VideoGenerationRequest? LastRequest { get; private set; }
 
@@ -27,6 +29,9 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
     public async Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
     {
         LastRequest = request;
+        // Prompts asking for a transient fault fail on the first attempt of each seed (like a GPU driver reset).
+        if (request.Prompt.Contains("transient fault") && _faulted.Add(request.Seed))
+            throw new InvalidOperationException("simulated transient device fault");
         var phases = new Dictionary<string, double>();
         var sw = Stopwatch.StartNew();
         progress.Report(new GenerationProgress("denoise", 0, request.Steps));

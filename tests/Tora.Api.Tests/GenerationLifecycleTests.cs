@@ -242,7 +242,9 @@ public sealed class GenerationLifecycleTests(ServiceFixture service)
         Assert.Contains("tora_queue_depth", metrics);
         Assert.Contains("tora_workers{model=\"tora-tiny\",ready=\"true\"} 1", metrics);
 
-        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/hangfire")).StatusCode);
+        var challenge = await anonymous.GetAsync("/hangfire");
+        Assert.Equal(HttpStatusCode.Unauthorized, challenge.StatusCode);
+        Assert.Contains(challenge.Headers.WwwAuthenticate, h => h.Scheme == "Basic"); // the browser prompts for the key
         using var alpha = service.Client(service.AlphaKey);
         var forbidden = await alpha.GetAsync("/hangfire");
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
@@ -251,5 +253,15 @@ public sealed class GenerationLifecycleTests(ServiceFixture service)
         var dashboard = await admin.GetAsync("/hangfire");
         Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
         Assert.Contains("Tora.Server jobs", await dashboard.Content.ReadAsStringAsync());
+
+        // In a browser: HTTP Basic with the admin key as the password (dashboard only).
+        using var browser = service.Client(null);
+        browser.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("admin:" + service.AdminKey)));
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/hangfire")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync("/v1/generations")).StatusCode);
+        browser.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("admin:" + service.AlphaKey)));
+        Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync("/hangfire")).StatusCode);
     }
 }

@@ -24,7 +24,7 @@ public sealed class JobSemanticsTests(ServiceFixture service)
         // A duplicate job (as after a crash between Hangfire's create and the outbox commit) runs and does nothing.
         var jobs = service.Api.Services.GetRequiredService<IBackgroundJobClient>();
         var id = first.GetProperty("id").GetGuid();
-        var duplicate = jobs.Create(Job.FromExpression<IGenerationJob>(j => j.RunAsync(id, null, CancellationToken.None)), new EnqueuedState("gen-tora-tiny"));
+        var duplicate = jobs.Create(Job.FromExpression<IGenerationJob>(j => j.RunAsync(id, null, CancellationToken.None), "gen-tora-tiny"), new EnqueuedState("gen-tora-tiny"));
         var monitor = JobStorage.Current.GetMonitoringApi();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (monitor.JobDetails(duplicate).History.FirstOrDefault()?.StateName != SucceededState.StateName && DateTime.UtcNow < deadline)
@@ -35,6 +35,21 @@ public sealed class JobSemanticsTests(ServiceFixture service)
         Assert.Equal("succeeded", after.GetProperty("status").GetString());
         Assert.Equal(1, after.GetProperty("attempts").GetInt32());
         Assert.Equal(first.GetProperty("finished_at").GetString(), after.GetProperty("finished_at").GetString());
+    }
+
+    [Fact]
+    public async Task A_transient_fault_is_retried_on_the_same_models_queue_and_then_succeeds()
+    {
+        using var alpha = service.Client(service.AlphaKey);
+        var created = await alpha.PostAsJsonAsync("/v1/generations", new { model = "tora-tiny", prompt = "a transient fault", seed = 123456 });
+        var g = await service.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(90));
+        Assert.Equal("succeeded", g.GetProperty("status").GetString());
+        Assert.Equal(2, g.GetProperty("attempts").GetInt32());
+
+        var row = await service.Api.Services.GetRequiredService<GenerationStore>().GetAnyAsync(g.GetProperty("id").GetGuid(), default);
+        var details = JobStorage.Current.GetMonitoringApi().JobDetails(row!.JobId);
+        Assert.Equal("gen-tora-tiny", details.Job.Queue);
+        Assert.Contains(details.History, h => h.StateName == ScheduledState.StateName);
     }
 
     [Fact]

@@ -66,6 +66,11 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Models:2:Width"] = "160",
         ["Tora:Models:2:Height"] = "96",
         ["Tora:Models:2:Steps"] = "4",
+        ["Tora:Models:3:Name"] = "tora-proc",
+        ["Tora:Models:3:NumFrames"] = "13",
+        ["Tora:Models:3:Width"] = "160",
+        ["Tora:Models:3:Height"] = "96",
+        ["Tora:Models:3:Steps"] = "4",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 

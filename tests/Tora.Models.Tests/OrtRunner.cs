@@ -26,13 +26,12 @@ internal sealed class OrtRunner : IDisposable
             else
                 values.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(a.ToFloats(), a.Shape)));
         }
-        using var results = session().Run(values, outputs);
+        using var results = _session.Run(values, outputs);
         return results.ToDictionary(r => r.Name, r =>
         {
             var t = r.AsTensor<float>();
             return NpyArray.FromFloats(t.ToArray(), t.Dimensions.ToArray());
         });
-        InferenceSession session() => _session;
     }
 
     public static Dictionary<string, NpyArray> RunOnce(byte[] model, IReadOnlyDictionary<string, NpyArray> inputs, params string[] outputs)

@@ -10,7 +10,7 @@ namespace Tora.Models.Tests;
 /// <c>transformer_t2v.npz</c> (t = 999 and 500 with the trajectory branch, t = 999 without it) and keeps
 /// every output for the individual comparisons.
 /// </summary>
-public sealed class ToraReferenceFixture : IDisposable
+public sealed class ToraReferenceFixture
 {
     public ToraReferenceFixture()
     {
@@ -62,6 +62,4 @@ public sealed class ToraReferenceFixture : IDisposable
         }
         return inputs;
     }
-
-    public void Dispose() { }
 }

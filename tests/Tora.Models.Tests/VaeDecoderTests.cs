@@ -85,6 +85,24 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     }
 
     [Fact]
+    public void Chunkwise_uint8_conversion_equals_converting_the_whole_clip()
+    {
+        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        var latents = f.Loop["final_latents"].ToFloats();
+        var whole = VideoFrames.ToUint8(decoder.Decode(latents, 13, FrameLayout.FramesFirst), 3, 49, 64, 96);
+        Assert.Equal(whole, decoder.DecodeToUint8(latents, 13, FrameLayout.FramesFirst));
+    }
+
+    [Fact]
+    public void Uint8_conversion_clamps_and_rounds()
+    {
+        // (x / 2 + 0.5) · 255, rounded: −2 → clamp 0; −1 → 0; 0 → 127.5 → 128; 1 → 255; 3 → clamp 255;
+        // 0.01 → 128.775 → 129; −0.01 → 126.225 → 126.
+        float[] x = [-2f, -1f, 0f, 1f, 3f, 0.01f, -0.01f];
+        Assert.Equal(new byte[] { 0, 0, 128, 255, 255, 129, 126 }, VideoFrames.ToUint8(x, 1, 1, 1, x.Length));
+    }
+
+    [Fact]
     public void Decodes_49_frames_from_13_latent_frames()
     {
         using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
@@ -138,6 +156,17 @@ public sealed class VaeEncoderTests(VaeFixture f, ITestOutputHelper output) : IC
         var b = encoder.Encode(framesFirst, 49, FrameLayout.FramesFirst);
         Assert.Equal(a.Mean, b.Mean);
         Assert.Equal(a.LogVar, b.LogVar);
+    }
+
+    [Fact]
+    public void Encodes_13_latent_frames_from_49_and_rejects_other_sizes()
+    {
+        using var encoder = new VaeEncoder(f.EncoderSession);
+        Assert.Equal((13, 1, 3), (encoder.LatentFramesFor(49), encoder.LatentFramesFor(1), encoder.LatentFramesFor(9)));
+        var e = Assert.Throws<ArgumentException>(() => encoder.Encode(new float[3 * 49 * 64 * 95], 49, FrameLayout.FramesFirst));
+        Assert.Contains("64 x 96", e.Message);
+        var posterior = new VaePosterior(new float[4], new float[4], 1, 1, 2, 2);
+        Assert.Throws<ArgumentException>(() => posterior.Sample(new float[3], 0.7, FrameLayout.ChannelsFirst));
     }
 
     [Fact]

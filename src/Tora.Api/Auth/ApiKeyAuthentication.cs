@@ -32,9 +32,10 @@ public sealed class ApiKeyAuthenticationHandler(
     {
         var header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return AuthenticateResult.Fail("the Authorization header must be 'Bearer <api key>'");
-        var key = header["Bearer ".Length..].Trim();
+        string key;
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) key = header["Bearer ".Length..].Trim();
+        else if (IsDashboard && TryBasicPassword(header, out var password)) key = password;
+        else return AuthenticateResult.Fail("the Authorization header must be 'Bearer <api key>'");
         var cacheKey = "apikey:" + Convert.ToHexString(ApiKeyStore.Hash(key));
         if (!cache.TryGetValue(cacheKey, out ApiKeyOwner? owner))
         {
@@ -48,11 +49,30 @@ public sealed class ApiKeyAuthenticationHandler(
             new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
+    /// <summary>
+    /// The Hangfire dashboard is opened in a browser, which cannot send a bearer header: there the key is also
+    /// accepted as the password of HTTP Basic authentication (any user name), so the browser's own prompt works.
+    /// </summary>
+    private bool IsDashboard => Request.Path.StartsWithSegments("/hangfire");
+
+    private static bool TryBasicPassword(string header, out string password)
+    {
+        password = "";
+        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
+        Span<byte> bytes = stackalloc byte[512];
+        if (!Convert.TryFromBase64String(header["Basic ".Length..].Trim(), bytes, out var n)) return false;
+        var text = System.Text.Encoding.UTF8.GetString(bytes[..n]);
+        var colon = text.IndexOf(':');
+        if (colon < 0) return false;
+        password = text[(colon + 1)..];
+        return true;
+    }
+
     /// <inheritdoc />
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var failure = (await HandleAuthenticateOnceSafeAsync()).Failure;
-        Response.Headers.WWWAuthenticate = "Bearer";
+        Response.Headers.WWWAuthenticate = IsDashboard ? "Basic realm=\"Tora.Server jobs (user: any, password: an admin API key)\", Bearer" : "Bearer";
         var detail = failure?.Message ?? "send an API key as 'Authorization: Bearer <key>' (create one with 'tora keys create --tenant NAME')";
         await ApiProblem.Create(StatusCodes.Status401Unauthorized, "unauthorized", "Authentication is required.", detail)
             .ExecuteAsync(Context);

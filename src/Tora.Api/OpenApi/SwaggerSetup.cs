@@ -71,6 +71,29 @@ public static class SwaggerSetup
             // Anonymous endpoints (health) need no key: say so instead of inheriting the document's bearer requirement.
             if (context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Authorization.IAllowAnonymous>().Any())
                 operation.Security = [];
+            if (operation.OperationId == "PreviewTrajectories" && operation.RequestBody?.Content is { } previewContent
+                && previewContent.TryGetValue("application/json", out var pj) && pj is OpenApiMediaType preview)
+            {
+                preview.Example = new JsonObject
+                {
+                    ["trajectories"] = ExampleRequest()["trajectories"]!.DeepClone(),
+                    ["mode"] = "flow",
+                    ["fps"] = 8,
+                };
+            }
+            if (operation.OperationId == "ListGenerations" && operation.Parameters is { } parameters)
+            {
+                foreach (var parameter in parameters.OfType<OpenApiParameter>())
+                {
+                    parameter.Example = parameter.Name switch
+                    {
+                        "status" => "succeeded",
+                        "limit" => "20",
+                        "after" => "01a212f8-d203-70de-a3e4-f2483a2c97e6",
+                        _ => parameter.Example,
+                    };
+                }
+            }
             if (operation.OperationId != "CreateGeneration" || operation.RequestBody?.Content is not { } content) return;
             if (content.TryGetValue("application/json", out var j) && j is OpenApiMediaType json) json.Example = ExampleRequest();
             if (content.TryGetValue("multipart/form-data", out var f) && f is OpenApiMediaType form)

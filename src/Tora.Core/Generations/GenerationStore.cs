@@ -173,6 +173,16 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 
+    /// <summary>Puts a running generation back to queued while its job waits for a retry (phase <c>retry_wait</c>).</summary>
+    public async Task RequeueForRetryAsync(Guid id, string jobId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "UPDATE generations SET status = 'queued', phase = 'retry_wait', step = 0 WHERE id = $1 AND job_id = $2 AND status = 'running'");
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Marks a queued or running generation cancelled (its job was deleted); false when not owned by this job.</summary>
     public async Task<bool> CancelAsync(Guid id, string jobId, CancellationToken ct)
     {

@@ -74,7 +74,8 @@ public sealed class GenerationDispatcher(NpgsqlDataSource dataSource, IBackgroun
         var batch = new NpgsqlBatch(connection, tx);
         foreach (var (id, queue) in rows)
         {
-            var job = Job.FromExpression<IGenerationJob>(j => j.RunAsync(id, null, CancellationToken.None));
+            // The queue is part of the job (Hangfire 1.8), so a retry goes back to this model's queue, not "default".
+            var job = Job.FromExpression<IGenerationJob>(j => j.RunAsync(id, null, CancellationToken.None), queue);
             var jobId = jobs.Create(job, new EnqueuedState(queue));
             var update = new NpgsqlBatchCommand("UPDATE generations SET dispatched_at = now(), job_id = $2 WHERE id = $1");
             update.Parameters.Add(new() { Value = id });

@@ -87,7 +87,7 @@ public sealed class FlowVideo
     public static FlowVideo FromTrajectories(IReadOnlyList<Trajectory> trajectories, VideoGeometry geometry, TrajectoryLimits? limits = null) =>
         Create(TrajectoryResampler.ToVideo(trajectories, geometry, limits), geometry);
 
-    /// <summary>Number of floats of <see cref="WriteVaeInput"/>'s output: <c>3·F·H·W</c>.</summary>
+    /// <summary>Number of floats of <see cref="WriteVaeInput(Span{float})"/>'s output: <c>3·F·H·W</c>.</summary>
     public long VaeInputLength => 3L * Geometry.Frames * Geometry.FramePixels;
 
     /// <summary>Number of bytes of <see cref="WriteRgb"/>'s output: <c>F·H·W·3</c>.</summary>
@@ -110,6 +110,48 @@ public sealed class FlowVideo
                 Parallel.For(0, Geometry.Frames, t => RenderVaeFrame(t, ptr));
             }
         }
+    }
+
+    /// <summary>
+    /// Writes the VAE input into a pooled <see cref="FlowVideoBuffer"/>: the same values as
+    /// <see cref="WriteVaeInput(Span{float})"/>, but when the buffer knows its content only the windows that
+    /// change are rewritten.
+    /// </summary>
+    public void WriteVaeInput(FlowVideoBuffer buffer)
+    {
+        if (buffer.Geometry != Geometry)
+            throw new ArgumentException($"the buffer is for {buffer.Geometry} videos, this flow video is {Geometry}", nameof(buffer));
+        var previous = buffer.Coloured;
+        buffer.Invalidate(); // stays unknown if rendering fails half-way
+        var (f, plane) = (Geometry.Frames, (long)Geometry.FramePixels);
+        unsafe
+        {
+            fixed (float* p = buffer.Data)
+            {
+                var ptr = (nint)p;
+                Parallel.For(0, f, t =>
+                {
+                    var planes = (float*)ptr;
+                    if (previous is null)
+                    {
+                        RenderVaeFrame(t, ptr);
+                        return;
+                    }
+                    foreach (var rect in previous[t])
+                    {
+                        for (var c = 0; c < 3; c++)
+                        {
+                            var frame = planes + (c * f + t) * plane;
+                            for (var y = rect.Y0; y < rect.Y0 + rect.Height; y++)
+                                new Span<float>(frame + (long)y * Geometry.Width + rect.X0, rect.Width).Fill(1f);
+                        }
+                    }
+                    var sink = new VaeSink(planes + (0L * f + t) * plane, planes + (1L * f + t) * plane, planes + (2L * f + t) * plane, Geometry.Width);
+                    ColourWindows(_frames[t], ref sink);
+                });
+            }
+        }
+        buffer.Coloured = _frames.Select(sources => sources.Select(s => new WindowRect(s.X0, s.Y0, s.Wx.Length, s.Wy.Length)).ToArray()).ToArray();
     }
 
     /// <summary>Writes the RGB flow video as uint8 <c>[F, H, W, 3]</c> into <paramref name="destination"/>.</summary>

@@ -83,26 +83,48 @@ public sealed class VaeDecoder : IDisposable
     /// <param name="layout">Axis order of <paramref name="latents"/>.</param>
     /// <exception cref="ArgumentException">The latents do not have the graph's shape.</exception>
     public float[] Decode(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout) =>
-        DecodeCore(latents, latentFrames, layout, _inverseScale);
+        DecodeToFloats(latents, latentFrames, layout, _inverseScale);
 
     /// <summary>Decodes latents already divided by the scaling factor (exactly what diffusers' <c>vae.decode</c> receives).</summary>
     /// <inheritdoc cref="Decode"/>
     public float[] DecodeUnscaled(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout) =>
-        DecodeCore(latents, latentFrames, layout, 1f);
+        DecodeToFloats(latents, latentFrames, layout, 1f);
 
-    /// <summary>Decodes the pipeline's final latents into 8-bit frames [F, H, W, C] with the diffusers rounding (<see cref="VideoFrames.ToUint8"/>).</summary>
+    /// <summary>
+    /// Decodes the pipeline's final latents into 8-bit frames [F, H, W, C] with the diffusers rounding
+    /// (<see cref="VideoFrames.ToUint8"/>), converting chunk by chunk (no float copy of the whole clip).
+    /// </summary>
     /// <inheritdoc cref="Decode"/>
-    public byte[] DecodeToUint8(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout) =>
-        VideoFrames.ToUint8(Decode(latents, latentFrames, layout), Channels, FramesFor(latentFrames), Height, Width);
+    public byte[] DecodeToUint8(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout)
+    {
+        int framePlane = Height * Width * Channels;
+        var frames = new byte[(long)FramesFor(latentFrames) * framePlane];
+        DecodeCore(latents, latentFrames, layout, _inverseScale, (values, offset, count) =>
+            VideoFrames.WriteUint8(values, Channels, count, Height, Width, frames.AsSpan(offset * framePlane, count * framePlane)));
+        return frames;
+    }
 
-    private float[] DecodeCore(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout, float multiplier)
+    private float[] DecodeToFloats(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout, float multiplier)
+    {
+        int frames = FramesFor(latentFrames), framePlane = Height * Width;
+        var output = new float[(long)Channels * frames * framePlane];
+        DecodeCore(latents, latentFrames, layout, multiplier, (values, offset, count) =>
+        {
+            for (int ch = 0; ch < Channels; ch++)
+                values.Slice(ch * count * framePlane, count * framePlane).CopyTo(output.AsSpan((ch * frames + offset) * framePlane, count * framePlane));
+        });
+        return output;
+    }
+
+    /// <summary>Receives one decoded chunk [1, C, count, H, W] that holds the clip's frames from <paramref name="frameOffset"/>.</summary>
+    private delegate void ChunkSink(ReadOnlySpan<float> values, int frameOffset, int count);
+
+    private void DecodeCore(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout, float multiplier, ChunkSink sink)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentFrames);
         int c = LatentChannels, plane = LatentHeight * LatentWidth;
         if (latents.Length != (long)c * latentFrames * plane)
             throw new ArgumentException($"latents hold {latents.Length} values; the decoder needs 1 x {latentFrames} x {c} x {LatentHeight} x {LatentWidth}", nameof(latents));
-        int frames = FramesFor(latentFrames), framePlane = Height * Width;
-        var output = new float[(long)Channels * frames * framePlane];
         var chunks = VaeChunking.Split(latentFrames, VaeChunking.DecoderBatch);
         int maxChunk = chunks.Max(k => k.Count);
         if (_chunk.Length < c * maxChunk * plane) _chunk = new float[c * maxChunk * plane];
@@ -128,14 +150,11 @@ public sealed class VaeDecoder : IDisposable
             {
                 if (shape[2] != expected)
                     throw new InvalidDataException($"VAE decoder chunk of {chunk.Count} latent frames gave {shape[2]} frames, expected {expected}");
-                for (int ch = 0; ch < Channels; ch++)
-                    values.Slice(ch * expected * framePlane, expected * framePlane)
-                        .CopyTo(output.AsSpan((ch * frames + offset) * framePlane, expected * framePlane));
+                sink(values, offset, expected);
             });
             frameOffset += expected;
         }
         _runner.Reset();
-        return output;
     }
 
     /// <inheritdoc />

@@ -9,10 +9,19 @@ public static class VideoFrames
     /// </summary>
     public static byte[] ToUint8(ReadOnlySpan<float> sample, int channels, int frames, int height, int width)
     {
+        var bytes = new byte[(long)channels * frames * height * width];
+        WriteUint8(sample, channels, frames, height, width, bytes);
+        return bytes;
+    }
+
+    /// <summary>As <see cref="ToUint8"/>, into <paramref name="destination"/> ([F, H, W, C], e.g. a slice of a whole clip).</summary>
+    /// <exception cref="ArgumentException">The sizes do not match.</exception>
+    public static void WriteUint8(ReadOnlySpan<float> sample, int channels, int frames, int height, int width, Span<byte> destination)
+    {
         int plane = height * width;
-        if (sample.Length != (long)channels * frames * plane)
-            throw new ArgumentException($"sample holds {sample.Length} values, not {channels} x {frames} x {height} x {width}", nameof(sample));
-        var bytes = new byte[sample.Length];
+        long count = (long)channels * frames * plane;
+        if (sample.Length != count || destination.Length != count)
+            throw new ArgumentException($"sample ({sample.Length}) and destination ({destination.Length}) must both hold {channels} x {frames} x {height} x {width} values");
         for (int c = 0; c < channels; c++)
             for (int f = 0; f < frames; f++)
             {
@@ -21,10 +30,9 @@ public static class VideoFrames
                 for (int p = 0; p < plane; p++)
                 {
                     float v = Math.Clamp(src[p] / 2f + 0.5f, 0f, 1f);
-                    bytes[dst + p * channels] = (byte)MathF.Round(v * 255f, MidpointRounding.ToEven);
+                    destination[dst + p * channels] = (byte)MathF.Round(v * 255f, MidpointRounding.ToEven);
                 }
             }
-        return bytes;
     }
 
     /// <summary>

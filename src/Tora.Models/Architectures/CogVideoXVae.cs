@@ -74,7 +74,7 @@ public static class CogVideoXVae
 
         int h = latentHeight, w = latentWidth;
         var x = v.CausalConv("decoder.conv_in", z, cl, channels[0], h, w);
-        var zq = new ZqCache(g, z);
+        var zq = new ZqCache(g, z, cl, latentHeight, latentWidth);
         for (int i = 0; i < 2; i++)
             x = v.SpatialResnet($"decoder.mid_block.resnets.{i}", x, channels[0], channels[0], zq, 1, 1, h, w);
 
@@ -89,7 +89,7 @@ public static class CogVideoXVae
             }
             if (i == levels - 1) break;
             bool compressTime = i < config.TemporalCompressLevels;
-            x = v.Upsample($"decoder.up_blocks.{i}.upsamplers.0", x, cout, compressTime);
+            x = v.Upsample($"decoder.up_blocks.{i}.upsamplers.0", x, cout, compressTime, h, w);
             if (compressTime) timeScale *= 2;
             spaceScale *= 2;
             h *= 2;
@@ -150,7 +150,7 @@ public static class CogVideoXVae
     }
 
     /// <summary>The decoder's conditioning latents resized to each (time, space) scale once and shared by the norms there.</summary>
-    private sealed class ZqCache(GraphBuilder g, Value latents)
+    private sealed class ZqCache(GraphBuilder g, Value latents, int channels, int height, int width)
     {
         private readonly Dictionary<(int, int), Value> _resized = [];
 
@@ -166,8 +166,8 @@ public static class CogVideoXVae
             using var _ = g.Scope($"zq_t{r}_s{s}");
             // Time first, at latent resolution, so the full-resolution tensor holds only the kept frames.
             z = latents;
-            if (r > 1) z = g.Slice(g.ResizeNearest(z, 1, 1, r, 1, 1), 2, g.Neg(g.Dimension(f, 2)), g.Int64s(long.MaxValue));
-            if (s > 1) z = g.ResizeNearest(z, 1, 1, 1, s, s);
+            if (r > 1) z = g.Slice(g.RepeatNearest(z, channels, height, width, r, 1), 2, g.Neg(g.Dimension(f, 2)), g.Int64s(long.MaxValue));
+            if (s > 1) z = g.RepeatNearest(z, channels, height, width, 1, s);
             _resized[(r, s)] = z;
             return z;
         }
@@ -273,20 +273,16 @@ public static class CogVideoXVae
         /// <c>CogVideoXUpsample3D</c>: nearest ×2 in space (and in time when <paramref name="compressTime"/>,
         /// dropping the first of the doubled frames in odd chunks), then a per-frame 3×3 conv, padding 1.
         /// </summary>
-        public Value Upsample(string prefix, Value x, int channels, bool compressTime)
+        public Value Upsample(string prefix, Value x, int channels, bool compressTime, int h, int w)
         {
             using var _ = _g.Scope(prefix);
-            Value y;
+            var y = x;
             if (compressTime)
             {
-                y = _g.ResizeNearest(x, 1, 1, 2, 2, 2);
                 var odd = _g.Mod(_g.Dimension(x, 2), _g.Int64s(2));
-                y = _g.Slice(y, 2, odd, _g.Int64s(long.MaxValue));
+                y = _g.Slice(_g.RepeatNearest(y, channels, h, w, 2, 1), 2, odd, _g.Int64s(long.MaxValue));
             }
-            else
-            {
-                y = _g.ResizeNearest(x, 1, 1, 1, 2, 2);
-            }
+            y = _g.RepeatNearest(y, channels, h, w, 1, 2);
             return FrameConv(prefix + ".conv", y, channels, [0, 1, 1, 0, 1, 1], 1);
         }
 

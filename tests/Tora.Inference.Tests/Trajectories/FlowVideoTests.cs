@@ -143,6 +143,38 @@ public sealed class FlowVideoTests
     }
 
     [Fact]
+    public void A_pooled_buffer_gives_exactly_a_full_write_job_after_job()
+    {
+        var g = new VideoGeometry(9, 96, 128);
+        var buffer = new FlowVideoBuffer(g);
+        var expected = new float[buffer.Data.Length];
+        Trajectory[][] jobs =
+        [
+            [TrajectoryPresets.Get("coaster").Trajectory],
+            [TrajectoryPresets.Get("wave").Trajectory, TrajectoryPresets.Get("spiral").Trajectory],
+            [],
+            [TrajectoryPresets.Get("shake").Trajectory],
+        ];
+        foreach (var job in jobs)
+        {
+            var flow = FlowVideo.FromTrajectories(job, g);
+            flow.WriteVaeInput(buffer);
+            flow.WriteVaeInput(expected);
+            Assert.Equal(expected, buffer.Data);
+        }
+
+        // Written by someone else: after Invalidate the next write is a full one again.
+        buffer.Data.AsSpan().Fill(-0.5f);
+        buffer.Invalidate();
+        var last = FlowVideo.FromTrajectories(jobs[0], g);
+        last.WriteVaeInput(buffer);
+        last.WriteVaeInput(expected);
+        Assert.Equal(expected, buffer.Data);
+
+        Assert.Throws<ArgumentException>(() => last.WriteVaeInput(new FlowVideoBuffer(g with { Width = 120 })));
+    }
+
+    [Fact]
     public void Destination_buffers_that_are_too_small_are_rejected()
     {
         var flow = FlowVideo.Create([[new(1, 1), new(2, 2)]], new VideoGeometry(2, 10, 10));
