@@ -19,18 +19,19 @@ public static class ModelCommands
 
     private static Command BuildCommand()
     {
-        var from = new Option<string>("--from") { Description = "Diffusers pipeline folder (transformer/, text_encoder/, tokenizer/, scheduler/).", Required = true };
+        var from = new Option<string>("--from") { Description = "Diffusers pipeline folder (transformer/, text_encoder/, vae/, tokenizer/, scheduler/).", Required = true };
         var output = new Option<string>("--out") { Description = "Package folder to create (must not exist or be empty).", Required = true };
+        var transformer = new Option<string?>("--transformer") { Description = "Transformer folder (config.json + weights) to use instead of <from>/transformer, e.g. an image-to-video transformer with the text-to-video pipeline's VAE, text encoder, tokenizer and scheduler." };
         var precision = new Option<string>("--precision") { Description = "Graph precision.", DefaultValueFactory = _ => "fp32" };
         precision.AcceptOnlyFromAmong("fp32", "fp16", "bf16");
-        var command = new Command("build", "Build a model package (manifest.json, ONNX graphs, tokenizer) from a diffusers pipeline folder.") { from, output, precision };
+        var command = new Command("build", "Build a model package (manifest.json, ONNX graphs, tokenizer) from a diffusers pipeline folder.") { from, output, transformer, precision };
         command.SetAction(parse =>
         {
             var p = parse.GetValue(precision) switch { "fp16" => Precision.Fp16, "bf16" => Precision.Bf16, _ => Precision.Fp32 };
             var clock = Stopwatch.StartNew();
             try
             {
-                var manifest = PackageBuilder.Build(parse.GetRequiredValue(from), parse.GetRequiredValue(output), p, Console.WriteLine);
+                var manifest = PackageBuilder.Build(parse.GetRequiredValue(from), parse.GetRequiredValue(output), p, Console.WriteLine, parse.GetValue(transformer));
                 Console.WriteLine($"package {parse.GetRequiredValue(output)} ({manifest.ModelType}, {manifest.Precision}) built in {clock.Elapsed.TotalSeconds:F1} s; peak RSS {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");
                 return 0;
             }

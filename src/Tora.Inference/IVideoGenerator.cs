@@ -1,3 +1,5 @@
+using Tora.Inference.Trajectories;
+
 namespace Tora.Inference;
 
 /// <summary>
@@ -17,12 +19,6 @@ public interface IVideoGenerator
         VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken);
 }
 
-/// <summary>One trajectory as the API receives it: points in a coordinate space, optionally pinned to frames.</summary>
-/// <param name="Points">The points, each <c>[x, y]</c>.</param>
-/// <param name="Space"><c>normalized</c> (0..1), <c>canvas256</c> (the original demo's 256×256 canvas) or <c>pixels</c> (output size).</param>
-/// <param name="Frames">Optional frame index per point (same length as <paramref name="Points"/>, strictly increasing).</param>
-public sealed record TrajectoryInput(IReadOnlyList<(double X, double Y)> Points, string Space, IReadOnlyList<int>? Frames);
-
 /// <summary>Everything the pipeline needs for one video. Values are already validated and resolved (seed included).</summary>
 public sealed record VideoGenerationRequest
 {
@@ -31,7 +27,7 @@ public sealed record VideoGenerationRequest
     /// <summary>The negative prompt (empty when none).</summary>
     public string NegativePrompt { get; init; } = "";
     /// <summary>Motion trajectories (may be empty: then Tora runs without motion guidance).</summary>
-    public IReadOnlyList<TrajectoryInput> Trajectories { get; init; } = [];
+    public IReadOnlyList<Trajectory> Trajectories { get; init; } = [];
     /// <summary>The first frame as encoded image bytes (PNG/JPEG/WebP), for image-to-video; null for text-to-video.</summary>
     public byte[]? FirstFrame { get; init; }
     /// <summary>Frames in the output video.</summary>

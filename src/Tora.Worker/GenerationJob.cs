@@ -7,6 +7,7 @@ using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
 using Tora.Inference;
+using Tora.Inference.Trajectories;
 
 namespace Tora.Worker;
 
@@ -108,8 +109,7 @@ public sealed class GenerationJob(
         {
             Prompt = i.Prompt,
             NegativePrompt = i.NegativePrompt,
-            Trajectories = i.Trajectories.Select(t => new TrajectoryInput(
-                t.Points.Select(p => (p[0], p[1])).ToArray(), t.Space, t.Frames)).ToArray(),
+            Trajectories = i.Trajectories.Select(ToTrajectory).ToArray(),
             FirstFrame = firstFrame,
             NumFrames = i.NumFrames,
             Width = i.Width,
@@ -122,6 +122,14 @@ public sealed class GenerationJob(
             OverlayTrajectory = i.OverlayTrajectory,
             OutputPath = outputPath,
         };
+    }
+
+    /// <summary>The stored trajectory (validated by the API) as the pipeline's trajectory model.</summary>
+    private static Trajectory ToTrajectory(TrajectorySpec t)
+    {
+        if (!TrajectoryJsonReader.TryParseSpace(t.Space, out var space))
+            throw new VideoGenerationException("invalid_input", $"unknown trajectory space '{t.Space}'");
+        return new Trajectory(t.Points.Select(p => new TrajectoryPoint(p[0], p[1])).ToArray(), space, t.Frames);
     }
 
     private static async Task WriteThumbnailAsync(string video, string thumbnail, CancellationToken ct)

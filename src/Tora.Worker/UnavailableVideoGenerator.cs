@@ -4,8 +4,8 @@ using Tora.Inference;
 namespace Tora.Worker;
 
 /// <summary>
-/// The generator registered until the ONNX Tora pipeline is part of the build: it never produces a video. It says
-/// precisely why (no package configured, package missing or malformed, pipeline not built in), the heartbeat
+/// The generator registered when no model package is configured: it never produces a video. It says
+/// precisely why, the heartbeat
 /// carries that to <c>/health/ready</c> and <c>/v1/models</c>, and every job fails with <c>model_unavailable</c>.
 /// </summary>
 public sealed class UnavailableVideoGenerator(IOptions<WorkerOptions> options) : IVideoGenerator
@@ -25,8 +25,6 @@ public sealed class UnavailableVideoGenerator(IOptions<WorkerOptions> options) :
         var package = options.Value.ResolvedModelPackage;
         if (package is null)
             return "no model package is configured: set Tora:Worker:ModelPackage (or TORA_MODEL_PACKAGE) to a folder made by 'tora model build'";
-        if (!Directory.Exists(package)) return $"model package folder {package} does not exist";
-        if (!File.Exists(Path.Combine(package, "manifest.json"))) return $"model package {package} has no manifest.json";
-        return $"model package {package} is present, but this build has no ONNX Tora pipeline to run it";
+        return $"model package {package} is configured; the ONNX Tora pipeline serves it, not this generator";
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FFMpegCore;
 using FFMpegCore.Pipes;
 using Tora.Inference;
+using Tora.Inference.Trajectories;
 
 namespace Tora.Api.Tests;
 
@@ -83,7 +84,7 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
         {
             if (request.Trajectories.Count == 0) return (request.Width / 2.0, request.Height / 2.0);
             var t = request.Trajectories[0];
-            var scale = t.Space switch { "canvas256" => (request.Width / 256.0, request.Height / 256.0), "normalized" => (request.Width, (double)request.Height), _ => (1.0, 1.0) };
+            var scale = t.Space switch { CoordinateSpace.Canvas256 => (request.Width / 256.0, request.Height / 256.0), CoordinateSpace.Normalized => (request.Width, (double)request.Height), _ => (1.0, 1.0) };
             var pos = (double)index / Math.Max(1, request.NumFrames - 1) * (t.Points.Count - 1);
             var i = Math.Min((int)pos, t.Points.Count - 2);
             var f = pos - i;

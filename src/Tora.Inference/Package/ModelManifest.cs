@@ -52,7 +52,11 @@ public sealed record ModelManifest
     /// <summary>Folder (relative to the package) with the tokenizer files, or null when the source had none.</summary>
     public string? TokenizerFolder { get; init; }
 
-    /// <summary>The graphs by component name: <c>text_encoder</c>, <c>trajectory_encoder</c>, <c>transformer</c>.</summary>
+    /// <summary>The VAE's latent scaling and compression (null in packages built without the VAE graphs, which cannot generate).</summary>
+    public VaeInfo? Vae { get; init; }
+
+    /// <summary>The graphs by component name: <c>text_encoder</c>, <c>trajectory_encoder</c>, <c>transformer</c>,
+    /// <c>vae_encoder</c>, <c>vae_decoder</c>.</summary>
     public required IReadOnlyDictionary<string, ComponentManifest> Components { get; init; }
 
     /// <summary>JSON options used to read and write manifests (snake_case, indented).</summary>
@@ -127,6 +131,13 @@ public sealed record PackageGeometry(int Frames, int Height, int Width, int Late
 /// <param name="SampleWidth">Latent width of the training geometry (RoPE base grid).</param>
 public sealed record TransformerInfo(int NumLayers, int NumAttentionHeads, int AttentionHeadDim, int InnerDim, int InChannels,
     int OutChannels, int TextEmbedDim, double SpatialInterpolationScale, double TemporalInterpolationScale, int SampleHeight, int SampleWidth);
+
+/// <summary>VAE facts the host needs (tora-reference §4.3).</summary>
+/// <param name="ScalingFactor">Latent scaling factor (0.7 for CogVideoX-5B).</param>
+/// <param name="TemporalCompression">Video frames per latent frame after the first (4).</param>
+/// <param name="SpatialCompression">Pixels per latent pixel along each axis (8).</param>
+/// <param name="LatentChannels">Latent channels (16).</param>
+public sealed record VaeInfo(double ScalingFactor, int TemporalCompression, int SpatialCompression, int LatentChannels);
 
 /// <summary>One ONNX graph of the package.</summary>
 /// <param name="File">The model file, relative to the package.</param>

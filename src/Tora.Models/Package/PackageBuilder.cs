@@ -28,23 +28,31 @@ public enum Precision
 public static class PackageBuilder
 {
     /// <summary>Component names in the manifest.</summary>
-    public const string TextEncoder = "text_encoder", TrajectoryEncoderComponent = "trajectory_encoder", Transformer = "transformer";
+    public const string TextEncoder = "text_encoder", TrajectoryEncoderComponent = "trajectory_encoder", Transformer = "transformer",
+        VaeEncoder = "vae_encoder", VaeDecoder = "vae_decoder";
 
     /// <summary>Text tokens of every CogVideoX prompt (tora-reference §4.1).</summary>
     public const int TextLength = 226;
 
     /// <summary>Builds the package.</summary>
-    /// <param name="source">The pipeline folder (model_index.json, transformer/, text_encoder/, scheduler/, tokenizer/).</param>
+    /// <param name="source">The pipeline folder (model_index.json, transformer/, text_encoder/, vae/, scheduler/, tokenizer/).</param>
     /// <param name="output">The package folder; must not exist or be empty.</param>
     /// <param name="precision">Precision of the graphs.</param>
     /// <param name="log">Progress lines.</param>
+    /// <param name="transformerSource">A transformer folder (config.json + weights) to use instead of
+    /// <c>source/transformer</c>: an image-to-video transformer released alone borrows the text encoder, VAE,
+    /// tokenizer and scheduler of the text-to-video pipeline folder (fixtures README: tiny-tora-i2v).</param>
     /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
     /// <exception cref="IOException">The output folder is not empty.</exception>
-    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null)
+    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null, string? transformerSource = null)
     {
         log ??= _ => { };
         if (!Directory.Exists(source)) throw new CheckpointException($"{source}: no such folder");
-        foreach (var required in new[] { "transformer/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json" })
+        var transformerFolder = transformerSource ?? Path.Combine(source, "transformer");
+        if (transformerSource is not null && !File.Exists(Path.Combine(transformerSource, "config.json")))
+            throw new CheckpointException($"{transformerSource} is not a transformer folder: config.json is missing");
+        foreach (var required in new[] { "text_encoder/config.json", "scheduler/scheduler_config.json" }
+                     .Concat(transformerSource is null ? ["transformer/config.json"] : []))
             if (!File.Exists(Path.Combine(source, required)))
                 throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {required} is missing");
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
@@ -63,9 +71,9 @@ public static class PackageBuilder
             log($"{TextEncoder}: {g.NodeCount} nodes, {g.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
         }
 
-        var config = ToraTransformerConfig.Load(Path.Combine(source, "transformer", "config.json"));
+        var config = ToraTransformerConfig.Load(Path.Combine(transformerFolder, "config.json"));
         var geometry = VideoGeometry.FromConfig(config);
-        using (var ckpt = Checkpoint.Open(Path.Combine(source, "transformer")))
+        using (var ckpt = Checkpoint.Open(transformerFolder))
         {
             var te = TrajectoryEncoder.Build(ckpt, config, geometry, computeType);
             var tr = ToraTransformer.Build(ckpt, config, geometry, computeType);
@@ -74,6 +82,30 @@ public static class PackageBuilder
             log($"{TrajectoryEncoderComponent}: {te.NodeCount} nodes, {te.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
             components[Transformer] = Save(tr, output, Transformer, precision);
             log($"{Transformer}: {tr.NodeCount} nodes, {tr.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
+        }
+
+        // The VAE as two chunk graphs (tora-reference §4.3): the encoder for the flow video and the first
+        // frame, the decoder for the final latents; both carry the causal-conv caches as explicit inputs/outputs.
+        // A folder without vae/ (tora model random) gives a package that can be inspected but not generate with.
+        VaeInfo? vae = null;
+        int spatialScale = 8;
+        if (File.Exists(Path.Combine(source, "vae", "config.json")))
+        {
+            var vaeConfig = CogVideoXVaeConfig.Load(Path.Combine(source, "vae", "config.json"));
+            spatialScale = vaeConfig.SpatialCompression;
+            using var ckpt = Checkpoint.Open(Path.Combine(source, "vae"));
+            var enc = CogVideoXVae.BuildEncoder(ckpt, vaeConfig, geometry.LatentHeight * spatialScale, geometry.LatentWidth * spatialScale, computeType);
+            var dec = CogVideoXVae.BuildDecoderChunk(ckpt, vaeConfig, geometry.LatentHeight, geometry.LatentWidth, computeType);
+            ckpt.EnsureAllUsed();
+            components[VaeEncoder] = Save(enc, output, VaeEncoder, precision);
+            log($"{VaeEncoder}: {enc.NodeCount} nodes, {enc.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
+            components[VaeDecoder] = Save(dec, output, VaeDecoder, precision);
+            log($"{VaeDecoder}: {dec.NodeCount} nodes, {dec.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
+            vae = new VaeInfo(vaeConfig.ScalingFactor, (int)Math.Round(vaeConfig.TemporalCompressionRatio), spatialScale, vaeConfig.LatentChannels);
+        }
+        else
+        {
+            log("no vae/ folder: the package has no VAE graphs (it cannot generate videos)");
         }
 
         string? tokenizer = null;
@@ -85,13 +117,12 @@ public static class PackageBuilder
             foreach (var f in Directory.GetFiles(tokenizerSource)) File.Copy(f, Path.Combine(dest, Path.GetFileName(f)));
         }
 
-        int spatialScale = VaeSpatialScale(source);
         var manifest = new ModelManifest
         {
             FormatVersion = ModelManifest.CurrentFormatVersion,
             BuilderVersion = typeof(PackageBuilder).Assembly.GetName().Version?.ToString() ?? "0",
             ModelType = config.InChannels == 16 ? "tora-t2v" : "tora-i2v",
-            Source = new SourceCheckpoint(Path.GetFullPath(source), HashSources(source)),
+            Source = new SourceCheckpoint(Path.GetFullPath(source), HashSources(source, transformerSource)),
             Precision = precision.ToString().ToLowerInvariant(),
             IrVersion = GraphBuilder.IrVersion,
             Opset = GraphBuilder.Opset,
@@ -102,6 +133,7 @@ public static class PackageBuilder
                 config.OutChannels, config.TextEmbedDim, config.SpatialInterpolationScale, config.TemporalInterpolationScale, config.SampleHeight, config.SampleWidth),
             SchedulerConfig = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(source, "scheduler", "scheduler_config.json"))).RootElement.Clone(),
             TokenizerFolder = tokenizer,
+            Vae = vae,
             Components = components,
         };
         manifest.Write(output);
@@ -117,25 +149,17 @@ public static class PackageBuilder
             precision.ToString().ToLowerInvariant(), g.Inputs.Select(Spec).ToList(), g.Outputs.Select(Spec).ToList());
     }
 
-    /// <summary>2^(levels − 1) from <c>vae/config.json</c>'s <c>block_out_channels</c>; 8 (CogVideoX) when the VAE is absent.</summary>
-    private static int VaeSpatialScale(string source)
-    {
-        var path = Path.Combine(source, "vae", "config.json");
-        if (!File.Exists(path)) return 8;
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        return doc.RootElement.TryGetProperty("block_out_channels", out var b) ? 1 << (b.GetArrayLength() - 1) : 8;
-    }
-
     /// <summary>SHA-256 of every file of the components the package is compiled from.</summary>
-    private static List<SourceFile> HashSources(string source)
+    private static List<SourceFile> HashSources(string source, string? transformerSource)
     {
         var files = new List<string>();
         if (File.Exists(Path.Combine(source, "model_index.json"))) files.Add(Path.Combine(source, "model_index.json"));
-        foreach (var component in new[] { "text_encoder", "transformer", "scheduler", "tokenizer" })
+        foreach (var component in new[] { "text_encoder", "transformer", "vae", "scheduler", "tokenizer" })
         {
-            var dir = Path.Combine(source, component);
+            var dir = component == "transformer" && transformerSource is not null ? transformerSource : Path.Combine(source, component);
             if (Directory.Exists(dir)) files.AddRange(Directory.GetFiles(dir).Order(StringComparer.Ordinal));
         }
+        // Files of a borrowed transformer folder are named relative to the pipeline folder (with ../ when outside it).
         return files.Select(f =>
         {
             using var s = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
