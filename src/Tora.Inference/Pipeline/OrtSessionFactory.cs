@@ -90,6 +90,10 @@ public sealed class OrtSessionFactory
             failure = "this ONNX Runtime build has no CUDA provider";
             return false;
         }
+        // ONNX Runtime also prints the load failure itself; the reason goes into our one log line instead.
+        var env = OrtEnv.Instance();
+        var level = env.EnvLogLevel;
+        env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
         try
         {
             using var probe = new SessionOptions();
@@ -100,6 +104,10 @@ public sealed class OrtSessionFactory
         {
             failure = FirstLine(e.Message);
             return false;
+        }
+        finally
+        {
+            env.EnvLogLevel = level;
         }
     }
 
