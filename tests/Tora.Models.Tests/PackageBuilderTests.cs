@@ -50,6 +50,31 @@ public sealed class PackageBuilderTests
     }
 
     [Fact]
+    public void The_package_holds_the_vae_graphs_and_an_image_to_video_transformer_can_borrow_the_t2v_components()
+    {
+        var output = Path.Combine(TestData.TempFolder(), "package");
+        var manifest = PackageBuilder.Build(Source, output, Precision.Fp32, transformerSource: TestData.Path("fixtures/tiny-tora-i2v/transformer"));
+        Assert.Equal(("tora-i2v", 32), (manifest.ModelType, manifest.Transformer.InChannels));
+        Assert.Equal(new VaeInfo(0.7, 4, 8, 16), manifest.Vae);
+        var encoder = manifest.Components[PackageBuilder.VaeEncoder];
+        Assert.Subset(encoder.Inputs.Select(i => i.Name).ToHashSet(), new HashSet<string> { "frames", "first_chunk" });
+        Assert.Subset(encoder.Outputs.Select(i => i.Name).ToHashSet(), new HashSet<string> { "mean", "logvar" });
+        Assert.Contains(encoder.Inputs, i => i.Name.StartsWith("past.", StringComparison.Ordinal));
+        var latents = manifest.Components[PackageBuilder.VaeDecoder].Inputs.Single(i => i.Name == "latents");
+        Assert.Equal(["1", "16", "latent_frames", "8", "12"], latents.Shape);
+        Assert.Contains(manifest.Source.Files, f => f.Path == "vae/diffusion_pytorch_model.safetensors");
+        Assert.Contains(manifest.Source.Files, f => f.Path.EndsWith("tiny-tora-i2v/transformer/config.json", StringComparison.Ordinal));
+        Assert.All(manifest.Components.Values, c => Assert.True(File.Exists(Path.Combine(output, c.File))));
+    }
+
+    [Fact]
+    public void A_borrowed_transformer_folder_needs_a_config()
+    {
+        var e = Assert.Throws<CheckpointException>(() => PackageBuilder.Build(Source, Path.Combine(TestData.TempFolder(), "p"), Precision.Fp32, transformerSource: TestData.TempFolder()));
+        Assert.Contains("config.json is missing", e.Message);
+    }
+
+    [Fact]
     public void A_bf16_package_stores_bfloat16_weights_and_float32_islands()
     {
         var output = Path.Combine(TestData.TempFolder(), "package");

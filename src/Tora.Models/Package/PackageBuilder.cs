@@ -51,8 +51,8 @@ public static class PackageBuilder
         var transformerFolder = transformerSource ?? Path.Combine(source, "transformer");
         if (transformerSource is not null && !File.Exists(Path.Combine(transformerSource, "config.json")))
             throw new CheckpointException($"{transformerSource} is not a transformer folder: config.json is missing");
-        foreach (var required in new[] { "text_encoder/config.json", "scheduler/scheduler_config.json" }
-                     .Concat(transformerSource is null ? ["transformer/config.json"] : []))
+        foreach (var required in (transformerSource is null ? new[] { "transformer/config.json" } : [])
+                     .Concat(["text_encoder/config.json", "scheduler/scheduler_config.json"]))
             if (!File.Exists(Path.Combine(source, required)))
                 throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {required} is missing");
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
