@@ -108,7 +108,7 @@ public sealed class MotionGuidance : IDisposable
     }
 
     /// <summary>The trajectory encoder run on scaled flow latents <c>[1, T, C, h, w]</c>.</summary>
-    internal static MotionGuidance FromFlowLatents(float[] latents, long[] shape, InferenceSession trajectoryEncoder, OrtMemoryInfo? deviceMemory)
+    private static MotionGuidance FromFlowLatents(float[] latents, long[] shape, InferenceSession trajectoryEncoder, OrtMemoryInfo? deviceMemory)
     {
         var names = trajectoryEncoder.OutputMetadata.Keys.Where(k => k.StartsWith("mgf_", StringComparison.Ordinal)).ToArray();
         using var input = OrtValue.CreateTensorValueFromMemory(latents, shape);

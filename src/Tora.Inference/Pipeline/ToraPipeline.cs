@@ -128,12 +128,6 @@ public sealed class ToraPipeline : IDisposable
     private MotionGuidance EncodeMotion(ToraRequest request)
     {
         var g = _package.Geometry;
-        if (request.FlowLatents is { } given)
-        {
-            request.Noise.Skip([1, g.LatentChannels, g.LatentFrames, g.LatentHeight, g.LatentWidth], NoiseConsumer.FlowPosterior);
-            return MotionGuidance.FromFlowLatents(given, [1, g.LatentFrames, g.LatentChannels, g.LatentHeight, g.LatentWidth],
-                _sessions.Get(ModelPackage.TrajectoryEncoder), _factory.DeviceMemory);
-        }
         if (request.Trajectories.Count == 0 && request.FlowVideo is null) return MotionGuidance.Off(_sessions.Get(ModelPackage.Transformer));
         var video = new VideoGeometry(g.Frames, g.Height, g.Width);
         using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);

@@ -25,13 +25,6 @@ public sealed record ToraRequest
     /// </summary>
     public byte[]? FlowVideo { get; init; }
 
-    /// <summary>
-    /// Tests only: scaled flow latents <c>[1, T, C, h, w]</c> to use instead of VAE-encoding the flow video (the
-    /// flow posterior draw is still consumed, so the noise stream stays in the original's order). Lets a test
-    /// isolate the loop from the VAE encoder's own float32 error.
-    /// </summary>
-    internal float[]? FlowLatents { get; init; }
-
     /// <summary>The first frame (encoded PNG/JPEG/WebP…) for image-to-video; required by an image-to-video package, refused by a text-to-video one.</summary>
     public byte[]? FirstFrame { get; init; }
 
