@@ -134,6 +134,32 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
     }
 
     [Fact]
+    public async Task The_step_loop_allocates_nothing_per_step()
+    {
+        var allocated = new List<long>();
+        var request = Request(new SeededNoiseSource(4), steps: 6) with { OnStep = (_, _) => allocated.Add(GC.GetAllocatedBytesForCurrentThread()) };
+        await fixture.Pipeline.GenerateAsync(request, null, default);
+        // Between the second and the last step: transformer run, guidance, DPM step and noise draws only.
+        var perStep = (allocated[^1] - allocated[1]) / (allocated.Count - 2.0);
+        Assert.True(perStep < 256, $"{perStep} bytes allocated per step");
+    }
+
+    [Fact]
+    public async Task A_half_precision_package_runs_with_and_without_motion_guidance()
+    {
+        var folder = Path.Combine(TestData.TempFolder(), "fp16");
+        Tora.Models.Package.PackageBuilder.Build(TestData.Path("fixtures/tiny-tora-t2v"), folder, Tora.Models.Package.Precision.Fp16);
+        using var fp16 = new ToraPipeline(ModelPackage.Open(folder), TinyPackageFixture.Cpu);
+        var guided = await fp16.GenerateAsync(Request(new SeededNoiseSource(42)), null, default);
+        var free = await fp16.GenerateAsync(Request(new SeededNoiseSource(42)) with { Trajectories = [] }, null, default);
+        var fp32 = await fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(42)), null, default);
+        Assert.All(guided.FinalLatents, v => Assert.True(float.IsFinite(v)));
+        Assert.NotEqual(guided.FinalLatents, free.FinalLatents);
+        // Same computation at lower precision: close to the float32 package, not equal.
+        Assert.InRange(Tolerance.MaxAbs(fp32.FinalLatents, guided.FinalLatents), 1e-7, 0.1);
+    }
+
+    [Fact]
     public void A_first_frame_loses_its_alpha_channel_and_is_resized_to_the_model()
     {
         // A half-transparent red image: PIL's convert("RGB") keeps the stored colour, it does not blend with white.
