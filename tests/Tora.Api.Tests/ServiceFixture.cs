@@ -92,10 +92,10 @@ public sealed class ServiceFixture : IAsyncLifetime
         });
         _ = Api.Server; // starts the API: migrations, dispatcher
 
-        await StartWorkerAsync("tora-tiny", Fake);
-        await StartWorkerAsync("tora-nogpu", null);
         var package = Path.Combine(TestData.TempFolder("tora-service-package"), "t2v");
         Tora.Models.Package.PackageBuilder.Build(TestData.Path("fixtures/tiny-tora-t2v"), package, Tora.Models.Package.Precision.Fp32);
+        await StartWorkerAsync("tora-tiny", Fake);
+        await StartWorkerAsync("tora-nogpu", null);
         await StartWorkerAsync("tora-real", null, package);
 
         var keys = Api.Services.GetRequiredService<ApiKeyStore>();

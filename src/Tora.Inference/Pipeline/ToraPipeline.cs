@@ -77,9 +77,13 @@ public sealed class ToraPipeline : IDisposable
         var job = new JobClock(CheckRequest(request), progress, cancellationToken);
         var text = job.Run("encode_text", () => EncodeText(request));
         var image = job.Run("encode_motion", () => EncodeFirstFrame(request));
-        using var motion = job.Run("encode_motion", () => EncodeMotion(request));
-        var latents = PrepareLatents(request);
-        job.Run("denoise", () => Denoise(request, job, latents, text, motion, image));
+        float[] latents;
+        using (var motion = job.Run("encode_motion", () => EncodeMotion(request)))
+        {
+            latents = PrepareLatents(request);
+            job.Run("denoise", () => Denoise(request, job, latents, text, motion, image));
+        }
+        _sessions.Release(ModelPackage.TrajectoryEncoder); // after the modulations it allocated are freed
         var frames = job.Run("decode", () => Decode(latents));
         await job.RunAsync("encode_video", () => EncodeVideoAsync(request, frames, cancellationToken));
         return new ToraResult(frames, _package.Geometry.Frames, _package.Geometry.Height, _package.Geometry.Width, latents, LatentShape,
@@ -135,7 +139,7 @@ public sealed class ToraPipeline : IDisposable
         var motion = request.FlowVideo is { } flow
             ? MotionGuidance.FromFlowVideo(flow, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory)
             : MotionGuidance.FromTrajectories(request.Trajectories, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory);
-        _sessions.Release(ModelPackage.VaeEncoder, ModelPackage.TrajectoryEncoder);
+        _sessions.Release(ModelPackage.VaeEncoder);
         return motion;
     }
 
