@@ -17,8 +17,7 @@ namespace Tora.Api.Tests;
 /// The whole service against a real PostgreSQL database created for this test run (from TORA_TEST_POSTGRES): the API
 /// in a WebApplicationFactory, a worker host running <see cref="FakeVideoGenerator"/> on the <c>tora-tiny</c> queue, and
 /// a worker host with the real <see cref="UnavailableVideoGenerator"/> (no model package) on <c>tora-nogpu</c>.
-/// The model <c>tora-text</c> has no worker, so its generations stay queued. The model <c>tora-real</c> is served by a
-/// worker running the real ONNX pipeline (<c>ToraVideoGenerator</c>) over the tiny t2v checkpoint compiled at start-up.
+/// The model <c>tora-text</c> has no worker, so its generations stay queued.
 /// </summary>
 public sealed class ServiceFixture : IAsyncLifetime
 {
@@ -67,12 +66,6 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Models:2:Width"] = "160",
         ["Tora:Models:2:Height"] = "96",
         ["Tora:Models:2:Steps"] = "4",
-        ["Tora:Models:3:Name"] = "tora-real",
-        ["Tora:Models:3:NumFrames"] = "49",
-        ["Tora:Models:3:Width"] = "96",
-        ["Tora:Models:3:Height"] = "64",
-        ["Tora:Models:3:Steps"] = "2",
-        ["Tora:Models:3:MaxSteps"] = "4",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
@@ -92,11 +85,8 @@ public sealed class ServiceFixture : IAsyncLifetime
         });
         _ = Api.Server; // starts the API: migrations, dispatcher
 
-        var package = Path.Combine(TestData.TempFolder("tora-service-package"), "t2v");
-        Tora.Models.Package.PackageBuilder.Build(TestData.Path("fixtures/tiny-tora-t2v"), package, Tora.Models.Package.Precision.Fp32);
         await StartWorkerAsync("tora-tiny", Fake);
         await StartWorkerAsync("tora-nogpu", null);
-        await StartWorkerAsync("tora-real", null, package);
 
         var keys = Api.Services.GetRequiredService<ApiKeyStore>();
         AlphaKey = (await keys.CreateAsync("alpha", false, default)).Key;
@@ -104,10 +94,9 @@ public sealed class ServiceFixture : IAsyncLifetime
         AdminKey = (await keys.CreateAsync("ops", true, default)).Key;
     }
 
-    private async Task StartWorkerAsync(string model, IVideoGenerator? generator, string? modelPackage = null)
+    private async Task StartWorkerAsync(string model, IVideoGenerator? generator)
     {
         var settings = Settings();
-        if (modelPackage is not null) settings["Tora:Worker:ModelPackage"] = modelPackage;
         settings["Tora:Worker:Model"] = model;
         settings["Tora:Worker:Name"] = $"test-{model}";
         settings["Tora:Worker:HeartbeatInterval"] = "00:00:01";
