@@ -44,6 +44,7 @@ public sealed class OrtSessionFactory
             ProviderName = CpuProvider;
             Reason = $"CUDA is not usable ({failure})";
         }
+        if (UsesCuda) DeviceMemory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, options.DeviceId, OrtMemType.Default);
         log($"execution provider: {ProviderName} ({Reason})");
     }
 
@@ -57,8 +58,7 @@ public sealed class OrtSessionFactory
     public bool UsesCuda => ProviderName == CudaProvider;
 
     /// <summary>Where outputs that stay on the device (VAE caches, motion modulations) live: the GPU with CUDA, else null (the CPU).</summary>
-    public OrtMemoryInfo? DeviceMemory =>
-        UsesCuda ? new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, _options.DeviceId, OrtMemType.Default) : null;
+    public OrtMemoryInfo? DeviceMemory { get; }
 
     /// <summary>Creates a session for the graph at <paramref name="modelPath"/> (external data next to it is found by ONNX Runtime).</summary>
     /// <exception cref="ToraPipelineException">The graph cannot be loaded.</exception>
