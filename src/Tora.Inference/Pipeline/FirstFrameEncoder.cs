@@ -6,7 +6,8 @@ namespace Tora.Inference.Pipeline;
 
 /// <summary>
 /// Image-to-video conditioning (tora-reference §4.4): the first frame decoded, converted to RGB with the alpha
-/// channel dropped (PIL <c>convert("RGB")</c>, not composited), resized to the model's size when it differs,
+/// channel dropped (PIL <c>convert("RGB")</c>, not composited), resized to the model's size when it differs
+/// (<see cref="PillowBicubicResize"/>),
 /// scaled to [−1, 1], VAE-encoded as a one-frame clip, posterior-sampled with the job's noise source
 /// (<see cref="NoiseConsumer.ImagePosterior"/>) × scaling factor, and padded with all-zero latent frames to
 /// <c>[1, T, C, h, w]</c>; the transformer takes it concatenated to the noisy latents on channels.
@@ -27,33 +28,18 @@ public static class FirstFrameEncoder
             throw new ToraPipelineException(ToraPipelineException.InvalidInput, $"the first frame image data is corrupt ({result})");
         // Alpha dropped, not blended: the colour values stay as stored (PIL convert("RGB")).
         var rgba = decoded.GetPixelSpan();
-        for (int i = 3; i < rgba.Length; i += 4) rgba[i] = 255;
-        decoded.NotifyPixelsChanged();
 
-        using var sized = decoded.Width == width && decoded.Height == height
-            ? decoded.Copy()
-            : Resize(decoded, width, height);
-        var pixels = sized.GetPixelSpan();
-        var rgb = new byte[width * height * 3];
-        for (int i = 0, n = width * height; i < n; i++)
+        var source = new byte[decoded.Width * decoded.Height * 3];
+        for (int i = 0, n = decoded.Width * decoded.Height; i < n; i++)
         {
-            rgb[i * 3] = pixels[i * 4];
-            rgb[i * 3 + 1] = pixels[i * 4 + 1];
-            rgb[i * 3 + 2] = pixels[i * 4 + 2];
+            source[i * 3] = rgba[i * 4];
+            source[i * 3 + 1] = rgba[i * 4 + 1];
+            source[i * 3 + 2] = rgba[i * 4 + 2];
         }
-        return rgb;
-    }
-
-    /// <summary>Resizes ignoring the aspect ratio (as the original's <c>resize((W, H))</c>), bicubic.</summary>
-    private static SKBitmap Resize(SKBitmap source, int width, int height)
-    {
-        var target = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        using var canvas = new SKCanvas(target);
-        using var image = SKImage.FromBitmap(source);
-        using var paint = new SKPaint { BlendMode = SKBlendMode.Src };
-        canvas.DrawImage(image, new SKRect(0, 0, width, height), new SKSamplingOptions(SKCubicResampler.CatmullRom), paint);
-        canvas.Flush();
-        return target;
+        // Aspect ratio not preserved, Pillow's default bicubic (the original's resize((W, H)), §4.4).
+        return decoded.Width == width && decoded.Height == height
+            ? source
+            : PillowBicubicResize.Resize(source, decoded.Width, decoded.Height, width, height);
     }
 
     /// <summary>

@@ -174,6 +174,30 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
     }
 
     [Fact]
+    public void First_frames_are_resized_as_pillow_does()
+    {
+        // Two pixels to one: both bicubic taps weigh 0.5 after normalisation; 2^21 + 255·2^21 = 2^29 → 128.
+        Assert.Equal([128, 128, 128], PillowBicubicResize.Resize([0, 0, 0, 255, 255, 255], 2, 1, 1, 1));
+        // A flat image stays flat whatever the scale (normalised weights, rounding offset of half a unit).
+        var flat = Enumerable.Repeat((byte)77, 37 * 23 * 3).ToArray();
+        Assert.All(PillowBicubicResize.Resize(flat, 37, 23, 9, 31), v => Assert.Equal(77, v));
+        // Same size: untouched.
+        var noise = Enumerable.Range(0, 5 * 4 * 3).Select(i => (byte)(i * 37 % 256)).ToArray();
+        Assert.Equal(noise, PillowBicubicResize.Resize(noise, 5, 4, 5, 4));
+        // Shrinking averages (antialiasing): a 1-pixel checkerboard becomes mid-grey, not aliased stripes.
+        var checker = new byte[64 * 64 * 3];
+        for (int y = 0; y < 64; y++) for (int x = 0; x < 64; x++) if ((x + y) % 2 == 0) checker.AsSpan((y * 64 + x) * 3, 3).Fill(255);
+        Assert.All(PillowBicubicResize.Resize(checker, 64, 64, 8, 8), v => Assert.InRange(v, 120, 135));
+        // Mirror symmetry of the filter: a mirrored input gives the mirrored output.
+        var ramp = new byte[7 * 1 * 3];
+        for (int x = 0; x < 7; x++) ramp.AsSpan(x * 3, 3).Fill((byte)(x * x * 5));
+        var mirrored = ramp.Chunk(3).Reverse().SelectMany(p => p).ToArray();
+        var a = PillowBicubicResize.Resize(ramp, 7, 1, 3, 1);
+        var b = PillowBicubicResize.Resize(mirrored, 7, 1, 3, 1);
+        Assert.Equal(a, b.Chunk(3).Reverse().SelectMany(p => p).ToArray());
+    }
+
+    [Fact]
     public void Packages_that_cannot_run_are_refused_with_a_clear_message()
     {
         var e = Assert.Throws<ToraPipelineException>(() => ModelPackage.Open(Path.Combine(TestData.TempFolder(), "nope")));
