@@ -103,6 +103,18 @@ public class HostStepBenchmarks
         _fresh.CopyTo(_prediction, 0);
     }
 
+    /// <summary>The CFG combine alone.</summary>
+    [Benchmark]
+    public float CfgOnly() => ClassifierFreeGuidance.CombineBatched(_prediction, 2.54)[0];
+
+    /// <summary>One torch-compatible standard-normal draw of the latent shape alone (a middle step takes two).</summary>
+    [Benchmark]
+    public float OneNoiseDraw()
+    {
+        _noise.Draw(Shape, _latents, NoiseConsumer.SchedulerStep);
+        return _latents[0];
+    }
+
     /// <summary>CFG combine + DPM step 1 of 50.</summary>
     [Benchmark]
     public float CfgAndDpmStep()
