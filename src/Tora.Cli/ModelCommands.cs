@@ -22,6 +22,7 @@ public static class ModelCommands
     {
         var from = new Option<string>("--from") { Description = "Source folder: a diffusers pipeline folder (transformer/, text_encoder/, vae/, tokenizer/, scheduler/) or the SAT ckpts/ folder (tora/t2v|i2v/, vae/3d-vae.pt, t5-v1_1-xxl/).", Required = true };
         var output = new Option<string>("--out") { Description = "Package folder to create (must not exist or be empty).", Required = true };
+        var transformer = new Option<string?>("--transformer") { Description = "Transformer folder (config.json + weights) to use instead of <from>/transformer, e.g. an image-to-video transformer with the text-to-video pipeline's VAE, text encoder, tokenizer and scheduler." };
         var precision = new Option<string>("--precision") { Description = "Graph precision.", DefaultValueFactory = _ => "fp32" };
         precision.AcceptOnlyFromAmong("fp32", "fp16", "bf16");
         var layout = new Option<string?>("--layout") { Description = "Source layout (default: detected)." };
@@ -31,7 +32,7 @@ public static class ModelCommands
         var satConfig = new Option<string?>("--sat-config") { Description = "SAT: the model YAML (sat/configs/tora/model/cogvideox_5b_tora*.yaml); default: the CogVideoX-5B Tora values." };
         var vaeGroups = new Option<int>("--vae-norm-groups") { Description = "SAT: VAE GroupNorm groups (hard-coded in SAT, not in any YAML).", DefaultValueFactory = _ => 32 };
         var command = new Command("build", "Build a model package (manifest.json, ONNX graphs, tokenizer) from a diffusers pipeline folder or a SAT ckpts/ folder.")
-            { from, output, precision, layout, variant, satConfig, vaeGroups };
+            { from, output, transformer, precision, layout, variant, satConfig, vaeGroups };
         command.SetAction(parse =>
         {
             var p = parse.GetValue(precision) switch { "fp16" => Precision.Fp16, "bf16" => Precision.Bf16, _ => Precision.Fp32 };
@@ -40,7 +41,7 @@ public static class ModelCommands
             {
                 var folder = parse.GetRequiredValue(from);
                 var sat = new SatImportOptions { Variant = parse.GetValue(variant), ModelConfig = parse.GetValue(satConfig), VaeNormGroups = parse.GetValue(vaeGroups) };
-                using var source = OpenSource(folder, parse.GetValue(layout), sat);
+                using var source = OpenSource(folder, parse.GetValue(layout), sat, parse.GetValue(transformer));
                 var manifest = PackageBuilder.Build(source, parse.GetRequiredValue(output), p, Console.WriteLine);
                 Console.WriteLine($"package {parse.GetRequiredValue(output)} ({manifest.ModelType}, {manifest.Precision}, from {manifest.Source.Layout}) built in {clock.Elapsed.TotalSeconds:F1} s; peak RSS {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");
                 return 0;
@@ -53,14 +54,24 @@ public static class ModelCommands
         return command;
     }
 
-    /// <summary>The source in <paramref name="layout"/>, or the detected one (SAT ckpts/ or diffusers folder); disposable either way.</summary>
-    internal static DisposableSource OpenSource(string folder, string? layout, SatImportOptions sat)
+    /// <summary>
+    /// The source in <paramref name="layout"/>, or the detected one (SAT ckpts/ or diffusers folder); disposable either
+    /// way. <paramref name="transformer"/> (diffusers only) replaces the folder's transformer/: with it the folder only
+    /// needs the other components.
+    /// </summary>
+    internal static DisposableSource OpenSource(string folder, string? layout, SatImportOptions sat, string? transformer = null)
     {
         layout ??= SatPipelineSource.Detect(folder) ? "sat"
-            : DiffusersPipelineSource.Detect(folder) ? "diffusers"
+            : DiffusersPipelineSource.Detect(folder) || transformer is not null ? "diffusers"
             : throw new CheckpointException($"{folder} is neither a Tora diffusers pipeline folder (transformer/config.json is missing) nor a SAT ckpts folder (no tora/t2v|i2v/{SatPipelineSource.EngineFile})");
-        if (layout == "sat") { var s = SatPipelineSource.Open(folder, sat); return new DisposableSource(s, s); }
-        return new DisposableSource(DiffusersPipelineSource.Open(folder), null);
+        if (layout == "sat")
+        {
+            // The SAT ckpts/ folder holds both models; --variant picks one.
+            if (transformer is not null) throw new ArgumentException("--transformer applies to a diffusers pipeline folder; with a SAT ckpts folder use --variant t2v|i2v");
+            var s = SatPipelineSource.Open(folder, sat);
+            return new DisposableSource(s, s);
+        }
+        return new DisposableSource(DiffusersPipelineSource.Open(folder, transformer), null);
     }
 
     /// <summary>A source and what to dispose with it.</summary>

@@ -6,6 +6,7 @@ using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Jobs;
 using Tora.Inference;
+using Tora.Inference.Pipeline;
 
 namespace Tora.Worker;
 
@@ -30,11 +31,7 @@ public static class WorkerHost
             .Validate<IOptions<WorkerOptions>>((catalog, worker) => catalog.Find(worker.Value.Model) is not null,
                 "Tora:Worker:Model names a model that is not in Tora:Models");
 
-        // The one seam to the pipeline. Until the ONNX Tora pipeline is in the build, no video is ever faked: jobs
-        // fail with model_unavailable and the heartbeat says why. The pipeline hooks in here by registering its
-        // IVideoGenerator (loading WorkerOptions.ResolvedModelPackage on WorkerOptions.DeviceIndex once, keeping the
-        // sessions warm), falling back to UnavailableVideoGenerator with the load error as the reason.
-        services.AddSingleton<IVideoGenerator, UnavailableVideoGenerator>();
+        services.AddSingleton<IVideoGenerator>(CreateGenerator);
         services.AddTransient<IGenerationJob, GenerationJob>();
         services.AddHostedService<WorkerHeartbeat>();
 
@@ -56,6 +53,24 @@ public static class WorkerHost
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
         if (worker.MetricsPort > 0) services.AddHostedService(_ => new MetricServerHost(worker.MetricsPort));
         return builder;
+    }
+
+    /// <summary>
+    /// The ONNX Tora pipeline over the configured model package, or <see cref="UnavailableVideoGenerator"/> when no
+    /// package is configured (it then says so in every heartbeat). A package that fails to open gives a generator
+    /// that is not ready and says why.
+    /// </summary>
+    private static IVideoGenerator CreateGenerator(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<WorkerOptions>>();
+        if (options.Value.ResolvedModelPackage is not { } package) return new UnavailableVideoGenerator(options);
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Tora.Pipeline");
+        return new ToraVideoGenerator(options.Value.Model, package, new ExecutionOptions
+        {
+            DeviceId = options.Value.DeviceIndex,
+            LowMemory = options.Value.LowMemory,
+            Log = message => logger.LogInformation("{Message}", message),
+        });
     }
 
     /// <summary>Applies migrations, then runs the host until stopped.</summary>

@@ -12,6 +12,9 @@ public sealed class WorkerOptions
     /// <summary>The GPU this process owns (one process per GPU, PRODUCT.md §5). Alternatively set <c>CUDA_VISIBLE_DEVICES</c> and keep 0.</summary>
     public int DeviceIndex { get; set; }
 
+    /// <summary>Load the pipeline's graphs stage by stage and release them after each job's stage (small GPUs); off keeps every graph resident (speed).</summary>
+    public bool LowMemory { get; set; }
+
     /// <summary>A unique name (default <c>host:pid:device</c>), shown in heartbeats and the Hangfire dashboard.</summary>
     public string? Name { get; set; }
 

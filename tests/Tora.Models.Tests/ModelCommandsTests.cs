@@ -22,6 +22,18 @@ public sealed class ModelCommandsTests
     }
 
     [Fact]
+    public async Task An_image_to_video_package_builds_from_the_i2v_transformer_with_the_t2v_components()
+    {
+        var package = Path.Combine(TestData.TempFolder(), "i2v");
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "build", "--from", TestData.Path("fixtures/tiny-tora-t2v"),
+            "--transformer", TestData.Path("fixtures/tiny-tora-i2v/transformer"), "--out", package]));
+        var manifest = ModelManifest.Read(package);
+        Assert.Equal("tora-i2v", manifest.ModelType);
+        Assert.NotNull(manifest.Vae);
+        Assert.Equal(5, manifest.Components.Count);
+    }
+
+    [Fact]
     public async Task Random_checkpoints_are_reproducible_from_the_seed()
     {
         var root = TestData.TempFolder();

@@ -54,7 +54,7 @@ public sealed class PackageBuilderTests
     {
         var output = Path.Combine(TestData.TempFolder(), "package");
         var manifest = PackageBuilder.Build(Source, output, Precision.Bf16);
-        Assert.Equal(new VaeInfo(0.7, 4, 16), manifest.Vae);
+        Assert.Equal(new VaeInfo(0.7, 4, 8, 16), manifest.Vae);
         var decoderSpec = manifest.Components[PackageBuilder.VaeDecoderComponent];
         Assert.Equal("fp32", decoderSpec.Precision);
         Assert.Equal("latents", decoderSpec.Inputs[0].Name);
@@ -70,6 +70,32 @@ public sealed class PackageBuilderTests
         using var decoder = new Tora.Inference.Vae.VaeDecoder(session, manifest.Vae!.ScalingFactor, manifest.Vae.TemporalCompression);
         var sample = decoder.DecodeUnscaled(reference["latents"].ToFloats(), 13, Tora.Inference.Vae.FrameLayout.ChannelsFirst);
         Assert.True(OrtRunner.MaxAbsDiff(NpyArray.FromFloats(sample, 1, 3, 49, 64, 96), reference["sample"]) <= 1e-4f);
+    }
+
+    [Fact]
+    public void The_package_holds_the_vae_graphs_and_an_image_to_video_transformer_can_borrow_the_t2v_components()
+    {
+        var output = Path.Combine(TestData.TempFolder(), "package");
+        var manifest = PackageBuilder.Build(Source, output, Precision.Fp32, transformerSource: TestData.Path("fixtures/tiny-tora-i2v/transformer"));
+        Assert.Equal(("tora-i2v", 32), (manifest.ModelType, manifest.Transformer.InChannels));
+        Assert.Equal(new VaeInfo(0.7, 4, 8, 16), manifest.Vae);
+        var encoder = manifest.Components[PackageBuilder.VaeEncoderComponent];
+        // Empty past caches mark a clip's first chunk (no flag input).
+        Assert.Equal("frames", encoder.Inputs[0].Name);
+        Assert.Subset(encoder.Outputs.Select(i => i.Name).ToHashSet(), new HashSet<string> { "mean", "logvar" });
+        Assert.Contains(encoder.Inputs, i => i.Name.StartsWith("past.", StringComparison.Ordinal));
+        var latents = manifest.Components[PackageBuilder.VaeDecoderComponent].Inputs.Single(i => i.Name == "latents");
+        Assert.Equal(["1", "16", "latent_frames", "8", "12"], latents.Shape);
+        Assert.Contains(manifest.Source.Files, f => f.Path == "vae/diffusion_pytorch_model.safetensors");
+        Assert.Contains(manifest.Source.Files, f => f.Path.EndsWith("tiny-tora-i2v/transformer/config.json", StringComparison.Ordinal));
+        Assert.All(manifest.Components.Values, c => Assert.True(File.Exists(Path.Combine(output, c.File))));
+    }
+
+    [Fact]
+    public void A_borrowed_transformer_folder_needs_a_config()
+    {
+        var e = Assert.Throws<CheckpointException>(() => PackageBuilder.Build(Source, Path.Combine(TestData.TempFolder(), "p"), Precision.Fp32, transformerSource: TestData.TempFolder()));
+        Assert.Contains("config.json is missing", e.Message);
     }
 
     [Fact]

@@ -72,7 +72,7 @@ public sealed class SatImportTests
         Assert.Equal(("tora-t2v", "sat", "t2v"), (manifest.ModelType, manifest.Source.Layout, manifest.Source.Variant));
         Assert.Equal(new SourceSemantics("sat", 1e-6, null, "zeros"), manifest.Source.Semantics);
         Assert.Equal(new PackageGeometry(49, 64, 96, 13, 8, 12, 16, 2, 312), manifest.Geometry);
-        Assert.Equal(new VaeInfo(0.7, 4, 16), manifest.Vae);
+        Assert.Equal(new VaeInfo(0.7, 4, 8, 16), manifest.Vae);
         var scheduler = ModelManifest.Read(fromDiffusers).SchedulerConfig;
         foreach (var p in manifest.SchedulerConfig.EnumerateObject())
             Assert.True(System.Text.Json.JsonElement.DeepEquals(p.Value, scheduler.GetProperty(p.Name)), p.Name);

@@ -151,8 +151,9 @@ public sealed record TransformerInfo(int NumLayers, int NumAttentionHeads, int A
 /// <summary>VAE facts the host needs to run the <c>vae_encoder</c> / <c>vae_decoder</c> chunk loops (tora-reference §4.3).</summary>
 /// <param name="ScalingFactor">Latent scaling factor (0.7): the encoder's sample is multiplied by it, the decoder's input divided.</param>
 /// <param name="TemporalCompression">Video frames per latent frame after the first (4).</param>
+/// <param name="SpatialCompression">Pixels per latent pixel along each axis (8).</param>
 /// <param name="LatentChannels">Latent channels (16).</param>
-public sealed record VaeInfo(double ScalingFactor, int TemporalCompression, int LatentChannels);
+public sealed record VaeInfo(double ScalingFactor, int TemporalCompression, int SpatialCompression, int LatentChannels);
 
 /// <summary>One ONNX graph of the package.</summary>
 /// <param name="File">The model file, relative to the package.</param>

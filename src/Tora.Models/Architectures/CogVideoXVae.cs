@@ -232,7 +232,7 @@ public static class CogVideoXVae
             using var _ = _g.Scope(prefix);
             var gamma = _g.Weight(prefix + ".weight", new ReshapedWeight(_ckpt.Tensor(prefix + ".weight", channels), channels, 1, 1, 1));
             var beta = _g.Weight(prefix + ".bias", new ReshapedWeight(_ckpt.Tensor(prefix + ".bias", channels), channels, 1, 1, 1));
-            return _g.GroupNorm(x, _config.NormNumGroups, gamma, beta, eps);
+            return _g.GroupNormAccurate(x, channels, _config.NormNumGroups, gamma, beta, eps);
         }
 
         /// <summary><c>CogVideoXSpatialNorm3D</c>: GroupNorm(f) · conv_y(zq) + conv_b(zq), zq resized to f (eps 1e-6 fixed in the original).</summary>

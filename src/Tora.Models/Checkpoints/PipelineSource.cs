@@ -64,9 +64,16 @@ public abstract class PipelineSource
     }).ToList();
 }
 
-/// <summary>A diffusers pipeline folder: <c>transformer/</c>, <c>text_encoder/</c>, <c>vae/</c>, <c>scheduler/</c>, <c>tokenizer/</c>.</summary>
+/// <summary>
+/// A diffusers pipeline folder: <c>transformer/</c>, <c>text_encoder/</c>, <c>vae/</c>, <c>scheduler/</c>,
+/// <c>tokenizer/</c>; the transformer may come from another folder (an image-to-video transformer released alone
+/// borrows the text-to-video pipeline's other components).
+/// </summary>
 public sealed class DiffusersPipelineSource : PipelineSource
 {
+    /// <summary>The transformer folder: <c>&lt;Path&gt;/transformer</c>, or the borrowed one.</summary>
+    public required string TransformerFolder { get; init; }
+
     /// <inheritdoc />
     public override string Layout => "diffusers";
 
@@ -79,18 +86,27 @@ public sealed class DiffusersPipelineSource : PipelineSource
     public static bool Detect(string folder) => File.Exists(System.IO.Path.Combine(folder, "transformer", "config.json"));
 
     /// <summary>Opens a pipeline folder.</summary>
+    /// <param name="source">The pipeline folder.</param>
+    /// <param name="transformerFolder">A transformer folder (config.json + weights) to use instead of
+    /// <c>source/transformer</c> (e.g. the image-to-video transformer with the text-to-video pipeline's VAE, text
+    /// encoder, tokenizer and scheduler); null for the pipeline's own.</param>
     /// <exception cref="CheckpointException">A required file is missing or a config is unsupported.</exception>
-    public static DiffusersPipelineSource Open(string source)
+    public static DiffusersPipelineSource Open(string source, string? transformerFolder = null)
     {
         if (!Directory.Exists(source)) throw new CheckpointException($"{source}: no such folder");
-        foreach (var required in new[] { "transformer/config.json", "text_encoder/config.json", "vae/config.json", "scheduler/scheduler_config.json" })
-            if (!File.Exists(System.IO.Path.Combine(source, required)))
-                throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {required} is missing");
+        if (transformerFolder is not null && !File.Exists(System.IO.Path.Combine(transformerFolder, "config.json")))
+            throw new CheckpointException($"{transformerFolder} is not a transformer folder: config.json is missing");
+        var required = transformerFolder is null ? new[] { "transformer/config.json" } : [];
+        foreach (var file in required.Concat(["text_encoder/config.json", "vae/config.json", "scheduler/scheduler_config.json"]))
+            if (!File.Exists(System.IO.Path.Combine(source, file)))
+                throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {file} is missing");
+        transformerFolder ??= System.IO.Path.Combine(source, "transformer");
         var tokenizer = System.IO.Path.Combine(source, "tokenizer");
         return new DiffusersPipelineSource
         {
             Path = source,
-            Transformer = ToraTransformerConfig.Load(System.IO.Path.Combine(source, "transformer", "config.json")),
+            TransformerFolder = transformerFolder,
+            Transformer = ToraTransformerConfig.Load(System.IO.Path.Combine(transformerFolder, "config.json")),
             TextEncoder = T5EncoderConfig.Load(System.IO.Path.Combine(source, "text_encoder", "config.json")),
             Vae = CogVideoXVaeConfig.Load(System.IO.Path.Combine(source, "vae", "config.json")),
             SchedulerConfig = JsonDocument.Parse(File.ReadAllBytes(System.IO.Path.Combine(source, "scheduler", "scheduler_config.json"))).RootElement.Clone(),
@@ -102,7 +118,7 @@ public sealed class DiffusersPipelineSource : PipelineSource
     public override Checkpoint OpenTextEncoder() => Checkpoint.Open(System.IO.Path.Combine(Path, "text_encoder"));
 
     /// <inheritdoc />
-    public override Checkpoint OpenTransformer() => Checkpoint.Open(System.IO.Path.Combine(Path, "transformer"));
+    public override Checkpoint OpenTransformer() => Checkpoint.Open(TransformerFolder);
 
     /// <inheritdoc />
     public override Checkpoint OpenVae() => Checkpoint.Open(System.IO.Path.Combine(Path, "vae"));
@@ -114,7 +130,8 @@ public sealed class DiffusersPipelineSource : PipelineSource
         if (File.Exists(System.IO.Path.Combine(Path, "model_index.json"))) files.Add(System.IO.Path.Combine(Path, "model_index.json"));
         foreach (var component in new[] { "text_encoder", "transformer", "vae", "scheduler", "tokenizer" })
         {
-            var dir = System.IO.Path.Combine(Path, component);
+            // A borrowed transformer folder outside the pipeline folder is recorded by its full path (HashSources).
+            var dir = component == "transformer" ? TransformerFolder : System.IO.Path.Combine(Path, component);
             if (Directory.Exists(dir)) files.AddRange(Directory.GetFiles(dir).Order(StringComparer.Ordinal));
         }
         return files;

@@ -20,6 +20,29 @@ public sealed partial class GraphBuilder
     }
 
     /// <summary>
+    /// <c>nn.GroupNorm</c> as torch's CPU kernel evaluates it on a [1, C, …] tensor: per-group mean and variance
+    /// accurate to the input (computed here in float64; torch uses a Welford cascade in float32, InstanceNormalization
+    /// sums over the whole group in float32, which at 4 × 9 × 64 × 96 values per group drifts by ~1e-5 relative),
+    /// then <c>y = x·scale + bias</c> in the compute type with <c>scale = rstd·γ</c>, <c>bias = β − scale·mean</c>
+    /// per channel, as the kernel applies it.
+    /// </summary>
+    public Value GroupNormAccurate(Value x, int channels, int groups, Value gamma, Value beta, float epsilon)
+    {
+        const long Float64 = 11;
+        var grouped = Node("Cast", [Reshape(x, 0, groups, -1)], Attr.Int("to", Float64));
+        var mean = Node("ReduceMean", [grouped], Attr.Ints("axes", [2]), Attr.Int("keepdims", 1));
+        var centered = Sub(grouped, mean);
+        var variance = Node("ReduceMean", [Mul(centered, centered)], Attr.Ints("axes", [2]), Attr.Int("keepdims", 1));
+        var eps = Node("Cast", [ConstantFloat32([epsilon], 1)], Attr.Int("to", Float64));
+        var rstd = Node("Reciprocal", Sqrt(Add(variance, eps)));
+        Value PerChannel(Value v) =>
+            Reshape(Node("Expand", Cast(v, ComputeType), Int64s(1, groups, channels / groups)), 1, channels, 1, 1, 1);
+        var scale = Mul(PerChannel(rstd), gamma);
+        var bias = Sub(beta, Mul(scale, PerChannel(mean)));
+        return Add(Mul(x, scale), bias);
+    }
+
+    /// <summary>
     /// Nearest-neighbour upsampling of [1, C, T, h, w] by integer factors: every frame repeated
     /// <paramref name="timeFactor"/> times and every pixel <paramref name="spaceFactor"/> × <paramref name="spaceFactor"/>
     /// times → [1, C, T·r, h·s, w·s]: torch's <c>F.interpolate(mode="nearest")</c> with integer factors, as

@@ -39,10 +39,13 @@ public static class PackageBuilder
     /// <param name="output">The package folder; must not exist or be empty.</param>
     /// <param name="precision">Precision of the graphs.</param>
     /// <param name="log">Progress lines.</param>
+    /// <param name="transformerSource">A transformer folder (config.json + weights) to use instead of
+    /// <c>source/transformer</c>: an image-to-video transformer released alone borrows the text encoder, VAE,
+    /// tokenizer and scheduler of the text-to-video pipeline folder (fixtures README: tiny-tora-i2v).</param>
     /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
     /// <exception cref="IOException">The output folder is not empty.</exception>
-    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null) =>
-        Build(DiffusersPipelineSource.Open(source), output, precision, log);
+    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null, string? transformerSource = null) =>
+        Build(DiffusersPipelineSource.Open(source, transformerSource), output, precision, log);
 
     /// <summary>Builds the package from a source of any layout (diffusers folder, SAT <c>ckpts/</c>).</summary>
     /// <param name="source">The opened source.</param>
@@ -139,7 +142,7 @@ public static class PackageBuilder
             components[name] = Save(g, output, name, Precision.Fp32);
             log($"{name}: {g.NodeCount} nodes, {g.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
         }
-        return new VaeInfo(config.ScalingFactor, (int)config.TemporalCompressionRatio, config.LatentChannels);
+        return new VaeInfo(config.ScalingFactor, (int)config.TemporalCompressionRatio, s, config.LatentChannels);
     }
 
     private static ComponentManifest Save(GraphBuilder g, string output, string name, Precision precision)

@@ -1,0 +1,119 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace Tora.Inference.Pipeline;
+
+/// <summary>
+/// The transformer bound once for a whole denoising loop (onnx-and-performance.md §5): every input and the output
+/// are <see cref="OrtValue"/>s over buffers allocated here once and bound through one <see cref="OrtIoBinding"/>;
+/// a step copies the latents into the batched input (both CFG halves, tora-reference §5.3; image latents
+/// concatenated on channels for image-to-video, §4.4), writes the timestep and runs. Nothing is allocated per
+/// step beyond what ONNX Runtime needs.
+/// </summary>
+public sealed class DenoisingTransformer : IDisposable
+{
+    private const string HiddenStates = "hidden_states", EncoderHiddenStates = "encoder_hidden_states", Timestep = "timestep",
+        RopeCos = "rope_cos", RopeSin = "rope_sin", NoisePred = "noise_pred";
+
+    private readonly InferenceSession _session;
+    private readonly OrtIoBinding _binding;
+    private readonly RunOptions _runOptions = new();
+    private readonly List<OrtValue> _owned = [];
+    private readonly float[] _hidden;
+    private readonly long[] _timestep;
+    private readonly float[] _prediction;
+    private readonly float[]? _imageLatents;
+    private readonly int _frames, _channels, _inChannels, _plane;
+
+    /// <param name="session">The transformer session (not owned).</param>
+    /// <param name="batch">2 with classifier-free guidance (<c>[uncond, cond]</c>), 1 without.</param>
+    /// <param name="latentFrames">T.</param>
+    /// <param name="latentChannels">C of the noisy latents (16).</param>
+    /// <param name="latentHeight">h.</param>
+    /// <param name="latentWidth">w.</param>
+    /// <param name="textEmbeddings">The text input <c>[batch, 226, D]</c>.</param>
+    /// <param name="ropeCos">The RoPE cosine table.</param>
+    /// <param name="ropeSin">The RoPE sine table.</param>
+    /// <param name="motion">The modulation inputs (owned by the caller; must outlive this).</param>
+    /// <param name="imageLatents">Image-to-video: the padded first-frame latents <c>[1, T, C, h, w]</c>; null for text-to-video.</param>
+    public DenoisingTransformer(InferenceSession session, int batch, int latentFrames, int latentChannels, int latentHeight, int latentWidth,
+        float[] textEmbeddings, float[] ropeCos, float[] ropeSin, MotionGuidance motion, float[]? imageLatents)
+    {
+        _session = session;
+        Batch = batch;
+        (_frames, _channels, _plane) = (latentFrames, latentChannels, latentHeight * latentWidth);
+        _inChannels = imageLatents is null ? latentChannels : 2 * latentChannels;
+        var declared = session.InputMetadata[HiddenStates].Dimensions;
+        if (declared.Length != 5 || declared[1] != latentFrames || declared[2] != _inChannels || declared[3] != latentHeight || declared[4] != latentWidth)
+            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable,
+                $"the transformer takes hidden_states [{string.Join(", ", declared)}], the pipeline has [batch, {latentFrames}, {_inChannels}, {latentHeight}, {latentWidth}]");
+        _imageLatents = imageLatents;
+        LatentLength = latentFrames * latentChannels * _plane;
+        _hidden = GC.AllocateArray<float>(batch * latentFrames * _inChannels * _plane, pinned: true);
+        _timestep = GC.AllocateArray<long>(batch, pinned: true);
+        _prediction = GC.AllocateArray<float>(batch * LatentLength, pinned: true);
+        int textLength = textEmbeddings.Length / batch;
+        long textTokens = session.InputMetadata[EncoderHiddenStates].Dimensions[1];
+
+        _binding = session.CreateIoBinding();
+        Bind(HiddenStates, OrtValue.CreateTensorValueFromMemory(_hidden, [batch, latentFrames, _inChannels, latentHeight, latentWidth]));
+        Bind(EncoderHiddenStates, OrtValue.CreateTensorValueFromMemory(textEmbeddings, [batch, textTokens, textLength / textTokens]));
+        Bind(Timestep, OrtValue.CreateTensorValueFromMemory(_timestep, [batch]));
+        long headDim = session.InputMetadata[RopeCos].Dimensions[1];
+        Bind(RopeCos, OrtValue.CreateTensorValueFromMemory(ropeCos, [ropeCos.Length / headDim, headDim]));
+        Bind(RopeSin, OrtValue.CreateTensorValueFromMemory(ropeSin, [ropeSin.Length / headDim, headDim]));
+        foreach (var (name, value) in motion.Inputs) _binding.BindInput(name, value);
+        var output = OrtValue.CreateTensorValueFromMemory(_prediction, [batch, latentFrames, latentChannels, latentHeight, latentWidth]);
+        _owned.Add(output);
+        _binding.BindOutput(NoisePred, output);
+    }
+
+    /// <summary>Rows of the batch (2 with guidance).</summary>
+    public int Batch { get; }
+
+    /// <summary>Values of one latent tensor <c>[1, T, C, h, w]</c>.</summary>
+    public int LatentLength { get; }
+
+    /// <summary>
+    /// Predicts v for <paramref name="latents"/> at timestep value <paramref name="timestep"/>; returns the batched
+    /// prediction <c>[batch, T, C, h, w]</c> (valid until the next call; the caller may modify it).
+    /// </summary>
+    public Span<float> Predict(ReadOnlySpan<float> latents, int timestep)
+    {
+        if (latents.Length != LatentLength) throw new ArgumentException($"latents hold {latents.Length} values, expected {LatentLength}", nameof(latents));
+        int rowLength = _frames * _inChannels * _plane, framePlanes = _channels * _plane;
+        for (int b = 0; b < Batch; b++)
+        {
+            var row = _hidden.AsSpan(b * rowLength, rowLength);
+            if (_imageLatents is null)
+            {
+                latents.CopyTo(row);
+            }
+            else
+            {
+                // torch.cat([latents, image_latents], dim=2): per frame, the noisy channels then the image channels.
+                for (int t = 0; t < _frames; t++)
+                {
+                    latents.Slice(t * framePlanes, framePlanes).CopyTo(row.Slice(2 * t * framePlanes, framePlanes));
+                    _imageLatents.AsSpan(t * framePlanes, framePlanes).CopyTo(row.Slice((2 * t + 1) * framePlanes, framePlanes));
+                }
+            }
+            _timestep[b] = timestep;
+        }
+        _session.RunWithBinding(_runOptions, _binding);
+        return _prediction;
+    }
+
+    private void Bind(string name, OrtValue value)
+    {
+        _owned.Add(value);
+        _binding.BindInput(name, value);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _binding.Dispose();
+        foreach (var v in _owned) v.Dispose();
+        _runOptions.Dispose();
+    }
+}

@@ -1,0 +1,37 @@
+namespace Tora.Inference.Pipeline;
+
+/// <summary>Which ONNX Runtime execution provider runs the graphs.</summary>
+public enum ExecutionProviderChoice
+{
+    /// <summary>CUDA when this build and machine can run it, otherwise the CPU (with a log line saying why).</summary>
+    Auto,
+
+    /// <summary>The CPU provider.</summary>
+    Cpu,
+
+    /// <summary>CUDA, or fail: no silent fallback.</summary>
+    Cuda,
+}
+
+/// <summary>How a <see cref="ToraPipeline"/> runs its graphs.</summary>
+public sealed record ExecutionOptions
+{
+    /// <summary>The execution provider (default: CUDA if usable, else CPU).</summary>
+    public ExecutionProviderChoice Provider { get; init; } = ExecutionProviderChoice.Auto;
+
+    /// <summary>The CUDA device index (one process per GPU, PRODUCT.md §5).</summary>
+    public int DeviceId { get; init; }
+
+    /// <summary>
+    /// Low-memory mode: each component's session is created when its stage starts and released when it ends (text
+    /// encoder → VAE encoder and trajectory encoder → transformer → VAE decoder), so only one stage's weights are
+    /// resident at a time (small GPUs). Off: every session stays loaded between jobs (speed).
+    /// </summary>
+    public bool LowMemory { get; init; }
+
+    /// <summary>Intra-op threads of CPU sessions (0: ONNX Runtime's default, one per core).</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Where the pipeline's one-line log messages go (provider choice, stage timings); null: nowhere.</summary>
+    public Action<string>? Log { get; init; }
+}

@@ -1,0 +1,134 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Tora.Inference.Noise;
+using Tora.Inference.Trajectories;
+using Tora.Inference.Vae;
+
+namespace Tora.Inference.Pipeline;
+
+/// <summary>
+/// The per-block Motion-guidance Fuser modulations <c>mgf_gamma_i</c>/<c>mgf_beta_i</c> the transformer takes,
+/// computed once per job (tora-reference §3) and kept where the session's provider put them (GPU memory with CUDA).
+/// With no trajectory they are zeros of shape <c>[1, 1, D]</c>: the fuser is then the identity, which is motion
+/// guidance off (PRODUCT.md §3, the transformer graph's documented convention).
+/// </summary>
+public sealed class MotionGuidance : IDisposable
+{
+    private readonly IDisposable? _owner;
+
+    private MotionGuidance(IReadOnlyList<(string Name, OrtValue Value)> inputs, IDisposable? owner, float[]? flowLatents)
+    {
+        Inputs = inputs;
+        _owner = owner;
+        FlowLatents = flowLatents;
+    }
+
+    /// <summary>The transformer inputs by name, in graph order.</summary>
+    public IReadOnlyList<(string Name, OrtValue Value)> Inputs { get; }
+
+    /// <summary>The scaled flow latents <c>[1, T, C, h, w]</c> the trajectory encoder saw; null when motion guidance is off.</summary>
+    public float[]? FlowLatents { get; }
+
+    /// <summary>True when a trajectory guides the motion.</summary>
+    public bool Enabled => FlowLatents is not null;
+
+    /// <summary>Motion guidance off: zeros <c>[1, 1, D]</c> in each modulation input's element type.</summary>
+    public static MotionGuidance Off(InferenceSession transformer)
+    {
+        var values = new List<(string, OrtValue)>();
+        var owner = new DisposableList();
+        foreach (var (name, meta) in transformer.InputMetadata)
+        {
+            if (!name.StartsWith("mgf_", StringComparison.Ordinal)) continue;
+            long d = meta.Dimensions[^1];
+            var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, meta.ElementDataType, [1, 1, d]);
+            value.GetTensorMutableRawData().Clear();
+            owner.Add(value);
+            values.Add((name, value));
+        }
+        return new MotionGuidance(values, owner, null);
+    }
+
+    /// <summary>
+    /// Motion guidance from trajectories (tora-reference §2, §3; the diffusers T2V pipeline's flow path): the flow
+    /// video in [−1, 1] → VAE encoder (chunks of 8 frames) → posterior sample with the job's noise source
+    /// (<see cref="NoiseConsumer.FlowPosterior"/>) × scaling factor, in the transformer's <c>[1, T, C, h, w]</c>
+    /// layout → trajectory encoder once (both CFG halves share it).
+    /// </summary>
+    /// <exception cref="ToraPipelineException">The trajectories are invalid for the video (code <c>invalid_input</c>).</exception>
+    public static MotionGuidance FromTrajectories(IReadOnlyList<Trajectory> trajectories, VideoGeometry video, VaeEncoder vaeEncoder,
+        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory)
+    {
+        FlowVideo flow;
+        try
+        {
+            flow = FlowVideo.FromTrajectories(trajectories, video);
+        }
+        catch (TrajectoryValidationException e)
+        {
+            throw new ToraPipelineException(ToraPipelineException.InvalidInput, $"invalid trajectories: {string.Join("; ", e.Errors)}");
+        }
+        var pixels = new float[flow.VaeInputLength];
+        flow.WriteVaeInput(pixels); // [1, 3, F, H, W]
+        return FromFlowVideo(pixels, video.Frames, vaeEncoder, scalingFactor, trajectoryEncoder, noise, deviceMemory);
+    }
+
+    /// <summary>
+    /// Motion guidance from an RGB flow video already rendered (8-bit <c>[F, H, W, 3]</c>, as <c>tora trajectory
+    /// render --out-npy</c> writes it, or a dense optical-flow video coloured with <c>flow_to_image</c>).
+    /// </summary>
+    /// <exception cref="ToraPipelineException">The video does not have the package's size (code <c>invalid_input</c>).</exception>
+    public static MotionGuidance FromFlowVideo(ReadOnlySpan<byte> rgb, VideoGeometry video, VaeEncoder vaeEncoder,
+        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory)
+    {
+        int plane = video.FramePixels;
+        if (rgb.Length != 3L * video.Frames * plane)
+            throw new ToraPipelineException(ToraPipelineException.InvalidInput,
+                $"the flow video holds {rgb.Length} bytes; this model needs {video.Frames} x {video.Height} x {video.Width} x 3");
+        // [F, H, W, 3] → [1, 3, F, H, W] in [−1, 1] (x / 127.5 − 1 in float32, as the original, §2.4).
+        var pixels = new float[rgb.Length];
+        for (int t = 0; t < video.Frames; t++)
+            for (int c = 0; c < 3; c++)
+            {
+                var dst = pixels.AsSpan((c * video.Frames + t) * plane, plane);
+                var src = rgb.Slice(t * plane * 3 + c);
+                for (int p = 0; p < plane; p++) dst[p] = src[p * 3] / 127.5f - 1f;
+            }
+        return FromFlowVideo(pixels, video.Frames, vaeEncoder, scalingFactor, trajectoryEncoder, noise, deviceMemory);
+    }
+
+    private static MotionGuidance FromFlowVideo(float[] pixels, int frames, VaeEncoder vaeEncoder,
+        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory)
+    {
+        var posterior = vaeEncoder.Encode(pixels, frames, FrameLayout.ChannelsFirst);
+        var draw = new float[posterior.Mean.Length];
+        noise.Draw([1, posterior.Channels, posterior.Frames, posterior.Height, posterior.Width], draw, NoiseConsumer.FlowPosterior);
+        var latents = posterior.Sample(draw, scalingFactor, FrameLayout.FramesFirst);
+        return FromFlowLatents(latents, [1, posterior.Frames, posterior.Channels, posterior.Height, posterior.Width], trajectoryEncoder, deviceMemory);
+    }
+
+    /// <summary>The trajectory encoder run on scaled flow latents <c>[1, T, C, h, w]</c>.</summary>
+    private static MotionGuidance FromFlowLatents(float[] latents, long[] shape, InferenceSession trajectoryEncoder, OrtMemoryInfo? deviceMemory)
+    {
+        var names = trajectoryEncoder.OutputMetadata.Keys.Where(k => k.StartsWith("mgf_", StringComparison.Ordinal)).ToArray();
+        using var input = OrtValue.CreateTensorValueFromMemory(latents, shape);
+        using var binding = trajectoryEncoder.CreateIoBinding();
+        using var runOptions = new RunOptions();
+        binding.BindInput(trajectoryEncoder.InputMetadata.Keys.Single(), input);
+        foreach (var name in names) binding.BindOutputToDevice(name, deviceMemory ?? OrtMemoryInfo.DefaultInstance);
+        trajectoryEncoder.RunWithBinding(runOptions, binding);
+        var outputs = binding.GetOutputValues();
+        return new MotionGuidance(names.Select((n, i) => (n, outputs[i])).ToArray(), outputs, latents);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _owner?.Dispose();
+
+    private sealed class DisposableList : List<IDisposable>, IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var d in this) d.Dispose();
+        }
+    }
+}

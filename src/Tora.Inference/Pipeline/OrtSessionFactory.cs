@@ -1,0 +1,119 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace Tora.Inference.Pipeline;
+
+/// <summary>
+/// Chooses the execution provider once and creates sessions with it. CUDA is tried by appending it to a probe
+/// <see cref="SessionOptions"/>: ONNX Runtime throws <see cref="OnnxRuntimeException"/> there when the CUDA
+/// provider library or the CUDA/cuDNN runtime cannot be loaded, which is the only reliable test. In
+/// <see cref="ExecutionProviderChoice.Auto"/> mode the factory then falls back to the CPU and logs which provider
+/// it uses and why; it never falls back silently, and an explicit CUDA request fails instead.
+/// </summary>
+public sealed class OrtSessionFactory
+{
+    /// <summary>ONNX Runtime's name of the CUDA provider.</summary>
+    public const string CudaProvider = "CUDAExecutionProvider";
+
+    /// <summary>ONNX Runtime's name of the CPU provider.</summary>
+    public const string CpuProvider = "CPUExecutionProvider";
+
+    private readonly ExecutionOptions _options;
+
+    /// <summary>Chooses the provider for <paramref name="options"/> and logs the choice.</summary>
+    /// <exception cref="ToraPipelineException">CUDA was required but cannot be used.</exception>
+    public OrtSessionFactory(ExecutionOptions options)
+    {
+        _options = options;
+        var log = options.Log ?? (_ => { });
+        if (options.Provider == ExecutionProviderChoice.Cpu)
+        {
+            ProviderName = CpuProvider;
+            Reason = "the CPU provider was requested";
+        }
+        else if (TryCuda(options.DeviceId, out var failure))
+        {
+            ProviderName = CudaProvider;
+            Reason = $"CUDA device {options.DeviceId} is usable";
+        }
+        else if (options.Provider == ExecutionProviderChoice.Cuda)
+        {
+            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"the CUDA execution provider cannot be used on device {options.DeviceId}: {failure}");
+        }
+        else
+        {
+            ProviderName = CpuProvider;
+            Reason = $"CUDA is not usable ({failure})";
+        }
+        if (UsesCuda) DeviceMemory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, options.DeviceId, OrtMemType.Default);
+        log($"execution provider: {ProviderName} ({Reason})");
+    }
+
+    /// <summary>The provider every session uses (<see cref="CudaProvider"/> or <see cref="CpuProvider"/>).</summary>
+    public string ProviderName { get; }
+
+    /// <summary>Why that provider was chosen.</summary>
+    public string Reason { get; }
+
+    /// <summary>True when the sessions run on CUDA.</summary>
+    public bool UsesCuda => ProviderName == CudaProvider;
+
+    /// <summary>Where outputs that stay on the device (VAE caches, motion modulations) live: the GPU with CUDA, else null (the CPU).</summary>
+    public OrtMemoryInfo? DeviceMemory { get; }
+
+    /// <summary>Creates a session for the graph at <paramref name="modelPath"/> (external data next to it is found by ONNX Runtime).</summary>
+    /// <exception cref="ToraPipelineException">The graph cannot be loaded.</exception>
+    public InferenceSession Create(string modelPath)
+    {
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        try
+        {
+            if (_options.IntraOpThreads > 0) options.IntraOpNumThreads = _options.IntraOpThreads;
+            if (UsesCuda) options.AppendExecutionProvider_CUDA(_options.DeviceId);
+            return new InferenceSession(modelPath, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"{modelPath}: ONNX Runtime cannot load the graph: {FirstLine(e.Message)}", e);
+        }
+        finally
+        {
+            // InferenceSession copies what it needs from the options when it is created.
+            options.Dispose();
+        }
+    }
+
+    private static bool TryCuda(int deviceId, out string failure)
+    {
+        failure = "";
+        if (!OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider))
+        {
+            failure = "this ONNX Runtime build has no CUDA provider";
+            return false;
+        }
+        // ONNX Runtime also prints the load failure itself; the reason goes into our one log line instead.
+        var env = OrtEnv.Instance();
+        var level = env.EnvLogLevel;
+        env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+        try
+        {
+            using var probe = new SessionOptions();
+            probe.AppendExecutionProvider_CUDA(deviceId);
+            return true;
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            failure = FirstLine(e.Message);
+            return false;
+        }
+        finally
+        {
+            env.EnvLogLevel = level;
+        }
+    }
+
+    private static string FirstLine(string message)
+    {
+        var line = message.Split('\n', 2)[0].Trim();
+        return line.Length > 300 ? line[..300] + "…" : line;
+    }
+}

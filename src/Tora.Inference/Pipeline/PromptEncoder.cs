@@ -1,0 +1,59 @@
+using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Text;
+
+namespace Tora.Inference.Pipeline;
+
+/// <summary>
+/// Prompt → T5 embedding <c>[226, D]</c> (tora-reference §4.1): the tokenizer's ids (no BOS, EOS appended, padded
+/// to the package's text length) through the <c>text_encoder</c> graph, no attention mask (as the pipeline calls it).
+/// The negative prompt (diffusers semantics: T5 of the negative prompt, §5.4) is the same for almost every job, so
+/// its embedding is cached by text.
+/// </summary>
+public sealed class PromptEncoder(T5Tokenizer tokenizer, int textLength, int embedDim)
+{
+    private const string InputIds = "input_ids", LastHiddenState = "last_hidden_state";
+    private string? _cachedNegative;
+    private float[]? _cachedNegativeEmbedding;
+
+    /// <summary>Values of one embedding: text length × D.</summary>
+    public int EmbeddingLength => textLength * embedDim;
+
+    /// <summary>The padded token ids of <paramref name="text"/>.</summary>
+    public long[] Tokenize(string text) => tokenizer.Encode(text, textLength);
+
+    /// <summary>The embedding of <paramref name="prompt"/> <c>[226, D]</c>.</summary>
+    public float[] Encode(InferenceSession session, string prompt)
+    {
+        var ids = Tokenize(prompt);
+        using var input = OrtValue.CreateTensorValueFromMemory(ids, [1, textLength]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [InputIds], [input], [LastHiddenState]);
+        var values = outputs[0].GetTensorDataAsSpan<float>();
+        if (values.Length != EmbeddingLength)
+            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable,
+                $"text encoder gave {values.Length} values per prompt, expected {textLength} x {embedDim}");
+        return values.ToArray();
+    }
+
+    /// <summary>
+    /// The transformer's text input for one job: <c>[uncond, cond]</c> (<c>[2, 226, D]</c>) when guidance is on, the
+    /// prompt's embedding alone (<c>[1, 226, D]</c>) when it is off (tora-reference §5.3: batch order uncond first).
+    /// </summary>
+    public float[] EncodeForGuidance(InferenceSession session, string prompt, string negativePrompt, bool guidance)
+    {
+        var cond = Encode(session, prompt);
+        if (!guidance) return cond;
+        if (_cachedNegative != negativePrompt || _cachedNegativeEmbedding is null)
+        {
+            _cachedNegativeEmbedding = Encode(session, negativePrompt);
+            _cachedNegative = negativePrompt;
+        }
+        var batch = new float[2 * EmbeddingLength];
+        _cachedNegativeEmbedding.CopyTo(batch, 0);
+        cond.CopyTo(batch, EmbeddingLength);
+        return batch;
+    }
+
+    /// <summary>Whether the embedding of <paramref name="negativePrompt"/> is cached.</summary>
+    public bool HasCachedNegative(string negativePrompt) => _cachedNegative == negativePrompt && _cachedNegativeEmbedding is not null;
+}

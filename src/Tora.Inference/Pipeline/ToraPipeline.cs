@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using Tora.Inference.Embeddings;
+using Tora.Inference.Noise;
+using Tora.Inference.Sampling;
+using Tora.Inference.Text;
+using Tora.Inference.Trajectories;
+using Tora.Inference.Vae;
+using Tora.Inference.Video;
+
+namespace Tora.Inference.Pipeline;
+
+/// <summary>
+/// The Tora pipeline over one model package (tora-reference §4–5, PRODUCT.md §3, the diffusers T2V/I2V semantics):
+/// prompt → T5, trajectories → flow video → VAE → trajectory encoder, (first frame → VAE), noise → DPM-Solver++(2M)
+/// loop of the CFG-batched transformer → chunked VAE decode → 8-bit frames → MP4. Every random draw comes from the
+/// request's noise source in the original's order: image posterior, flow posterior, initial latents, scheduler.
+/// One job at a time; sessions are reused across jobs (or released per stage in low-memory mode).
+/// </summary>
+public sealed class ToraPipeline : IDisposable
+{
+    private readonly ModelPackage _package;
+    private readonly OrtSessionFactory _factory;
+    private readonly PackageSessions _sessions;
+    private readonly PromptEncoder _prompts;
+    private readonly Action<string> _log;
+    private readonly float[] _ropeCos, _ropeSin;
+
+    /// <summary>Opens <paramref name="package"/> (checked, tokenizer loaded; sessions are created on first use).</summary>
+    /// <exception cref="ToraPipelineException">The package is unusable, or CUDA was required and is not usable.</exception>
+    public ToraPipeline(ModelPackage package, ExecutionOptions? options = null)
+    {
+        options ??= new ExecutionOptions();
+        _package = package;
+        _log = options.Log ?? (_ => { });
+        _factory = new OrtSessionFactory(options);
+        _sessions = new PackageSessions(package, _factory, options.LowMemory, _log);
+        T5Tokenizer tokenizer;
+        try
+        {
+            tokenizer = T5Tokenizer.Load(package.TokenizerFolder);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or FormatException or ArgumentException)
+        {
+            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
+        }
+        var m = package.Manifest;
+        _prompts = new PromptEncoder(tokenizer, m.TextLength, m.Transformer.TextEmbedDim);
+        // The 3D RoPE table of the video tokens depends only on the geometry (diffusers: base grid = sample size / patch).
+        var g = m.Geometry;
+        (_ropeCos, _ropeSin) = RotaryPositionalEmbedding3D.Compute(m.Transformer.AttentionHeadDim, g.LatentFrames,
+            g.LatentHeight / g.PatchSize, g.LatentWidth / g.PatchSize, m.Transformer.SampleHeight / g.PatchSize, m.Transformer.SampleWidth / g.PatchSize);
+    }
+
+    /// <summary>The package.</summary>
+    public ModelPackage Package => _package;
+
+    /// <summary>The execution provider in use.</summary>
+    public string ExecutionProvider => _factory.ProviderName;
+
+    /// <summary>Why that provider.</summary>
+    public string ExecutionProviderReason => _factory.Reason;
+
+    /// <summary>The prompt encoder (tokenizer and T5 with the negative-prompt cache).</summary>
+    public PromptEncoder Prompts => _prompts;
+
+    /// <summary>Components whose sessions are loaded now.</summary>
+    public IReadOnlyCollection<string> LoadedComponents => _sessions.Loaded;
+
+    /// <summary>The latent shape <c>[1, T, C, h, w]</c> of a job.</summary>
+    public int[] LatentShape => [1, _package.Geometry.LatentFrames, _package.Geometry.LatentChannels, _package.Geometry.LatentHeight, _package.Geometry.LatentWidth];
+
+    /// <summary>Runs one generation (the paper's figure, top to bottom).</summary>
+    /// <exception cref="ToraPipelineException">The request does not fit the package (code <c>invalid_input</c> or <c>unsupported_size</c>).</exception>
+    /// <exception cref="OperationCanceledException">Cancelled (checked between phases and between steps).</exception>
+    public async Task<ToraResult> GenerateAsync(ToraRequest request, IProgress<PipelineProgress>? progress, CancellationToken cancellationToken)
+    {
+        var job = new JobClock(CheckRequest(request), progress, cancellationToken);
+        var text = job.Run("encode_text", () => EncodeText(request));
+        var image = job.Run("encode_motion", () => EncodeFirstFrame(request));
+        float[] latents;
+        using (var motion = job.Run("encode_motion", () => EncodeMotion(request)))
+        {
+            latents = PrepareLatents(request);
+            job.Run("denoise", () => Denoise(request, job, latents, text, motion, image));
+        }
+        _sessions.Release(ModelPackage.TrajectoryEncoder); // after the modulations it allocated are freed
+        var frames = job.Run("decode", () => Decode(latents));
+        await job.RunAsync("encode_video", () => EncodeVideoAsync(request, frames, cancellationToken));
+        return new ToraResult(frames, _package.Geometry.Frames, _package.Geometry.Height, _package.Geometry.Width, latents, LatentShape,
+            job.PhaseMilliseconds, _factory.ProviderName);
+    }
+
+    private int CheckRequest(ToraRequest request)
+    {
+        var g = _package.Geometry;
+        static ToraPipelineException Invalid(string message) => new(ToraPipelineException.InvalidInput, message);
+        if (request.Frames is { } f && f != g.Frames)
+            throw new ToraPipelineException(ToraPipelineException.UnsupportedSize, $"this model package generates {g.Frames} frames, not {f}");
+        if (request.Steps < 1 || request.Steps > _package.SchedulerConfig.NumTrainTimesteps)
+            throw Invalid($"steps must be 1..{_package.SchedulerConfig.NumTrainTimesteps}, got {request.Steps}");
+        if (!double.IsFinite(request.GuidanceScale) || request.GuidanceScale < 0)
+            throw Invalid($"the guidance scale must be a finite number ≥ 0, got {request.GuidanceScale}");
+        if (_package.IsImageToVideo && request.FirstFrame is null)
+            throw Invalid("this is an image-to-video model package: give a first frame");
+        if (!_package.IsImageToVideo && request.FirstFrame is not null)
+            throw Invalid("this is a text-to-video model package: it takes no first frame (use an image-to-video package)");
+        if (request.OutputPath is not null && (request.Fps is < 1 or > 240 || request.Crf is < 0 or > 51))
+            throw Invalid($"fps must be 1..240 and crf 0..51, got {request.Fps} and {request.Crf}");
+        return request.Steps;
+    }
+
+    /// <summary>T5 of the negative prompt and the prompt, batched <c>[uncond, cond]</c> (tora-reference §5.3, §5.4).</summary>
+    private float[] EncodeText(ToraRequest request)
+    {
+        var guidance = new ClassifierFreeGuidance(request.GuidanceScale, request.DynamicCfg);
+        var embeddings = _prompts.EncodeForGuidance(_sessions.Get(ModelPackage.TextEncoder), request.Prompt, request.NegativePrompt, guidance.Enabled);
+        _sessions.Release(ModelPackage.TextEncoder);
+        return embeddings;
+    }
+
+    /// <summary>Image-to-video: the padded first-frame latents (its posterior draw comes first, §5.5); null for text-to-video.</summary>
+    private float[]? EncodeFirstFrame(ToraRequest request)
+    {
+        if (request.FirstFrame is null) return null;
+        using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        var latents = FirstFrameEncoder.Encode(request.FirstFrame, encoder, _package.Vae.ScalingFactor, _package.Geometry.LatentFrames, request.Noise);
+        if (request.Trajectories.Count == 0 && request.FlowVideo is null) _sessions.Release(ModelPackage.VaeEncoder);
+        return latents;
+    }
+
+    /// <summary>The fuser modulations from the trajectories, or motion guidance off (§3, PRODUCT.md §3).</summary>
+    private MotionGuidance EncodeMotion(ToraRequest request)
+    {
+        var g = _package.Geometry;
+        if (request.Trajectories.Count == 0 && request.FlowVideo is null) return MotionGuidance.Off(_sessions.Get(ModelPackage.Transformer));
+        var video = new VideoGeometry(g.Frames, g.Height, g.Width);
+        using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        var trajectoryEncoder = _sessions.Get(ModelPackage.TrajectoryEncoder);
+        var motion = request.FlowVideo is { } flow
+            ? MotionGuidance.FromFlowVideo(flow, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory)
+            : MotionGuidance.FromTrajectories(request.Trajectories, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory);
+        _sessions.Release(ModelPackage.VaeEncoder);
+        return motion;
+    }
+
+    /// <summary>Initial latents: one standard-normal draw × <c>init_noise_sigma</c> (1, §5.1).</summary>
+    private float[] PrepareLatents(ToraRequest request)
+    {
+        var shape = LatentShape;
+        var latents = new float[shape.Aggregate(1, (a, b) => a * b)];
+        request.Noise.Draw(shape, latents, NoiseConsumer.InitialLatents);
+        return latents;
+    }
+
+    /// <summary>The step loop: batched transformer, CFG (dynamic from the timestep value), DPM-Solver++(2M) step (§5.2, §5.3).</summary>
+    private void Denoise(ToraRequest request, JobClock job, float[] latents, float[] text, MotionGuidance motion, float[]? image)
+    {
+        var g = _package.Geometry;
+        var scheduler = new CogVideoXDpmScheduler(_package.SchedulerConfig, request.Steps);
+        var stepper = new DpmSolverStepper(scheduler, LatentShape);
+        var guidance = new ClassifierFreeGuidance(request.GuidanceScale, request.DynamicCfg);
+        using var transformer = new DenoisingTransformer(_sessions.Get(ModelPackage.Transformer), guidance.Enabled ? 2 : 1,
+            g.LatentFrames, g.LatentChannels, g.LatentHeight, g.LatentWidth, text, _ropeCos, _ropeSin, motion, image);
+        var timesteps = scheduler.Timesteps;
+        for (int k = 0; k < timesteps.Length; k++)
+        {
+            job.ThrowIfCancelled();
+            var prediction = transformer.Predict(latents, timesteps[k]);
+            var guided = guidance.Enabled
+                ? ClassifierFreeGuidance.CombineBatched(prediction, guidance.ScaleAt(timesteps[k], request.Steps))
+                : prediction;
+            stepper.Step(k, guided, latents, request.Noise);
+            request.OnStep?.Invoke(k, latents);
+            job.Report("denoise", k + 1);
+        }
+        _sessions.Release(ModelPackage.Transformer);
+    }
+
+    /// <summary>Latents ÷ scaling factor → VAE decoder in the original's chunks → 8-bit frames, diffusers rounding (§5.8).</summary>
+    private byte[] Decode(float[] latents)
+    {
+        using var decoder = new VaeDecoder(_sessions.Get(ModelPackage.VaeDecoder), _package.Vae.ScalingFactor, _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        var frames = decoder.DecodeToUint8(latents, _package.Geometry.LatentFrames, FrameLayout.FramesFirst);
+        _sessions.Release(ModelPackage.VaeDecoder);
+        return frames;
+    }
+
+    /// <summary>The MP4 (H.264, yuv420p, CRF 18 by default), with the trajectories drawn over it when asked (§5.8).</summary>
+    private async Task EncodeVideoAsync(ToraRequest request, byte[] frames, CancellationToken cancellationToken)
+    {
+        if (request.OutputPath is null) return;
+        var g = _package.Geometry;
+        var video = new RgbVideo(frames, g.Frames, g.Height, g.Width);
+        if (request.OverlayTrajectory && request.Trajectories.Count > 0)
+            video = TrajectoryPreview.DrawPaths(video, TrajectoryResampler.ToVideo(request.Trajectories, new VideoGeometry(g.Frames, g.Height, g.Width)));
+        await Mp4Writer.WriteAsync(video, request.OutputPath, new Mp4Options { Fps = request.Fps, Crf = request.Crf }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _sessions.Dispose();
+
+    /// <summary>Phase timings, progress reports and cancellation checks of one job.</summary>
+    private sealed class JobClock(int totalSteps, IProgress<PipelineProgress>? progress, CancellationToken cancellationToken)
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly Dictionary<string, double> _phases = [];
+        private int _step;
+
+        public IReadOnlyDictionary<string, double> PhaseMilliseconds => _phases;
+
+        public void ThrowIfCancelled() => cancellationToken.ThrowIfCancellationRequested();
+
+        public void Report(string phase, int step)
+        {
+            _step = step;
+            progress?.Report(new PipelineProgress(phase, step, totalSteps, _clock.Elapsed));
+        }
+
+        public T Run<T>(string phase, Func<T> work)
+        {
+            ThrowIfCancelled();
+            Report(phase, _step);
+            var start = _clock.Elapsed;
+            var result = work();
+            _phases[phase] = _phases.GetValueOrDefault(phase) + (_clock.Elapsed - start).TotalMilliseconds;
+            return result;
+        }
+
+        public void Run(string phase, Action work) => Run<object?>(phase, () => { work(); return null; });
+
+        public async Task RunAsync(string phase, Func<Task> work)
+        {
+            ThrowIfCancelled();
+            Report(phase, _step);
+            var start = _clock.Elapsed;
+            await work();
+            _phases[phase] = _phases.GetValueOrDefault(phase) + (_clock.Elapsed - start).TotalMilliseconds;
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Noise;
+using Tora.Inference.Video;
+
+namespace Tora.Inference.Pipeline;
+
+/// <summary>
+/// <see cref="IVideoGenerator"/> over <see cref="ToraPipeline"/>: the worker's real generator. The package is opened
+/// when the generator is created; when that fails, <see cref="Status"/> says why and every job fails with
+/// <c>model_unavailable</c>. Seeds become the torch-compatible noise stream (PRODUCT.md §3). One job at a time.
+/// </summary>
+public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
+{
+    private readonly ToraPipeline? _pipeline;
+    private readonly string _model;
+    private readonly string _detail;
+    private readonly SemaphoreSlim _oneJob = new(1, 1);
+
+    /// <summary>Opens the package at <paramref name="packageFolder"/> to serve <paramref name="model"/>.</summary>
+    public ToraVideoGenerator(string model, string packageFolder, ExecutionOptions? options = null)
+    {
+        _model = model;
+        try
+        {
+            _pipeline = new ToraPipeline(ModelPackage.Open(packageFolder), options);
+            var m = _pipeline.Package.Manifest;
+            _detail = $"{m.ModelType} {m.Precision} package {_pipeline.Package.Folder} ({m.Geometry.Frames} frames {m.Geometry.Width}x{m.Geometry.Height}) on {_pipeline.ExecutionProvider}";
+        }
+        catch (ToraPipelineException e)
+        {
+            _detail = e.Message;
+        }
+    }
+
+    /// <inheritdoc />
+    public VideoGeneratorStatus Status => new(_pipeline is not null, _model, _detail);
+
+    /// <inheritdoc />
+    public async Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
+    {
+        var pipeline = _pipeline ?? throw new VideoGenerationException(ToraPipelineException.ModelUnavailable, _detail);
+        var g = pipeline.Package.Geometry;
+        if (request.Width != g.Width || request.Height != g.Height || request.NumFrames != g.Frames)
+            throw new VideoGenerationException(ToraPipelineException.UnsupportedSize,
+                $"the model package generates {g.Frames} frames of {g.Width}x{g.Height}, not {request.NumFrames} of {request.Width}x{request.Height}");
+        var job = new ToraRequest
+        {
+            Prompt = request.Prompt,
+            NegativePrompt = request.NegativePrompt,
+            Trajectories = request.Trajectories,
+            FirstFrame = request.FirstFrame,
+            Frames = request.NumFrames,
+            Steps = request.Steps,
+            GuidanceScale = request.GuidanceScale,
+            DynamicCfg = request.DynamicCfg,
+            Noise = new SeededNoiseSource(unchecked((ulong)request.Seed)),
+            OutputPath = request.OutputPath,
+            Fps = request.Fps,
+            OverlayTrajectory = request.OverlayTrajectory,
+        };
+        await _oneJob.WaitAsync(cancellationToken);
+        try
+        {
+            // The pipeline computes synchronously between awaits: keep it off the caller's thread.
+            var result = await Task.Run(() => pipeline.GenerateAsync(job, new SynchronousProgress(progress), cancellationToken), cancellationToken);
+            var scheduler = pipeline.Package.SchedulerConfig;
+            var reproducibility = new Reproducibility(pipeline.Package.ManifestHash,
+                $"CogVideoXDPMScheduler {scheduler.TimestepSpacing} {scheduler.PredictionType} steps={request.Steps} cfg={request.GuidanceScale} dynamic_cfg={request.DynamicCfg}",
+                OrtEnv.Instance().GetVersionString(), result.ExecutionProvider);
+            return new VideoGenerationResult(request.OutputPath, result.FrameCount, request.Fps, reproducibility, result.PhaseMilliseconds);
+        }
+        catch (ToraPipelineException e)
+        {
+            throw new VideoGenerationException(e.Code, e.Message);
+        }
+        catch (VideoEncodingException e)
+        {
+            throw new VideoGenerationException("video_encoding_failed", e.Message);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new VideoGenerationException("inference_failed", $"ONNX Runtime failed: {e.Message.Split('\n', 2)[0]}");
+        }
+        finally
+        {
+            _oneJob.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _pipeline?.Dispose();
+        _oneJob.Dispose();
+    }
+
+    /// <summary>Relays pipeline progress to the worker's sink on the pipeline's thread (Progress&lt;T&gt; would post it later, out of order).</summary>
+    private sealed class SynchronousProgress(IProgress<GenerationProgress> sink) : IProgress<PipelineProgress>
+    {
+        public void Report(PipelineProgress value) => sink.Report(new GenerationProgress(value.Phase, value.Step, value.TotalSteps));
+    }
+}
