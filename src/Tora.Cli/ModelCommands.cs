@@ -23,14 +23,17 @@ public static class ModelCommands
         var output = new Option<string>("--out") { Description = "Package folder to create (must not exist or be empty).", Required = true };
         var precision = new Option<string>("--precision") { Description = "Graph precision.", DefaultValueFactory = _ => "fp32" };
         precision.AcceptOnlyFromAmong("fp32", "fp16", "bf16");
-        var command = new Command("build", "Build a model package (manifest.json, ONNX graphs, tokenizer) from a diffusers pipeline folder.") { from, output, precision };
+        var only = new Option<string>("--only") { Description = "Compile only these parts: 'transformer' (with its trajectory encoder; for measurements such as bench/gpu) or 'all'.", DefaultValueFactory = _ => "all" };
+        only.AcceptOnlyFromAmong("all", "transformer");
+        var command = new Command("build", "Build a model package (manifest.json, ONNX graphs, tokenizer) from a diffusers pipeline folder.") { from, output, precision, only };
         command.SetAction(parse =>
         {
             var p = parse.GetValue(precision) switch { "fp16" => Precision.Fp16, "bf16" => Precision.Bf16, _ => Precision.Fp32 };
             var clock = Stopwatch.StartNew();
             try
             {
-                var manifest = PackageBuilder.Build(parse.GetRequiredValue(from), parse.GetRequiredValue(output), p, Console.WriteLine);
+                var manifest = PackageBuilder.Build(parse.GetRequiredValue(from), parse.GetRequiredValue(output), p, Console.WriteLine,
+                    parse.GetValue(only) == "transformer" ? PackageParts.Transformer : PackageParts.All);
                 Console.WriteLine($"package {parse.GetRequiredValue(output)} ({manifest.ModelType}, {manifest.Precision}) built in {clock.Elapsed.TotalSeconds:F1} s; peak RSS {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");
                 return 0;
             }

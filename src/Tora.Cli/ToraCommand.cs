@@ -13,6 +13,7 @@ public static class ToraCommand
         root.Subcommands.Add(TrajectoryCommands.Create());
         root.Subcommands.Add(ModelCommands.Create());
         root.Subcommands.Add(KeysCommands.Create());
+        root.Subcommands.Add(BenchCommands.Create());
 
         try
         {

@@ -19,6 +19,20 @@ public enum Precision
     Bf16,
 }
 
+/// <summary>Which parts of a pipeline a package holds.</summary>
+[Flags]
+public enum PackageParts
+{
+    /// <summary>The transformer and its trajectory encoder (always present).</summary>
+    Transformer = 1,
+    /// <summary>The T5 text encoder.</summary>
+    TextEncoder = 2,
+    /// <summary>The VAE encoder and decoder chunk graphs.</summary>
+    Vae = 4,
+    /// <summary>Everything: a package the service can run.</summary>
+    All = Transformer | TextEncoder | Vae,
+}
+
 /// <summary>
 /// Compiles a diffusers-layout Tora pipeline folder into a model package: <c>text_encoder.onnx</c>,
 /// <c>trajectory_encoder.onnx</c>, <c>transformer.onnx</c>, <c>vae_encoder.onnx</c>, <c>vae_decoder.onnx</c> (each with <c>.onnx.data</c> when over the
@@ -41,13 +55,19 @@ public static class PackageBuilder
     /// <param name="output">The package folder; must not exist or be empty.</param>
     /// <param name="precision">Precision of the graphs.</param>
     /// <param name="log">Progress lines.</param>
+    /// <param name="parts">Which parts to compile (default all). A partial package serves measurements such as the
+    /// GPU step benchmark (issue 10), where the 9.5 GB text encoder and the VAE would only cost disk and time.</param>
     /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
     /// <exception cref="IOException">The output folder is not empty.</exception>
-    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null)
+    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null, PackageParts parts = PackageParts.All)
     {
         log ??= _ => { };
         if (!Directory.Exists(source)) throw new CheckpointException($"{source}: no such folder");
-        foreach (var required in new[] { "transformer/config.json", "text_encoder/config.json", "vae/config.json", "scheduler/scheduler_config.json" })
+        if (!parts.HasFlag(PackageParts.Transformer)) throw new ArgumentException("a package always holds the transformer", nameof(parts));
+        var requiredFiles = new List<string> { "transformer/config.json", "scheduler/scheduler_config.json" };
+        if (parts.HasFlag(PackageParts.TextEncoder)) requiredFiles.Add("text_encoder/config.json");
+        if (parts.HasFlag(PackageParts.Vae)) requiredFiles.Add("vae/config.json");
+        foreach (var required in requiredFiles)
             if (!File.Exists(Path.Combine(source, required)))
                 throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {required} is missing");
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
@@ -58,9 +78,10 @@ public static class PackageBuilder
         var components = new Dictionary<string, ComponentManifest>();
         var clock = Stopwatch.StartNew();
 
-        var encoderConfig = T5EncoderConfig.Load(Path.Combine(source, "text_encoder", "config.json"));
-        using (var ckpt = Checkpoint.Open(Path.Combine(source, "text_encoder")))
+        if (parts.HasFlag(PackageParts.TextEncoder))
         {
+            var encoderConfig = T5EncoderConfig.Load(Path.Combine(source, "text_encoder", "config.json"));
+            using var ckpt = Checkpoint.Open(Path.Combine(source, "text_encoder"));
             var g = T5Encoder.Build(ckpt, encoderConfig, TextLength, computeType);
             components[TextEncoder] = Save(g, output, TextEncoder, precision);
             log($"{TextEncoder}: {g.NodeCount} nodes, {g.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
@@ -79,7 +100,7 @@ public static class PackageBuilder
             log($"{Transformer}: {tr.NodeCount} nodes, {tr.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
         }
 
-        var vae = BuildVae(source, output, geometry, config, components, log, clock);
+        var vae = parts.HasFlag(PackageParts.Vae) ? BuildVae(source, output, geometry, config, components, log, clock) : null;
 
         string? tokenizer = null;
         var tokenizerSource = Path.Combine(source, "tokenizer");
