@@ -61,7 +61,9 @@ public static class ModelCommands
         config.AcceptOnlyFromAmong("tiny", "cogvideox-5b");
         var output = new Option<string>("--out") { Description = "Folder to write the pipeline into (must not exist or be empty).", Required = true };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random values.", DefaultValueFactory = _ => 0UL };
-        var command = new Command("random", "Write a random checkpoint with exactly the official tensor names and shapes.") { config, output, seed };
+        var only = new Option<string>("--only") { Description = "'transformer': write only transformer/ and the scheduler config (enough for 'model build --only transformer'); 'all' (default): every component.", DefaultValueFactory = _ => "all" };
+        only.AcceptOnlyFromAmong("all", "transformer");
+        var command = new Command("random", "Write a random checkpoint with exactly the official tensor names and shapes.") { config, output, seed, only };
         command.SetAction(parse =>
         {
             var folder = parse.GetRequiredValue(output);
@@ -71,7 +73,7 @@ public static class ModelCommands
             var clock = Stopwatch.StartNew();
             try
             {
-                RandomCheckpoint.Write(which, folder, parse.GetValue(seed));
+                RandomCheckpoint.Write(which, folder, parse.GetValue(seed), parse.GetValue(only) == "transformer");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
