@@ -74,7 +74,7 @@ prepare() {
     ((part > 1024 * 1024)) || die "the working tree ($tree_bytes bytes) leaves no room to carry anything"
     split -b "$part" -d -a 2 "$GPU/bundle.tar.xz" "$GPU/parts/part-"
     (cd "$GPU/parts" && sha256sum part-* > SHA256SUMS)
-    local n; n=$(ls "$GPU/parts"/part-* | wc -l)
+    local n; n=$(find "$GPU/parts" -name "part-*" | wc -l)
     say "bundle $((bundle_bytes / 1048576)) MiB; working tree $((tree_bytes / 1048576)) MiB; $n part(s) of ≤ $((part / 1048576)) MiB"
     echo
     echo "On the GPU machine (device tool 'run'), back to back (a machine is given back 30 s after a call):"
@@ -159,7 +159,9 @@ use_cuda_libs() {
     if ((!DRY && !CUDA_LIBS_SET)); then
         CUDA_LIBS_SET=1
         [[ -f $WORK/ld_library_path ]] || die "stage env has not run"
-        export LD_LIBRARY_PATH="$(cat "$WORK/ld_library_path")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        local dirs
+        dirs=$(cat "$WORK/ld_library_path")
+        export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     fi
 }
 
@@ -310,8 +312,11 @@ PY
     cat "$WORK/diffs.txt" "$WORK/diffs_real.txt" 2>/dev/null || true
     [[ -f $WORK/attention.txt ]] && { echo "attention:"; cat "$WORK/attention.txt"; }
     if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
-        tar -C "$WORK" -czf "$OUT/gpu-results.tar.gz" --exclude='*.npy' --exclude='*.npz' --exclude='*.onnx.data' \
-            logs profile table.txt env.txt results.jsonl $(cd "$WORK" && ls torch.jsonl diffs*.txt attention.txt 2>/dev/null) \
+        local keep=() f
+        for f in logs profile table.txt env.txt results.jsonl torch.jsonl diffs.txt diffs_real.txt attention.txt; do
+            [[ -e $WORK/$f ]] && keep+=("$f")
+        done
+        tar -C "$WORK" -czf "$OUT/gpu-results.tar.gz" --exclude='*.npy' --exclude='*.npz' --exclude='*.onnx.data' "${keep[@]}" \
             || die "collecting results into \$OUT"
         cp "$WORK/table.txt" "$OUT/table.txt"
         say "results copied to \$OUT (gpu-results.tar.gz, table.txt)"
