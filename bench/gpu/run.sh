@@ -17,6 +17,8 @@
 # Stages: env ckpt packages tiny ours profile fallback torch table (default: all, in this order).
 # Environment: TORA_GPU_WORK (work folder; default /root/tora-gpu there, a temp folder in --dry-run),
 #   RUNS (timed runs, default 10), WARMUP (default 2), PYTHON (default python3), TORCH_PYTHON (dry run only),
+#   PRECISIONS (GPU packages, default "bf16 fp16"; the first is the one timed with motion on and profiled),
+#   TORCH_MODES (default fp32,eager,compile),
 #   DIFFUSERS_GIT (--prepare; default /work/.mirror/huggingface+diffusers/repo), COMPILE_MODE (default "default").
 # Disk on the GPU machine: checkpoint 11.3 GB + two transformer-only packages 11.3 GB each (+ inputs, profile).
 set -euo pipefail
@@ -253,7 +255,7 @@ stage_fallback() {
 }
 
 stage_torch() {
-    local py=$PYTHON device=cuda modes="fp32,eager,compile"
+    local py=$PYTHON device=cuda modes=${TORCH_MODES:-fp32,eager,compile}
     if ((DRY)); then
         if [[ -z ${TORCH_PYTHON:-} ]] || ! "$TORCH_PYTHON" -c 'import torch' 2>/dev/null; then
             say "PyTorch side SKIPPED in the dry run (set TORCH_PYTHON to a python with torch, numpy, safetensors)"
@@ -336,7 +338,7 @@ while (($#)); do
         --receive) MODE=receive ;;
         --dry-run) DRY=1 ;;
         --stages) shift; STAGES=${1//,/ } ;;
-        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
     shift
@@ -350,7 +352,7 @@ if ((DRY)); then
 else
     WORK=${TORA_GPU_WORK:-/root/tora-gpu}
     CONFIG=cogvideox-5b
-    PRECISIONS="bf16 fp16"        # fp32 real size: PyTorch's fp32 step is the reference instead (22 GB of weights, no fused fp32 attention in ORT)
+    PRECISIONS=${PRECISIONS:-bf16 fp16}   # fp32 real size: PyTorch's fp32 step is the reference instead (22 GB of weights, no fused fp32 attention in ORT)
     TINY_PRECISIONS="fp32 fp16 bf16"
 fi
 mkdir -p "$WORK"
