@@ -79,7 +79,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     def build(dtype):
-        with torch.device("meta"):
+        # Built in float32 directly on the device (fast initialisation, buffers as diffusers computes them),
+        # then loaded and cast, as `from_pretrained(torch_dtype=…)` would.
+        with torch.device(device):
             model = CogVideoXTransformer3DModel(**kwargs)
         expected = model.state_dict()
         extra = sorted(k for k in state if k not in expected)
@@ -91,8 +93,8 @@ def main():
             sys.exit(f"shape mismatch for {bad[:5]}")
         prefixes = sorted({k.split(".")[0] for k in extra})
         log(f"{len(expected)} tensors loaded; {len(extra)} checkpoint tensors not in diffusers' model (prefixes {prefixes}: Tora's extractor/fusers)")
-        model.load_state_dict({k: state[k].to(dtype) for k in expected}, assign=True, strict=True)
-        return model.to(device=device, dtype=dtype).eval()
+        model.load_state_dict({k: state[k] for k in expected}, strict=True)
+        return model.to(dtype=dtype).eval()
 
     def inputs(dtype):
         return dict(

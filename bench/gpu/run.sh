@@ -18,7 +18,8 @@
 # Environment: TORA_GPU_WORK (work folder; default /root/tora-gpu there, a temp folder in --dry-run),
 #   RUNS (timed runs, default 10), WARMUP (default 2), PYTHON (default python3), TORCH_PYTHON (dry run only),
 #   PRECISIONS (GPU packages, default "bf16 fp16"; the first is the one timed with motion on and profiled),
-#   TORCH_MODES (default fp32,eager,compile),
+#   TORCH_MODES (default fp32,eager,compile), ORT_CUDA_OPTIONS (extra CUDA provider options for every step run,
+#   space-separated key=value, e.g. "sdpa_kernel=8" to pin cuDNN flash attention),
 #   DIFFUSERS_GIT (--prepare; default /work/.mirror/huggingface+diffusers/repo), COMPILE_MODE (default "default").
 # Disk on the GPU machine: checkpoint 11.3 GB + two transformer-only packages 11.3 GB each (+ inputs, profile).
 set -euo pipefail
@@ -186,8 +187,10 @@ stage_packages() {
 bench() {
     local name=$1; shift
     mkdir -p "$WORK/logs"
-    say "tora bench step $*"
-    "$TORA" bench step "$@" 2>&1 | tee "$WORK/logs/$name.log"
+    local extra=() kv
+    for kv in ${ORT_CUDA_OPTIONS:-}; do extra+=(--cuda-option "$kv"); done
+    say "tora bench step $* ${extra[*]}"
+    "$TORA" bench step "$@" "${extra[@]}" 2>&1 | tee "$WORK/logs/$name.log"
     [[ ${PIPESTATUS[0]} == 0 ]] || die "tora bench step ($name)"
     if ((DRY)); then
         grep -q "FALLING BACK TO CPU" "$WORK/logs/$name.log" || die "$name: expected the CUDA→CPU fallback line on this machine"

@@ -43,14 +43,22 @@ public static class BenchCommands
         var profile = new Option<string?>("--profile") { Description = "ORT profiling file prefix: profiles every run of the transformer session (the timings then carry profiling overhead: time without it) and prints node placement and op-type totals." };
         var optimized = new Option<string?>("--optimized-model") { Description = "Save the optimised graph here (weights to <path>.data) and print its op counts." };
         var json = new Option<string?>("--json") { Description = "Append the result as one JSON line to this file." };
+        var cudaOptions = new Option<string[]>("--cuda-option") { Description = "Extra CUDA provider option key=value (repeatable), e.g. sdpa_kernel=8 to pin cuDNN flash attention (onnx-and-performance.md §2.1).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("step", "Time the CFG-batched transformer step with IOBinding: warm-up, then median/min/max of the timed runs, peak GPU memory.")
-            { package, device, deviceId, warmup, runs, motion, inputs, saveInputs, timestep, seed, noisePred, profile, optimized, json };
+            { package, device, deviceId, warmup, runs, motion, inputs, saveInputs, timestep, seed, noisePred, profile, optimized, json, cudaOptions };
         command.SetAction(parse =>
         {
             if (parse.GetValue(runs) < 1 || parse.GetValue(warmup) < 0) throw new CliException("--runs must be ≥ 1 and --warmup ≥ 0");
+            var extra = new Dictionary<string, string>();
+            foreach (var kv in parse.GetValue(cudaOptions) ?? [])
+            {
+                int eq = kv.IndexOf('=');
+                if (eq <= 0) throw new CliException($"--cuda-option '{kv}' is not key=value");
+                extra[kv[..eq]] = kv[(eq + 1)..];
+            }
             var settings = new StepBenchSettings(parse.GetRequiredValue(package), parse.GetValue(device) == "cuda", parse.GetValue(deviceId),
                 parse.GetValue(warmup), parse.GetValue(runs), parse.GetValue(motion) == "on", parse.GetValue(inputs), parse.GetValue(saveInputs),
-                parse.GetValue(timestep), parse.GetValue(seed), parse.GetValue(noisePred), parse.GetValue(profile), parse.GetValue(optimized), parse.GetValue(json));
+                parse.GetValue(timestep), parse.GetValue(seed), parse.GetValue(noisePred), parse.GetValue(profile), parse.GetValue(optimized), parse.GetValue(json), extra);
             try
             {
                 StepBench.Run(settings, Console.WriteLine);
@@ -116,7 +124,8 @@ public static class BenchCommands
 
 /// <summary>What one <c>tora bench step</c> does.</summary>
 internal sealed record StepBenchSettings(string Package, bool Cuda, int DeviceId, int Warmup, int Runs, bool Motion, string? Inputs,
-    string? SaveInputs, long Timestep, int Seed, string? NoisePred, string? Profile, string? OptimizedModel, string? Json);
+    string? SaveInputs, long Timestep, int Seed, string? NoisePred, string? Profile, string? OptimizedModel, string? Json,
+    IReadOnlyDictionary<string, string> CudaOptions);
 
 /// <summary>
 /// The transformer step measurement (issue 10): one session with the chosen execution provider, every input
@@ -145,7 +154,7 @@ internal static class StepBench
         }
 
         using var gpuMemory = GpuMemoryMonitor.Start(s.Cuda ? s.DeviceId : -1, log);
-        using var provider = ExecutionProvider.Create(s.Cuda, s.DeviceId, log);
+        using var provider = ExecutionProvider.Create(s.Cuda, s.DeviceId, log, s.CudaOptions);
         var deviceMemory = provider.DeviceMemory;
 
         var held = new List<IDisposable>();

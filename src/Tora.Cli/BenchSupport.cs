@@ -13,9 +13,11 @@ namespace Tora.Cli;
 internal sealed class ExecutionProvider : IDisposable
 {
     private readonly int _deviceId;
+    private readonly IReadOnlyDictionary<string, string> _extra;
 
-    private ExecutionProvider(bool cuda, int deviceId)
+    private ExecutionProvider(bool cuda, int deviceId, IReadOnlyDictionary<string, string> extra)
     {
+        _extra = extra;
         IsCuda = cuda;
         _deviceId = deviceId;
         DeviceMemory = cuda ? new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default) : OrtMemoryInfo.DefaultInstance;
@@ -31,16 +33,21 @@ internal sealed class ExecutionProvider : IDisposable
     public OrtMemoryInfo DeviceMemory { get; }
 
     /// <summary>Probes CUDA (when asked) by appending its provider once; falls back to CPU on failure.</summary>
-    public static ExecutionProvider Create(bool cuda, int deviceId, Action<string> log)
+    /// <param name="cuda">Try the CUDA provider.</param>
+    /// <param name="deviceId">CUDA device ordinal.</param>
+    /// <param name="log">Progress lines, the provider decision among them.</param>
+    /// <param name="extraCudaOptions">More CUDA provider options (e.g. <c>sdpa_kernel</c>), or null.</param>
+    public static ExecutionProvider Create(bool cuda, int deviceId, Action<string> log, IReadOnlyDictionary<string, string>? extraCudaOptions = null)
     {
+        var extra = extraCudaOptions ?? new Dictionary<string, string>();
         if (cuda)
         {
             try
             {
                 using var probe = new SessionOptions();
-                AppendCuda(probe, deviceId);
-                log($"execution provider: CUDAExecutionProvider on device {deviceId}");
-                return new ExecutionProvider(true, deviceId);
+                AppendCuda(probe, deviceId, extra);
+                log($"execution provider: CUDAExecutionProvider on device {deviceId}" + string.Concat(extra.Select(kv => $", {kv.Key}={kv.Value}")));
+                return new ExecutionProvider(true, deviceId, extra);
             }
             catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
             {
@@ -48,7 +55,7 @@ internal sealed class ExecutionProvider : IDisposable
             }
         }
         log("execution provider: CPUExecutionProvider");
-        return new ExecutionProvider(false, -1);
+        return new ExecutionProvider(false, -1, extra);
     }
 
     /// <summary>Session options for this provider (onnx-and-performance.md §7: all optimisations, arena grown as requested).</summary>
@@ -57,7 +64,7 @@ internal sealed class ExecutionProvider : IDisposable
     public SessionOptions Options(string? profilePrefix, string? optimizedModel)
     {
         var o = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (IsCuda) AppendCuda(o, _deviceId);
+        if (IsCuda) AppendCuda(o, _deviceId, _extra);
         if (profilePrefix is not null)
         {
             // The prefix first: setting EnableProfiling hands ORT the prefix it holds at that moment.
@@ -74,16 +81,18 @@ internal sealed class ExecutionProvider : IDisposable
         return o;
     }
 
-    private static void AppendCuda(SessionOptions options, int deviceId)
+    private static void AppendCuda(SessionOptions options, int deviceId, IReadOnlyDictionary<string, string> extra)
     {
         using var cuda = new OrtCUDAProviderOptions();
-        cuda.UpdateOptions(new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             ["device_id"] = deviceId.ToString(CultureInfo.InvariantCulture),
             // Power-of-two arena growth wastes GBs on multi-GB activations (onnx-and-performance.md §2.1 item 5).
             ["arena_extend_strategy"] = "kSameAsRequested",
             ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
-        });
+        };
+        foreach (var (k, v) in extra) settings[k] = v;
+        cuda.UpdateOptions(settings);
         options.AppendExecutionProvider_CUDA(cuda);
     }
 
