@@ -31,8 +31,10 @@ public static class ModelCommands
         variant.AcceptOnlyFromAmong("t2v", "i2v");
         var satConfig = new Option<string?>("--sat-config") { Description = "SAT: the model YAML (sat/configs/tora/model/cogvideox_5b_tora*.yaml); default: the CogVideoX-5B Tora values." };
         var vaeGroups = new Option<int>("--vae-norm-groups") { Description = "SAT: VAE GroupNorm groups (hard-coded in SAT, not in any YAML).", DefaultValueFactory = _ => 32 };
+        var only = new Option<string>("--only") { Description = "Compile only these parts: 'transformer' (with its trajectory encoder; for measurements such as bench/gpu) or 'all'.", DefaultValueFactory = _ => "all" };
+        only.AcceptOnlyFromAmong("all", "transformer");
         var command = new Command("build", "Build a model package (manifest.json, ONNX graphs, tokenizer) from a diffusers pipeline folder or a SAT ckpts/ folder.")
-            { from, output, transformer, precision, layout, variant, satConfig, vaeGroups };
+            { from, output, transformer, precision, layout, variant, satConfig, vaeGroups, only };
         command.SetAction(parse =>
         {
             var p = parse.GetValue(precision) switch { "fp16" => Precision.Fp16, "bf16" => Precision.Bf16, _ => Precision.Fp32 };
@@ -41,8 +43,9 @@ public static class ModelCommands
             {
                 var folder = parse.GetRequiredValue(from);
                 var sat = new SatImportOptions { Variant = parse.GetValue(variant), ModelConfig = parse.GetValue(satConfig), VaeNormGroups = parse.GetValue(vaeGroups) };
-                using var source = OpenSource(folder, parse.GetValue(layout), sat, parse.GetValue(transformer));
-                var manifest = PackageBuilder.Build(source, parse.GetRequiredValue(output), p, Console.WriteLine);
+                var parts = parse.GetValue(only) == "transformer" ? PackageParts.Transformer : PackageParts.All;
+                using var source = OpenSource(folder, parse.GetValue(layout), sat, parse.GetValue(transformer), parts);
+                var manifest = PackageBuilder.Build(source, parse.GetRequiredValue(output), p, Console.WriteLine, parts);
                 Console.WriteLine($"package {parse.GetRequiredValue(output)} ({manifest.ModelType}, {manifest.Precision}, from {manifest.Source.Layout}) built in {clock.Elapsed.TotalSeconds:F1} s; peak RSS {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");
                 return 0;
             }
@@ -57,9 +60,9 @@ public static class ModelCommands
     /// <summary>
     /// The source in <paramref name="layout"/>, or the detected one (SAT ckpts/ or diffusers folder); disposable either
     /// way. <paramref name="transformer"/> (diffusers only) replaces the folder's transformer/: with it the folder only
-    /// needs the other components.
+    /// needs the other components. <paramref name="parts"/>: a diffusers folder only needs the components of these parts.
     /// </summary>
-    internal static DisposableSource OpenSource(string folder, string? layout, SatImportOptions sat, string? transformer = null)
+    internal static DisposableSource OpenSource(string folder, string? layout, SatImportOptions sat, string? transformer = null, PackageParts parts = PackageParts.All)
     {
         layout ??= SatPipelineSource.Detect(folder) ? "sat"
             : DiffusersPipelineSource.Detect(folder) || transformer is not null ? "diffusers"
@@ -71,7 +74,7 @@ public static class ModelCommands
             var s = SatPipelineSource.Open(folder, sat);
             return new DisposableSource(s, s);
         }
-        return new DisposableSource(DiffusersPipelineSource.Open(folder, transformer), null);
+        return new DisposableSource(DiffusersPipelineSource.Open(folder, transformer, parts), null);
     }
 
     /// <summary>A source and what to dispose with it.</summary>
@@ -100,7 +103,9 @@ public static class ModelCommands
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random values.", DefaultValueFactory = _ => 0UL };
         var layout = new Option<string>("--layout") { Description = "diffusers (a pipeline folder) or sat (a SAT ckpts/ folder: tora/t2v, vae/3d-vae.pt, t5-v1_1-xxl/config.json).", DefaultValueFactory = _ => "diffusers" };
         layout.AcceptOnlyFromAmong("diffusers", "sat");
-        var command = new Command("random", "Write a random checkpoint with exactly the official tensor names and shapes.") { config, output, seed, layout };
+        var only = new Option<string>("--only") { Description = "'transformer': write only transformer/ and the scheduler config (enough for 'model build --only transformer'; diffusers layout); 'all' (default): every component.", DefaultValueFactory = _ => "all" };
+        only.AcceptOnlyFromAmong("all", "transformer");
+        var command = new Command("random", "Write a random checkpoint with exactly the official tensor names and shapes.") { config, output, seed, layout, only };
         command.SetAction(parse =>
         {
             var folder = parse.GetRequiredValue(output);
@@ -110,8 +115,13 @@ public static class ModelCommands
             var clock = Stopwatch.StartNew();
             try
             {
-                if (parse.GetValue(layout) == "sat") RandomSatCheckpoint.Write(which, folder, parse.GetValue(seed));
-                else RandomCheckpoint.Write(which, folder, parse.GetValue(seed));
+                bool transformerOnly = parse.GetValue(only) == "transformer";
+                if (parse.GetValue(layout) == "sat")
+                {
+                    if (transformerOnly) return Fail("--only transformer writes a diffusers folder; leave out --layout sat");
+                    RandomSatCheckpoint.Write(which, folder, parse.GetValue(seed));
+                }
+                else RandomCheckpoint.Write(which, folder, parse.GetValue(seed), transformerOnly);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

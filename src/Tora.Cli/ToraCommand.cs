@@ -14,6 +14,7 @@ public static class ToraCommand
         root.Subcommands.Add(ModelCommands.Create());
         root.Subcommands.Add(KeysCommands.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(BenchCommands.Create());
 
         try
         {

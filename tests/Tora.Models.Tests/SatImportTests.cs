@@ -372,4 +372,38 @@ public sealed class SatLayoutTests
         Assert.Equal([Path.GetFullPath(TinyYaml("t2v")), "t5-v1_1-xxl/config.json", "tora/t2v/mp_rank_00_model_states.pt"],
             manifest.Source.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task A_sat_folder_builds_a_transformer_only_package_and_refuses_the_diffusers_only_options()
+    {
+        var root = TestData.TempFolder();
+        var ckpts = Path.Combine(root, "ckpts");
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--layout", "sat", "--out", ckpts, "--seed", "4"]));
+        var package = Path.Combine(root, "package");
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "build", "--from", ckpts, "--out", package, "--sat-config", TinyYaml("t2v"),
+            "--vae-norm-groups", "2", "--only", "transformer"]));
+        var manifest = ModelManifest.Read(package);
+        Assert.Equal(("sat", "tora-t2v"), (manifest.Source.Layout, manifest.ModelType));
+        Assert.Equal(["trajectory_encoder", "transformer"], manifest.Components.Keys.Order(StringComparer.Ordinal));
+        Assert.Null(manifest.Vae);
+
+        var error = new StringWriter();
+        var previous = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            // The SAT folder holds both models (--variant picks one); a random transformer-only folder is diffusers.
+            Assert.Equal(2, await ToraCommand.RunAsync(["model", "build", "--from", ckpts, "--out", Path.Combine(root, "p"),
+                "--transformer", TestData.Path("fixtures/tiny-tora-i2v/transformer")]));
+            Assert.Equal(2, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--layout", "sat", "--only", "transformer",
+                "--out", Path.Combine(root, "r")]));
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+        Assert.Contains("tora: --transformer applies to a diffusers pipeline folder", error.ToString());
+        Assert.Contains("tora: --only transformer writes a diffusers folder", error.ToString());
+        Assert.False(Directory.Exists(Path.Combine(root, "r")));
+    }
 }

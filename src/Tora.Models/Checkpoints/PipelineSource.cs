@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Tora.Inference.Package;
+using Tora.Models.Package;
 
 namespace Tora.Models.Checkpoints;
 
@@ -22,11 +23,11 @@ public abstract class PipelineSource
     /// <summary>Transformer configuration.</summary>
     public required ToraTransformerConfig Transformer { get; init; }
 
-    /// <summary>T5 configuration.</summary>
-    public required T5EncoderConfig TextEncoder { get; init; }
+    /// <summary>T5 configuration; null when the source was opened without it (a transformer-only package).</summary>
+    public required T5EncoderConfig? TextEncoder { get; init; }
 
-    /// <summary>VAE configuration.</summary>
-    public required CogVideoXVaeConfig Vae { get; init; }
+    /// <summary>VAE configuration; null when the source was opened without it (a transformer-only package).</summary>
+    public required CogVideoXVaeConfig? Vae { get; init; }
 
     /// <summary>The scheduler configuration (diffusers <c>scheduler_config.json</c> form).</summary>
     public required JsonElement SchedulerConfig { get; init; }
@@ -90,14 +91,20 @@ public sealed class DiffusersPipelineSource : PipelineSource
     /// <param name="transformerFolder">A transformer folder (config.json + weights) to use instead of
     /// <c>source/transformer</c> (e.g. the image-to-video transformer with the text-to-video pipeline's VAE, text
     /// encoder, tokenizer and scheduler); null for the pipeline's own.</param>
+    /// <param name="parts">The parts to be compiled: text_encoder/ and vae/ are only required (and read) for theirs.</param>
     /// <exception cref="CheckpointException">A required file is missing or a config is unsupported.</exception>
-    public static DiffusersPipelineSource Open(string source, string? transformerFolder = null)
+    public static DiffusersPipelineSource Open(string source, string? transformerFolder = null, PackageParts parts = PackageParts.All)
     {
         if (!Directory.Exists(source)) throw new CheckpointException($"{source}: no such folder");
         if (transformerFolder is not null && !File.Exists(System.IO.Path.Combine(transformerFolder, "config.json")))
             throw new CheckpointException($"{transformerFolder} is not a transformer folder: config.json is missing");
-        var required = transformerFolder is null ? new[] { "transformer/config.json" } : [];
-        foreach (var file in required.Concat(["text_encoder/config.json", "vae/config.json", "scheduler/scheduler_config.json"]))
+        var required = new List<string>();
+        if (transformerFolder is null) required.Add("transformer/config.json");
+        required.Add("scheduler/scheduler_config.json");
+        bool textEncoder = parts.HasFlag(PackageParts.TextEncoder), vae = parts.HasFlag(PackageParts.Vae);
+        if (textEncoder) required.Add("text_encoder/config.json");
+        if (vae) required.Add("vae/config.json");
+        foreach (var file in required)
             if (!File.Exists(System.IO.Path.Combine(source, file)))
                 throw new CheckpointException($"{source} is not a Tora diffusers pipeline folder: {file} is missing");
         transformerFolder ??= System.IO.Path.Combine(source, "transformer");
@@ -107,8 +114,8 @@ public sealed class DiffusersPipelineSource : PipelineSource
             Path = source,
             TransformerFolder = transformerFolder,
             Transformer = ToraTransformerConfig.Load(System.IO.Path.Combine(transformerFolder, "config.json")),
-            TextEncoder = T5EncoderConfig.Load(System.IO.Path.Combine(source, "text_encoder", "config.json")),
-            Vae = CogVideoXVaeConfig.Load(System.IO.Path.Combine(source, "vae", "config.json")),
+            TextEncoder = textEncoder ? T5EncoderConfig.Load(System.IO.Path.Combine(source, "text_encoder", "config.json")) : null,
+            Vae = vae ? CogVideoXVaeConfig.Load(System.IO.Path.Combine(source, "vae", "config.json")) : null,
             SchedulerConfig = JsonDocument.Parse(File.ReadAllBytes(System.IO.Path.Combine(source, "scheduler", "scheduler_config.json"))).RootElement.Clone(),
             TokenizerFolder = Directory.Exists(tokenizer) ? tokenizer : null,
         };

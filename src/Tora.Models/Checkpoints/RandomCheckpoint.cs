@@ -43,18 +43,28 @@ public static class RandomCheckpoint
     /// <param name="config">Which sizes.</param>
     /// <param name="folder">Output folder (created).</param>
     /// <param name="seed">Seed of the values.</param>
-    public static void Write(RandomConfig config, string folder, ulong seed)
+    /// <param name="transformerOnly">Write only <c>transformer/</c> and the scheduler config: enough for
+    /// <c>tora model build --only transformer</c> (the GPU step benchmark, where 10 GB of T5 and VAE would only cost time).</param>
+    public static void Write(RandomConfig config, string folder, ulong seed, bool transformerOnly = false)
     {
         var type = config == RandomConfig.Tiny ? ElementType.Float32 : ElementType.BFloat16;
         long shard = config == RandomConfig.Tiny ? long.MaxValue : 5_000_000_000;
         Directory.CreateDirectory(folder);
         var tc = TransformerConfig(config);
-        var ec = TextEncoderConfig(config);
 
         var transformer = Directory.CreateDirectory(Path.Combine(folder, "transformer")).FullName;
         WriteConfig(Path.Combine(transformer, "config.json"), tc, new() { ["_class_name"] = "ToraTransformer3DModel", ["_diffusers_version"] = "0.32.0.dev0" });
         WriteShards(transformer, "diffusion_pytorch_model", CheckpointLayout.ToraTransformer(tc), type, shard, seed);
+        if (!transformerOnly) WriteTextEncoderAndVae(config, folder, tc, type, shard, seed);
 
+        var scheduler = Directory.CreateDirectory(Path.Combine(folder, "scheduler")).FullName;
+        File.WriteAllText(Path.Combine(scheduler, "scheduler_config.json"), SchedulerConfigJson);
+        File.WriteAllText(Path.Combine(folder, "model_index.json"), ModelIndexJson);
+    }
+
+    private static void WriteTextEncoderAndVae(RandomConfig config, string folder, ToraTransformerConfig tc, ElementType type, long shard, ulong seed)
+    {
+        var ec = TextEncoderConfig(config);
         var encoder = Directory.CreateDirectory(Path.Combine(folder, "text_encoder")).FullName;
         WriteConfig(Path.Combine(encoder, "config.json"), ec, new()
         {
@@ -67,10 +77,6 @@ public static class RandomCheckpoint
         var vae = Directory.CreateDirectory(Path.Combine(folder, "vae")).FullName;
         WriteConfig(Path.Combine(vae, "config.json"), vc, new() { ["_class_name"] = "AutoencoderKLCogVideoX", ["_diffusers_version"] = "0.32.0.dev0" });
         WriteShards(vae, "diffusion_pytorch_model", CogVideoXVaeLayout.Tensors(vc), type, shard, seed + 2);
-
-        var scheduler = Directory.CreateDirectory(Path.Combine(folder, "scheduler")).FullName;
-        File.WriteAllText(Path.Combine(scheduler, "scheduler_config.json"), SchedulerConfigJson);
-        File.WriteAllText(Path.Combine(folder, "model_index.json"), ModelIndexJson);
     }
 
     internal static void WriteConfig<T>(string path, T config, JsonObject extra)

@@ -17,6 +17,20 @@ public enum Precision
     Bf16,
 }
 
+/// <summary>Which parts of a pipeline a package holds.</summary>
+[Flags]
+public enum PackageParts
+{
+    /// <summary>The transformer and its trajectory encoder (always present).</summary>
+    Transformer = 1,
+    /// <summary>The T5 text encoder.</summary>
+    TextEncoder = 2,
+    /// <summary>The VAE encoder and decoder chunk graphs.</summary>
+    Vae = 4,
+    /// <summary>Everything: a package the service can run.</summary>
+    All = Transformer | TextEncoder | Vae,
+}
+
 /// <summary>
 /// Compiles a diffusers-layout Tora pipeline folder into a model package: <c>text_encoder.onnx</c>,
 /// <c>trajectory_encoder.onnx</c>, <c>transformer.onnx</c>, <c>vae_encoder.onnx</c>, <c>vae_decoder.onnx</c> (each with <c>.onnx.data</c> when over the
@@ -42,21 +56,27 @@ public static class PackageBuilder
     /// <param name="transformerSource">A transformer folder (config.json + weights) to use instead of
     /// <c>source/transformer</c>: an image-to-video transformer released alone borrows the text encoder, VAE,
     /// tokenizer and scheduler of the text-to-video pipeline folder (fixtures README: tiny-tora-i2v).</param>
+    /// <param name="parts">Which parts to compile (default all); the folder only needs the components of these parts.</param>
     /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
     /// <exception cref="IOException">The output folder is not empty.</exception>
-    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null, string? transformerSource = null) =>
-        Build(DiffusersPipelineSource.Open(source, transformerSource), output, precision, log);
+    public static ModelManifest Build(string source, string output, Precision precision, Action<string>? log = null, string? transformerSource = null,
+        PackageParts parts = PackageParts.All) =>
+        Build(DiffusersPipelineSource.Open(source, transformerSource, parts), output, precision, log, parts);
 
     /// <summary>Builds the package from a source of any layout (diffusers folder, SAT <c>ckpts/</c>).</summary>
     /// <param name="source">The opened source.</param>
     /// <param name="output">The package folder; must not exist or be empty.</param>
     /// <param name="precision">Precision of the graphs.</param>
     /// <param name="log">Progress lines.</param>
+    /// <param name="parts">Which parts to compile (default all). A partial package serves measurements such as the
+    /// GPU step benchmark (issue 10), where the 9.5 GB text encoder and the VAE would only cost disk and time.</param>
     /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
     /// <exception cref="IOException">The output folder is not empty.</exception>
-    public static ModelManifest Build(PipelineSource source, string output, Precision precision, Action<string>? log = null)
+    /// <exception cref="ArgumentException"><paramref name="parts"/> leaves out the transformer.</exception>
+    public static ModelManifest Build(PipelineSource source, string output, Precision precision, Action<string>? log = null, PackageParts parts = PackageParts.All)
     {
         log ??= _ => { };
+        if (!parts.HasFlag(PackageParts.Transformer)) throw new ArgumentException("a package always holds the transformer", nameof(parts));
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
             throw new IOException($"{output} is not empty; give a new folder for the package");
         Directory.CreateDirectory(output);
@@ -65,9 +85,10 @@ public static class PackageBuilder
         var components = new Dictionary<string, ComponentManifest>();
         var clock = Stopwatch.StartNew();
 
-        var encoderConfig = source.TextEncoder;
-        using (var ckpt = source.OpenTextEncoder())
+        if (parts.HasFlag(PackageParts.TextEncoder))
         {
+            var encoderConfig = source.TextEncoder ?? throw new CheckpointException($"{source.Path}: the source has no text encoder");
+            using var ckpt = source.OpenTextEncoder();
             var g = T5Encoder.Build(ckpt, encoderConfig, TextLength, computeType);
             components[TextEncoder] = Save(g, output, TextEncoder, precision);
             log($"{TextEncoder}: {g.NodeCount} nodes, {g.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
@@ -86,7 +107,7 @@ public static class PackageBuilder
             log($"{Transformer}: {tr.NodeCount} nodes, {tr.WeightBytes / 1e6:F1} MB of weights ({clock.Elapsed.TotalSeconds:F0} s)");
         }
 
-        var vae = BuildVae(source, output, geometry, config, components, log, clock);
+        var vae = parts.HasFlag(PackageParts.Vae) ? BuildVae(source, output, geometry, config, components, log, clock) : null;
 
         string? tokenizer = null;
         if (source.TokenizerFolder is { } tokenizerSource)
@@ -96,7 +117,8 @@ public static class PackageBuilder
             foreach (var f in source.TokenizerFiles ?? Directory.GetFiles(tokenizerSource)) File.Copy(f, Path.Combine(dest, Path.GetFileName(f)));
         }
 
-        int spatialScale = source.Vae.SpatialCompression;
+        // 8 (CogVideoX) when a transformer-only source has no VAE config.
+        int spatialScale = source.Vae?.SpatialCompression ?? 8;
         var manifest = new ModelManifest
         {
             FormatVersion = ModelManifest.CurrentFormatVersion,
@@ -129,7 +151,7 @@ public static class PackageBuilder
     private static VaeInfo BuildVae(PipelineSource source, string output, VideoGeometry geometry, ToraTransformerConfig transformer,
         Dictionary<string, ComponentManifest> components, Action<string> log, Stopwatch clock)
     {
-        var config = source.Vae;
+        var config = source.Vae ?? throw new CheckpointException($"{source.Path}: the source has no VAE");
         if (config.LatentChannels != transformer.OutChannels)
             throw new CheckpointException($"{source.Path}: the VAE has {config.LatentChannels} latent channels but the transformer predicts {transformer.OutChannels}");
         using var ckpt = source.OpenVae();

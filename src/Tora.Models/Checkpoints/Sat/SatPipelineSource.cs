@@ -157,11 +157,13 @@ public sealed class SatPipelineSource : PipelineSource, IDisposable
     /// <inheritdoc />
     public override Checkpoint OpenVae()
     {
+        // Open always reads the SAT VAE's config (a SAT source is never opened without one).
+        int levels = (Vae ?? throw new InvalidOperationException("the SAT source has no VAE config")).BlockOutChannels.Length;
         if (_vaeFile is null)
             return Checkpoint.FromTensors($"{Engine.Path} ({SatMapping.VaePrefix}*)", SatMapping.Vae(Engine, SatMapping.VaePrefix)!, [Engine.Path], [],
-                n => SatMapping.VaePrefix + SatLayout.VaeName(n, Vae.BlockOutChannels.Length));
+                n => SatMapping.VaePrefix + SatLayout.VaeName(n, levels));
         var file = TorchCheckpointFile.Open(_vaeFile);
-        return Checkpoint.FromTensors(_vaeFile, SatMapping.Vae(file, "")!, [_vaeFile], [file], n => SatLayout.VaeName(n, Vae.BlockOutChannels.Length));
+        return Checkpoint.FromTensors(_vaeFile, SatMapping.Vae(file, "")!, [_vaeFile], [file], n => SatLayout.VaeName(n, levels));
     }
 
     /// <inheritdoc />
