@@ -8,6 +8,12 @@
 # TORA_MODEL_PACKAGE (a package from 'tora model build'; default: the demo package under .data/demo-model),
 # TORA_TENANT (demo), TORA_DEVICE_INDEX (0).
 set -euo pipefail
+# A script started in the background (`./run.sh &`) inherits SIGINT as ignored, and bash cannot trap a signal
+# ignored on entry: re-exec once with default dispositions so Ctrl+C / kill -INT always stops everything.
+if [ -z "${TORA_RUN_SIGNALS_RESET:-}" ] && env --default-signal=INT true 2>/dev/null; then
+  export TORA_RUN_SIGNALS_RESET=1
+  exec env --default-signal=INT,QUIT bash "$0" "$@"
+fi
 cd "$(dirname "$0")"
 source scripts/common.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -17,8 +17,24 @@ public sealed class ModelCommandsTests
         Assert.Equal(0, await ToraCommand.RunAsync(["model", "build", "--from", random, "--out", package, "--precision", "fp16"]));
         var manifest = ModelManifest.Read(package);
         Assert.Equal("fp16", manifest.Precision);
-        Assert.Null(manifest.TokenizerFolder); // a random checkpoint has no tokenizer
+        Assert.Equal("tokenizer", manifest.TokenizerFolder); // the tiny SentencePiece model travels with the tiny config
+        Assert.True(File.Exists(Path.Combine(package, "tokenizer", "spiece.model")));
         Assert.All(manifest.Components.Values, c => Assert.True(File.Exists(Path.Combine(package, c.File))));
+    }
+
+    [Fact]
+    public async Task The_demo_package_from_a_tiny_random_checkpoint_generates_a_video()
+    {
+        // run.sh's path when no model is configured: random tiny checkpoint -> package -> real pipeline -> MP4.
+        var root = TestData.TempFolder();
+        var random = Path.Combine(root, "random");
+        var package = Path.Combine(root, "package");
+        var video = Path.Combine(root, "demo.mp4");
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--out", random]));
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "build", "--from", random, "--out", package]));
+        Assert.Equal(0, await ToraCommand.RunAsync(["generate", "--model", package, "--prompt", "A squirrel gathering nuts.",
+            "--traj", TestData.Path("tora-data/trajs/coaster.txt"), "--steps", "2", "--out", video]));
+        Assert.True(new FileInfo(video).Length > 0);
     }
 
     [Fact]

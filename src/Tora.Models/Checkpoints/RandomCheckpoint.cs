@@ -56,10 +56,29 @@ public static class RandomCheckpoint
         WriteConfig(Path.Combine(transformer, "config.json"), tc, new() { ["_class_name"] = "ToraTransformer3DModel", ["_diffusers_version"] = "0.32.0.dev0" });
         WriteShards(transformer, "diffusion_pytorch_model", CheckpointLayout.ToraTransformer(tc), type, shard, seed);
         if (!transformerOnly) WriteTextEncoderAndVae(config, folder, tc, type, shard, seed);
+        if (!transformerOnly && config == RandomConfig.Tiny) WriteTinyTokenizer(folder);
 
         var scheduler = Directory.CreateDirectory(Path.Combine(folder, "scheduler")).FullName;
         File.WriteAllText(Path.Combine(scheduler, "scheduler_config.json"), SchedulerConfigJson);
         File.WriteAllText(Path.Combine(folder, "model_index.json"), ModelIndexJson);
+    }
+
+    /// <summary>
+    /// Writes the tiny T5 SentencePiece model (its vocabulary matches the tiny text encoder's 1100 embeddings), so
+    /// a tiny random folder builds a package the pipeline can run end to end (the demo model of run.sh). Real-size
+    /// folders get no tokenizer: the real one ships with the official checkpoint.
+    /// </summary>
+    private static void WriteTinyTokenizer(string folder)
+    {
+        var tokenizer = Directory.CreateDirectory(Path.Combine(folder, "tokenizer")).FullName;
+        var assembly = typeof(RandomCheckpoint).Assembly;
+        const string prefix = "Tora.Models.TinyTokenizer.";
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            using var resource = assembly.GetManifestResourceStream(name)!;
+            using var file = File.Create(Path.Combine(tokenizer, name[prefix.Length..]));
+            resource.CopyTo(file);
+        }
     }
 
     private static void WriteTextEncoderAndVae(RandomConfig config, string folder, ToraTransformerConfig tc, ElementType type, long shard, ulong seed)
