@@ -1,0 +1,148 @@
+using Microsoft.Playwright;
+
+namespace Tora.Web.Tests;
+
+/// <summary>
+/// The web page in Debian's Chromium against the real API, PostgreSQL and a worker (fake generator, real MP4s):
+/// drawing, presets, preview, generation with live progress, the result video, and field errors down to the point.
+/// Every wait is on a condition (no fixed sleeps).
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed class WebBrowserTests(BrowserFixture web)
+{
+    private static Task ClickCanvasAsync(IPage page, double fx, double fy) =>
+        page.Locator("#canvas").ClickAsync(new LocatorClickOptions { Position = new Position { X = (float)fx, Y = (float)fy } });
+
+    private static async Task<(float W, float H)> CanvasSizeAsync(IPage page)
+    {
+        var box = await page.Locator("#canvas").BoundingBoxAsync();
+        return (box!.Width, box.Height);
+    }
+
+    /// <summary>Waits until the video element has decoded frames and its clock advances (it really plays).</summary>
+    private static async Task AssertVideoPlaysAsync(IPage page)
+    {
+        await page.WaitForFunctionAsync("() => { const v = document.getElementById('video'); return v.readyState >= 2 && v.videoWidth > 0; }");
+        await page.EvalOnSelectorAsync("#video", "v => v.play()");
+        var t0 = await page.EvalOnSelectorAsync<double>("#video", "v => v.currentTime");
+        await page.WaitForFunctionAsync($"() => {{ const v = document.getElementById('video'); return v.currentTime !== {t0.ToString(System.Globalization.CultureInfo.InvariantCulture)} && !v.paused; }}");
+    }
+
+    [Fact]
+    public async Task Two_trajectories_drawn_by_clicking_a_preset_undo_redo_and_a_preview_that_plays()
+    {
+        var page = await web.OpenAsync();
+        var (w, h) = await CanvasSizeAsync(page);
+        Assert.InRange(w / h, 160.0 / 96 - 0.03, 160.0 / 96 + 0.03); // the model's aspect ratio
+
+        foreach (var (x, y) in new[] { (0.1, 0.2), (0.3, 0.25), (0.5, 0.4) }) await ClickCanvasAsync(page, x * w, y * h);
+        await page.ClickAsync("#newTrajectory");
+        foreach (var (x, y) in new[] { (0.8, 0.8), (0.6, 0.7), (0.4, 0.75), (0.2, 0.8) }) await ClickCanvasAsync(page, x * w, y * h);
+        var summaries = page.Locator("#trajectoryList summary");
+        await Assertions.Expect(summaries).ToHaveCountAsync(2);
+        await Assertions.Expect(summaries.Nth(0)).ToContainTextAsync("3 points");
+        await Assertions.Expect(summaries.Nth(1)).ToContainTextAsync("4 points");
+
+        // Drag the first point of trajectory 1 to the right: the x input follows.
+        var x0 = await page.InputValueAsync("[data-pointer='/trajectories/0/points/0'] input >> nth=0");
+        await page.Mouse.MoveAsync((await page.Locator("#canvas").BoundingBoxAsync())!.X + (float)(0.1 * w), (await page.Locator("#canvas").BoundingBoxAsync())!.Y + (float)(0.2 * h));
+        await page.Mouse.DownAsync();
+        var box = (await page.Locator("#canvas").BoundingBoxAsync())!;
+        await page.Mouse.MoveAsync(box.X + (float)(0.15 * w), box.Y + (float)(0.2 * h), new MouseMoveOptions { Steps = 4 });
+        await page.Mouse.UpAsync();
+        await Assertions.Expect(page.Locator("[data-pointer='/trajectories/0/points/0'] input >> nth=0")).Not.ToHaveValueAsync(x0);
+
+        // Keyboard: delete the selected point, undo, redo.
+        await page.Locator("#canvas").PressAsync("Delete");
+        await Assertions.Expect(summaries.Nth(0)).ToContainTextAsync("2 points");
+        await page.ClickAsync("#undo");
+        await Assertions.Expect(summaries.Nth(0)).ToContainTextAsync("3 points");
+        await page.ClickAsync("#redo");
+        await Assertions.Expect(summaries.Nth(0)).ToContainTextAsync("2 points");
+        await page.ClickAsync("#undo");
+        await web.ScreenshotAsync(page, "01-two-trajectories");
+
+        // The nine presets; one added to the drawing.
+        await Assertions.Expect(page.Locator("#preset option")).ToHaveCountAsync(10);
+        await page.CheckAsync("#presetAppend");
+        await page.SelectOptionAsync("#preset", "spiral");
+        await Assertions.Expect(summaries).ToHaveCountAsync(3);
+
+        await page.ClickAsync("#previewButton");
+        await Assertions.Expect(page.Locator("#videoCaption")).ToContainTextAsync("Motion preview");
+        await AssertVideoPlaysAsync(page);
+        await web.ScreenshotAsync(page, "02-preview");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_generation_shows_progress_to_100_percent_plays_the_result_and_lists_it_with_a_thumbnail()
+    {
+        var page = await web.OpenAsync();
+        await page.SelectOptionAsync("#preset", "coaster");
+        await Assertions.Expect(page.Locator("#trajectoryList summary")).ToHaveCountAsync(1);
+        await page.FillAsync("#prompt", "a paper boat drifting along the path");
+        await page.ClickAsync("#dice");
+        Assert.Matches("^[0-9]+$", await page.InputValueAsync("#seed"));
+        await page.FillAsync("#steps", "10");
+        await page.FillAsync("#guidance", "6");
+        await page.ClickAsync("#generate");
+
+        // Live progress: a step count appears while it runs, then 100 %.
+        await Assertions.Expect(page.Locator("#progressDetail")).ToContainTextAsync("of 10");
+        await web.ScreenshotAsync(page, "03-progress");
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Done: 100 %", new() { Timeout = 60_000 });
+        Assert.Equal(100, await page.EvalOnSelectorAsync<double>("#progress", "p => p.value"));
+        await Assertions.Expect(page.Locator("#player")).ToHaveAttributeAsync("data-kind", "result");
+        await Assertions.Expect(page.Locator("#download")).ToBeVisibleAsync();
+        await AssertVideoPlaysAsync(page);
+        Assert.Equal(10, web.Fake.LastRequest!.Steps);
+        Assert.Equal(6, web.Fake.LastRequest.GuidanceScale);
+
+        var thumb = page.Locator("#history li", new() { HasText = "a paper boat" }).Locator("img");
+        await Assertions.Expect(thumb).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("^blob:"));
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('#history img')].some(i => i.complete && i.naturalWidth > 0)");
+        await web.ScreenshotAsync(page, "04-result");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task An_out_of_canvas_point_is_shown_as_an_error_at_that_point()
+    {
+        var page = await web.OpenAsync();
+        var json = """{"trajectories":[{"space":"canvas256","points":[[20,20],[120,60],[300,90],[200,200]]}]}""";
+        await page.SetInputFilesAsync("#importFile", new FilePayload { Name = "bad.json", MimeType = "application/json", Buffer = System.Text.Encoding.UTF8.GetBytes(json) });
+        await Assertions.Expect(page.Locator("#trajectoryList summary")).ToContainTextAsync("4 points");
+        await page.ClickAsync("#generate");
+
+        var point = page.Locator("[data-pointer='/trajectories/0/points/2']");
+        await Assertions.Expect(point).ToHaveAttributeAsync("aria-invalid", "true");
+        await Assertions.Expect(point.Locator(".field-error")).ToContainTextAsync("outside");
+        await Assertions.Expect(page.Locator("[data-pointer='/trajectories/0/points/1']")).Not.ToHaveAttributeAsync("aria-invalid", "true");
+        await Assertions.Expect(page.Locator("#formError")).Not.ToBeEmptyAsync();
+        await web.ScreenshotAsync(page, "05-field-error");
+
+        // Fixing the point with the keyboard clears the error on the next request.
+        await point.Locator("input").First.FillAsync("250");
+        await point.Locator("input").First.PressAsync("Tab");
+        await page.ClickAsync("#previewButton");
+        await Assertions.Expect(page.Locator("#videoCaption")).ToContainTextAsync("Motion preview");
+        await Assertions.Expect(page.Locator("[aria-invalid=true]")).ToHaveCountAsync(0);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_narrow_window_stacks_the_page_and_an_api_error_on_a_field_marks_that_input()
+    {
+        var page = await web.OpenAsync(420, 860);
+        var canvas = (await page.Locator("#canvas").BoundingBoxAsync())!;
+        var prompt = (await page.Locator("#prompt").BoundingBoxAsync())!;
+        Assert.True(canvas.Width <= 420 && prompt.Y > canvas.Y + canvas.Height, "one column on a narrow window");
+        await page.FillAsync("#steps", "999");
+        await page.ClickAsync("#generate");
+        await Assertions.Expect(page.Locator("#steps")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Assertions.Expect(page.Locator(".field-error[data-pointer='/steps']")).Not.ToBeEmptyAsync();
+        await web.ScreenshotAsync(page, "06-narrow");
+        await page.Context.CloseAsync();
+    }
+}
