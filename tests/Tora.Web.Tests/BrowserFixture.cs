@@ -52,6 +52,12 @@ public sealed class BrowserFixture : IAsyncLifetime
         ["Tora:Models:0:Steps"] = "8",
         ["Tora:Models:0:MaxSteps"] = "20",
         ["Tora:Models:0:AcceptsFirstFrame"] = "true",
+        // No worker serves this model: its generations stay queued (for cancelling).
+        ["Tora:Models:1:Name"] = "tora-queued",
+        ["Tora:Models:1:NumFrames"] = "13",
+        ["Tora:Models:1:Width"] = "160",
+        ["Tora:Models:1:Height"] = "96",
+        ["Tora:Models:1:Steps"] = "4",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 

@@ -145,4 +145,53 @@ public sealed class WebBrowserTests(BrowserFixture web)
         await web.ScreenshotAsync(page, "06-narrow");
         await page.Context.CloseAsync();
     }
+
+    [Fact]
+    public async Task A_queued_generation_can_be_cancelled()
+    {
+        var page = await web.OpenAsync();
+        await page.SelectOptionAsync("#model", "tora-queued");
+        await page.SelectOptionAsync("#preset", "wave");
+        await page.FillAsync("#prompt", "waiting in line");
+        await page.ClickAsync("#generate");
+        await Assertions.Expect(page.Locator("#status")).ToContainTextAsync("Queued");
+        await page.ClickAsync("#cancel");
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^Cancell?ed"));
+        await Assertions.Expect(page.Locator("#cancel")).ToBeHiddenAsync();
+        await Assertions.Expect(page.Locator("#banner")).ToBeEmptyAsync();
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Txt_and_json_round_trip_and_a_first_frame_image_makes_an_image_to_video_request()
+    {
+        var page = await web.OpenAsync();
+        var txt = "10,20\n60,40\n120,80\n200,100\n";
+        await page.SetInputFilesAsync("#importFile", new FilePayload { Name = "mine.txt", MimeType = "text/plain", Buffer = System.Text.Encoding.UTF8.GetBytes(txt) });
+        await Assertions.Expect(page.Locator("#trajectoryList summary")).ToContainTextAsync("4 points");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#exportTxt"));
+        Assert.Equal(txt, await File.ReadAllTextAsync(await download.PathAsync()));
+
+        await page.CheckAsync("#presetAppend");
+        await page.SelectOptionAsync("#preset", "circle");
+        download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#exportJson"));
+        var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(await download.PathAsync())).RootElement;
+        Assert.Equal(2, json.GetProperty("trajectories").GetArrayLength());
+        Assert.Equal("canvas256", json.GetProperty("trajectories")[0].GetProperty("space").GetString());
+
+        await page.SetInputFilesAsync("#imageFile", Tora.TestSupport.TestData.Path("tora-data/images/fox.png"));
+        await Assertions.Expect(page.Locator("#imageInfo")).ToContainTextAsync("fox.png");
+        await page.ClickAsync("#previewButton");
+        await Assertions.Expect(page.Locator("#videoCaption")).ToContainTextAsync("Motion preview (paths)");
+        await AssertVideoPlaysAsync(page);
+        await web.ScreenshotAsync(page, "07-first-frame");
+
+        await page.FillAsync("#prompt", "a fox runs along the path");
+        await page.ClickAsync("#generate");
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Done: 100 %", new() { Timeout = 60_000 });
+        Assert.NotNull(web.Fake.LastRequest!.FirstFrame);
+        Assert.Equal("a fox runs along the path", web.Fake.LastRequest.Prompt);
+        Assert.Equal(2, web.Fake.LastRequest.Trajectories.Count);
+        await page.Context.CloseAsync();
+    }
 }

@@ -64,7 +64,9 @@ function showProblem(e, fallback = $("formError")) {
       if (input) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-errormessage", slot.id || (slot.id = "err" + top.slice(1))); }
     } else rest.push(`${err.pointer}: ${err.detail}`);
   }
-  const head = `${e.problem?.title ?? "Request failed"}${e.problem?.detail ? ": " + e.problem.detail : ""}`;
+  const placed = (e.problem?.errors?.length ?? 0) > rest.length;
+  const head = placed ? `${e.problem?.title ?? "Request failed"} The marked fields say why.`
+    : `${e.problem?.title ?? "Request failed"}${e.problem?.detail ? " " + e.problem.detail : ""}`;
   fallback.textContent = [head, ...rest].join("\n");
   renderTrajectories();
   editor.draw();
@@ -258,6 +260,7 @@ function render(g) {
   if (g.status === "queued") text = `Queued${g.queue_position != null ? `: position ${g.queue_position}` : ""}`;
   if (g.status === "running") text = `Running: ${Math.round(p.percent ?? 0)} %`;
   if (g.status === "succeeded") text = "Done: 100 %";
+  if (g.status === "canceled" || g.status === "cancelled") text = "Canceled";
   if (g.error) text += ` — ${g.error.code}: ${g.error.message}`;
   $("status").textContent = text;
   $("status").className = `status-${g.status}`;
@@ -350,16 +353,21 @@ function onEvent(type, data) {
 }
 $("cancel").onclick = async () => {
   if (!current) return;
+  const id = current.id;
   $("cancel").disabled = true;
+  if (watcher) watcher.abort();
   try {
-    try { await api(`/v1/generations/${current.id}/cancel`, { method: "POST" }); }
-    catch (e) {
+    try {
+      await api(`/v1/generations/${id}/cancel`, { method: "POST" });
+      finish(await getJson(`/v1/generations/${id}`));
+    } catch (e) {
       if (!(e instanceof ApiError) || ![404, 405].includes(e.status)) throw e;
-      await api(`/v1/generations/${current.id}`, { method: "DELETE" }); // before the cancel endpoint existed
+      // An API without the cancel endpoint: a queued generation is cancelled by deleting it.
+      await api(`/v1/generations/${id}`, { method: "DELETE" });
+      render({ ...current, status: "canceled", queue_position: null });
+      refreshHistory();
     }
-    finish(await getJson(`/v1/generations/${current.id}`));
-    if (watcher) watcher.abort();
-  } catch (e) { showProblem(e, $("banner")); }
+  } catch (e) { showProblem(e, $("banner")); watch(current); }
   finally { $("cancel").disabled = false; }
 };
 
