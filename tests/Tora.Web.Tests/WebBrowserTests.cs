@@ -189,6 +189,9 @@ public sealed class WebBrowserTests(BrowserFixture web)
         await page.FillAsync("#prompt", "a fox runs along the path");
         await page.ClickAsync("#generate");
         await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Done: 100 %", new() { Timeout = 60_000 });
+        await AssertVideoPlaysAsync(page);
+        await page.EvaluateAsync("() => { const v = document.getElementById('video'); v.pause(); v.currentTime = 0.5; window.scrollTo(0, 0); }");
+        await web.ScreenshotAsync(page, "08-image-to-video-1280x800", fullPage: false);
         Assert.NotNull(web.Fake.LastRequest!.FirstFrame);
         Assert.Equal("a fox runs along the path", web.Fake.LastRequest.Prompt);
         Assert.Equal(2, web.Fake.LastRequest.Trajectories.Count);
