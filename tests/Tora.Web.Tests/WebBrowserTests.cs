@@ -197,4 +197,45 @@ public sealed class WebBrowserTests(BrowserFixture web)
         Assert.Equal(2, web.Fake.LastRequest.Trajectories.Count);
         await page.Context.CloseAsync();
     }
+
+    [Fact]
+    public async Task Progress_follows_the_event_stream_resumes_with_Last_Event_ID_and_falls_back_to_polling()
+    {
+        // The event stream in the documented format ('status', 'progress' with ids, a retry delay), served by the
+        // browser's network layer for the first request; later requests answer 404 like an API without the endpoint.
+        var page = await web.OpenAsync();
+        var resumedWith = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        await page.RouteAsync("**/v1/generations/*/events", async route =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                await route.FulfillAsync(new RouteFulfillOptions
+                {
+                    Status = 200,
+                    ContentType = "text/event-stream",
+                    Body = "retry: 1500\n\n"
+                         + "id: 5\nevent: status\ndata: {\"status\":\"running\",\"phase\":\"denoise\",\"step\":0,\"total_steps\":10}\n\n"
+                         + ": heartbeat\n\n"
+                         + "id: 7\nevent: progress\ndata: {\"status\":\"running\",\"phase\":\"denoise\",\"step\":3,\"total_steps\":10,\"percent\":30,\"eta_seconds\":12.4}\n\n",
+                });
+                return;
+            }
+            route.Request.Headers.TryGetValue("last-event-id", out var id);
+            resumedWith.TrySetResult(id);
+            await route.FulfillAsync(new RouteFulfillOptions { Status = 404, ContentType = "application/problem+json", Body = "{\"title\":\"Not found\"}" });
+        });
+        await page.SelectOptionAsync("#model", "tora-queued");
+        await page.SelectOptionAsync("#preset", "dance");
+        await page.ClickAsync("#generate");
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Running: 30 %");
+        await Assertions.Expect(page.Locator("#progressDetail")).ToHaveTextAsync("denoise · step 3 of 10 · about 13 s left");
+        Assert.Equal(30, await page.EvalOnSelectorAsync<double>("#progress", "p => p.value"));
+        Assert.Equal("7", await resumedWith.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+        // No stream any more: polling shows the real state (no worker serves this model).
+        await Assertions.Expect(page.Locator("#status")).ToContainTextAsync("Queued");
+        await page.ClickAsync("#cancel");
+        await Assertions.Expect(page.Locator("#cancel")).ToBeHiddenAsync();
+        await page.Context.CloseAsync();
+    }
 }

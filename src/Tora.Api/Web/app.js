@@ -280,7 +280,12 @@ async function finish(g) {
     showVideo(videoUrl, `Generation ${g.id}: “${(g.input?.prompt ?? "").slice(0, 80)}”`, `tora-${g.id}.mp4`);
   }
 }
-/** Follows a generation: the SSE stream when the API has it (resuming with Last-Event-ID), else polling. */
+const sleep = (ms, signal) => new Promise(ok => { const t = setTimeout(ok, ms); signal.addEventListener("abort", () => { clearTimeout(t); ok(); }); });
+/**
+ * Follows a generation: the SSE stream GET /v1/generations/{id}/events when the API has it (events 'status',
+ * 'progress', 'queue'; reconnecting after the server's retry delay with Last-Event-ID, so nothing is missed or
+ * repeated), else polling GET /v1/generations/{id}.
+ */
 function watch(g) {
   if (watcher) watcher.abort();
   const ctl = new AbortController(); watcher = ctl;
@@ -291,65 +296,68 @@ function watch(g) {
       let sse = true, lastId = null, failures = 0;
       while (!ctl.signal.aborted) {
         if (sse) {
-          const r = await followEvents(g.id, lastId, ctl.signal).catch(() => ({ unsupported: false, ended: false }));
+          const r = await followEvents(g.id, lastId, ctl.signal).catch(() => ({ dropped: true }));
+          if (ctl.signal.aborted) return;
           if (r.unsupported) { sse = false; continue; }
+          if (r.terminal) return finish(await getJson(`/v1/generations/${g.id}`, { signal: ctl.signal }));
           lastId = r.lastId ?? lastId;
-          // The stream ended or dropped: read the state, then resume from the last event id.
-          const now = await getJson(`/v1/generations/${g.id}`, { signal: ctl.signal });
-          if (TERMINAL.has(now.status)) return finish(now);
-          render(now);
-          if (!r.ended && ++failures > 3) sse = false;
+          if (r.dropped && ++failures > 3) sse = false; // a stream that keeps failing: poll instead
+          await sleep(r.retry ?? 2000, ctl.signal);
           continue;
         }
         const now = await getJson(`/v1/generations/${g.id}`, { signal: ctl.signal });
         if (TERMINAL.has(now.status)) return finish(now);
         render(now);
-        await new Promise(ok => setTimeout(ok, now.status === "queued" ? 1000 : 500));
+        await sleep(now.status === "queued" ? 1000 : 500, ctl.signal);
       }
     } catch (e) { if (!ctl.signal.aborted) showProblem(e, $("banner")); }
   })();
 }
-/** Reads GET /v1/generations/{id}/events; unsupported when the API answers without an event stream. */
+/** Reads the event stream until it ends; unsupported when the API answers without one (no such endpoint yet). */
 async function followEvents(id, lastId, signal) {
   const headers = { Authorization: `Bearer ${key()}`, Accept: "text/event-stream" };
   if (lastId) headers["Last-Event-ID"] = lastId;
   const r = await fetch(`/v1/generations/${id}/events`, { headers, signal });
   if (!r.ok || !(r.headers.get("content-type") ?? "").startsWith("text/event-stream")) return { unsupported: true };
   const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "", event = { data: [] };
+  let buffer = "", event = { data: [] }, retry;
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return { ended: true, lastId };
+    if (done) return { lastId, retry };
     buffer += value;
     let nl;
     while ((nl = buffer.search(/\r?\n/)) >= 0) {
       const line = buffer.slice(0, nl); buffer = buffer.slice(nl + (buffer[nl] === "\r" ? 2 : 1));
       if (line === "") {
-        if (event.data.length) {
-          if (onEvent(event.type ?? "message", event.data.join("\n"))) { reader.cancel().catch(() => {}); return { ended: true, lastId }; }
+        if (event.data.length && onEvent(event.type ?? "message", event.data.join("\n"))) {
+          reader.cancel().catch(() => {});
+          return { terminal: true, lastId };
         }
         event = { data: [] };
         continue;
       }
-      if (line.startsWith(":")) continue;
+      if (line.startsWith(":")) continue; // heartbeat comment
       const i = line.indexOf(":"); const f = i < 0 ? line : line.slice(0, i); let v = i < 0 ? "" : line.slice(i + 1);
       if (v.startsWith(" ")) v = v.slice(1);
-      if (f === "data") event.data.push(v); else if (f === "event") event.type = v; else if (f === "id") lastId = v;
+      if (f === "data") event.data.push(v);
+      else if (f === "event") event.type = v;
+      else if (f === "id") lastId = v;
+      else if (f === "retry" && /^\d+$/.test(v)) retry = Number(v);
     }
   }
 }
-/** Applies one event; true when the generation has reached a terminal state. */
+/** Applies one event ('status', 'progress', 'queue', or a whole generation); true when it is terminal. */
 function onEvent(type, data) {
   let d; try { d = JSON.parse(data); } catch { return false; }
-  const g = d.generation ?? (d.object === "generation" || (d.id && d.status) ? d : null);
-  if (g) { render({ ...current, ...g }); return TERMINAL.has(g.status); }
-  const merged = { ...current };
+  if (d.object === "generation") { render({ ...current, ...d }); return TERMINAL.has(d.status); }
+  const merged = { ...current, progress: { ...(current?.progress ?? {}) } };
   if (d.status) merged.status = d.status;
-  if (d.progress) merged.progress = d.progress; else if (d.step != null || d.percent != null) merged.progress = { ...(current?.progress ?? {}), ...d };
+  for (const k of ["phase", "step", "total_steps", "percent", "eta_seconds"]) if (d[k] !== undefined) merged.progress[k] = d[k];
+  if (d.percent === undefined && d.step != null && d.total_steps) merged.progress.percent = 100 * d.step / d.total_steps;
   if (d.queue_position !== undefined) merged.queue_position = d.queue_position;
-  if (!d.status && (type === "started" || type === "progress")) merged.status = "running";
+  if (d.error) merged.error = d.error;
   render(merged);
-  return TERMINAL.has(merged.status) || ["succeeded", "failed", "canceled", "done", "completed"].includes(type);
+  return TERMINAL.has(merged.status);
 }
 $("cancel").onclick = async () => {
   if (!current) return;
