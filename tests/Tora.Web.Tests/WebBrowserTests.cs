@@ -52,7 +52,11 @@ public sealed class WebBrowserTests(BrowserFixture web)
         await page.Mouse.UpAsync();
         await Assertions.Expect(page.Locator("[data-pointer='/trajectories/0/points/0'] input >> nth=0")).Not.ToHaveValueAsync(x0);
 
-        // Keyboard: delete the selected point, undo, redo.
+        // Keyboard: arrows move the selected point (Shift: by 10), Delete removes it, undo, redo.
+        var moved = double.Parse(await page.InputValueAsync("[data-pointer='/trajectories/0/points/0'] input >> nth=0"), System.Globalization.CultureInfo.InvariantCulture);
+        await page.Locator("#canvas").PressAsync("Shift+ArrowRight");
+        await Assertions.Expect(page.Locator("[data-pointer='/trajectories/0/points/0'] input >> nth=0"))
+            .ToHaveValueAsync((moved + 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
         await page.Locator("#canvas").PressAsync("Delete");
         await Assertions.Expect(summaries.Nth(0)).ToContainTextAsync("2 points");
         await page.ClickAsync("#undo");
@@ -125,6 +129,7 @@ public sealed class WebBrowserTests(BrowserFixture web)
         // Fixing the point with the keyboard clears the error on the next request.
         await point.Locator("input").First.FillAsync("250");
         await point.Locator("input").First.PressAsync("Tab");
+        await Assertions.Expect(point).Not.ToHaveAttributeAsync("aria-invalid", "true");
         await page.ClickAsync("#previewButton");
         await Assertions.Expect(page.Locator("#videoCaption")).ToContainTextAsync("Motion preview");
         await Assertions.Expect(page.Locator("[aria-invalid=true]")).ToHaveCountAsync(0);
@@ -138,6 +143,11 @@ public sealed class WebBrowserTests(BrowserFixture web)
         var canvas = (await page.Locator("#canvas").BoundingBoxAsync())!;
         var prompt = (await page.Locator("#prompt").BoundingBoxAsync())!;
         Assert.True(canvas.Width <= 420 && prompt.Y > canvas.Y + canvas.Height, "one column on a narrow window");
+        // Keyboard focus is visible.
+        await page.FocusAsync("#prompt");
+        await page.Keyboard.PressAsync("Tab");
+        Assert.Equal("negative", await page.EvaluateAsync<string>("() => document.activeElement.id"));
+        Assert.Equal("solid", await page.EvaluateAsync<string>("() => getComputedStyle(document.activeElement).outlineStyle"));
         await page.FillAsync("#steps", "999");
         await page.ClickAsync("#generate");
         await Assertions.Expect(page.Locator("#steps")).ToHaveAttributeAsync("aria-invalid", "true");
@@ -179,7 +189,14 @@ public sealed class WebBrowserTests(BrowserFixture web)
         Assert.Equal(2, json.GetProperty("trajectories").GetArrayLength());
         Assert.Equal("canvas256", json.GetProperty("trajectories")[0].GetProperty("space").GetString());
 
-        await page.SetInputFilesAsync("#imageFile", Tora.TestSupport.TestData.Path("tora-data/images/fox.png"));
+        // Drag and drop of an image file onto the canvas.
+        var png = Convert.ToBase64String(await File.ReadAllBytesAsync(Tora.TestSupport.TestData.Path("tora-data/images/fox.png")));
+        var transfer = await page.EvaluateHandleAsync(
+            "b64 => { const d = new DataTransfer(); d.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], 'fox.png', { type: 'image/png' })); return d; }", png);
+        await page.DispatchEventAsync("#canvasWrap", "dragover", new Dictionary<string, object> { ["dataTransfer"] = transfer });
+        await Assertions.Expect(page.Locator("#dropHint")).ToBeVisibleAsync();
+        await page.DispatchEventAsync("#canvasWrap", "drop", new Dictionary<string, object> { ["dataTransfer"] = transfer });
+        await Assertions.Expect(page.Locator("#dropHint")).ToBeHiddenAsync();
         await Assertions.Expect(page.Locator("#imageInfo")).ToContainTextAsync("fox.png");
         await page.ClickAsync("#previewButton");
         await Assertions.Expect(page.Locator("#videoCaption")).ToContainTextAsync("Motion preview (paths)");

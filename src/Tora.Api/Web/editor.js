@@ -83,6 +83,7 @@ export class TrajectoryEditor extends EventTarget {
   setPoint(t, p, xy) {
     this.checkpoint();
     this.trajectories[t].points[p] = xy.map(v => Math.round(v * 10) / 10);
+    this.errors.delete(`${t}/${p}`); // edited: the API's complaint no longer applies to it
     this.changed();
   }
   /** Non-empty trajectories, in request form. */
