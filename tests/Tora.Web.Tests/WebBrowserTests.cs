@@ -130,6 +130,7 @@ public sealed class WebBrowserTests(BrowserFixture web)
         await point.Locator("input").First.FillAsync("250");
         await point.Locator("input").First.PressAsync("Tab");
         await Assertions.Expect(point).Not.ToHaveAttributeAsync("aria-invalid", "true");
+        Assert.Equal("Trajectory 1 point 3 y", await page.EvaluateAsync<string>("() => document.activeElement.getAttribute('aria-label')"));
         await page.ClickAsync("#previewButton");
         await Assertions.Expect(page.Locator("#videoCaption")).ToContainTextAsync("Motion preview");
         await Assertions.Expect(page.Locator("[aria-invalid=true]")).ToHaveCountAsync(0);

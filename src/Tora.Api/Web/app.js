@@ -78,6 +78,8 @@ function showProblem(e, fallback = $("formError")) {
 function renderTrajectories() {
   const list = $("trajectoryList");
   const open = new Set([...list.querySelectorAll("details[open]")].map(d => d.dataset.t));
+  // Re-rendering replaces the inputs: keep keyboard focus on the same field.
+  const focused = list.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
   list.replaceChildren(...editor.trajectories.map((t, ti) => {
     const d = document.createElement("details");
     d.dataset.t = String(ti);
@@ -119,10 +121,18 @@ function renderTrajectories() {
     d.append(s, grid);
     return d;
   }));
+  if (focused) [...list.querySelectorAll("[aria-label]")].find(e => e.getAttribute("aria-label") === focused)?.focus();
   $("undo").disabled = !editor.canUndo; $("redo").disabled = !editor.canRedo;
   $("deletePoint").disabled = editor.selected < 0; $("deleteTrajectory").disabled = editor.active < 0;
 }
-editor.addEventListener("change", renderTrajectories);
+// Rendered after the event that changed the drawing has finished, so a Tab that committed a point's value has
+// already moved the focus to the next field, which the render then keeps.
+let renderQueued = false;
+editor.addEventListener("change", () => {
+  if (renderQueued) return;
+  renderQueued = true;
+  setTimeout(() => { renderQueued = false; renderTrajectories(); }, 0);
+});
 
 // --- editor controls ----------------------------------------------------------------------------------------------
 $("newTrajectory").onclick = () => { editor.newTrajectory(); $("canvas").focus(); };
