@@ -9,6 +9,8 @@ ensure_debian_packages() {
   ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
   # deploy/docker-compose.yml is validated by the tests with Debian's docker-compose (no Docker engine needed).
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  # The browser tests drive Debian's Chromium with Playwright (never a downloaded browser).
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (apt)" >&2
     as_root apt-get update -qq >/dev/null

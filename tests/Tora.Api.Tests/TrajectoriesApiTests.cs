@@ -68,7 +68,15 @@ public sealed class WebPageTests(ServiceFixture service)
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType!.MediaType);
         var html = await page.Content.ReadAsStringAsync();
-        Assert.Contains("/v1/generations", html);
-        Assert.Contains("/v1/trajectories/preview", html);
+        Assert.Contains("/web/app.js", html);
+        var script = await anonymous.GetAsync("/web/app.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Assert.Equal("text/javascript", script.Content.Headers.ContentType!.MediaType);
+        var js = await script.Content.ReadAsStringAsync();
+        Assert.Contains("/v1/generations", js);
+        Assert.Contains("/v1/trajectories/preview", js);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/web/editor.js")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/web/style.css")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("/web/missing.js")).StatusCode);
     }
 }
