@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/common.sh
 
-ensure_debian_packages
+ensure_debian_packages test
 PG_PORT="${TORA_TEST_PG_PORT:-55433}"
 PG_DATA="$PWD/.data/pg-test"
 rm -rf "$PG_DATA"

@@ -3,14 +3,18 @@
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# ensure_debian_packages [test]: what the service needs (ffmpeg, PostgreSQL); with "test" also what only the
+# tests need.
 ensure_debian_packages() {
   local missing=()
   command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
   ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
-  # deploy/docker-compose.yml is validated by the tests with Debian's docker-compose (no Docker engine needed).
-  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
-  # The browser tests drive Debian's Chromium with Playwright (never a downloaded browser).
-  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  if [ "${1:-}" = test ]; then
+    # deploy/docker-compose.yml is validated by the tests with Debian's docker-compose (no Docker engine needed).
+    command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+    # The browser tests drive Debian's Chromium with Playwright (never a downloaded browser).
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (apt)" >&2
     as_root apt-get update -qq >/dev/null
