@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Sampling;
 
 namespace Tora.Inference.Pipeline;
 
@@ -9,7 +10,7 @@ namespace Tora.Inference.Pipeline;
 /// concatenated on channels for image-to-video, §4.4), writes the timestep and runs. Nothing is allocated per
 /// step beyond what ONNX Runtime needs.
 /// </summary>
-public sealed class DenoisingTransformer : IDisposable
+public sealed class DenoisingTransformer : IDenoiser, IDisposable
 {
     private const string HiddenStates = "hidden_states", EncoderHiddenStates = "encoder_hidden_states", Timestep = "timestep",
         RopeCos = "rope_cos", RopeSin = "rope_sin", NoisePred = "noise_pred";
@@ -101,6 +102,14 @@ public sealed class DenoisingTransformer : IDisposable
         }
         _session.RunWithBinding(_runOptions, _binding);
         return _prediction;
+    }
+
+    /// <inheritdoc />
+    ReadOnlySpan<float> IDenoiser.Predict(ReadOnlySpan<float> latents, int timestep, bool guided)
+    {
+        if (guided != (Batch == 2))
+            throw new InvalidOperationException($"the transformer is bound for a batch of {Batch}; guided = {guided} needs {(guided ? 2 : 1)}");
+        return Predict(latents, timestep);
     }
 
     private void Bind(string name, OrtValue value)

@@ -157,22 +157,12 @@ public sealed class ToraPipeline : IDisposable
     {
         var g = _package.Geometry;
         var scheduler = new CogVideoXDpmScheduler(_package.SchedulerConfig, request.Steps);
-        var stepper = new DpmSolverStepper(scheduler, LatentShape);
         var guidance = new ClassifierFreeGuidance(request.GuidanceScale, request.DynamicCfg);
+        var loop = new DenoisingLoop(scheduler, guidance, LatentShape);
         using var transformer = new DenoisingTransformer(_sessions.Get(ModelPackage.Transformer), guidance.Enabled ? 2 : 1,
             g.LatentFrames, g.LatentChannels, g.LatentHeight, g.LatentWidth, text, _ropeCos, _ropeSin, motion, image);
-        var timesteps = scheduler.Timesteps;
-        for (int k = 0; k < timesteps.Length; k++)
-        {
-            job.ThrowIfCancelled();
-            var prediction = transformer.Predict(latents, timesteps[k]);
-            var guided = guidance.Enabled
-                ? ClassifierFreeGuidance.CombineBatched(prediction, guidance.ScaleAt(timesteps[k], request.Steps))
-                : prediction;
-            stepper.Step(k, guided, latents, request.Noise);
-            request.OnStep?.Invoke(k, latents);
-            job.Report("denoise", k + 1);
-        }
+        DenoisingStepObserver? observe = request.OnStep is { } onStep ? (step, values) => onStep(step, values) : null;
+        loop.Run(latents, transformer, request.Noise, job.DenoiseProgress, job.CancellationToken, observe);
         _sessions.Release(ModelPackage.Transformer);
     }
 
@@ -208,7 +198,19 @@ public sealed class ToraPipeline : IDisposable
 
         public IReadOnlyDictionary<string, double> PhaseMilliseconds => _phases;
 
+        public CancellationToken CancellationToken => cancellationToken;
+
         public void ThrowIfCancelled() => cancellationToken.ThrowIfCancellationRequested();
+
+        /// <summary>The denoising loop's per-step progress as the job's <c>denoise</c> phase.</summary>
+        public IProgress<DenoisingProgress> DenoiseProgress => _denoise ??= new DenoisePhase(this);
+
+        private DenoisePhase? _denoise;
+
+        private sealed class DenoisePhase(JobClock job) : IProgress<DenoisingProgress>
+        {
+            public void Report(DenoisingProgress value) => job.Report("denoise", value.Step);
+        }
 
         public void Report(string phase, int step)
         {

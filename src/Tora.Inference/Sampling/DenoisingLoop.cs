@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Tora.Inference.Noise;
 
 namespace Tora.Inference.Sampling;
@@ -9,12 +10,15 @@ public interface IDenoiser
 {
     /// <summary>
     /// Predicts the velocity for <paramref name="latents"/> (<c>[1, T, C, h, w]</c>) at timestep value
-    /// <paramref name="timestep"/>. With <paramref name="guided"/> the batch <c>[uncond, cond]</c> is written
-    /// (<paramref name="prediction"/> holds two latent tensors, uncond first); otherwise the conditional
-    /// prediction alone (one tensor).
+    /// <paramref name="timestep"/>. With <paramref name="guided"/> the batch <c>[uncond, cond]</c> is returned
+    /// (two latent tensors, uncond first); otherwise the conditional prediction alone (one tensor). The span is the
+    /// denoiser's own output buffer (no copy on the step's critical path), valid until the next call.
     /// </summary>
-    void Predict(ReadOnlySpan<float> latents, int timestep, bool guided, Span<float> prediction);
+    ReadOnlySpan<float> Predict(ReadOnlySpan<float> latents, int timestep, bool guided);
 }
+
+/// <summary>Observes the latents after each denoising step (tests, previews): step index and <c>[1, T, C, h, w]</c>.</summary>
+public delegate void DenoisingStepObserver(int step, ReadOnlySpan<float> latents);
 
 /// <summary>Progress of a denoising loop after a step.</summary>
 /// <param name="Step">Steps done (1 … <paramref name="TotalSteps"/>).</param>
@@ -26,14 +30,15 @@ public readonly record struct DenoisingProgress(int Step, int TotalSteps, TimeSp
 /// The sampling loop of the original pipeline (tora-reference §5): initial latents from the noise source, then
 /// for every timestep the model's <c>[uncond, cond]</c> prediction, guidance (dynamic or constant) and one DPM
 /// step, with progress after each step and cancellation between steps. Buffers are allocated once per loop
-/// object; a step allocates nothing beyond what the denoiser does.
+/// object; a step allocates nothing beyond what the denoiser does. The scheduler's noise draws of a step do not
+/// depend on the model, so they are taken on a helper thread while the denoiser runs: the step's host work on the
+/// critical path is then guidance and the DPM update alone (bench/README.md, host step).
 /// </summary>
 public sealed class DenoisingLoop
 {
     private readonly CogVideoXDpmScheduler _scheduler;
     private readonly ClassifierFreeGuidance _guidance;
     private readonly DpmSolverStepper _stepper;
-    private readonly float[] _prediction;
 
     /// <summary>Prepares a loop for latents of <paramref name="latentShape"/>.</summary>
     public DenoisingLoop(CogVideoXDpmScheduler scheduler, ClassifierFreeGuidance guidance, ReadOnlySpan<int> latentShape)
@@ -43,7 +48,6 @@ public sealed class DenoisingLoop
         _scheduler = scheduler;
         _guidance = guidance;
         _stepper = new DpmSolverStepper(scheduler, latentShape);
-        _prediction = new float[(guidance.Enabled ? 2 : 1) * _stepper.Length];
     }
 
     /// <summary>Elements of one latent tensor.</summary>
@@ -62,7 +66,7 @@ public sealed class DenoisingLoop
 
     /// <summary>Runs every step on <paramref name="latents"/> in place.</summary>
     public void Run(Span<float> latents, IDenoiser denoiser, INoiseSource noise,
-        IProgress<DenoisingProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<DenoisingProgress>? progress = null, CancellationToken cancellationToken = default, DenoisingStepObserver? onStep = null)
     {
         ArgumentNullException.ThrowIfNull(denoiser);
         ArgumentNullException.ThrowIfNull(noise);
@@ -71,14 +75,93 @@ public sealed class DenoisingLoop
         var clock = Stopwatch.StartNew();
         var steps = _scheduler.NumInferenceSteps;
         _stepper.Reset();
+        using var prefetch = new NoisePrefetcher(_stepper, noise);
         for (var i = 0; i < steps; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var t = _scheduler.Timesteps[i];
-            denoiser.Predict(latents, t, _guidance.Enabled, _prediction);
-            if (_guidance.Enabled) _stepper.GuidedStep(i, _prediction, _guidance.ScaleAt(t, steps), latents, noise);
-            else _stepper.Step(i, _prediction, latents, noise);
+            prefetch.Begin(i);
+            ReadOnlySpan<float> prediction;
+            try
+            {
+                prediction = denoiser.Predict(latents, t, _guidance.Enabled);
+            }
+            finally
+            {
+                prefetch.Wait(); // never leave the helper drawing while the loop unwinds
+            }
+            if (_guidance.Enabled) _stepper.GuidedStep(i, prediction, _guidance.ScaleAt(t, steps), latents, noise);
+            else _stepper.Step(i, prediction, latents, noise);
+            onStep?.Invoke(i, latents);
             progress?.Report(new DenoisingProgress(i + 1, steps, clock.Elapsed));
+        }
+    }
+
+    /// <summary>
+    /// One helper thread per loop that takes step <c>i</c>'s noise draws (<see cref="DpmSolverStepper.PrepareNoise"/>)
+    /// while the denoiser predicts for step <c>i</c>. The stream is still consumed in order, one step at a time, so
+    /// seeded, replayed and recorded runs are unchanged; no allocation per step.
+    /// </summary>
+    private sealed class NoisePrefetcher : IDisposable
+    {
+        private readonly DpmSolverStepper _stepper;
+        private readonly INoiseSource _noise;
+        private readonly SemaphoreSlim _start = new(0);
+        private readonly SemaphoreSlim _done = new(0);
+        private readonly Thread _thread;
+        private int _index;
+        private volatile bool _stopping;
+        private Exception? _error;
+
+        public NoisePrefetcher(DpmSolverStepper stepper, INoiseSource noise)
+        {
+            _stepper = stepper;
+            _noise = noise;
+            _thread = new Thread(Work) { IsBackground = true, Name = "tora-noise-prefetch" };
+            _thread.Start();
+        }
+
+        public void Begin(int index)
+        {
+            _index = index;
+            _start.Release();
+        }
+
+        public void Wait()
+        {
+            _done.Wait();
+            if (_error is { } error)
+            {
+                _error = null;
+                ExceptionDispatchInfo.Throw(error);
+            }
+        }
+
+        private void Work()
+        {
+            while (true)
+            {
+                _start.Wait();
+                if (_stopping) return;
+                try
+                {
+                    _stepper.PrepareNoise(_index, _noise);
+                }
+                catch (Exception e)
+                {
+                    _error = e;
+                }
+                _done.Release();
+            }
+        }
+
+        public void Dispose()
+        {
+            _stopping = true;
+            _start.Release();
+            _thread.Join();
+            _start.Dispose();
+            _done.Dispose();
         }
     }
 }

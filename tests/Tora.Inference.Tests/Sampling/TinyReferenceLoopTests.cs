@@ -70,13 +70,16 @@ public class DenoisingLoopTests
     {
         public List<(int Timestep, bool Guided)> Calls { get; } = [];
 
-        public void Predict(ReadOnlySpan<float> latents, int timestep, bool guided, Span<float> prediction)
+        public ReadOnlySpan<float> Predict(ReadOnlySpan<float> latents, int timestep, bool guided)
         {
             var k = Calls.Count;
             Calls.Add((timestep, guided));
             var v = Loop[$"noise_pred_guided_step_{k:D2}"].ToFloats();
-            v.CopyTo(prediction);
-            if (guided) v.CopyTo(prediction[v.Length..]);
+            if (!guided) return v;
+            var prediction = new float[2 * v.Length];
+            v.CopyTo(prediction, 0);
+            v.CopyTo(prediction, v.Length);
+            return prediction;
         }
     }
 
