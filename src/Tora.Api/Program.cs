@@ -12,6 +12,7 @@ using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Jobs;
+using Tora.Core.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 var connectionString = builder.Configuration.GetToraConnectionString();
@@ -29,10 +30,22 @@ builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
 builder.Services.AddAuthorizationBuilder()
     .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireRole(ApiKeyAuthenticationHandler.AdminRole));
 
-// The API is a Hangfire client only (jobs are created by the dispatcher, run by workers); no server here.
+// Generation jobs are created by the dispatcher and run by workers.
 builder.Services.AddHangfire(c => c.UseToraStorage(connectionString));
 builder.Services.AddSingleton<GenerationDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationDispatcher>());
+builder.Services.AddSingleton<GenerationCanceller>();
+builder.Services.AddHostedService<GenerationSweeper>();
+builder.Services.AddHostedService<WebhookDispatcher>();
+// The API runs the light jobs itself (webhook deliveries); GPU jobs run only in workers, on their model queues.
+builder.Services.AddHangfireServer(o =>
+{
+    o.Queues = [IWebhookDeliveryJob.Queue];
+    o.WorkerCount = Math.Max(4, Environment.ProcessorCount);
+    o.ServerName = $"api-{Environment.MachineName}-{Environment.ProcessId}";
+    // Webhook retries are scheduled jobs: move them to their queue promptly once due.
+    o.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+});
 builder.Services.AddToraSwagger();
 
 var app = builder.Build();
@@ -55,6 +68,7 @@ app.UseSwaggerUI(o =>
 
 app.MapWebPage();
 app.MapGenerationsApi();
+app.MapWebhooksApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();
 app.MapBenchApi();

@@ -4,6 +4,7 @@ using Npgsql;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Core.Tenancy;
+using Tora.Core.Webhooks;
 using Tora.Core.Workers;
 
 namespace Tora.Core;
@@ -51,6 +52,13 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<WorkerRegistry>();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        services.AddOptions<WebhookOptions>().Bind(configuration.GetSection("Tora:Webhooks"))
+            .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero),
+                "Tora:Webhooks: AttemptTimeout and RetryDelays must be positive");
+        services.AddSingleton(sp => new WebhookTargetPolicy(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>().Value));
+        services.AddSingleton<WebhookStore>();
+        services.AddSingleton<WebhookSender>();
+        services.AddTransient<IWebhookDeliveryJob, WebhookDeliveryJob>();
         return services;
     }
 }

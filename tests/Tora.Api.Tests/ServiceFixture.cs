@@ -71,6 +71,12 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Models:3:Width"] = "160",
         ["Tora:Models:3:Height"] = "96",
         ["Tora:Models:3:Steps"] = "4",
+        // The tests' webhook receiver is on loopback; production refuses such targets.
+        ["Tora:Webhooks:AllowLoopback"] = "true",
+        ["Tora:Webhooks:RetryDelays:0"] = "00:00:01",
+        ["Tora:Webhooks:RetryDelays:1"] = "00:00:01",
+        ["Tora:Webhooks:RetryDelays:2"] = "00:00:02",
+        ["Tora:Webhooks:AttemptTimeout"] = "00:00:02",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 

@@ -9,6 +9,7 @@ using Tora.Core;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
+using Tora.Core.Webhooks;
 
 namespace Tora.Api.Apis;
 
@@ -44,6 +45,11 @@ public static class GenerationsApi
         api.MapDelete("/{id}", DeleteGeneration)
             .WithName("DeleteGeneration")
             .WithSummary("Delete a generation that is not running, with its files");
+        api.MapPost("/{id}/cancel", CancelGeneration)
+            .WithName("CancelGeneration")
+            .WithSummary("Cancel: a queued generation never starts (200, cancelled); a running one stops between denoising steps (202)")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         api.MapGet("/{id}/video", GetVideo)
             .WithName("GetGenerationVideo")
             .WithSummary("Download the MP4 (ETag, If-None-Match, Range → 206)")
@@ -59,11 +65,11 @@ public static class GenerationsApi
     /// <summary>Queue a video generation: validates, stores the record and answers 202; a worker picks it up.</summary>
     public static async Task<Results<Accepted<GenerationResource>, ProblemHttpResult>> CreateGeneration(
         HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
-        IOptions<ModelCatalogOptions> catalog, CancellationToken ct)
+        IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, CancellationToken ct)
     {
         var (request, image, problem) = await CreateRequestReader.ReadAsync(http, ct);
         if (problem is not null) return problem;
-        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null);
+        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null, webhookPolicy);
         if (input is null) return ApiProblem.Validation(errors);
 
         var tenant = user.Tenant();
@@ -142,6 +148,23 @@ public static class GenerationsApi
         foreach (var key in new[] { deleted.VideoKey, deleted.ThumbnailKey, deleted.FirstFrameKey })
             if (key is not null) await blobs.DeleteAsync(key, ct);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>Cancel a queued or running generation.</summary>
+    public static async Task<Results<Ok<GenerationResource>, Accepted<GenerationResource>, ProblemHttpResult>> CancelGeneration(
+        string id, ClaimsPrincipal user, GenerationStore store, GenerationCanceller canceller, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var guid)) return ApiProblem.NotFound($"generation {id}");
+        var outcome = await canceller.CancelAsync(guid, user.Tenant(), "cancelled", "cancelled by the client", ct);
+        var g = await store.GetAsync(user.Tenant(), guid, ct);
+        if (outcome == CancelOutcome.NotFound || g is null) return ApiProblem.NotFound($"generation {id}");
+        return outcome switch
+        {
+            CancelOutcome.AlreadyFinished => ApiProblem.Create(StatusCodes.Status409Conflict, "not_cancellable", "The generation has finished.",
+                $"generation {id} is {g.Status}; only queued or running generations can be cancelled"),
+            CancelOutcome.Stopping when g.Status == GenerationStatus.Running => TypedResults.Accepted($"/v1/generations/{id}", g.ToResource()),
+            _ => TypedResults.Ok(g.ToResource()),
+        };
     }
 
     /// <summary>Download the MP4 (ETag and If-None-Match, Range requests answered with 206).</summary>

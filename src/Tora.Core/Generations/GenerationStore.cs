@@ -21,8 +21,8 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
     public async Task InsertAsync(Generation g, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            INSERT INTO generations (id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            INSERT INTO generations (id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps, deadline_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8 + make_interval(secs => $10))
             """);
         cmd.Parameters.Add(new() { Value = g.Id });
         cmd.Parameters.Add(new() { Value = g.Tenant });
@@ -33,6 +33,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         cmd.Parameters.Add(new() { Value = (object?)g.FirstFrameKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = g.CreatedAt });
         cmd.Parameters.Add(new() { Value = g.TotalSteps });
+        cmd.Parameters.Add(new() { Value = (object?)(double?)g.Input.CancelAfter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -187,13 +188,80 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
     public async Task<bool> CancelAsync(Guid id, string jobId, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
-                   error_message = 'the job was cancelled between denoising steps'
+            UPDATE generations SET status = 'cancelled', finished_at = now(),
+                   error_code = CASE WHEN deadline_at <= now() THEN 'deadline_exceeded' ELSE 'cancelled' END,
+                   error_message = CASE WHEN deadline_at <= now() THEN 'cancel_after passed; the run stopped between denoising steps'
+                                        ELSE 'the job was cancelled between denoising steps' END
             WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>
+    /// Cancels a queued generation at once (its job, if any, then finds it terminal and never starts), or records a
+    /// cancel request on a running one (the caller deletes its job; the worker stops between steps and marks it).
+    /// Returns the status before and the owning job id, or null when the row is not found or already terminal.
+    /// </summary>
+    public async Task<(string PreviousStatus, string? JobId)?> RequestCancelAsync(Guid id, string? tenant, string code, string message, CancellationToken ct)
+    {
+        await using (var queued = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = $3, error_message = $4,
+                   cancel_requested_at = now(), dispatched_at = coalesce(dispatched_at, now())
+            WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) AND status = 'queued' RETURNING job_id
+            """))
+        {
+            AddCancelParameters(queued, id, tenant, code, message);
+            await using var r = await queued.ExecuteReaderAsync(ct);
+            if (await r.ReadAsync(ct)) return (GenerationStatus.Queued, r.IsDBNull(0) ? null : r.GetString(0));
+        }
+        await using var running = dataSource.CreateCommand("""
+            UPDATE generations SET cancel_requested_at = coalesce(cancel_requested_at, now())
+            WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) AND status = 'running' RETURNING job_id
+            """);
+        running.Parameters.Add(new() { Value = id });
+        running.Parameters.Add(new() { Value = (object?)tenant ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        await using var rr = await running.ExecuteReaderAsync(ct);
+        if (await rr.ReadAsync(ct)) return (GenerationStatus.Running, rr.IsDBNull(0) ? null : rr.GetString(0));
+        return null;
+    }
+
+    private static void AddCancelParameters(NpgsqlCommand cmd, Guid id, string? tenant, string code, string message)
+    {
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = (object?)tenant ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = code });
+        cmd.Parameters.Add(new() { Value = message });
+    }
+
+    /// <summary>Queued or running generations whose <c>cancel_after</c> deadline has passed (not yet asked to cancel).</summary>
+    public async Task<IReadOnlyList<Guid>> PastDeadlineAsync(int limit, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT id FROM generations WHERE deadline_at <= now() AND status IN ('queued', 'running') AND cancel_requested_at IS NULL
+            ORDER BY deadline_at LIMIT $1
+            """);
+        cmd.Parameters.Add(new() { Value = limit });
+        var ids = new List<Guid>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) ids.Add(r.GetGuid(0));
+        return ids;
+    }
+
+    /// <summary>
+    /// Marks cancelled the running generations whose cancel was requested more than <paramref name="grace"/> ago and
+    /// whose worker never confirmed (it died with the job deleted, so nothing would ever finish them).
+    /// </summary>
+    public async Task<int> ForceCancelStaleAsync(TimeSpan grace, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
+                   error_message = 'cancelled; the worker did not confirm the stop'
+            WHERE status = 'running' AND cancel_requested_at < now() - $1
+            """);
+        cmd.Parameters.Add(new() { Value = grace });
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>Counts generations per status (for metrics).</summary>
