@@ -127,16 +127,19 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return claimed;
     }
 
-    /// <summary>Records progress of a running generation (per step).</summary>
-    public void ReportProgress(Guid id, string jobId, string phase, int step)
+    /// <summary>Records progress of a running generation (per step); true when a client has asked to cancel it.</summary>
+    /// <remarks>The answer lets the worker stop at the next step boundary without waiting for Hangfire's deleted-job check.</remarks>
+    public bool ReportProgress(Guid id, string jobId, string phase, int step)
     {
-        using var cmd = dataSource.CreateCommand(
-            "UPDATE generations SET phase = $3, step = $4, progress_at = now() WHERE id = $1 AND job_id = $2 AND status = 'running'");
+        using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET phase = $3, step = $4, progress_at = now() WHERE id = $1 AND job_id = $2 AND status = 'running'
+            RETURNING cancel_requested_at IS NOT NULL
+            """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
         cmd.Parameters.Add(new() { Value = phase });
         cmd.Parameters.Add(new() { Value = step });
-        cmd.ExecuteNonQuery();
+        return cmd.ExecuteScalar() is true;
     }
 
     /// <summary>Marks a running generation succeeded with its stored files; false when it was not running under this job.</summary>
