@@ -6,6 +6,7 @@ using Npgsql;
 using Prometheus;
 using Tora.Api.Apis;
 using Tora.Api.Auth;
+using Tora.Api.Generations;
 using Tora.Api.Observability;
 using Tora.Api.OpenApi;
 using Tora.Api.Problems;
@@ -35,6 +36,10 @@ builder.Services.AddHangfire(c => c.UseToraStorage(connectionString));
 builder.Services.AddSingleton<GenerationDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationDispatcher>());
 builder.Services.AddSingleton<GenerationCanceller>();
+builder.Services.AddSingleton<GenerationEventHub>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationEventHub>());
+builder.Services.AddOptions<EventStreamOptions>().Bind(builder.Configuration.GetSection("Tora:Events"));
+builder.Services.AddOptions<IdempotencyOptions>().Bind(builder.Configuration.GetSection("Tora:Idempotency"));
 builder.Services.AddHostedService<GenerationSweeper>();
 builder.Services.AddHostedService<WebhookDispatcher>();
 // The API runs the light jobs itself (webhook deliveries); GPU jobs run only in workers, on their model queues.
@@ -68,6 +73,7 @@ app.UseSwaggerUI(o =>
 
 app.MapWebPage();
 app.MapGenerationsApi();
+app.MapGenerationEventsApi();
 app.MapWebhooksApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();

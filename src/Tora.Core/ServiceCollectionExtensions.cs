@@ -50,6 +50,7 @@ public static class ServiceCollectionExtensions
                 "Tora:Models: a model has no valid sizes, frame counts or Steps > MaxSteps");
         services.AddSingleton<GenerationStore>();
         services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<WorkerRegistry>();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection("Tora:Webhooks"))

@@ -77,6 +77,7 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Webhooks:RetryDelays:1"] = "00:00:01",
         ["Tora:Webhooks:RetryDelays:2"] = "00:00:02",
         ["Tora:Webhooks:AttemptTimeout"] = "00:00:02",
+        ["Tora:Events:HeartbeatInterval"] = "00:00:01",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 

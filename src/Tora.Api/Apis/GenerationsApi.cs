@@ -28,10 +28,17 @@ public static class GenerationsApi
             .WithName("CreateGeneration")
             .WithSummary("Queue a video generation")
             .WithDescription("JSON (first frame as a data URI) or multipart/form-data (a 'request' JSON part and an 'image' file part). " +
-                             "Answers 202 with Location; poll the resource, or read its video when it has succeeded.")
+                             "Answers 202 with Location; poll the resource, stream its events, or get a webhook. Idempotency-Key (1-255 " +
+                             "printable ASCII, remembered 24 h): a retry with the same payload replays the same generation " +
+                             "(header Idempotent-Replayed: true), another payload answers 422, a retry while the first is in " +
+                             "progress answers 409. Prefer: wait=N (N ≤ 60) holds the answer until the generation finishes " +
+                             "(201 with the finished resource) or N seconds pass (202).")
             .Accepts<CreateGenerationRequest>("application/json", "multipart/form-data")
+            .Produces<GenerationResource>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status410Gone)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -62,39 +69,109 @@ public static class GenerationsApi
         return api;
     }
 
-    /// <summary>Queue a video generation: validates, stores the record and answers 202; a worker picks it up.</summary>
-    public static async Task<Results<Accepted<GenerationResource>, ProblemHttpResult>> CreateGeneration(
+    /// <summary>Longest <c>Prefer: wait</c> honoured, in seconds.</summary>
+    public const int MaxPreferWait = 60;
+
+    /// <summary>
+    /// Queue a video generation: validates, stores the record and answers 202; a worker picks it up. With an
+    /// <c>Idempotency-Key</c> a retry of the same payload replays the same generation; with <c>Prefer: wait=N</c>
+    /// the answer waits up to N seconds and is 201 with the finished resource when it finishes in time.
+    /// </summary>
+    public static async Task<Results<Accepted<GenerationResource>, Created<GenerationResource>, ProblemHttpResult>> CreateGeneration(
         HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
-        IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, CancellationToken ct)
+        IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, IdempotencyStore idempotency,
+        IOptions<IdempotencyOptions> idempotencyOptions, GenerationEventHub hub, CancellationToken ct)
     {
+        var (key, keyProblem) = IdempotencyKey.Read(http);
+        if (keyProblem is not null) return keyProblem;
+        var wait = PreferWait(http);
         var (request, image, problem) = await CreateRequestReader.ReadAsync(http, ct);
         if (problem is not null) return problem;
         var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null, webhookPolicy);
+        // Invalid requests are answered the same way every time, so they need no idempotency record.
         if (input is null) return ApiProblem.Validation(errors);
 
         var tenant = user.Tenant();
-        var id = GenerationIds.Next();
-        string? imageKey = null;
-        if (image is not null)
+        if (key is not null)
         {
-            imageKey = BlobKeys.For(tenant, id, "first-frame." + image.Extension);
-            await blobs.PutBytesAsync(imageKey, image.Bytes, image.ContentType, ct);
+            var (state, previous) = await idempotency.ReserveAsync(tenant, key, IdempotencyKey.Fingerprint(request!, image), idempotencyOptions.Value.Lifetime, ct);
+            switch (state)
+            {
+                case IdempotencyState.InFlight:
+                    http.HttpContext.Response.Headers.RetryAfter = "1";
+                    return ApiProblem.Create(StatusCodes.Status409Conflict, "idempotency_key_in_flight", "A request with this Idempotency-Key is in progress.",
+                        "retry after the first request has been answered");
+                case IdempotencyState.Mismatch:
+                    return ApiProblem.Create(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused", "The Idempotency-Key was used with another payload.",
+                        "an Idempotency-Key identifies one request; use a new key for a different payload");
+                case IdempotencyState.Replay:
+                    http.HttpContext.Response.Headers[IdempotencyKey.ReplayedHeader] = "true";
+                    if (await store.GetAsync(tenant, previous!.Value, ct) is not { } earlier)
+                        return ApiProblem.Create(StatusCodes.Status410Gone, "generation_deleted", "The generation of this Idempotency-Key was deleted.",
+                            $"generation {previous} was created with this key and has since been deleted");
+                    return TypedResults.Accepted($"/v1/generations/{earlier.Id}", await ResourceAsync(earlier, store, ct));
+            }
         }
-        var generation = new Generation
+
+        var id = GenerationIds.Next();
+        using var subscription = wait > 0 ? hub.Subscribe(id) : null;
+        Generation generation;
+        try
         {
-            Id = id,
-            Tenant = tenant,
-            Status = GenerationStatus.Queued,
-            Queue = model!.Queue,
-            Input = input,
-            FirstFrameKey = imageKey,
-            CreatedAt = DateTimeOffset.UtcNow,
-            TotalSteps = input.Steps,
-        };
-        await store.InsertAsync(generation, ct);
+            string? imageKey = null;
+            if (image is not null)
+            {
+                imageKey = BlobKeys.For(tenant, id, "first-frame." + image.Extension);
+                await blobs.PutBytesAsync(imageKey, image.Bytes, image.ContentType, ct);
+            }
+            generation = new Generation
+            {
+                Id = id,
+                Tenant = tenant,
+                Status = GenerationStatus.Queued,
+                Queue = model!.Queue,
+                Input = input,
+                FirstFrameKey = imageKey,
+                CreatedAt = DateTimeOffset.UtcNow,
+                TotalSteps = input.Steps,
+            };
+            await store.InsertAsync(generation, ct);
+            if (key is not null) await idempotency.CompleteAsync(tenant, key, id, CancellationToken.None);
+        }
+        catch when (key is not null)
+        {
+            await idempotency.ReleaseAsync(tenant, key, CancellationToken.None);
+            throw;
+        }
         dispatcher.Signal();
-        return TypedResults.Accepted($"/v1/generations/{id}", generation.ToResource());
+        var location = $"/v1/generations/{id}";
+        if (subscription is null) return TypedResults.Accepted(location, generation.ToResource());
+
+        http.HttpContext.Response.Headers["Preference-Applied"] = $"wait={wait}";
+        var deadline = DateTime.UtcNow.AddSeconds(wait);
+        while (true)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) break;
+            await subscription.WaitAsync(left, ct);
+            if (await store.GetAsync(tenant, id, ct) is not { } now) break;
+            if (GenerationStatus.IsTerminal(now.Status)) return TypedResults.Created(location, now.ToResource());
+        }
+        return TypedResults.Accepted(location, await store.GetAsync(tenant, id, ct) is { } latest ? await ResourceAsync(latest, store, ct) : generation.ToResource());
     }
+
+    /// <summary>The <c>wait</c> preference of RFC 7240 (<c>Prefer: wait=N</c>), capped at <see cref="MaxPreferWait"/>; 0 when absent.</summary>
+    public static int PreferWait(HttpRequest http)
+    {
+        foreach (var value in http.Headers["Prefer"])
+        foreach (var part in (value ?? "").Split([',', ';'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            if (part.StartsWith("wait=", StringComparison.OrdinalIgnoreCase) && int.TryParse(part.AsSpan(5).Trim('"'), out var n) && n > 0)
+                return Math.Min(n, MaxPreferWait);
+        return 0;
+    }
+
+    private static async Task<GenerationResource> ResourceAsync(Generation g, GenerationStore store, CancellationToken ct) =>
+        g.ToResource(g.Status == GenerationStatus.Queued ? await store.QueuePositionAsync(g.Queue, g.Id, ct) : null);
 
     /// <summary>List your generations, newest first, with cursor pagination and an optional status filter.</summary>
     /// <param name="user">The caller.</param>

@@ -267,6 +267,21 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>The event log of a generation after <paramref name="afterSeq"/> (status changes and progress steps), oldest first.</summary>
+    public async Task<IReadOnlyList<GenerationEvent>> ReadEventsAsync(Guid id, long afterSeq, int limit, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT seq, type, data::text FROM generation_events WHERE generation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = afterSeq });
+        cmd.Parameters.Add(new() { Value = limit });
+        var list = new List<GenerationEvent>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) list.Add(new GenerationEvent(r.GetInt64(0), r.GetString(1), r.GetString(2)));
+        return list;
+    }
+
     /// <summary>Counts generations per status (for metrics).</summary>
     public async Task<IReadOnlyDictionary<(string Queue, string Status), long>> CountByQueueAndStatusAsync(CancellationToken ct)
     {
@@ -317,6 +332,12 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         };
     }
 }
+
+/// <summary>One entry of a generation's event log.</summary>
+/// <param name="Seq">Its id (global, increasing): the SSE event id.</param>
+/// <param name="Type"><c>status</c> or <c>progress</c>.</param>
+/// <param name="Data">The JSON data.</param>
+public sealed record GenerationEvent(long Seq, string Type, string Data);
 
 /// <summary>Where a finished video was stored.</summary>
 /// <param name="VideoKey">Blob key of the MP4.</param>

@@ -16,7 +16,7 @@ CREATE TABLE webhook_secrets (
 -- status (running again after a retry) adds no second event.
 CREATE TABLE webhook_events (
     id             uuid PRIMARY KEY,
-    generation_id  uuid NOT NULL,
+    generation_id  uuid NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
     tenant         text NOT NULL,
     type           text NOT NULL,
     url            text NOT NULL,
@@ -45,7 +45,7 @@ CREATE TABLE webhook_attempts (
 -- and increasing, so "every event after Last-Event-ID" is one indexed range read: no gaps, no repeats.
 CREATE TABLE generation_events (
     seq            bigserial PRIMARY KEY,
-    generation_id  uuid NOT NULL,
+    generation_id  uuid NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
     type           text NOT NULL,   -- status | progress
     data           jsonb NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now()
