@@ -2,6 +2,7 @@ using System.Text.Json;
 using Hangfire;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Prometheus;
 using Tora.Api.Apis;
@@ -45,7 +46,7 @@ builder.Services.AddHostedService<WebhookDispatcher>();
 // The API runs the light jobs itself (webhook deliveries); GPU jobs run only in workers, on their model queues.
 builder.Services.AddHangfireServer(o =>
 {
-    o.Queues = [IWebhookDeliveryJob.Queue];
+    o.Queues = [IWebhookDeliveryJob.Queue, IRetentionJob.Queue];
     o.WorkerCount = Math.Max(4, Environment.ProcessorCount);
     o.ServerName = $"api-{Environment.MachineName}-{Environment.ProcessId}";
     // Webhook retries are scheduled jobs: move them to their queue promptly once due.
@@ -57,6 +58,8 @@ var app = builder.Build();
 
 await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<NpgsqlDataSource>());
 QueueMetrics.Register(app.Services);
+app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<IRetentionJob>(IRetentionJob.RecurringId, IRetentionJob.Queue,
+    j => j.RunAsync(CancellationToken.None), app.Services.GetRequiredService<IOptions<RetentionOptions>>().Value.Schedule);
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();

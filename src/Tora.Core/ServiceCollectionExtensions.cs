@@ -58,6 +58,9 @@ public static class ServiceCollectionExtensions
                 "Tora:Webhooks: AttemptTimeout and RetryDelays must be positive");
         services.AddSingleton(sp => new WebhookTargetPolicy(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>().Value));
         services.AddSingleton<WebhookStore>();
+        services.AddOptions<RetentionOptions>().Bind(configuration.GetSection("Tora:Retention"))
+            .Validate(o => o.Min > TimeSpan.Zero && o.Min <= o.Default && o.Default <= o.Max, "Tora:Retention: need 0 < Min <= Default <= Max");
+        services.AddTransient<Tora.Core.Jobs.IRetentionJob, Tora.Core.Jobs.RetentionJob>();
         services.AddSingleton<WebhookSender>();
         services.AddTransient<IWebhookDeliveryJob, WebhookDeliveryJob>();
         return services;

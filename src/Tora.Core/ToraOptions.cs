@@ -66,3 +66,16 @@ public sealed class ModelCatalogOptions
     /// <summary>Finds a model by name.</summary>
     public ModelDefinition? Find(string name) => Effective.FirstOrDefault(m => m.Name == name);
 }
+
+/// <summary>How long results are kept. Bound from <c>Tora:Retention</c>.</summary>
+public sealed class RetentionOptions
+{
+    /// <summary>Default <c>expires_after</c> when a request gives none (7 days).</summary>
+    public TimeSpan Default { get; set; } = TimeSpan.FromDays(7);
+    /// <summary>Shortest <c>expires_after</c> a request may ask for.</summary>
+    public TimeSpan Min { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>Longest <c>expires_after</c> a request may ask for (30 days).</summary>
+    public TimeSpan Max { get; set; } = TimeSpan.FromDays(30);
+    /// <summary>Cron expression of the retention job (every minute).</summary>
+    public string Schedule { get; set; } = "* * * * *";
+}

@@ -80,14 +80,14 @@ public static class GenerationsApi
     public static async Task<Results<Accepted<GenerationResource>, Created<GenerationResource>, ProblemHttpResult>> CreateGeneration(
         HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
         IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, IdempotencyStore idempotency,
-        IOptions<IdempotencyOptions> idempotencyOptions, GenerationEventHub hub, CancellationToken ct)
+        IOptions<IdempotencyOptions> idempotencyOptions, GenerationEventHub hub, IOptions<RetentionOptions> retention, CancellationToken ct)
     {
         var (key, keyProblem) = IdempotencyKey.Read(http);
         if (keyProblem is not null) return keyProblem;
         var wait = PreferWait(http);
         var (request, image, problem) = await CreateRequestReader.ReadAsync(http, ct);
         if (problem is not null) return problem;
-        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null, webhookPolicy);
+        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null, webhookPolicy, retention.Value);
         // Invalid requests are answered the same way every time, so they need no idempotency record.
         if (input is null) return ApiProblem.Validation(errors);
 
@@ -259,6 +259,9 @@ public static class GenerationsApi
         Func<Generation, string?> key, string contentType, Func<Generation, string?> etag, CancellationToken ct)
     {
         if (await Find(id, user, store, ct) is not { } g) return ApiProblem.NotFound($"generation {id}");
+        if (g.Status == GenerationStatus.Expired)
+            return ApiProblem.Create(StatusCodes.Status410Gone, "expired", "The generation's files have expired.",
+                $"generation {id} expired at {g.ExpiresAt:O}; its files were deleted");
         if (g.Status != GenerationStatus.Succeeded || key(g) is not { } blobKey)
             return ApiProblem.Create(StatusCodes.Status409Conflict, "not_ready", "The generation has no video.",
                 $"generation {id} is {g.Status}; files exist only once it has succeeded");

@@ -40,6 +40,8 @@ public sealed record CreateGenerationRequest
     [JsonPropertyName("webhook")] public WebhookRequest? Webhook { get; init; }
     /// <summary>Cancel the generation if it has not finished this many seconds after acceptance (1–86,400).</summary>
     [JsonPropertyName("cancel_after")] public int? CancelAfter { get; init; }
+    /// <summary>Seconds after finishing at which the files are deleted and the record marked expired (default 7 days; 60 s to 30 days unless the server is configured otherwise).</summary>
+    [JsonPropertyName("expires_after")] public int? ExpiresAfter { get; init; }
 }
 
 /// <summary>Where to send a generation's webhooks.</summary>

@@ -23,7 +23,7 @@ public static class GenerationRequestValidator
 
     /// <summary>Validates and resolves; exactly one of the results is non-null.</summary>
     public static (GenerationInput? Input, ModelDefinition? Model, List<FieldError> Errors) Resolve(
-        CreateGenerationRequest r, ModelCatalogOptions catalog, bool hasImage, WebhookTargetPolicy? webhooks = null)
+        CreateGenerationRequest r, ModelCatalogOptions catalog, bool hasImage, WebhookTargetPolicy? webhooks = null, RetentionOptions? retention = null)
     {
         var errors = new List<FieldError>();
         void Error(string pointer, string code, string detail) => errors.Add(new FieldError(pointer, code, detail));
@@ -92,6 +92,11 @@ public static class GenerationRequestValidator
         }
         if (r.CancelAfter is < 1 or > MaxCancelAfter) Error("/cancel_after", "out_of_range", $"cancel_after must be between 1 and {MaxCancelAfter} seconds");
 
+        retention ??= new RetentionOptions();
+        var expiresAfter = r.ExpiresAfter ?? (int)retention.Default.TotalSeconds;
+        if (expiresAfter < retention.Min.TotalSeconds || expiresAfter > retention.Max.TotalSeconds)
+            Error("/expires_after", "out_of_range", $"expires_after must be between {retention.Min.TotalSeconds:0} and {retention.Max.TotalSeconds:0} seconds");
+
         if (errors.Count > 0) return (null, model, errors);
         return (new GenerationInput
         {
@@ -112,6 +117,7 @@ public static class GenerationRequestValidator
             Metadata = r.Metadata?.ToDictionary(e => e.Key, e => e.Value!),
             Webhook = webhook,
             CancelAfter = r.CancelAfter,
+            ExpiresAfter = expiresAfter,
         }, model, errors);
     }
 

@@ -81,6 +81,8 @@ public sealed record GenerationInput
     [JsonPropertyName("webhook")] public WebhookSpec? Webhook { get; init; }
     /// <summary>Seconds after acceptance at which the generation is cancelled if not finished (none when null).</summary>
     [JsonPropertyName("cancel_after")] public int? CancelAfter { get; init; }
+    /// <summary>Seconds after finishing at which the files are deleted and the record marked expired (always resolved for new requests).</summary>
+    [JsonPropertyName("expires_after")] public int? ExpiresAfter { get; init; }
 }
 
 /// <summary>A request's webhook: the target URL and the events to send there.</summary>

@@ -125,3 +125,18 @@ $$;
 
 CREATE TRIGGER generations_changed AFTER INSERT OR UPDATE ON generations
     FOR EACH ROW EXECUTE FUNCTION tora_generation_changed();
+
+-- Retention: when a generation reaches a terminal status its expiry is set from the request's resolved
+-- expires_after (seconds); the retention job then deletes its files and marks it expired.
+CREATE FUNCTION tora_generation_set_expiry() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.status IN ('succeeded', 'failed', 'cancelled') AND NEW.expires_at IS NULL
+       AND jsonb_typeof(NEW.input -> 'expires_after') = 'number' THEN
+        NEW.expires_at := coalesce(NEW.finished_at, now()) + make_interval(secs => (NEW.input ->> 'expires_after')::double precision);
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER generations_expiry BEFORE UPDATE ON generations
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION tora_generation_set_expiry();
