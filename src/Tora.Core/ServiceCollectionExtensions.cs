@@ -52,7 +52,20 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<WorkerRegistry>();
-        services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        var kind = configuration["Tora:Storage:Kind"] ?? "filesystem";
+        if (kind.Equals("s3", StringComparison.OrdinalIgnoreCase))
+        {
+            services.AddOptions<S3StorageOptions>().Bind(configuration.GetSection("Tora:Storage:S3"))
+                .Validate(o => !string.IsNullOrWhiteSpace(o.Bucket), "Tora:Storage:S3:Bucket is empty")
+                .Validate(o => o.SignedUrlLifetime > TimeSpan.Zero && o.SignedUrlLifetime <= TimeSpan.FromDays(7),
+                    "Tora:Storage:S3:SignedUrlLifetime must be between 0 and 7 days").ValidateOnStart();
+            services.AddSingleton<S3BlobStore>();
+            services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<S3BlobStore>());
+        }
+        else if (kind.Equals("filesystem", StringComparison.OrdinalIgnoreCase))
+            services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        else
+            throw new InvalidOperationException($"Tora:Storage:Kind '{kind}' is unknown: use filesystem or s3");
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection("Tora:Webhooks"))
             .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero),
                 "Tora:Webhooks: AttemptTimeout and RetryDelays must be positive");

@@ -59,7 +59,9 @@ public static class GenerationsApi
             .ProducesProblem(StatusCodes.Status409Conflict);
         api.MapGet("/{id}/video", GetVideo)
             .WithName("GetGenerationVideo")
-            .WithSummary("Download the MP4 (ETag, If-None-Match, Range → 206)")
+            .WithSummary("Download the MP4 (ETag, If-None-Match, Range → 206), or a 302 to a short-lived signed URL of the blob store")
+            .Produces(StatusCodes.Status302Found)
+            .ProducesProblem(StatusCodes.Status410Gone)
             .Produces(StatusCodes.Status200OK, contentType: "video/mp4")
             .Produces(StatusCodes.Status206PartialContent, contentType: "video/mp4");
         api.MapGet("/{id}/thumbnail", GetThumbnail)
@@ -245,9 +247,23 @@ public static class GenerationsApi
     }
 
     /// <summary>Download the MP4 (ETag and If-None-Match, Range requests answered with 206).</summary>
-    public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetVideo(
-        string id, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, CancellationToken ct) =>
-        await ServeFile(id, user, store, blobs, g => g.VideoKey, "video/mp4", g => g.VideoEtag, ct);
+    /// <remarks>With a blob store that signs URLs (S3) the answer is a 302 to a short-lived signed URL instead, and the store serves Range and ETag.</remarks>
+    public static async Task<Results<FileStreamHttpResult, RedirectHttpResult, ProblemHttpResult>> GetVideo(
+        string id, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, CancellationToken ct)
+    {
+        if (blobs is ISignedUrlBlobStore { RedirectDownloads: true } signed)
+        {
+            if (await Find(id, user, store, ct) is not { } g) return ApiProblem.NotFound($"generation {id}");
+            if (g.Status == GenerationStatus.Succeeded && g.VideoKey is { } key)
+                return TypedResults.Redirect((await signed.GetDownloadUrlAsync(key, "video/mp4", ct)).AbsoluteUri);
+        }
+        return await ServeFile(id, user, store, blobs, g => g.VideoKey, "video/mp4", g => g.VideoEtag, ct) switch
+        {
+            { Result: FileStreamHttpResult file } => file,
+            { Result: ProblemHttpResult problem } => problem,
+            var other => throw new InvalidOperationException($"unexpected result {other.Result}"),
+        };
+    }
 
     /// <summary>Download the thumbnail (JPEG of the first frame).</summary>
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetThumbnail(
