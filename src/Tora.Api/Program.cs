@@ -37,6 +37,8 @@ builder.Services.AddHangfire(c => c.UseToraStorage(connectionString));
 builder.Services.AddSingleton<GenerationDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationDispatcher>());
 builder.Services.AddSingleton<GenerationCanceller>();
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<Tora.Api.Limits.TenantRateLimiter>();
 builder.Services.AddSingleton<GenerationEventHub>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationEventHub>());
 builder.Services.AddOptions<EventStreamOptions>().Bind(builder.Configuration.GetSection("Tora:Events"));

@@ -71,6 +71,8 @@ public static class ServiceCollectionExtensions
                 "Tora:Webhooks: AttemptTimeout and RetryDelays must be positive");
         services.AddSingleton(sp => new WebhookTargetPolicy(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>().Value));
         services.AddSingleton<WebhookStore>();
+        services.AddOptions<LimitOptions>().Bind(configuration.GetSection("Tora:Limits"))
+            .Validate(o => o.RequestsPerMinute >= 0 && o.MaxQueuedPerTenant >= 0 && o.MaxRunningPerTenant >= 0, "Tora:Limits must not be negative");
         services.AddOptions<RetentionOptions>().Bind(configuration.GetSection("Tora:Retention"))
             .Validate(o => o.Min > TimeSpan.Zero && o.Min <= o.Default && o.Default <= o.Max, "Tora:Retention: need 0 < Min <= Default <= Max");
         services.AddTransient<Tora.Core.Jobs.IRetentionJob, Tora.Core.Jobs.RetentionJob>();

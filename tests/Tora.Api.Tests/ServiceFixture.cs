@@ -78,6 +78,11 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Webhooks:RetryDelays:2"] = "00:00:02",
         ["Tora:Webhooks:AttemptTimeout"] = "00:00:02",
         ["Tora:Events:HeartbeatInterval"] = "00:00:01",
+        // No default limits (the suite sends many requests); the limit tests use tenants with their own limits.
+        ["Tora:Limits:RequestsPerMinute"] = "0",
+        ["Tora:Limits:Tenants:ratelimited:RequestsPerMinute"] = "3",
+        ["Tora:Limits:Tenants:capped:MaxQueued"] = "3",
+        ["Tora:Limits:Tenants:capped:MaxRunning"] = "1",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Tora.Api.Auth;
 using Tora.Api.Generations;
+using Tora.Api.Limits;
 using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Blobs;
@@ -34,6 +35,7 @@ public static class GenerationsApi
                              "progress answers 409. Prefer: wait=N (N ≤ 60) holds the answer until the generation finishes " +
                              "(201 with the finished resource) or N seconds pass (202).")
             .Accepts<CreateGenerationRequest>("application/json", "multipart/form-data")
+            .RequireTenantRateLimit()
             .Produces<GenerationResource>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
@@ -82,7 +84,8 @@ public static class GenerationsApi
     public static async Task<Results<Accepted<GenerationResource>, Created<GenerationResource>, ProblemHttpResult>> CreateGeneration(
         HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
         IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, IdempotencyStore idempotency,
-        IOptions<IdempotencyOptions> idempotencyOptions, GenerationEventHub hub, IOptions<RetentionOptions> retention, CancellationToken ct)
+        IOptions<IdempotencyOptions> idempotencyOptions, GenerationEventHub hub, IOptions<RetentionOptions> retention,
+        IOptions<LimitOptions> limits, CancellationToken ct)
     {
         var (key, keyProblem) = IdempotencyKey.Read(http);
         if (keyProblem is not null) return keyProblem;
@@ -113,6 +116,15 @@ public static class GenerationsApi
                             $"generation {previous} was created with this key and has since been deleted");
                     return TypedResults.Accepted($"/v1/generations/{earlier.Id}", await ResourceAsync(earlier, store, ct));
             }
+        }
+
+        var maxQueued = limits.Value.MaxQueuedFor(tenant);
+        if (maxQueued > 0 && await store.CountQueuedAsync(tenant, ct) >= maxQueued)
+        {
+            if (key is not null) await idempotency.ReleaseAsync(tenant, key, CancellationToken.None);
+            http.HttpContext.Response.Headers.RetryAfter = "30";
+            return ApiProblem.Create(StatusCodes.Status429TooManyRequests, "too_many_queued", "Too many queued generations.",
+                $"tenant {tenant} may have {maxQueued} generations queued; wait for some to start or cancel some");
         }
 
         var id = GenerationIds.Next();

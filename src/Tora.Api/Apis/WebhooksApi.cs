@@ -5,6 +5,7 @@ using Hangfire;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tora.Api.Auth;
+using Tora.Api.Limits;
 using Tora.Api.Problems;
 using Tora.Core.Generations;
 using Tora.Core.Webhooks;
@@ -102,6 +103,7 @@ public static class WebhooksApi
         hooks.MapPost("/test", Test)
             .WithName("TestWebhook")
             .WithSummary("Send one signed webhook.test event to a URL now and report the receiver's answer")
+            .RequireTenantRateLimit()
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         var deliveries = app.MapGroup("/v1/generations/{id}/webhook-deliveries").WithTags("Webhooks").RequireAuthorization();

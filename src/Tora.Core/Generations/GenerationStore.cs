@@ -72,6 +72,14 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return list;
     }
 
+    /// <summary>How many generations of a tenant are queued (for the per-tenant cap).</summary>
+    public async Task<long> CountQueuedAsync(string tenant, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT count(*) FROM generations WHERE tenant = $1 AND status = 'queued'");
+        cmd.Parameters.Add(new() { Value = tenant });
+        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
     /// <summary>How many queued generations of the same queue were accepted before this one.</summary>
     public async Task<int> QueuePositionAsync(string queue, Guid id, CancellationToken ct)
     {
