@@ -45,15 +45,17 @@ builder.Services.AddOptions<EventStreamOptions>().Bind(builder.Configuration.Get
 builder.Services.AddOptions<IdempotencyOptions>().Bind(builder.Configuration.GetSection("Tora:Idempotency"));
 builder.Services.AddHostedService<GenerationSweeper>();
 builder.Services.AddHostedService<WebhookDispatcher>();
-// The API runs the light jobs itself (webhook deliveries); GPU jobs run only in workers, on their model queues.
-builder.Services.AddHangfireServer(o =>
-{
-    o.Queues = [IWebhookDeliveryJob.Queue, IRetentionJob.Queue];
-    o.WorkerCount = Math.Max(4, Environment.ProcessorCount);
-    o.ServerName = $"api-{Environment.MachineName}-{Environment.ProcessId}";
-    // Webhook retries are scheduled jobs: move them to their queue promptly once due.
-    o.SchedulePollingInterval = TimeSpan.FromSeconds(1);
-});
+// The API runs the light jobs itself (webhook deliveries, retention); GPU jobs run only in workers, on their model
+// queues. Tora:Api:RunJobServer=false makes an instance serve requests only (another instance runs these jobs).
+if (builder.Configuration.GetValue("Tora:Api:RunJobServer", true))
+    builder.Services.AddHangfireServer(o =>
+    {
+        o.Queues = [IWebhookDeliveryJob.Queue, IRetentionJob.Queue];
+        o.WorkerCount = Math.Max(4, Environment.ProcessorCount);
+        o.ServerName = $"api-{Environment.MachineName}-{Environment.ProcessId}";
+        // Webhook retries are scheduled jobs: move them to their queue promptly once due.
+        o.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+    });
 builder.Services.AddToraSwagger();
 
 var app = builder.Build();

@@ -80,8 +80,9 @@ public sealed class S3rverProcess : IAsyncDisposable
 
 /// <summary>
 /// A second API instance and a worker (model <c>tora-s3</c>) on the shared test database, both with the S3 blob store
-/// on s3rver. Created for the S3 test class only: the service collection runs its classes one at a time, so no other
-/// test's retention or webhook jobs are picked up by this instance's job server meanwhile.
+/// on s3rver. Started on first use by <see cref="ServiceFixture.S3Async"/> and stopped with the service (Hangfire's
+/// global storage makes stopping one host of a process while others run unsafe). This API instance runs no job
+/// server, so the retention and webhook jobs of the other tests stay with the main instance and its filesystem store.
 /// </summary>
 public sealed class S3ServiceFixture(ServiceFixture service) : IAsyncLifetime
 {
@@ -98,6 +99,7 @@ public sealed class S3ServiceFixture(ServiceFixture service) : IAsyncLifetime
     public Dictionary<string, string?> Settings()
     {
         var s = service.Settings();
+        s["Tora:Api:RunJobServer"] = "false";
         s["Tora:Storage:Kind"] = "s3";
         s["Tora:Storage:S3:ServiceUrl"] = S3.Url;
         s["Tora:Storage:S3:Bucket"] = Bucket;
@@ -147,20 +149,18 @@ public sealed class S3ServiceFixture(ServiceFixture service) : IAsyncLifetime
             _worker.Dispose();
         }
         await Api.DisposeAsync();
-        // Hangfire keeps one global storage; point it back at the main API's (same database).
-        Hangfire.JobStorage.Current = service.Api.Services.GetRequiredService<Hangfire.JobStorage>();
         await S3.DisposeAsync();
     }
 }
 
 [Collection(ServiceCollection.Name)]
-public sealed class S3BlobStoreTests(ServiceFixture service, S3ServiceFixture s3) : IClassFixture<S3ServiceFixture>
+public sealed class S3BlobStoreTests(ServiceFixture service)
 {
-    private S3BlobStore Store() => s3.Api.Services.GetRequiredService<S3BlobStore>();
-
     [Fact]
     public async Task The_store_puts_reads_signs_and_deletes_objects_on_s3rver()
     {
+        var s3 = await service.S3Async();
+        S3BlobStore Store() => s3.Api.Services.GetRequiredService<S3BlobStore>();
         var store = Store();
         Assert.Null(await store.CheckAsync(default));
         var bytes = Enumerable.Range(0, 5000).Select(i => (byte)(i * 7)).ToArray();
@@ -195,6 +195,8 @@ public sealed class S3BlobStoreTests(ServiceFixture service, S3ServiceFixture s3
     [Fact]
     public async Task Videos_on_s3_download_through_a_signed_redirect_and_expire_from_the_bucket()
     {
+        var s3 = await service.S3Async();
+        S3BlobStore Store() => s3.Api.Services.GetRequiredService<S3BlobStore>();
         using var alpha = s3.Client(service.AlphaKey);
         var m = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = JsonContent.Create(new { model = "tora-s3", prompt = "stored on s3" }) };
         m.Headers.Add("Prefer", "wait=60");
