@@ -55,7 +55,12 @@ public sealed class IdempotencyTests(ServiceFixture service)
         var afterExpiry = await alpha.SendAsync(Post(key, """{"model":"tora-text","prompt":"idempotent","seed":4}"""));
         Assert.Equal(HttpStatusCode.Accepted, afterExpiry.StatusCode);
         Assert.False(afterExpiry.Headers.Contains("Idempotent-Replayed"));
-        Assert.NotEqual(id, (await afterExpiry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+        var newId = (await afterExpiry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        Assert.NotEqual(id, newId);
+
+        // Leave no queued work behind (queue positions in other tests).
+        foreach (var (client, g) in new[] { (alpha, id), (alpha, newId), (beta, (await other.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid()) })
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/generations/{g}/cancel", null)).StatusCode);
     }
 
     [Fact]
@@ -100,6 +105,7 @@ public sealed class PreferWaitTests(ServiceFixture service)
         Assert.Equal(HttpStatusCode.Accepted, pending.StatusCode);
         Assert.InRange(sw.Elapsed.TotalSeconds, 0.9, 10);
         Assert.Equal("queued", (await pending.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await alpha.PostAsync(pending.Headers.Location + "/cancel", null)).StatusCode);
     }
 }
 

@@ -61,11 +61,13 @@ public sealed class LimitTests(ServiceFixture service)
         while (!await Dispatched(second) && DateTime.UtcNow < deadline) await Task.Delay(20);
         Assert.True(await Dispatched(second));
 
-        await Create("third");
-        await Create("fourth"); // second, third, fourth queued: the cap of 3
+        var third = await Create("third");
+        var fourth = await Create("fourth"); // second, third, fourth queued: the cap of 3
         var refused = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "fifth" });
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.Equal("too_many_queued", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
         Assert.Equal(TimeSpan.FromSeconds(30), refused.Headers.RetryAfter!.Delta);
+        foreach (var id in new[] { second, third, fourth }) // leave no queued work behind
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/generations/{id}/cancel", null)).StatusCode);
     }
 }
