@@ -77,10 +77,7 @@ public static class GenerationsApi
     public const int MaxPreferWait = 60;
 
     /// <summary>Queue a video generation: validates, stores the record and answers 202; a worker picks it up.</summary>
-    /// <remarks>
-    /// With an <c>Idempotency-Key</c> a retry of the same payload replays the same generation; with
-    /// <c>Prefer: wait=N</c> the answer waits up to N seconds and is 201 with the finished resource when it finishes in time.
-    /// </remarks>
+    // Idempotency-Key replays and Prefer: wait are described in WithDescription above (the served document).
     public static async Task<Results<Accepted<GenerationResource>, Created<GenerationResource>, ProblemHttpResult>> CreateGeneration(
         HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
         IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, IdempotencyStore idempotency,
