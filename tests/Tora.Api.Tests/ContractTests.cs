@@ -46,7 +46,8 @@ public sealed class IdempotencyTests(ServiceFixture service)
         using var beta = service.Client(service.BetaKey);
         var other = await beta.SendAsync(Post(key, """{"model":"tora-text","prompt":"idempotent","seed":3,"metadata":{"a":"1","b":"2"}}"""));
         Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
-        Assert.NotEqual(id, (await other.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+        var otherId = (await other.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        Assert.NotEqual(id, otherId);
 
         // After expiry the key is free again: a new generation.
         await using (var db = NpgsqlDataSource.Create(service.ConnectionString))
@@ -59,7 +60,7 @@ public sealed class IdempotencyTests(ServiceFixture service)
         Assert.NotEqual(id, newId);
 
         // Leave no queued work behind (queue positions in other tests).
-        foreach (var (client, g) in new[] { (alpha, id), (alpha, newId), (beta, (await other.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid()) })
+        foreach (var (client, g) in new[] { (alpha, id), (alpha, newId), (beta, otherId) })
             Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/generations/{g}/cancel", null)).StatusCode);
     }
 
