@@ -159,6 +159,31 @@ public sealed class EventStreamTests(ServiceFixture service)
     }
 
     [Fact]
+    public async Task Another_api_instance_streams_the_progress_of_any_worker()
+    {
+        // The generation runs on the tora-tiny worker; the stream is served by the second API instance (S3 one),
+        // which learns of each step only through PostgreSQL NOTIFY.
+        var other = await service.S3Async();
+        using var alpha = service.Client(service.AlphaKey);
+        using var viaOther = other.Client(service.AlphaKey);
+        var created = await alpha.PostAsJsonAsync("/v1/generations", new { model = "tora-tiny", prompt = "watched from elsewhere", steps = 5 });
+        var events = new List<SseEvent>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await foreach (var e in ReadAsync(viaOther, created.Headers.Location + "/events", null, cts.Token)) events.Add(e);
+        Assert.Equal("succeeded", JsonDocument.Parse(events.Last().Data).RootElement.GetProperty("status").GetString());
+        Assert.Equal(Enumerable.Range(0, 6), events.Where(e => e.Type == "progress").Select(e => JsonDocument.Parse(e.Data).RootElement)
+            .Where(d => d.GetProperty("phase").GetString() == "denoise").Select(d => d.GetProperty("step").GetInt32()).Distinct());
+
+        // Prefer: wait on that instance never polls: only a NOTIFY from the worker's connection can end the wait early.
+        var m = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = JsonContent.Create(new { model = "tora-tiny", prompt = "notify me" }) };
+        m.Headers.Add("Prefer", "wait=30");
+        var sw = Stopwatch.StartNew();
+        var done = await viaOther.SendAsync(m);
+        Assert.Equal(HttpStatusCode.Created, done.StatusCode);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), sw.Elapsed.ToString());
+    }
+
+    [Fact]
     public async Task A_queued_stream_sends_its_queue_position_and_heartbeats_then_ends_on_cancel()
     {
         using var alpha = service.Client(service.AlphaKey);

@@ -25,6 +25,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>The status code to answer a request with (default 204).</summary>
     public Func<ReceivedWebhook, int> Respond { get; set; } = _ => 204;
 
+    /// <summary>How long to wait before answering (to exercise the sender's per-attempt timeout).</summary>
+    public TimeSpan Delay { get; set; }
+
     /// <summary>The base URL (http://127.0.0.1:PORT).</summary>
     public string BaseUrl { get; private set; } = "";
 
@@ -44,6 +47,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 http.Request.Headers["webhook-timestamp"].ToString(), http.Request.Headers["webhook-signature"].ToString(),
                 ms.ToArray(), DateTimeOffset.UtcNow);
             receiver.Received.Enqueue(r);
+            if (receiver.Delay > TimeSpan.Zero) await Task.Delay(receiver.Delay, http.RequestAborted);
             http.Response.StatusCode = receiver.Respond(r);
         });
         await app.StartAsync();

@@ -232,6 +232,21 @@ public sealed class WebhookUnitTests
     }
 
     [Fact]
+    public async Task An_attempt_that_gets_no_answer_within_the_timeout_fails_as_a_timeout()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Delay = TimeSpan.FromSeconds(5);
+        using var sender = new WebhookSender(Microsoft.Extensions.Options.Options.Create(
+            new WebhookOptions { AllowLoopback = true, AttemptTimeout = TimeSpan.FromMilliseconds(500) }));
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var result = await sender.SendAsync(receiver.BaseUrl + "/slow", "msg_1", "{}"u8.ToArray(), new WebhookSecrets(new byte[32], null, null), default);
+        Assert.False(result.Success);
+        Assert.Null(result.StatusCode);
+        Assert.StartsWith("timeout", result.Error);
+        Assert.InRange(sw.Elapsed.TotalSeconds, 0.4, 3);
+    }
+
+    [Fact]
     public async Task The_sender_refuses_a_loopback_target_at_connect_time()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
