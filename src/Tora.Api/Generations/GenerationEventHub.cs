@@ -15,6 +15,9 @@ public sealed class GenerationEventHub(NpgsqlDataSource dataSource, ILogger<Gene
     /// <summary>The notification channel (see migration 0002).</summary>
     public const string Channel = "tora_generation";
 
+    /// <summary>How long the listening connection may stay silent before it is probed.</summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(30);
+
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<Subscription, byte>> _subscribers = new();
 
     /// <summary>Starts receiving wake-ups for a generation; dispose to stop.</summary>
@@ -50,7 +53,29 @@ public sealed class GenerationEventHub(NpgsqlDataSource dataSource, ILogger<Gene
                 };
                 await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection)) await listen.ExecuteNonQueryAsync(stoppingToken);
                 WakeAll(); // anything that happened while not listening
-                while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
+                try
+                {
+                    while (!stoppingToken.IsCancellationRequested)
+                    {
+                        // A quiet connection is probed now and then, so a silently dropped one is noticed and replaced.
+                        if (await connection.WaitAsync(ProbeInterval, stoppingToken)) continue;
+                        await using var probe = new NpgsqlCommand("SELECT 1", connection);
+                        await probe.ExecuteScalarAsync(stoppingToken);
+                    }
+                }
+                finally
+                {
+                    // The pool does not reset connections (NoResetOnClose): stop listening before this one goes back.
+                    try
+                    {
+                        await using var unlisten = new NpgsqlCommand("UNLISTEN *", connection);
+                        await unlisten.ExecuteNonQueryAsync(CancellationToken.None);
+                    }
+                    catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+                    {
+                        // Broken connection: nothing to undo.
+                    }
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
