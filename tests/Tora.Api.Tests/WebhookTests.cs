@@ -169,6 +169,33 @@ public sealed class WebhookTests(ServiceFixture service)
     }
 
     [Fact]
+    public async Task An_attempt_whose_process_died_mid_request_is_sent_again_and_a_finished_one_is_not()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var alpha = service.Client(service.AlphaKey);
+        var created = await alpha.PostAsJsonAsync("/v1/generations", new
+        {
+            model = "tora-text", prompt = "crash mid delivery", webhook = new { url = receiver.BaseUrl + "/crash", events = new[] { "generation.queued" } },
+        });
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await receiver.WaitUntilAsync(() => receiver.At("/crash").Count == 1, TimeSpan.FromSeconds(30), "first delivery");
+        var log = await alpha.GetFromJsonAsync<JsonElement>($"/v1/generations/{id}/webhook-deliveries");
+        var eventId = log.GetProperty("data")[0].GetProperty("id").GetGuid();
+
+        // Attempt 2 claimed by a process that died before logging it (as a redelivery would claim it).
+        await using (var db = Npgsql.NpgsqlDataSource.Create(service.ConnectionString))
+        await using (var cmd = db.CreateCommand($"UPDATE webhook_events SET state = 'pending', attempts = 2 WHERE id = '{eventId}'"))
+            await cmd.ExecuteNonQueryAsync();
+        var job = service.Api.Services.GetRequiredService<IWebhookDeliveryJob>();
+        await job.DeliverAsync(eventId, 2, default); // Hangfire's re-run of that job
+        Assert.Equal(2, receiver.At("/crash").Count);
+        await job.DeliverAsync(eventId, 2, default); // and once more: already made and logged
+        Assert.Equal(2, receiver.At("/crash").Count);
+        Assert.Single(receiver.At("/crash").Select(r => r.Id).Distinct());
+        Assert.Equal(HttpStatusCode.OK, (await alpha.PostAsync($"/v1/generations/{id}/cancel", null)).StatusCode);
+    }
+
+    [Fact]
     public async Task Private_targets_are_refused_and_bad_webhook_fields_point_at_the_field()
     {
         using var alpha = service.Client(service.AlphaKey);

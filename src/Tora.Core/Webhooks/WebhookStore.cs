@@ -99,13 +99,18 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Claims attempt <paramref name="attempt"/> of an event: true once per attempt number, so a delivery job that
-    /// Hangfire runs twice sends nothing the second time.
+    /// Claims attempt <paramref name="attempt"/> of an event: true when the attempt has not been made yet, so a
+    /// delivery job that Hangfire runs again after it finished sends nothing. An attempt claimed but never logged
+    /// (its process died mid-request) can be claimed again, so a crash costs a duplicate delivery (receivers dedupe
+    /// on webhook-id), never a lost one.
     /// </summary>
     public async Task<bool> ClaimAttemptAsync(Guid eventId, int attempt, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand(
-            "UPDATE webhook_events SET attempts = $2, next_attempt_at = NULL WHERE id = $1 AND attempts < $2 AND state = 'pending'");
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE webhook_events SET attempts = $2, next_attempt_at = NULL
+            WHERE id = $1 AND state = 'pending'
+              AND (attempts < $2 OR (attempts = $2 AND NOT EXISTS (SELECT 1 FROM webhook_attempts WHERE event_id = $1 AND attempt = $2)))
+            """);
         cmd.Parameters.Add(new() { Value = eventId });
         cmd.Parameters.Add(new() { Value = attempt });
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
