@@ -49,3 +49,15 @@ ensure_database() {
   psql -h 127.0.0.1 -p "$1" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$2'" | grep -q 1 \
     || psql -h 127.0.0.1 -p "$1" -U postgres -qc "CREATE DATABASE \"$2\"" >/dev/null
 }
+
+# ensure_s3rver DIR: installs the s3rver S3 emulator (npm, pinned) under DIR once; later runs reuse it and a
+# reinstall prefers npm's local cache, so it also works offline once cached. Prints the binary's path.
+ensure_s3rver() {
+  local dir="$1" bin="$1/node_modules/.bin/s3rver"
+  if [ ! -x "$bin" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "npm is needed to install s3rver for the S3 tests" >&2; return 1; }
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --no-audit --no-fund --prefer-offline --silent s3rver@3.7.1 >/dev/null)
+  fi
+  echo "$bin"
+}

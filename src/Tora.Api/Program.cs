@@ -2,16 +2,19 @@ using System.Text.Json;
 using Hangfire;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Prometheus;
 using Tora.Api.Apis;
 using Tora.Api.Auth;
+using Tora.Api.Generations;
 using Tora.Api.Observability;
 using Tora.Api.OpenApi;
 using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Jobs;
+using Tora.Core.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 var connectionString = builder.Configuration.GetToraConnectionString();
@@ -29,16 +32,38 @@ builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
 builder.Services.AddAuthorizationBuilder()
     .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireRole(ApiKeyAuthenticationHandler.AdminRole));
 
-// The API is a Hangfire client only (jobs are created by the dispatcher, run by workers); no server here.
+// Generation jobs are created by the dispatcher and run by workers.
 builder.Services.AddHangfire(c => c.UseToraStorage(connectionString));
 builder.Services.AddSingleton<GenerationDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationDispatcher>());
+builder.Services.AddSingleton<GenerationCanceller>();
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<Tora.Api.Limits.TenantRateLimiter>();
+builder.Services.AddSingleton<GenerationEventHub>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationEventHub>());
+builder.Services.AddOptions<EventStreamOptions>().Bind(builder.Configuration.GetSection("Tora:Events"));
+builder.Services.AddOptions<IdempotencyOptions>().Bind(builder.Configuration.GetSection("Tora:Idempotency"));
+builder.Services.AddHostedService<GenerationSweeper>();
+builder.Services.AddHostedService<WebhookDispatcher>();
+// The API runs the light jobs itself (webhook deliveries, retention); GPU jobs run only in workers, on their model
+// queues. Tora:Api:RunJobServer=false makes an instance serve requests only (another instance runs these jobs).
+if (builder.Configuration.GetValue("Tora:Api:RunJobServer", true))
+    builder.Services.AddHangfireServer(o =>
+    {
+        o.Queues = [IWebhookDeliveryJob.Queue, IRetentionJob.Queue];
+        o.WorkerCount = Math.Max(4, Environment.ProcessorCount);
+        o.ServerName = $"api-{Environment.MachineName}-{Environment.ProcessId}";
+        // Webhook retries are scheduled jobs: move them to their queue promptly once due.
+        o.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+    });
 builder.Services.AddToraSwagger();
 
 var app = builder.Build();
 
 await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<NpgsqlDataSource>());
 QueueMetrics.Register(app.Services);
+app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<IRetentionJob>(IRetentionJob.RecurringId, IRetentionJob.Queue,
+    j => j.RunAsync(CancellationToken.None), app.Services.GetRequiredService<IOptions<RetentionOptions>>().Value.Schedule);
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
@@ -55,6 +80,8 @@ app.UseSwaggerUI(o =>
 
 app.MapWebPage();
 app.MapGenerationsApi();
+app.MapGenerationEventsApi();
+app.MapWebhooksApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();
 app.MapBenchApi();

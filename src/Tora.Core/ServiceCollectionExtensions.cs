@@ -4,6 +4,7 @@ using Npgsql;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Core.Tenancy;
+using Tora.Core.Webhooks;
 using Tora.Core.Workers;
 
 namespace Tora.Core;
@@ -49,8 +50,34 @@ public static class ServiceCollectionExtensions
                 "Tora:Models: a model has no valid sizes, frame counts or Steps > MaxSteps");
         services.AddSingleton<GenerationStore>();
         services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<WorkerRegistry>();
-        services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        var kind = configuration["Tora:Storage:Kind"] ?? "filesystem";
+        if (kind.Equals("s3", StringComparison.OrdinalIgnoreCase))
+        {
+            services.AddOptions<S3StorageOptions>().Bind(configuration.GetSection("Tora:Storage:S3"))
+                .Validate(o => !string.IsNullOrWhiteSpace(o.Bucket), "Tora:Storage:S3:Bucket is empty")
+                .Validate(o => o.SignedUrlLifetime > TimeSpan.Zero && o.SignedUrlLifetime <= TimeSpan.FromDays(7),
+                    "Tora:Storage:S3:SignedUrlLifetime must be between 0 and 7 days").ValidateOnStart();
+            services.AddSingleton<S3BlobStore>();
+            services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<S3BlobStore>());
+        }
+        else if (kind.Equals("filesystem", StringComparison.OrdinalIgnoreCase))
+            services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        else
+            throw new InvalidOperationException($"Tora:Storage:Kind '{kind}' is unknown: use filesystem or s3");
+        services.AddOptions<WebhookOptions>().Bind(configuration.GetSection("Tora:Webhooks"))
+            .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero),
+                "Tora:Webhooks: AttemptTimeout and RetryDelays must be positive");
+        services.AddSingleton(sp => new WebhookTargetPolicy(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>().Value));
+        services.AddSingleton<WebhookStore>();
+        services.AddOptions<LimitOptions>().Bind(configuration.GetSection("Tora:Limits"))
+            .Validate(o => o.RequestsPerMinute >= 0 && o.MaxQueuedPerTenant >= 0 && o.MaxRunningPerTenant >= 0, "Tora:Limits must not be negative");
+        services.AddOptions<RetentionOptions>().Bind(configuration.GetSection("Tora:Retention"))
+            .Validate(o => o.Min > TimeSpan.Zero && o.Min <= o.Default && o.Default <= o.Max, "Tora:Retention: need 0 < Min <= Default <= Max");
+        services.AddTransient<Tora.Core.Jobs.IRetentionJob, Tora.Core.Jobs.RetentionJob>();
+        services.AddSingleton<WebhookSender>();
+        services.AddTransient<IWebhookDeliveryJob, WebhookDeliveryJob>();
         return services;
     }
 }

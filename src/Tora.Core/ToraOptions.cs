@@ -66,3 +66,55 @@ public sealed class ModelCatalogOptions
     /// <summary>Finds a model by name.</summary>
     public ModelDefinition? Find(string name) => Effective.FirstOrDefault(m => m.Name == name);
 }
+
+/// <summary>How long results are kept. Bound from <c>Tora:Retention</c>.</summary>
+public sealed class RetentionOptions
+{
+    /// <summary>Default <c>expires_after</c> when a request gives none (7 days).</summary>
+    public TimeSpan Default { get; set; } = TimeSpan.FromDays(7);
+    /// <summary>Shortest <c>expires_after</c> a request may ask for.</summary>
+    public TimeSpan Min { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>Longest <c>expires_after</c> a request may ask for (30 days).</summary>
+    public TimeSpan Max { get; set; } = TimeSpan.FromDays(30);
+    /// <summary>Cron expression of the retention job (every minute).</summary>
+    public string Schedule { get; set; } = "* * * * *";
+}
+
+/// <summary>Per-tenant limits. Bound from <c>Tora:Limits</c>; <see cref="Tenants"/> overrides them per tenant (plans).</summary>
+public sealed class LimitOptions
+{
+    /// <summary>Requests per minute per tenant to the expensive endpoints (create, trajectory preview, webhook test); 0 = unlimited.</summary>
+    public int RequestsPerMinute { get; set; } = 120;
+    /// <summary>Most generations a tenant may have queued; more are refused with 429; 0 = unlimited.</summary>
+    public int MaxQueuedPerTenant { get; set; } = 1000;
+    /// <summary>
+    /// Most generations of one tenant handed to workers at once (running, or waiting in a model's job queue); the
+    /// rest wait in the outbox, so one tenant cannot fill every GPU; 0 = unlimited.
+    /// </summary>
+    public int MaxRunningPerTenant { get; set; }
+    /// <summary>Overrides by tenant name.</summary>
+    public Dictionary<string, TenantLimitOverride> Tenants { get; set; } = [];
+
+    /// <summary>The requests per minute of a tenant.</summary>
+    public int RequestsPerMinuteFor(string tenant) => Tenants.TryGetValue(tenant, out var o) && o.RequestsPerMinute is { } v ? v : RequestsPerMinute;
+
+    /// <summary>Whether any running cap is configured (default or per tenant).</summary>
+    public bool HasRunningCaps => MaxRunningPerTenant > 0 || Tenants.Values.Any(t => t.MaxRunning > 0);
+
+    /// <summary>The running cap of a tenant (0 = unlimited).</summary>
+    public int MaxRunningFor(string tenant) => Tenants.TryGetValue(tenant, out var o) && o.MaxRunning is { } v ? v : MaxRunningPerTenant;
+
+    /// <summary>The queued cap of a tenant.</summary>
+    public int MaxQueuedFor(string tenant) => Tenants.TryGetValue(tenant, out var o) && o.MaxQueued is { } v ? v : MaxQueuedPerTenant;
+}
+
+/// <summary>One tenant's own limits (unset values fall back to the defaults).</summary>
+public sealed class TenantLimitOverride
+{
+    /// <summary>Requests per minute.</summary>
+    public int? RequestsPerMinute { get; set; }
+    /// <summary>Queued cap.</summary>
+    public int? MaxQueued { get; set; }
+    /// <summary>Running cap (see <see cref="LimitOptions.MaxRunningPerTenant"/>).</summary>
+    public int? MaxRunning { get; set; }
+}

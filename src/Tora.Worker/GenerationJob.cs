@@ -36,14 +36,16 @@ public sealed class GenerationJob(
         var total = Stopwatch.StartNew();
         var scratch = Path.Combine(options.Value.ScratchRoot ?? Path.GetTempPath(), $"tora-job-{generationId:N}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(scratch);
+        // Cancelled when a progress report learns that the client asked to cancel (stops at the next step).
+        using var clientCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             var status = generator.Status;
             if (!status.Ready) throw new VideoGenerationException(UnavailableVideoGenerator.ErrorCode, status.Detail);
 
             var request = await BuildRequestAsync(g, Path.Combine(scratch, "video.mp4"), cancellationToken);
-            var progress = new StoreProgress(store, g.Id, jobId, model);
-            var result = await generator.GenerateAsync(request, progress, cancellationToken);
+            var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel);
+            var result = await generator.GenerateAsync(request, progress, clientCancel.Token);
             if (!File.Exists(result.VideoPath))
                 throw new InvalidOperationException($"the pipeline reported {result.VideoPath} but wrote no file there");
 
@@ -74,7 +76,7 @@ public sealed class GenerationJob(
             logger.LogWarning("generation {Id}: worker stopping; job {Job} will run again", g.Id, jobId);
             throw;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || clientCancel.IsCancellationRequested)
         {
             // The job was deleted (dashboard, or the API's cancel): the pipeline stopped between steps.
             WorkerMetrics.JobSeconds.WithLabels(model, "cancelled").Observe(total.Elapsed.TotalSeconds);
@@ -166,7 +168,8 @@ public sealed class GenerationJob(
     }
 
     /// <summary>Writes each report to the row synchronously, in order (reports come once per step, seconds apart on a GPU).</summary>
-    private sealed class StoreProgress(GenerationStore store, Guid id, string jobId, string model) : IProgress<GenerationProgress>
+    private sealed class StoreProgress(GenerationStore store, Guid id, string jobId, string model, CancellationTokenSource clientCancel)
+        : IProgress<GenerationProgress>
     {
         private readonly Stopwatch _step = Stopwatch.StartNew();
 
@@ -174,7 +177,7 @@ public sealed class GenerationJob(
         {
             if (value.Phase == "denoise" && value.Step > 0) WorkerMetrics.StepSeconds.WithLabels(model).Observe(_step.Elapsed.TotalSeconds);
             _step.Restart();
-            store.ReportProgress(id, jobId, value.Phase, value.Step);
+            if (store.ReportProgress(id, jobId, value.Phase, value.Step)) clientCancel.Cancel();
         }
     }
 }

@@ -71,6 +71,18 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Models:3:Width"] = "160",
         ["Tora:Models:3:Height"] = "96",
         ["Tora:Models:3:Steps"] = "4",
+        // The tests' webhook receiver is on loopback; production refuses such targets.
+        ["Tora:Webhooks:AllowLoopback"] = "true",
+        ["Tora:Webhooks:RetryDelays:0"] = "00:00:02",
+        ["Tora:Webhooks:RetryDelays:1"] = "00:00:02",
+        ["Tora:Webhooks:RetryDelays:2"] = "00:00:02",
+        ["Tora:Webhooks:AttemptTimeout"] = "00:00:02",
+        ["Tora:Events:HeartbeatInterval"] = "00:00:01",
+        // No default limits (the suite sends many requests); the limit tests use tenants with their own limits.
+        ["Tora:Limits:RequestsPerMinute"] = "0",
+        ["Tora:Limits:Tenants:ratelimited:RequestsPerMinute"] = "3",
+        ["Tora:Limits:Tenants:capped:MaxQueued"] = "3",
+        ["Tora:Limits:Tenants:capped:MaxRunning"] = "1",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
@@ -113,6 +125,29 @@ public sealed class ServiceFixture : IAsyncLifetime
         _workers.Add(host);
     }
 
+    private readonly SemaphoreSlim _s3Gate = new(1, 1);
+    private S3ServiceFixture? _s3;
+
+    /// <summary>The S3 instance (s3rver, a second API and a tora-s3 worker), started on first use.</summary>
+    public async Task<S3ServiceFixture> S3Async()
+    {
+        await _s3Gate.WaitAsync();
+        try
+        {
+            if (_s3 is null)
+            {
+                var s3 = new S3ServiceFixture(this);
+                await s3.InitializeAsync();
+                _s3 = s3;
+            }
+            return _s3;
+        }
+        finally
+        {
+            _s3Gate.Release();
+        }
+    }
+
     /// <summary>A client authenticated with <paramref name="key"/> (none when null).</summary>
     public HttpClient Client(string? key)
     {
@@ -152,6 +187,7 @@ public sealed class ServiceFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task DisposeAsync()
     {
+        if (_s3 is not null) await _s3.DisposeAsync();
         foreach (var w in _workers)
         {
             await w.StopAsync(TimeSpan.FromSeconds(10));

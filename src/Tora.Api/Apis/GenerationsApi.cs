@@ -4,11 +4,13 @@ using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Tora.Api.Auth;
 using Tora.Api.Generations;
+using Tora.Api.Limits;
 using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
+using Tora.Core.Webhooks;
 
 namespace Tora.Api.Apis;
 
@@ -27,10 +29,18 @@ public static class GenerationsApi
             .WithName("CreateGeneration")
             .WithSummary("Queue a video generation")
             .WithDescription("JSON (first frame as a data URI) or multipart/form-data (a 'request' JSON part and an 'image' file part). " +
-                             "Answers 202 with Location; poll the resource, or read its video when it has succeeded.")
+                             "Answers 202 with Location; poll the resource, stream its events, or get a webhook. Idempotency-Key (1-255 " +
+                             "printable ASCII, remembered 24 h): a retry with the same payload replays the same generation " +
+                             "(header Idempotent-Replayed: true), another payload answers 422, a retry while the first is in " +
+                             "progress answers 409. Prefer: wait=N (N ≤ 60) holds the answer until the generation finishes " +
+                             "(201 with the finished resource) or N seconds pass (202).")
             .Accepts<CreateGenerationRequest>("application/json", "multipart/form-data")
+            .RequireTenantRateLimit()
+            .Produces<GenerationResource>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status410Gone)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -44,9 +54,16 @@ public static class GenerationsApi
         api.MapDelete("/{id}", DeleteGeneration)
             .WithName("DeleteGeneration")
             .WithSummary("Delete a generation that is not running, with its files");
+        api.MapPost("/{id}/cancel", CancelGeneration)
+            .WithName("CancelGeneration")
+            .WithSummary("Cancel: a queued generation never starts (200, cancelled); a running one stops between denoising steps (202)")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         api.MapGet("/{id}/video", GetVideo)
             .WithName("GetGenerationVideo")
-            .WithSummary("Download the MP4 (ETag, If-None-Match, Range → 206)")
+            .WithSummary("Download the MP4 (ETag, If-None-Match, Range → 206), or a 302 to a short-lived signed URL of the blob store")
+            .Produces(StatusCodes.Status302Found)
+            .ProducesProblem(StatusCodes.Status410Gone)
             .Produces(StatusCodes.Status200OK, contentType: "video/mp4")
             .Produces(StatusCodes.Status206PartialContent, contentType: "video/mp4");
         api.MapGet("/{id}/thumbnail", GetThumbnail)
@@ -56,39 +73,116 @@ public static class GenerationsApi
         return api;
     }
 
+    /// <summary>Longest <c>Prefer: wait</c> honoured, in seconds.</summary>
+    public const int MaxPreferWait = 60;
+
     /// <summary>Queue a video generation: validates, stores the record and answers 202; a worker picks it up.</summary>
-    public static async Task<Results<Accepted<GenerationResource>, ProblemHttpResult>> CreateGeneration(
+    // Idempotency-Key replays and Prefer: wait are described in WithDescription above (the served document).
+    public static async Task<Results<Accepted<GenerationResource>, Created<GenerationResource>, ProblemHttpResult>> CreateGeneration(
         HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
-        IOptions<ModelCatalogOptions> catalog, CancellationToken ct)
+        IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, IdempotencyStore idempotency,
+        IOptions<IdempotencyOptions> idempotencyOptions, GenerationEventHub hub, IOptions<RetentionOptions> retention,
+        IOptions<LimitOptions> limits, CancellationToken ct)
     {
+        var (key, keyProblem) = IdempotencyKey.Read(http);
+        if (keyProblem is not null) return keyProblem;
+        var wait = PreferWait(http);
         var (request, image, problem) = await CreateRequestReader.ReadAsync(http, ct);
         if (problem is not null) return problem;
-        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null);
+        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null, webhookPolicy, retention.Value);
+        // Invalid requests are answered the same way every time, so they need no idempotency record.
         if (input is null) return ApiProblem.Validation(errors);
 
         var tenant = user.Tenant();
-        var id = GenerationIds.Next();
-        string? imageKey = null;
-        if (image is not null)
+        if (key is not null)
         {
-            imageKey = BlobKeys.For(tenant, id, "first-frame." + image.Extension);
-            await blobs.PutBytesAsync(imageKey, image.Bytes, image.ContentType, ct);
+            var (state, previous) = await idempotency.ReserveAsync(tenant, key, IdempotencyKey.Fingerprint(request!, image), idempotencyOptions.Value.Lifetime, ct);
+            switch (state)
+            {
+                case IdempotencyState.InFlight:
+                    http.HttpContext.Response.Headers.RetryAfter = "1";
+                    return ApiProblem.Create(StatusCodes.Status409Conflict, "idempotency_key_in_flight", "A request with this Idempotency-Key is in progress.",
+                        "retry after the first request has been answered");
+                case IdempotencyState.Mismatch:
+                    return ApiProblem.Create(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused", "The Idempotency-Key was used with another payload.",
+                        "an Idempotency-Key identifies one request; use a new key for a different payload");
+                case IdempotencyState.Replay:
+                    http.HttpContext.Response.Headers[IdempotencyKey.ReplayedHeader] = "true";
+                    if (await store.GetAsync(tenant, previous!.Value, ct) is not { } earlier)
+                        return ApiProblem.Create(StatusCodes.Status410Gone, "generation_deleted", "The generation of this Idempotency-Key was deleted.",
+                            $"generation {previous} was created with this key and has since been deleted");
+                    return TypedResults.Accepted($"/v1/generations/{earlier.Id}", await ResourceAsync(earlier, store, ct));
+            }
         }
-        var generation = new Generation
+
+        var maxQueued = limits.Value.MaxQueuedFor(tenant);
+        if (maxQueued > 0 && await store.CountQueuedAsync(tenant, ct) >= maxQueued)
         {
-            Id = id,
-            Tenant = tenant,
-            Status = GenerationStatus.Queued,
-            Queue = model!.Queue,
-            Input = input,
-            FirstFrameKey = imageKey,
-            CreatedAt = DateTimeOffset.UtcNow,
-            TotalSteps = input.Steps,
-        };
-        await store.InsertAsync(generation, ct);
+            if (key is not null) await idempotency.ReleaseAsync(tenant, key, CancellationToken.None);
+            http.HttpContext.Response.Headers.RetryAfter = "30";
+            return ApiProblem.Create(StatusCodes.Status429TooManyRequests, "too_many_queued", "Too many queued generations.",
+                $"tenant {tenant} may have {maxQueued} generations queued; wait for some to start or cancel some");
+        }
+
+        var id = GenerationIds.Next();
+        using var subscription = wait > 0 ? hub.Subscribe(id) : null;
+        Generation generation;
+        try
+        {
+            string? imageKey = null;
+            if (image is not null)
+            {
+                imageKey = BlobKeys.For(tenant, id, "first-frame." + image.Extension);
+                await blobs.PutBytesAsync(imageKey, image.Bytes, image.ContentType, ct);
+            }
+            generation = new Generation
+            {
+                Id = id,
+                Tenant = tenant,
+                Status = GenerationStatus.Queued,
+                Queue = model!.Queue,
+                Input = input,
+                FirstFrameKey = imageKey,
+                CreatedAt = DateTimeOffset.UtcNow,
+                TotalSteps = input.Steps,
+            };
+            await store.InsertAsync(generation, ct);
+            if (key is not null) await idempotency.CompleteAsync(tenant, key, id, CancellationToken.None);
+        }
+        catch when (key is not null)
+        {
+            await idempotency.ReleaseAsync(tenant, key, CancellationToken.None);
+            throw;
+        }
         dispatcher.Signal();
-        return TypedResults.Accepted($"/v1/generations/{id}", generation.ToResource());
+        var location = $"/v1/generations/{id}";
+        if (subscription is null) return TypedResults.Accepted(location, generation.ToResource());
+
+        http.HttpContext.Response.Headers["Preference-Applied"] = $"wait={wait}";
+        var deadline = DateTime.UtcNow.AddSeconds(wait);
+        while (true)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) break;
+            await subscription.WaitAsync(left, ct);
+            if (await store.GetAsync(tenant, id, ct) is not { } now) break;
+            if (GenerationStatus.IsTerminal(now.Status)) return TypedResults.Created(location, now.ToResource());
+        }
+        return TypedResults.Accepted(location, await store.GetAsync(tenant, id, ct) is { } latest ? await ResourceAsync(latest, store, ct) : generation.ToResource());
     }
+
+    /// <summary>The <c>wait</c> preference of RFC 7240 (<c>Prefer: wait=N</c>), capped at <see cref="MaxPreferWait"/>; 0 when absent.</summary>
+    public static int PreferWait(HttpRequest http)
+    {
+        foreach (var value in http.Headers["Prefer"])
+        foreach (var part in (value ?? "").Split([',', ';'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            if (part.StartsWith("wait=", StringComparison.OrdinalIgnoreCase) && int.TryParse(part.AsSpan(5).Trim('"'), out var n) && n > 0)
+                return Math.Min(n, MaxPreferWait);
+        return 0;
+    }
+
+    private static async Task<GenerationResource> ResourceAsync(Generation g, GenerationStore store, CancellationToken ct) =>
+        g.ToResource(g.Status == GenerationStatus.Queued ? await store.QueuePositionAsync(g.Queue, g.Id, ct) : null);
 
     /// <summary>List your generations, newest first, with cursor pagination and an optional status filter.</summary>
     /// <param name="user">The caller.</param>
@@ -144,10 +238,41 @@ public static class GenerationsApi
         return TypedResults.NoContent();
     }
 
+    /// <summary>Cancel a queued or running generation.</summary>
+    public static async Task<Results<Ok<GenerationResource>, Accepted<GenerationResource>, ProblemHttpResult>> CancelGeneration(
+        string id, ClaimsPrincipal user, GenerationStore store, GenerationCanceller canceller, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var guid)) return ApiProblem.NotFound($"generation {id}");
+        var outcome = await canceller.CancelAsync(guid, user.Tenant(), "cancelled", "cancelled by the client", ct);
+        var g = await store.GetAsync(user.Tenant(), guid, ct);
+        if (outcome == CancelOutcome.NotFound || g is null) return ApiProblem.NotFound($"generation {id}");
+        return outcome switch
+        {
+            CancelOutcome.AlreadyFinished => ApiProblem.Create(StatusCodes.Status409Conflict, "not_cancellable", "The generation has finished.",
+                $"generation {id} is {g.Status}; only queued or running generations can be cancelled"),
+            CancelOutcome.Stopping when g.Status == GenerationStatus.Running => TypedResults.Accepted($"/v1/generations/{id}", g.ToResource()),
+            _ => TypedResults.Ok(g.ToResource()),
+        };
+    }
+
     /// <summary>Download the MP4 (ETag and If-None-Match, Range requests answered with 206).</summary>
-    public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetVideo(
-        string id, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, CancellationToken ct) =>
-        await ServeFile(id, user, store, blobs, g => g.VideoKey, "video/mp4", g => g.VideoEtag, ct);
+    /// <remarks>With a blob store that signs URLs (S3) the answer is a 302 to a short-lived signed URL instead, and the store serves Range and ETag.</remarks>
+    public static async Task<Results<FileStreamHttpResult, RedirectHttpResult, ProblemHttpResult>> GetVideo(
+        string id, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, CancellationToken ct)
+    {
+        if (blobs is ISignedUrlBlobStore { RedirectDownloads: true } signed)
+        {
+            if (await Find(id, user, store, ct) is not { } g) return ApiProblem.NotFound($"generation {id}");
+            if (g.Status == GenerationStatus.Succeeded && g.VideoKey is { } key)
+                return TypedResults.Redirect((await signed.GetDownloadUrlAsync(key, "video/mp4", ct)).AbsoluteUri);
+        }
+        return await ServeFile(id, user, store, blobs, g => g.VideoKey, "video/mp4", g => g.VideoEtag, ct) switch
+        {
+            { Result: FileStreamHttpResult file } => file,
+            { Result: ProblemHttpResult problem } => problem,
+            var other => throw new InvalidOperationException($"unexpected result {other.Result}"),
+        };
+    }
 
     /// <summary>Download the thumbnail (JPEG of the first frame).</summary>
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetThumbnail(
@@ -159,6 +284,9 @@ public static class GenerationsApi
         Func<Generation, string?> key, string contentType, Func<Generation, string?> etag, CancellationToken ct)
     {
         if (await Find(id, user, store, ct) is not { } g) return ApiProblem.NotFound($"generation {id}");
+        if (g.Status == GenerationStatus.Expired)
+            return ApiProblem.Create(StatusCodes.Status410Gone, "expired", "The generation's files have expired.",
+                $"generation {id} expired at {g.ExpiresAt:O}; its files were deleted");
         if (g.Status != GenerationStatus.Succeeded || key(g) is not { } blobKey)
             return ApiProblem.Create(StatusCodes.Status409Conflict, "not_ready", "The generation has no video.",
                 $"generation {id} is {g.Status}; files exist only once it has succeeded");

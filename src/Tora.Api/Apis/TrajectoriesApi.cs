@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tora.Api.Generations;
+using Tora.Api.Limits;
 using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Inference.Trajectories;
@@ -17,7 +18,7 @@ public static class TrajectoriesApi
     {
         var api = app.MapGroup("/v1/trajectories").WithTags("Trajectories").RequireAuthorization();
         api.MapGet("/presets", ListPresets).WithName("ListTrajectoryPresets");
-        api.MapPost("/preview", Preview).WithName("PreviewTrajectories")
+        api.MapPost("/preview", Preview).WithName("PreviewTrajectories").RequireTenantRateLimit()
             .Accepts<TrajectoryPreviewRequest>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)

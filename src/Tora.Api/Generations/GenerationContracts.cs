@@ -36,6 +36,21 @@ public sealed record CreateGenerationRequest
     [JsonPropertyName("overlay_trajectory")] public bool? OverlayTrajectory { get; init; }
     /// <summary>Your own key/value pairs, echoed (at most 16; keys 64, values 512 characters).</summary>
     [JsonPropertyName("metadata")] public Dictionary<string, string?>? Metadata { get; init; }
+    /// <summary>Send signed webhooks (Standard Webhooks) for this generation's status changes.</summary>
+    [JsonPropertyName("webhook")] public WebhookRequest? Webhook { get; init; }
+    /// <summary>Cancel the generation if it has not finished this many seconds after acceptance (1–86,400).</summary>
+    [JsonPropertyName("cancel_after")] public int? CancelAfter { get; init; }
+    /// <summary>Seconds after finishing at which the files are deleted and the record marked expired (default 7 days; 60 s to 30 days unless the server is configured otherwise).</summary>
+    [JsonPropertyName("expires_after")] public int? ExpiresAfter { get; init; }
+}
+
+/// <summary>Where to send a generation's webhooks.</summary>
+public sealed record WebhookRequest
+{
+    /// <summary>Absolute http(s) URL; private and loopback targets are refused unless the server allows them.</summary>
+    [JsonPropertyName("url")] public string? Url { get; init; }
+    /// <summary>Event types (default: all of <c>generation.queued</c>, <c>generation.running</c>, <c>generation.succeeded</c>, <c>generation.failed</c>, <c>generation.cancelled</c>).</summary>
+    [JsonPropertyName("events")] public List<string?>? Events { get; init; }
 }
 
 /// <summary>One trajectory: points in a coordinate space, optionally pinned to frames.</summary>

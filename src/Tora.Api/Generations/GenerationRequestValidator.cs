@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Generations;
+using Tora.Core.Webhooks;
 using Tora.Inference.Trajectories;
 
 namespace Tora.Api.Generations;
@@ -17,10 +18,12 @@ public static class GenerationRequestValidator
     public const int MaxPromptLength = 2000;
     /// <summary>Largest seed: 2^53 keeps it exact in every JSON client.</summary>
     public const long MaxSeed = 1L << 53;
+    /// <summary>Longest per-request deadline (a day).</summary>
+    public const int MaxCancelAfter = 86_400;
 
     /// <summary>Validates and resolves; exactly one of the results is non-null.</summary>
     public static (GenerationInput? Input, ModelDefinition? Model, List<FieldError> Errors) Resolve(
-        CreateGenerationRequest r, ModelCatalogOptions catalog, bool hasImage)
+        CreateGenerationRequest r, ModelCatalogOptions catalog, bool hasImage, WebhookTargetPolicy? webhooks = null, RetentionOptions? retention = null)
     {
         var errors = new List<FieldError>();
         void Error(string pointer, string code, string detail) => errors.Add(new FieldError(pointer, code, detail));
@@ -76,6 +79,24 @@ public static class GenerationRequestValidator
             }
         }
 
+        WebhookSpec? webhook = null;
+        if (r.Webhook is { } hook)
+        {
+            if (hook.Url is null) Error("/webhook/url", "required", "webhook.url is required");
+            else if ((webhooks ?? new WebhookTargetPolicy(new WebhookOptions())).CheckUrl(hook.Url) is { } why) Error("/webhook/url", "webhook_target_refused", why);
+            var events = hook.Events ?? [.. WebhookSigner.EventTypes];
+            for (var i = 0; i < events.Count; i++)
+                if (events[i] is not { } e || !WebhookSigner.EventTypes.Contains(e))
+                    Error($"/webhook/events/{i}", "unknown_event", $"events must be among {string.Join(", ", WebhookSigner.EventTypes)}");
+            if (hook.Url is not null) webhook = new WebhookSpec(hook.Url, events.Distinct().ToArray()!);
+        }
+        if (r.CancelAfter is < 1 or > MaxCancelAfter) Error("/cancel_after", "out_of_range", $"cancel_after must be between 1 and {MaxCancelAfter} seconds");
+
+        retention ??= new RetentionOptions();
+        var expiresAfter = r.ExpiresAfter ?? (int)retention.Default.TotalSeconds;
+        if (expiresAfter < retention.Min.TotalSeconds || expiresAfter > retention.Max.TotalSeconds)
+            Error("/expires_after", "out_of_range", $"expires_after must be between {retention.Min.TotalSeconds:0} and {retention.Max.TotalSeconds:0} seconds");
+
         if (errors.Count > 0) return (null, model, errors);
         return (new GenerationInput
         {
@@ -94,6 +115,9 @@ public static class GenerationRequestValidator
             OverlayTrajectory = r.OverlayTrajectory ?? false,
             HasFirstFrame = hasImage,
             Metadata = r.Metadata?.ToDictionary(e => e.Key, e => e.Value!),
+            Webhook = webhook,
+            CancelAfter = r.CancelAfter,
+            ExpiresAfter = expiresAfter,
         }, model, errors);
     }
 

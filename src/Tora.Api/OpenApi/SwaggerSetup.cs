@@ -33,7 +33,52 @@ public static class SwaggerSetup
         ["seed"] = 42,
         ["fps"] = 8,
         ["metadata"] = new JsonObject { ["user"] = "demo" },
+        ["webhook"] = new JsonObject
+        {
+            ["url"] = "https://example.com/hooks/tora",
+            ["events"] = new JsonArray("generation.succeeded", "generation.failed"),
+        },
+        ["cancel_after"] = 1800,
+        ["expires_after"] = 86400,
     };
+
+    /// <summary>An example webhook body (<c>generation.succeeded</c>), as signed and sent.</summary>
+    public static JsonObject ExampleWebhookEvent() => new()
+    {
+        ["type"] = "generation.succeeded",
+        ["timestamp"] = "2026-11-25T14:03:12.512Z",
+        ["data"] = new JsonObject
+        {
+            ["id"] = "01a212f8-d203-70de-a3e4-f2483a2c97e6",
+            ["object"] = "generation",
+            ["status"] = "succeeded",
+            ["model"] = "tora-t2v",
+            ["error"] = null,
+            ["urls"] = new JsonObject
+            {
+                ["self"] = "/v1/generations/01a212f8-d203-70de-a3e4-f2483a2c97e6",
+                ["video"] = "/v1/generations/01a212f8-d203-70de-a3e4-f2483a2c97e6/video",
+                ["thumbnail"] = "/v1/generations/01a212f8-d203-70de-a3e4-f2483a2c97e6/thumbnail",
+            },
+            ["metadata"] = new JsonObject { ["user"] = "demo" },
+        },
+    };
+
+    private static OpenApiParameter Header(string name, string description, string example) => new()
+    {
+        Name = name,
+        In = ParameterLocation.Header,
+        Required = false,
+        Description = description,
+        Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+        Example = JsonValue.Create(example),
+    };
+
+    private static void AddParameter(OpenApiOperation operation, OpenApiParameter parameter)
+    {
+        operation.Parameters ??= [];
+        operation.Parameters.Add(parameter);
+    }
 
     /// <summary>Adds Swashbuckle with the bearer scheme and examples.</summary>
     public static IServiceCollection AddToraSwagger(this IServiceCollection services) =>
@@ -45,7 +90,13 @@ public static class SwaggerSetup
                 Version = "v1",
                 Description = "Trajectory-controlled video generation (Tora on CogVideoX) as a service. Authenticate with " +
                               "'Authorization: Bearer <key>' (create a key with 'tora keys create --tenant NAME'). Errors are " +
-                              "application/problem+json with a stable 'code'; invalid fields carry JSON pointers.",
+                              "application/problem+json with a stable 'code'; invalid fields carry JSON pointers. Webhooks follow Standard " +
+                              "Webhooks: headers webhook-id (stable across retries), webhook-timestamp and webhook-signature ('v1,' + " +
+                              "base64 HMAC-SHA256 of 'id.timestamp.body' keyed with the bytes of your whsec_ secret from GET " +
+                              "/v1/webhooks/secret; two space-separated signatures during a rotation). A 2xx answer within 15 s " +
+                              "delivers; otherwise retries follow 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (410 stops). " +
+                              "Body: {type, timestamp, data: {id, object, status, model, error, urls, metadata}}. Rate-limited " +
+                              "endpoints answer RateLimit-Policy and RateLimit headers, and 429 with Retry-After.",
             });
             c.AddSecurityDefinition("bearer", new OpenApiSecurityScheme
             {
@@ -93,6 +144,57 @@ public static class SwaggerSetup
                         _ => parameter.Example,
                     };
                 }
+            }
+            switch (operation.OperationId)
+            {
+                case "CreateGeneration":
+                    AddParameter(operation, Header("Idempotency-Key",
+                        "Makes the create safe to retry: 1-255 printable ASCII characters (a UUID is recommended), remembered 24 h per tenant. " +
+                        "Same key and payload: the same generation again (Idempotent-Replayed: true); another payload: 422 " +
+                        "idempotency_key_reused; first request still in progress: 409 idempotency_key_in_flight.",
+                        "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""));
+                    AddParameter(operation, Header("Prefer",
+                        "wait=N (RFC 7240, N ≤ 60): hold the answer until the generation finishes (201 with the finished resource) " +
+                        "or N seconds pass (202). Preference-Applied echoes it.", "wait=30"));
+                    break;
+                case "StreamGenerationEvents":
+                    AddParameter(operation, Header("Last-Event-ID",
+                        "Resume after this event id (browsers' EventSource sends it on reconnect): the events after it, no gap, no repeat.", "1042"));
+                    if (operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content?.TryGetValue("text/event-stream", out var sse) == true
+                        && sse is OpenApiMediaType stream)
+                    {
+                        stream.Example = JsonValue.Create(
+                            "retry: 2000\n\n" +
+                            "event: queue\ndata: {\"id\":\"01a212f8-d203-70de-a3e4-f2483a2c97e6\",\"queue_position\":0}\n\n" +
+                            "id: 1041\nevent: status\ndata: {\"id\":\"01a212f8-d203-70de-a3e4-f2483a2c97e6\",\"status\":\"running\",\"phase\":\"starting\",\"step\":0,\"total_steps\":50,\"attempts\":1,\"error\":null}\n\n" +
+                            "id: 1042\nevent: progress\ndata: {\"id\":\"01a212f8-d203-70de-a3e4-f2483a2c97e6\",\"status\":\"running\",\"phase\":\"denoise\",\"step\":10,\"total_steps\":50,\"percent\":20,\"eta_seconds\":212.4}\n\n" +
+                            ": heartbeat\n\n");
+                    }
+                    break;
+                case "TestWebhook" when operation.RequestBody?.Content?.TryGetValue("application/json", out var t) == true && t is OpenApiMediaType test:
+                    test.Example = new JsonObject { ["url"] = "https://example.com/hooks/tora" };
+                    break;
+                case "ListWebhookDeliveries" when operation.Responses?.TryGetValue("200", out var listed) == true
+                                                  && listed.Content?.TryGetValue("application/json", out var l) == true && l is OpenApiMediaType list:
+                    list.Example = new JsonObject
+                    {
+                        ["data"] = new JsonArray(new JsonObject
+                        {
+                            ["id"] = "6f1c1f4e-3a0e-4a53-9d1e-0c7f3c1b9a10",
+                            ["webhook_id"] = "msg_6f1c1f4e3a0e4a539d1e0c7f3c1b9a10",
+                            ["type"] = "generation.succeeded",
+                            ["url"] = "https://example.com/hooks/tora",
+                            ["state"] = "delivered",
+                            ["created_at"] = "2026-11-25T14:03:12.512+00:00",
+                            ["next_attempt_at"] = null,
+                            ["payload"] = ExampleWebhookEvent(),
+                            ["attempts"] = new JsonArray(
+                                new JsonObject { ["attempt"] = 1, ["attempted_at"] = "2026-11-25T14:03:12.700+00:00", ["status_code"] = 500, ["error"] = null, ["duration_ms"] = 41.2 },
+                                new JsonObject { ["attempt"] = 2, ["attempted_at"] = "2026-11-25T14:03:17.720+00:00", ["status_code"] = 204, ["error"] = null, ["duration_ms"] = 12.9 }),
+                        }),
+                        ["object"] = "list",
+                    };
+                    break;
             }
             if (operation.OperationId != "CreateGeneration" || operation.RequestBody?.Content is not { } content) return;
             if (content.TryGetValue("application/json", out var j) && j is OpenApiMediaType json) json.Example = ExampleRequest();

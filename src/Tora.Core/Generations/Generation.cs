@@ -77,7 +77,20 @@ public sealed record GenerationInput
     [JsonPropertyName("has_first_frame")] public bool HasFirstFrame { get; init; }
     /// <summary>Client metadata, echoed.</summary>
     [JsonPropertyName("metadata")] public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+    /// <summary>Where and for which events to send webhooks (none when null).</summary>
+    [JsonPropertyName("webhook")] public WebhookSpec? Webhook { get; init; }
+    /// <summary>Seconds after acceptance at which the generation is cancelled if not finished (none when null).</summary>
+    [JsonPropertyName("cancel_after")] public int? CancelAfter { get; init; }
+    /// <summary>Seconds after finishing at which the files are deleted and the record marked expired (always resolved for new requests).</summary>
+    [JsonPropertyName("expires_after")] public int? ExpiresAfter { get; init; }
 }
+
+/// <summary>A request's webhook: the target URL and the events to send there.</summary>
+/// <param name="Url">Absolute http(s) URL.</param>
+/// <param name="Events">Event types, e.g. <c>generation.succeeded</c>.</param>
+public sealed record WebhookSpec(
+    [property: JsonPropertyName("url")] string Url,
+    [property: JsonPropertyName("events")] IReadOnlyList<string> Events);
 
 /// <summary>Reproducibility block as stored and served.</summary>
 public sealed record ReproducibilityInfo(

@@ -21,8 +21,8 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
     public async Task InsertAsync(Generation g, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            INSERT INTO generations (id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            INSERT INTO generations (id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps, deadline_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8 + make_interval(secs => $10))
             """);
         cmd.Parameters.Add(new() { Value = g.Id });
         cmd.Parameters.Add(new() { Value = g.Tenant });
@@ -33,6 +33,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         cmd.Parameters.Add(new() { Value = (object?)g.FirstFrameKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = g.CreatedAt });
         cmd.Parameters.Add(new() { Value = g.TotalSteps });
+        cmd.Parameters.Add(new() { Value = (object?)(double?)g.Input.CancelAfter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -69,6 +70,14 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) list.Add(Read(reader));
         return list;
+    }
+
+    /// <summary>How many generations of a tenant are queued (for the per-tenant cap).</summary>
+    public async Task<long> CountQueuedAsync(string tenant, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT count(*) FROM generations WHERE tenant = $1 AND status = 'queued'");
+        cmd.Parameters.Add(new() { Value = tenant });
+        return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
     /// <summary>How many queued generations of the same queue were accepted before this one.</summary>
@@ -126,16 +135,19 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return claimed;
     }
 
-    /// <summary>Records progress of a running generation (per step).</summary>
-    public void ReportProgress(Guid id, string jobId, string phase, int step)
+    /// <summary>Records progress of a running generation (per step); true when a client has asked to cancel it.</summary>
+    /// <remarks>The answer lets the worker stop at the next step boundary without waiting for Hangfire's deleted-job check.</remarks>
+    public bool ReportProgress(Guid id, string jobId, string phase, int step)
     {
-        using var cmd = dataSource.CreateCommand(
-            "UPDATE generations SET phase = $3, step = $4, progress_at = now() WHERE id = $1 AND job_id = $2 AND status = 'running'");
+        using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET phase = $3, step = $4, progress_at = now() WHERE id = $1 AND job_id = $2 AND status = 'running'
+            RETURNING cancel_requested_at IS NOT NULL
+            """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
         cmd.Parameters.Add(new() { Value = phase });
         cmd.Parameters.Add(new() { Value = step });
-        cmd.ExecuteNonQuery();
+        return cmd.ExecuteScalar() is true;
     }
 
     /// <summary>Marks a running generation succeeded with its stored files; false when it was not running under this job.</summary>
@@ -187,13 +199,95 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
     public async Task<bool> CancelAsync(Guid id, string jobId, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
-                   error_message = 'the job was cancelled between denoising steps'
+            UPDATE generations SET status = 'cancelled', finished_at = now(),
+                   error_code = CASE WHEN deadline_at <= now() THEN 'deadline_exceeded' ELSE 'cancelled' END,
+                   error_message = CASE WHEN deadline_at <= now() THEN 'cancel_after passed; the run stopped between denoising steps'
+                                        ELSE 'the job was cancelled between denoising steps' END
             WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>
+    /// Cancels a queued generation at once (its job, if any, then finds it terminal and never starts), or records a
+    /// cancel request on a running one (the caller deletes its job; the worker stops between steps and marks it).
+    /// Returns the status before and the owning job id, or null when the row is not found or already terminal.
+    /// </summary>
+    public async Task<(string PreviousStatus, string? JobId)?> RequestCancelAsync(Guid id, string? tenant, string code, string message, CancellationToken ct)
+    {
+        await using (var queued = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = $3, error_message = $4,
+                   cancel_requested_at = now(), dispatched_at = coalesce(dispatched_at, now())
+            WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) AND status = 'queued' RETURNING job_id
+            """))
+        {
+            AddCancelParameters(queued, id, tenant, code, message);
+            await using var r = await queued.ExecuteReaderAsync(ct);
+            if (await r.ReadAsync(ct)) return (GenerationStatus.Queued, r.IsDBNull(0) ? null : r.GetString(0));
+        }
+        await using var running = dataSource.CreateCommand("""
+            UPDATE generations SET cancel_requested_at = coalesce(cancel_requested_at, now())
+            WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) AND status = 'running' RETURNING job_id
+            """);
+        running.Parameters.Add(new() { Value = id });
+        running.Parameters.Add(new() { Value = (object?)tenant ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        await using var rr = await running.ExecuteReaderAsync(ct);
+        if (await rr.ReadAsync(ct)) return (GenerationStatus.Running, rr.IsDBNull(0) ? null : rr.GetString(0));
+        return null;
+    }
+
+    private static void AddCancelParameters(NpgsqlCommand cmd, Guid id, string? tenant, string code, string message)
+    {
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = (object?)tenant ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = code });
+        cmd.Parameters.Add(new() { Value = message });
+    }
+
+    /// <summary>Queued or running generations whose <c>cancel_after</c> deadline has passed (not yet asked to cancel).</summary>
+    public async Task<IReadOnlyList<Guid>> PastDeadlineAsync(int limit, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT id FROM generations WHERE deadline_at <= now() AND status IN ('queued', 'running') AND cancel_requested_at IS NULL
+            ORDER BY deadline_at LIMIT $1
+            """);
+        cmd.Parameters.Add(new() { Value = limit });
+        var ids = new List<Guid>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) ids.Add(r.GetGuid(0));
+        return ids;
+    }
+
+    /// <summary>
+    /// Marks cancelled the running generations whose cancel was requested more than <paramref name="grace"/> ago and
+    /// whose worker never confirmed (it died with the job deleted, so nothing would ever finish them).
+    /// </summary>
+    public async Task<int> ForceCancelStaleAsync(TimeSpan grace, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
+                   error_message = 'cancelled; the worker did not confirm the stop'
+            WHERE status = 'running' AND cancel_requested_at < now() - $1
+            """);
+        cmd.Parameters.Add(new() { Value = grace });
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The event log of a generation after <paramref name="afterSeq"/> (status changes and progress steps), oldest first.</summary>
+    public async Task<IReadOnlyList<GenerationEvent>> ReadEventsAsync(Guid id, long afterSeq, int limit, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT seq, type, data::text FROM generation_events WHERE generation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = afterSeq });
+        cmd.Parameters.Add(new() { Value = limit });
+        var list = new List<GenerationEvent>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) list.Add(new GenerationEvent(r.GetInt64(0), r.GetString(1), r.GetString(2)));
+        return list;
     }
 
     /// <summary>Counts generations per status (for metrics).</summary>
@@ -246,6 +340,12 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         };
     }
 }
+
+/// <summary>One entry of a generation's event log.</summary>
+/// <param name="Seq">Its id (global, increasing): the SSE event id.</param>
+/// <param name="Type"><c>status</c> or <c>progress</c>.</param>
+/// <param name="Data">The JSON data.</param>
+public sealed record GenerationEvent(long Seq, string Type, string Data);
 
 /// <summary>Where a finished video was stored.</summary>
 /// <param name="VideoKey">Blob key of the MP4.</param>

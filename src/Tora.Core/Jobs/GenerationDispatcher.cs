@@ -3,6 +3,7 @@ using Hangfire.Common;
 using Hangfire.States;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Tora.Core.Jobs;
@@ -15,7 +16,8 @@ namespace Tora.Core.Jobs;
 /// committed on the row; a worker that picks the job up first waits on that lock, and a job whose id never got
 /// committed (crash in between) finds the row owned by no one and does nothing, while the row is dispatched again.
 /// </summary>
-public sealed class GenerationDispatcher(NpgsqlDataSource dataSource, IBackgroundJobClient jobs, ILogger<GenerationDispatcher> logger)
+public sealed class GenerationDispatcher(
+    NpgsqlDataSource dataSource, IBackgroundJobClient jobs, ILogger<GenerationDispatcher> logger, IOptions<LimitOptions>? limits = null)
     : BackgroundService
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
@@ -62,12 +64,41 @@ public sealed class GenerationDispatcher(NpgsqlDataSource dataSource, IBackgroun
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var rows = new List<(Guid Id, string Queue)>();
-        await using (var select = new NpgsqlCommand(
-            "SELECT id, queue FROM generations WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", connection, tx))
+        var caps = limits?.Value;
+        var capped = caps?.HasRunningCaps == true;
+        // With per-tenant running caps, rows of tenants already at their cap stay in the outbox (the filter skips
+        // them, so other tenants' rows behind them are reached); within one batch the count is tracked here.
+        await using (var select = new NpgsqlCommand(!capped
+            ? "SELECT id, queue, tenant, 0::bigint FROM generations WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+            : """
+              SELECT g.id, g.queue, g.tenant, a.active FROM generations g,
+                     LATERAL (SELECT count(*) AS active FROM generations x
+                              WHERE x.tenant = g.tenant AND x.dispatched_at IS NOT NULL AND x.status IN ('queued', 'running')) a
+              WHERE g.dispatched_at IS NULL
+                AND (coalesce((SELECT o.cap FROM unnest($3::text[], $4::int[]) AS o(tenant, cap) WHERE o.tenant = g.tenant), $2) <= 0
+                     OR a.active < coalesce((SELECT o.cap FROM unnest($3::text[], $4::int[]) AS o(tenant, cap) WHERE o.tenant = g.tenant), $2))
+              ORDER BY g.id LIMIT $1 FOR UPDATE OF g SKIP LOCKED
+              """, connection, tx))
         {
             select.Parameters.Add(new() { Value = BatchSize });
+            if (capped)
+            {
+                var overrides = caps!.Tenants.Where(t => t.Value.MaxRunning is not null).ToArray();
+                select.Parameters.Add(new() { Value = caps.MaxRunningPerTenant });
+                select.Parameters.Add(new() { Value = overrides.Select(o => o.Key).ToArray() });
+                select.Parameters.Add(new() { Value = overrides.Select(o => o.Value.MaxRunning!.Value).ToArray() });
+            }
+            var active = new Dictionary<string, long>();
             await using var reader = await select.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct)) rows.Add((reader.GetGuid(0), reader.GetString(1)));
+            while (await reader.ReadAsync(ct))
+            {
+                var tenant = reader.GetString(2);
+                var n = active.TryGetValue(tenant, out var seen) ? seen : reader.GetInt64(3);
+                var cap = caps?.MaxRunningFor(tenant) ?? 0;
+                if (cap > 0 && n >= cap) continue;
+                active[tenant] = n + 1;
+                rows.Add((reader.GetGuid(0), reader.GetString(1)));
+            }
         }
         if (rows.Count == 0) return 0;
 

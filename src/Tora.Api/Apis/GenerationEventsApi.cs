@@ -1,0 +1,115 @@
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Tora.Api.Auth;
+using Tora.Api.Generations;
+using Tora.Api.Problems;
+using Tora.Core.Generations;
+
+namespace Tora.Api.Apis;
+
+/// <summary>Server-Sent Events settings. Bound from <c>Tora:Events</c>.</summary>
+public sealed class EventStreamOptions
+{
+    /// <summary>How often an idle stream sends a comment line (keeps proxies from closing it) and the queue position.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>
+/// <c>GET /v1/generations/{id}/events</c>: the generation's event log as Server-Sent Events. Every status change and
+/// denoising step is an event whose id is its position in the log, so a client that reconnects with
+/// <c>Last-Event-ID</c> gets exactly the events it missed: no gap, no repeat. The stream ends after the terminal
+/// status event.
+/// </summary>
+public static class GenerationEventsApi
+{
+    /// <summary>Maps the route.</summary>
+    public static IEndpointRouteBuilder MapGenerationEventsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/generations/{id}/events", StreamEvents)
+            .WithTags("Generations")
+            .RequireAuthorization()
+            .WithName("StreamGenerationEvents")
+            .WithSummary("Server-Sent Events: status changes and per-step progress (ETA), queue position; resumable with Last-Event-ID")
+            .WithDescription("Events: 'status' (data: id, status, phase, step, total_steps, attempts, error), 'progress' (data: id, status, " +
+                             "phase, step, total_steps, percent, eta_seconds), and 'queue' (data: queue_position; no id) while queued. " +
+                             "Comment lines (': heartbeat') keep idle streams open. The stream closes after the terminal status.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return app;
+    }
+
+    /// <summary>Stream a generation's events.</summary>
+    /// <param name="id">The generation.</param>
+    /// <param name="lastEventId">Resume after this event id (instead of the Last-Event-ID header, for clients that cannot set it).</param>
+    /// <param name="http">The request.</param>
+    /// <param name="user">The caller.</param>
+    /// <param name="store">The store.</param>
+    /// <param name="hub">Notifications.</param>
+    /// <param name="options">Heartbeat settings.</param>
+    /// <param name="ct">Ends with the request.</param>
+    public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> StreamEvents(
+        string id, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "last_event_id")] string? lastEventId, HttpContext http, ClaimsPrincipal user,
+        GenerationStore store, GenerationEventHub hub, IOptions<EventStreamOptions> options, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var gid) || await store.GetAsync(user.Tenant(), gid, ct) is not { } g)
+            return ApiProblem.NotFound($"generation {id}");
+        var resumeFrom = http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } header ? header : lastEventId;
+        long after = 0;
+        if (resumeFrom is not null && (!long.TryParse(resumeFrom, out after) || after < 0))
+            return ApiProblem.BadRequest("invalid_last_event_id", "Last-Event-ID must be the id of an event this stream sent");
+
+        using var subscription = hub.Subscribe(gid); // before the first read, so nothing falls between read and wait
+        var response = http.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+        await response.Body.FlushAsync(ct);
+        var heartbeat = options.Value.HeartbeatInterval;
+        try
+        {
+            await WriteAsync(response, "retry: 2000\n\n", ct);
+            var status = g.Status;
+            if (status == GenerationStatus.Queued) await WriteQueuePositionAsync(response, store, g, ct);
+            while (true)
+            {
+                var events = await store.ReadEventsAsync(gid, after, 200, ct);
+                foreach (var e in events)
+                {
+                    await WriteAsync(response, $"id: {e.Seq}\nevent: {e.Type}\ndata: {e.Data}\n\n", ct);
+                    after = e.Seq;
+                    if (e.Type == "status") status = JsonDocument.Parse(e.Data).RootElement.GetProperty("status").GetString()!;
+                }
+                if (events.Count == 200) continue;
+                if (GenerationStatus.IsTerminal(status)) return TypedResults.Empty;
+                if (!await subscription.WaitAsync(heartbeat, ct))
+                {
+                    await WriteAsync(response, ": heartbeat\n\n", ct);
+                    if (status == GenerationStatus.Queued && await store.GetAsync(user.Tenant(), gid, ct) is { Status: GenerationStatus.Queued } now)
+                        await WriteQueuePositionAsync(response, store, now, ct);
+                    if (await store.GetAsync(user.Tenant(), gid, ct) is null) return TypedResults.Empty; // deleted
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return TypedResults.Empty; // the client went away
+        }
+    }
+
+    private static async Task WriteQueuePositionAsync(HttpResponse response, GenerationStore store, Generation g, CancellationToken ct)
+    {
+        var position = await store.QueuePositionAsync(g.Queue, g.Id, ct);
+        await WriteAsync(response, $"event: queue\ndata: {{\"id\":\"{g.Id}\",\"queue_position\":{position}}}\n\n", ct);
+    }
+
+    private static async Task WriteAsync(HttpResponse response, string text, CancellationToken ct)
+    {
+        await response.Body.WriteAsync(Encoding.UTF8.GetBytes(text), ct);
+        await response.Body.FlushAsync(ct);
+    }
+}

@@ -1,0 +1,62 @@
+using Hangfire;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Tora.Core.Webhooks;
+
+/// <summary>
+/// Turns webhook events written by the database trigger (the outbox, <c>job_created = false</c>) into delivery
+/// jobs, the same way <see cref="Jobs.GenerationDispatcher"/> does for generations: rows stay locked
+/// (<c>FOR UPDATE SKIP LOCKED</c>, safe with several API instances) until the flag is committed.
+/// </summary>
+public sealed class WebhookDispatcher(NpgsqlDataSource dataSource, IBackgroundJobClient jobs, ILogger<WebhookDispatcher> logger)
+    : BackgroundService
+{
+    /// <summary>How often the outbox is read.</summary>
+    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                while (await DispatchBatchAsync(stoppingToken) > 0) { }
+                await Task.Delay(Poll, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "dispatching webhook events failed; retrying in 1 s");
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>Creates the first delivery job of up to 32 new events; returns how many.</summary>
+    public async Task<int> DispatchBatchAsync(CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var ids = new List<Guid>();
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT id FROM webhook_events WHERE NOT job_created ORDER BY created_at LIMIT 32 FOR UPDATE SKIP LOCKED", connection, tx))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
+        if (ids.Count == 0) return 0;
+        foreach (var id in ids)
+            jobs.Enqueue<IWebhookDeliveryJob>(IWebhookDeliveryJob.Queue, j => j.DeliverAsync(id, 1, CancellationToken.None));
+        await using (var update = new NpgsqlCommand("UPDATE webhook_events SET job_created = true WHERE id = ANY($1)", connection, tx))
+        {
+            update.Parameters.Add(new() { Value = ids.ToArray() });
+            await update.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return ids.Count;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Security.Cryptography;
+using Npgsql;
+
+namespace Tora.Core.Webhooks;
+
+/// <summary>A tenant's signing secrets: the current one and, during a rotation, the previous one.</summary>
+/// <param name="Current">Signs every delivery.</param>
+/// <param name="Previous">Also signs until <paramref name="PreviousExpiresAt"/>.</param>
+/// <param name="PreviousExpiresAt">End of the rotation window.</param>
+public sealed record WebhookSecrets(byte[] Current, byte[]? Previous, DateTimeOffset? PreviousExpiresAt)
+{
+    /// <summary>The secrets that sign now (current first).</summary>
+    public IEnumerable<byte[]> Signing(DateTimeOffset now)
+    {
+        yield return Current;
+        if (Previous is not null && PreviousExpiresAt > now) yield return Previous;
+    }
+}
+
+/// <summary>One webhook event with its delivery state.</summary>
+public sealed record WebhookEvent(
+    Guid Id, Guid GenerationId, string Tenant, string Type, string Url, string Payload, DateTimeOffset CreatedAt,
+    string State, int Attempts, DateTimeOffset? NextAttemptAt);
+
+/// <summary>One HTTP attempt of a delivery.</summary>
+public sealed record WebhookAttempt(int Attempt, DateTimeOffset AttemptedAt, int? StatusCode, string? Error, double DurationMs);
+
+/// <summary>Webhook secrets, events (written by the database trigger) and the delivery log in PostgreSQL.</summary>
+public sealed class WebhookStore(NpgsqlDataSource dataSource)
+{
+    private const string EventColumns = "id, generation_id, tenant, type, url, payload::text, created_at, state, attempts, next_attempt_at";
+
+    /// <summary>The tenant's secrets, creating a 32-byte secret on first use.</summary>
+    public async Task<WebhookSecrets> GetSecretsAsync(string tenant, CancellationToken ct)
+    {
+        await using (var insert = dataSource.CreateCommand("INSERT INTO webhook_secrets (tenant, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING"))
+        {
+            insert.Parameters.Add(new() { Value = tenant });
+            insert.Parameters.Add(new() { Value = RandomNumberGenerator.GetBytes(32) });
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+        await using var cmd = dataSource.CreateCommand("SELECT secret, previous_secret, previous_expires_at FROM webhook_secrets WHERE tenant = $1");
+        cmd.Parameters.Add(new() { Value = tenant });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return new WebhookSecrets(r.GetFieldValue<byte[]>(0), r.IsDBNull(1) ? null : r.GetFieldValue<byte[]>(1),
+            r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2));
+    }
+
+    /// <summary>Replaces the current secret; the old one keeps signing for <paramref name="overlap"/>.</summary>
+    public async Task<WebhookSecrets> RotateAsync(string tenant, TimeSpan overlap, CancellationToken ct)
+    {
+        await GetSecretsAsync(tenant, ct);
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE webhook_secrets SET previous_secret = secret, previous_expires_at = now() + $3, secret = $2, rotated_at = now()
+            WHERE tenant = $1 RETURNING secret, previous_secret, previous_expires_at
+            """);
+        cmd.Parameters.Add(new() { Value = tenant });
+        cmd.Parameters.Add(new() { Value = RandomNumberGenerator.GetBytes(32) });
+        cmd.Parameters.Add(new() { Value = overlap });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return new WebhookSecrets(r.GetFieldValue<byte[]>(0), r.GetFieldValue<byte[]>(1), r.GetFieldValue<DateTimeOffset>(2));
+    }
+
+    /// <summary>One event.</summary>
+    public async Task<WebhookEvent?> GetEventAsync(Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {EventColumns} FROM webhook_events WHERE id = $1");
+        cmd.Parameters.Add(new() { Value = id });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? ReadEvent(r) : null;
+    }
+
+    /// <summary>The events of a generation with their attempts, oldest first.</summary>
+    public async Task<IReadOnlyList<(WebhookEvent Event, IReadOnlyList<WebhookAttempt> Attempts)>> ListForGenerationAsync(
+        Guid generationId, CancellationToken ct)
+    {
+        var events = new List<WebhookEvent>();
+        await using (var cmd = dataSource.CreateCommand($"SELECT {EventColumns} FROM webhook_events WHERE generation_id = $1 ORDER BY created_at, id"))
+        {
+            cmd.Parameters.Add(new() { Value = generationId });
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) events.Add(ReadEvent(r));
+        }
+        var attempts = events.ToDictionary(e => e.Id, _ => new List<WebhookAttempt>());
+        await using (var cmd = dataSource.CreateCommand("""
+            SELECT a.event_id, a.attempt, a.attempted_at, a.status_code, a.error, a.duration_ms
+            FROM webhook_attempts a JOIN webhook_events e ON e.id = a.event_id WHERE e.generation_id = $1 ORDER BY a.attempt
+            """))
+        {
+            cmd.Parameters.Add(new() { Value = generationId });
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+                attempts[r.GetGuid(0)].Add(new WebhookAttempt(r.GetInt32(1), r.GetFieldValue<DateTimeOffset>(2),
+                    r.IsDBNull(3) ? null : r.GetInt32(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetDouble(5)));
+        }
+        return events.Select(e => (e, (IReadOnlyList<WebhookAttempt>)attempts[e.Id])).ToList();
+    }
+
+    /// <summary>
+    /// Claims attempt <paramref name="attempt"/> of an event: true when the attempt has not been made yet, so a
+    /// delivery job that Hangfire runs again after it finished sends nothing. An attempt claimed but never logged
+    /// (its process died mid-request) can be claimed again, so a crash costs a duplicate delivery (receivers dedupe
+    /// on webhook-id), never a lost one.
+    /// </summary>
+    public async Task<bool> ClaimAttemptAsync(Guid eventId, int attempt, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE webhook_events SET attempts = $2, next_attempt_at = NULL
+            WHERE id = $1 AND state = 'pending'
+              AND (attempts < $2 OR (attempts = $2 AND NOT EXISTS (SELECT 1 FROM webhook_attempts WHERE event_id = $1 AND attempt = $2)))
+            """);
+        cmd.Parameters.Add(new() { Value = eventId });
+        cmd.Parameters.Add(new() { Value = attempt });
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>Logs an attempt and sets the event's state (<c>pending</c> with the next attempt time, <c>delivered</c> or <c>failed</c>).</summary>
+    public async Task RecordAttemptAsync(Guid eventId, WebhookAttempt a, string state, DateTimeOffset? nextAttemptAt, CancellationToken ct)
+    {
+        await using var batch = dataSource.CreateBatch();
+        var log = new NpgsqlBatchCommand("""
+            INSERT INTO webhook_attempts (event_id, attempt, attempted_at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT DO NOTHING
+            """);
+        log.Parameters.Add(new() { Value = eventId });
+        log.Parameters.Add(new() { Value = a.Attempt });
+        log.Parameters.Add(new() { Value = a.AttemptedAt });
+        log.Parameters.Add(new() { Value = (object?)a.StatusCode ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        log.Parameters.Add(new() { Value = (object?)a.Error ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        log.Parameters.Add(new() { Value = a.DurationMs });
+        var update = new NpgsqlBatchCommand("UPDATE webhook_events SET state = $2, next_attempt_at = $3 WHERE id = $1");
+        update.Parameters.Add(new() { Value = eventId });
+        update.Parameters.Add(new() { Value = state });
+        update.Parameters.Add(new() { Value = (object?)nextAttemptAt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        batch.BatchCommands.Add(log);
+        batch.BatchCommands.Add(update);
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Makes a delivered or failed event pending again for a manual redelivery; returns the next attempt number, or null.</summary>
+    public async Task<int?> ReopenAsync(Guid eventId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "UPDATE webhook_events SET state = 'pending' WHERE id = $1 AND state <> 'pending' RETURNING attempts + 1");
+        cmd.Parameters.Add(new() { Value = eventId });
+        return await cmd.ExecuteScalarAsync(ct) is int next ? next : null;
+    }
+
+    private static WebhookEvent ReadEvent(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetGuid(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5),
+        r.GetFieldValue<DateTimeOffset>(6), r.GetString(7), r.GetInt32(8), r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9));
+}
