@@ -17,6 +17,8 @@ trap cleanup EXIT
 ensure_database "$PG_PORT" tora
 export ConnectionStrings__Tora="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=tora"
 export Tora__Storage__Root="$PWD/.data/bench-blobs" Tora__Bench__InsertEndpoint=true Logging__LogLevel__Default=Warning
+# The bench tenant is on a plan without a rate limit or queued cap (issue 8 limits): this measures the accept path.
+export Tora__Limits__Tenants__bench__RequestsPerMinute=0 Tora__Limits__Tenants__bench__MaxQueued=0
 dotnet build Tora.Server.sln -c Release -p:UseSharedCompilation=true -nologo -v:q -clp:ErrorsOnly
 BIN=net10.0/linux-x64
 KEY=$(dotnet src/Tora.Cli/bin/Release/$BIN/tora.dll keys create --tenant bench)
