@@ -7,9 +7,12 @@ namespace Tora.Inference.Pipeline;
 /// Prompt → T5 embedding <c>[226, D]</c> (tora-reference §4.1): the tokenizer's ids (no BOS, EOS appended, padded
 /// to the package's text length) through the <c>text_encoder</c> graph, no attention mask (as the pipeline calls it).
 /// The negative prompt (diffusers semantics: T5 of the negative prompt, §5.4) is the same for almost every job, so
-/// its embedding is cached by text.
+/// its embedding is cached by text. Packages imported from SAT checkpoints follow SAT instead
+/// (<paramref name="zeroUnconditional"/>): its <c>force_uc_zero_embeddings</c> gives the unconditional branch an
+/// all-zero embedding for the default empty negative prompt; a non-empty negative prompt, which SAT has no way to
+/// give, is still encoded.
 /// </summary>
-public sealed class PromptEncoder(T5Tokenizer tokenizer, int textLength, int embedDim)
+public sealed class PromptEncoder(T5Tokenizer tokenizer, int textLength, int embedDim, bool zeroUnconditional = false)
 {
     private const string InputIds = "input_ids", LastHiddenState = "last_hidden_state";
     private string? _cachedNegative;
@@ -43,13 +46,16 @@ public sealed class PromptEncoder(T5Tokenizer tokenizer, int textLength, int emb
     {
         var cond = Encode(session, prompt);
         if (!guidance) return cond;
-        if (_cachedNegative != negativePrompt || _cachedNegativeEmbedding is null)
-        {
-            _cachedNegativeEmbedding = Encode(session, negativePrompt);
-            _cachedNegative = negativePrompt;
-        }
         var batch = new float[2 * EmbeddingLength];
-        _cachedNegativeEmbedding.CopyTo(batch, 0);
+        if (!(zeroUnconditional && negativePrompt.Length == 0)) // SAT, empty negative prompt: the unconditional half stays all zeros
+        {
+            if (_cachedNegative != negativePrompt || _cachedNegativeEmbedding is null)
+            {
+                _cachedNegativeEmbedding = Encode(session, negativePrompt);
+                _cachedNegative = negativePrompt;
+            }
+            _cachedNegativeEmbedding.CopyTo(batch, 0);
+        }
         cond.CopyTo(batch, EmbeddingLength);
         return batch;
     }

@@ -44,7 +44,9 @@ public sealed class ToraPipeline : IDisposable
             throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
         }
         var m = package.Manifest;
-        _prompts = new PromptEncoder(tokenizer, m.TextLength, m.Transformer.TextEmbedDim);
+        // SAT-imported packages: the unconditional branch is all zeros (tora-reference §5.4, issue 12's semantics).
+        _prompts = new PromptEncoder(tokenizer, m.TextLength, m.Transformer.TextEmbedDim,
+            zeroUnconditional: m.Source.Semantics?.UnconditionalText == "zeros");
         // The 3D RoPE table of the video tokens depends only on the geometry (diffusers: base grid = sample size / patch).
         var g = m.Geometry;
         (_ropeCos, _ropeSin) = RotaryPositionalEmbedding3D.Compute(m.Transformer.AttentionHeadDim, g.LatentFrames,

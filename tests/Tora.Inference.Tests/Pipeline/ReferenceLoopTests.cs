@@ -1,3 +1,4 @@
+using Tora.Inference.Text;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
 
@@ -71,6 +72,23 @@ public sealed class ReferenceLoopTests(TinyPackageFixture fixture, Xunit.Abstrac
         var batch = prompts.EncodeForGuidance(session, Prompt, "", guidance: true);
         Tolerance.AssertClose(fixture.Loop["prompt_embeds_cfg_batch"].ToFloats(), batch, 1e-4, "prompt_embeds_cfg_batch");
         Assert.True(prompts.HasCachedNegative(""));
+    }
+
+    [Fact]
+    public void Sat_semantics_give_the_unconditional_branch_zeros_for_the_empty_negative_prompt()
+    {
+        var session = new ModelPackageSessions(fixture).TextEncoder;
+        var tokenizer = T5Tokenizer.Load(Path.Combine(fixture.T2VPackage, "tokenizer"));
+        var sat = new PromptEncoder(tokenizer, 226, 32, zeroUnconditional: true);
+        var batch = sat.EncodeForGuidance(session, Prompt, "", guidance: true);
+        var reference = fixture.Loop["prompt_embeds_cfg_batch"].ToFloats();
+        Assert.All(batch.AsSpan(0, sat.EmbeddingLength).ToArray(), v => Assert.Equal(0f, v)); // force_uc_zero_embeddings
+        Tolerance.AssertClose(reference.AsSpan(sat.EmbeddingLength).ToArray(), batch.AsSpan(sat.EmbeddingLength).ToArray(), 1e-4, "cond");
+        Assert.False(sat.HasCachedNegative(""));
+
+        // A negative prompt SAT cannot express is still honoured.
+        var withNegative = sat.EncodeForGuidance(session, Prompt, "blurry", guidance: true);
+        Assert.Contains(withNegative.AsSpan(0, sat.EmbeddingLength).ToArray(), v => v != 0f);
     }
 
     [Fact]
