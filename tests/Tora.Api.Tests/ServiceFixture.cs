@@ -71,6 +71,12 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Models:3:Width"] = "160",
         ["Tora:Models:3:Height"] = "96",
         ["Tora:Models:3:Steps"] = "4",
+        // Served by a worker process running the real ONNX pipeline over the tiny package (WorkerProcessTests).
+        ["Tora:Models:4:Name"] = "tora-real",
+        ["Tora:Models:4:NumFrames"] = "49",
+        ["Tora:Models:4:Width"] = "96",
+        ["Tora:Models:4:Height"] = "64",
+        ["Tora:Models:4:Steps"] = "2",
         // The tests' webhook receiver is on loopback; production refuses such targets.
         ["Tora:Webhooks:AllowLoopback"] = "true",
         ["Tora:Webhooks:RetryDelays:0"] = "00:00:02",

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Tora.TestSupport;
 
 namespace Tora.Api.Tests;
 
@@ -9,8 +10,8 @@ namespace Tora.Api.Tests;
 [Collection(ServiceCollection.Name)]
 public sealed class WorkerProcessTests(ServiceFixture service)
 {
-    [Fact]
-    public async Task A_separate_worker_process_takes_the_job_and_reports_its_missing_model_package()
+    /// <summary>Starts Tora.Worker as a child process serving <paramref name="model"/> from <paramref name="package"/>.</summary>
+    private Process StartWorker(string model, string name, string package, System.Text.StringBuilder log)
     {
         var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Tora.Worker.dll")])
         {
@@ -19,16 +20,79 @@ public sealed class WorkerProcessTests(ServiceFixture service)
             WorkingDirectory = AppContext.BaseDirectory,
         };
         foreach (var (k, v) in service.Settings()) psi.Environment[k.Replace(":", "__")] = v;
-        psi.Environment["Tora__Worker__Model"] = "tora-proc";
-        psi.Environment["Tora__Worker__Name"] = "child-process-worker";
-        psi.Environment["Tora__Worker__ModelPackage"] = Path.Combine(Path.GetTempPath(), $"no-such-package-{Guid.NewGuid():N}");
+        psi.Environment["Tora__Worker__Model"] = model;
+        psi.Environment["Tora__Worker__Name"] = name;
+        psi.Environment["Tora__Worker__ModelPackage"] = package;
         psi.Environment.Remove("TORA_MODEL_PACKAGE");
-        using var worker = Process.Start(psi)!;
-        var log = new System.Text.StringBuilder();
+        var worker = Process.Start(psi)!;
         worker.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
         worker.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
         worker.BeginOutputReadLine();
         worker.BeginErrorReadLine();
+        return worker;
+    }
+
+    /// <summary>A clean stop (SIGTERM) lets the worker deregister; kill only if it does not exit.</summary>
+    private static void Stop(Process worker)
+    {
+        Process.Start("kill", ["-TERM", worker.Id.ToString()])!.WaitForExit();
+        if (!worker.WaitForExit(20_000)) worker.Kill(entireProcessTree: true);
+    }
+
+    [Fact]
+    public async Task A_worker_process_running_the_real_pipeline_generates_the_coaster_video()
+    {
+        // The tiny checkpoint in the official layout, compiled as `tora model build` does, run by the real ONNX
+        // Tora pipeline in a separate worker process: the whole product path with no fake anywhere.
+        var package = Path.Combine(TestData.TempFolder(), "package");
+        Tora.Models.Package.PackageBuilder.Build(TestData.Path("fixtures/tiny-tora-t2v"), package, Tora.Models.Package.Precision.Fp32);
+        var log = new System.Text.StringBuilder();
+        using var worker = StartWorker("tora-real", "real-pipeline-worker", package, log);
+        try
+        {
+            using var alpha = service.Client(service.AlphaKey);
+            var created = await alpha.PostAsJsonAsync("/v1/generations", new
+            {
+                model = "tora-real",
+                prompt = "A squirrel gathering nuts.",
+                steps = 2,
+                seed = 42,
+                trajectories = new[] { new { points = new[] { new[] { 40, 208 }, new[] { 88, 148 }, new[] { 128, 68 }, new[] { 198, 76 } }, space = "canvas256" } },
+            });
+            Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+            var location = created.Headers.Location!.ToString();
+            var g = await service.WaitForTerminalAsync(alpha, location, TimeSpan.FromSeconds(120));
+            Assert.True(g.GetProperty("status").GetString() == "succeeded", $"{g}\n{log}");
+            var reproducibility = g.GetProperty("reproducibility");
+            Assert.Equal("CPUExecutionProvider", reproducibility.GetProperty("execution_provider").GetString());
+            Assert.Equal(42, reproducibility.GetProperty("seed").GetInt64());
+
+            using var range = new HttpRequestMessage(HttpMethod.Get, location + "/video");
+            range.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(0, 99);
+            var partial = await alpha.SendAsync(range);
+            Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+            Assert.Equal(100, (await partial.Content.ReadAsByteArrayAsync()).Length);
+
+            var file = Path.Combine(TestData.TempFolder(), "real.mp4");
+            await File.WriteAllBytesAsync(file, await alpha.GetByteArrayAsync(location + "/video"));
+            var probe = MediaProbe.Probe(file);
+            Assert.Equal((49, 96, 64, "8/1"), (probe.Frames, probe.Width, probe.Height, probe.FrameRate));
+
+            using var beta = service.Client(service.BetaKey);
+            Assert.Equal(HttpStatusCode.NotFound, (await beta.GetAsync(location + "/video")).StatusCode);
+        }
+        finally
+        {
+            Stop(worker);
+        }
+    }
+
+    [Fact]
+    public async Task A_separate_worker_process_takes_the_job_and_reports_its_missing_model_package()
+    {
+        var log = new System.Text.StringBuilder();
+        using var worker = StartWorker("tora-proc", "child-process-worker",
+            Path.Combine(Path.GetTempPath(), $"no-such-package-{Guid.NewGuid():N}"), log);
         try
         {
             using var alpha = service.Client(service.AlphaKey);
@@ -46,9 +110,7 @@ public sealed class WorkerProcessTests(ServiceFixture service)
         }
         finally
         {
-            // A clean stop (SIGTERM) lets the worker deregister; kill only if it does not exit.
-            Process.Start("kill", ["-TERM", worker.Id.ToString()])!.WaitForExit();
-            if (!worker.WaitForExit(20_000)) worker.Kill(entireProcessTree: true);
+            Stop(worker);
         }
     }
 }
