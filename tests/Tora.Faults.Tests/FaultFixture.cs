@@ -69,6 +69,9 @@ public sealed class FaultFixture : IAsyncLifetime
     /// <summary>The model served by the fault workers (the tiny package, real pipeline).</summary>
     public const string Model = "tora-fault";
 
+    /// <summary>An image-to-video model no worker serves (its generations stay queued).</summary>
+    public const string QueuedModel = "tora-queued";
+
     private readonly string _database = $"tora_faults_{Guid.NewGuid():N}";
     private readonly List<ChildProcess> _processes = [];
     private NpgsqlDataSource? _admin;
@@ -100,6 +103,13 @@ public sealed class FaultFixture : IAsyncLifetime
         ["Tora:Models:0:Height"] = "64",
         ["Tora:Models:0:Steps"] = "2",
         ["Tora:Models:0:MaxSteps"] = "300",
+        // No worker serves this model: its generations stay queued (targets for the probes and the fuzzer).
+        ["Tora:Models:1:Name"] = QueuedModel,
+        ["Tora:Models:1:NumFrames"] = "13",
+        ["Tora:Models:1:Width"] = "160",
+        ["Tora:Models:1:Height"] = "96",
+        ["Tora:Models:1:Steps"] = "4",
+        ["Tora:Models:1:AcceptsFirstFrame"] = "true",
         ["Tora:Limits:RequestsPerMinute"] = "0",
         ["Logging:LogLevel:Default"] = "Warning",
     };
