@@ -102,7 +102,7 @@ public sealed class FaultFixture : IAsyncLifetime
         ["Tora:Models:0:Width"] = "96",
         ["Tora:Models:0:Height"] = "64",
         ["Tora:Models:0:Steps"] = "2",
-        ["Tora:Models:0:MaxSteps"] = "300",
+        ["Tora:Models:0:MaxSteps"] = "1000",
         // No worker serves this model: its generations stay queued (targets for the probes and the fuzzer).
         ["Tora:Models:1:Name"] = QueuedModel,
         ["Tora:Models:1:NumFrames"] = "13",

@@ -64,6 +64,7 @@ public sealed class SecurityProbeTests(FaultFixture service)
         var body = await response.Content.ReadAsStringAsync();
         Assert.True((int)response.StatusCode is >= 400 and < 500, $"{(int)response.StatusCode} {body}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("50000x50000", body, StringComparison.Ordinal); // refused for its declared size, not for another reason
         // Generous for a loaded CI machine; decoding 2.5 gigapixels would take far longer (and 7.5 GB).
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
     }

@@ -9,8 +9,8 @@ namespace Tora.Faults.Tests;
 [Collection(FaultCollection.Name)]
 public sealed class WorkerKillTests(FaultFixture service, ITestOutputHelper output)
 {
-    /// <summary>Denoising steps: on the tiny model a step takes ~25 ms, so the loop lasts seconds and the kill lands inside it.</summary>
-    private const int Steps = 300;
+    /// <summary>Denoising steps: on the tiny model a step takes ~25 ms, so the loop lasts ~12 s and the kill lands inside it even when polling is slow on a loaded machine.</summary>
+    private const int Steps = 1000;
 
     [Fact]
     public async Task A_job_whose_worker_is_killed_mid_loop_runs_again_on_a_live_worker_and_succeeds_once()
