@@ -25,6 +25,7 @@ public static class WorkerHost
         services.AddToraCore(configuration, "tora-worker");
         services.AddOptions<WorkerOptions>().Bind(configuration.GetSection("Tora:Worker"))
             .Validate(o => o.DeviceIndex >= 0, "Tora:Worker:DeviceIndex must be 0 or more")
+            .Validate(o => o.JobInvisibilityTimeout >= TimeSpan.FromSeconds(5), "Tora:Worker:JobInvisibilityTimeout must be at least 5 seconds")
             .Validate(o => o.MetricsPort is >= 0 and <= 65535, "Tora:Worker:MetricsPort must be a port number or 0")
             .ValidateOnStart();
         services.AddOptions<ModelCatalogOptions>()
@@ -35,8 +36,8 @@ public static class WorkerHost
         services.AddTransient<IGenerationJob, GenerationJob>();
         services.AddHostedService<WorkerHeartbeat>();
 
-        services.AddHangfire(c => c.UseToraStorage(connectionString));
         var worker = configuration.GetSection("Tora:Worker").Get<WorkerOptions>() ?? new WorkerOptions();
+        services.AddHangfire(c => c.UseToraStorage(connectionString, worker.JobInvisibilityTimeout));
         services.AddHangfireServer(o =>
         {
             // One job at a time per process: the process owns one GPU and one set of warm ONNX sessions (PRODUCT.md §5).

@@ -27,6 +27,13 @@ public sealed class WorkerOptions
     /// <summary>How often the worker announces itself.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a job fetched by a worker that stopped heartbeating (killed, crashed) stays invisible before a live
+    /// worker takes it again. Hangfire's sliding invisibility keeps a live worker's long job invisible however long it
+    /// runs, so this only bounds the recovery time after a crash; short values cost more keep-alive queries.
+    /// </summary>
+    public TimeSpan JobInvisibilityTimeout { get; set; } = Tora.Core.Jobs.HangfireSetup.DefaultInvisibilityTimeout;
+
     /// <summary>The model package path, from configuration or <c>TORA_MODEL_PACKAGE</c>.</summary>
     public string? ResolvedModelPackage =>
         !string.IsNullOrWhiteSpace(ModelPackage) ? ModelPackage : Environment.GetEnvironmentVariable("TORA_MODEL_PACKAGE") is { Length: > 0 } p ? p : null;

@@ -9,12 +9,18 @@ public static class HangfireSetup
     /// <summary>Queue polling interval: an idle worker notices a new job within this time (target ≤ 200 ms, PRODUCT.md §5).</summary>
     public static readonly TimeSpan QueuePollInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Default time after which a killed worker's job is fetched again by a live worker.</summary>
+    public static readonly TimeSpan DefaultInvisibilityTimeout = TimeSpan.FromMinutes(5);
+
     /// <summary>
     /// Configures Hangfire on PostgreSQL. The sliding invisibility timeout keeps a long GPU job invisible to
     /// other workers for as long as its worker heartbeats (anchors.md §6: a fixed timeout re-runs long jobs),
     /// while a job of a dead worker becomes visible again within <see cref="PostgreSqlStorageOptions.InvisibilityTimeout"/>.
     /// </summary>
-    public static IGlobalConfiguration UseToraStorage(this IGlobalConfiguration configuration, string connectionString) =>
+    /// <param name="configuration">Hangfire's configuration.</param>
+    /// <param name="connectionString">The PostgreSQL connection string.</param>
+    /// <param name="invisibilityTimeout">How long a fetched job of a silent (dead) worker stays invisible; default <see cref="DefaultInvisibilityTimeout"/>.</param>
+    public static IGlobalConfiguration UseToraStorage(this IGlobalConfiguration configuration, string connectionString, TimeSpan? invisibilityTimeout = null) =>
         configuration
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
@@ -24,7 +30,7 @@ public static class HangfireSetup
                 SchemaName = "hangfire",
                 PrepareSchemaIfNecessary = true,
                 QueuePollInterval = QueuePollInterval,
-                InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                InvisibilityTimeout = invisibilityTimeout ?? DefaultInvisibilityTimeout,
                 UseSlidingInvisibilityTimeout = true,
                 DistributedLockTimeout = TimeSpan.FromMinutes(1),
             });
