@@ -21,8 +21,7 @@ namespace Tora.Api.Tests;
 /// </summary>
 public sealed class ServiceFixture : IAsyncLifetime
 {
-    private readonly string _database = $"tora_test_{Guid.NewGuid():N}";
-    private NpgsqlDataSource? _admin;
+    private TestDatabase? _database;
     private readonly List<IHost> _workers = [];
 
     /// <summary>The API.</summary>
@@ -95,11 +94,8 @@ public sealed class ServiceFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        var server = Environment.GetEnvironmentVariable("TORA_TEST_POSTGRES")
-            ?? throw new InvalidOperationException("TORA_TEST_POSTGRES is not set: run the tests through ./test.sh, which starts PostgreSQL");
-        _admin = NpgsqlDataSource.Create(server);
-        await using (var cmd = _admin.CreateCommand($"CREATE DATABASE \"{_database}\"")) await cmd.ExecuteNonQueryAsync();
-        ConnectionString = new NpgsqlConnectionStringBuilder(server) { Database = _database, Pooling = true }.ConnectionString;
+        _database = await TestDatabase.CreateAsync("tora_test");
+        ConnectionString = _database.ConnectionString;
 
         var settings = Settings();
         Api = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
@@ -200,12 +196,7 @@ public sealed class ServiceFixture : IAsyncLifetime
             w.Dispose();
         }
         await Api.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        if (_admin is not null)
-        {
-            await using (var cmd = _admin.CreateCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)")) await cmd.ExecuteNonQueryAsync();
-            await _admin.DisposeAsync();
-        }
+        if (_database is not null) await _database.DisposeAsync();
         try { Directory.Delete(BlobRoot, true); } catch (IOException) { }
     }
 }

@@ -72,9 +72,8 @@ public sealed class FaultFixture : IAsyncLifetime
     /// <summary>An image-to-video model no worker serves (its generations stay queued).</summary>
     public const string QueuedModel = "tora-queued";
 
-    private readonly string _database = $"tora_faults_{Guid.NewGuid():N}";
     private readonly List<ChildProcess> _processes = [];
-    private NpgsqlDataSource? _admin;
+    private TestDatabase? _database;
     private ChildProcess? _api;
 
     /// <summary>The connection string of the private database.</summary>
@@ -117,11 +116,8 @@ public sealed class FaultFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        var server = Environment.GetEnvironmentVariable("TORA_TEST_POSTGRES")
-            ?? throw new InvalidOperationException("TORA_TEST_POSTGRES is not set: run the tests through ./test.sh, which starts PostgreSQL");
-        _admin = NpgsqlDataSource.Create(server);
-        await using (var cmd = _admin.CreateCommand($"CREATE DATABASE \"{_database}\"")) await cmd.ExecuteNonQueryAsync();
-        ConnectionString = new NpgsqlConnectionStringBuilder(server) { Database = _database, Pooling = true }.ConnectionString;
+        _database = await TestDatabase.CreateAsync("tora_faults");
+        ConnectionString = _database.ConnectionString;
         await using (var db = NpgsqlDataSource.Create(ConnectionString))
         {
             await Tora.Core.Database.DatabaseMigrator.MigrateAsync(db);
@@ -214,12 +210,7 @@ public sealed class FaultFixture : IAsyncLifetime
         List<ChildProcess> all;
         lock (_processes) all = [.. _processes];
         foreach (var p in all) p.Dispose();
-        NpgsqlConnection.ClearAllPools();
-        if (_admin is not null)
-        {
-            await using (var cmd = _admin.CreateCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)")) await cmd.ExecuteNonQueryAsync();
-            await _admin.DisposeAsync();
-        }
+        if (_database is not null) await _database.DisposeAsync();
         try { Directory.Delete(BlobRoot, true); } catch (IOException) { }
     }
 }

@@ -21,9 +21,8 @@ namespace Tora.Web.Tests;
 /// </summary>
 public sealed class BrowserFixture : IAsyncLifetime
 {
-    private readonly string _database = $"tora_web_{Guid.NewGuid():N}";
     private readonly string _blobRoot = TestData.TempFolder("tora-web-blobs");
-    private NpgsqlDataSource? _admin;
+    private TestDatabase? _database;
     private WebApplicationFactory<Program>? _api;
     private IHost? _worker;
     private IPlaywright? _playwright;
@@ -64,11 +63,8 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        var server = Environment.GetEnvironmentVariable("TORA_TEST_POSTGRES")
-            ?? throw new InvalidOperationException("TORA_TEST_POSTGRES is not set: run the tests through ./test.sh, which starts PostgreSQL");
-        _admin = NpgsqlDataSource.Create(server);
-        await using (var cmd = _admin.CreateCommand($"CREATE DATABASE \"{_database}\"")) await cmd.ExecuteNonQueryAsync();
-        var connectionString = new NpgsqlConnectionStringBuilder(server) { Database = _database, Pooling = true }.ConnectionString;
+        _database = await TestDatabase.CreateAsync("tora_web");
+        var connectionString = _database.ConnectionString;
         var settings = Settings(connectionString);
 
         _api = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
@@ -137,12 +133,7 @@ public sealed class BrowserFixture : IAsyncLifetime
             _worker.Dispose();
         }
         if (_api is not null) await _api.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        if (_admin is not null)
-        {
-            await using (var cmd = _admin.CreateCommand($"DROP DATABASE IF EXISTS \"{_database}\" WITH (FORCE)")) await cmd.ExecuteNonQueryAsync();
-            await _admin.DisposeAsync();
-        }
+        if (_database is not null) await _database.DisposeAsync();
         try { Directory.Delete(_blobRoot, true); } catch (IOException) { }
     }
 }

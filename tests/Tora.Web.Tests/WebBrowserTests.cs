@@ -53,7 +53,7 @@ public sealed class WebBrowserTests(BrowserFixture web)
         await Assertions.Expect(page.Locator("[data-pointer='/trajectories/0/points/0'] input >> nth=0")).Not.ToHaveValueAsync(x0);
 
         // Keyboard: arrows move the selected point (Shift: by 10), Delete removes it, undo, redo.
-        var moved = double.Parse(await page.InputValueAsync("[data-pointer='/trajectories/0/points/0'] input >> nth=0"), System.Globalization.CultureInfo.InvariantCulture);
+        var moved = double.Parse(await SettledInputValueAsync(page, "[data-pointer='/trajectories/0/points/0'] input >> nth=0"), System.Globalization.CultureInfo.InvariantCulture);
         await page.Locator("#canvas").PressAsync("Shift+ArrowRight");
         await Assertions.Expect(page.Locator("[data-pointer='/trajectories/0/points/0'] input >> nth=0"))
             .ToHaveValueAsync((moved + 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -255,5 +255,22 @@ public sealed class WebBrowserTests(BrowserFixture web)
         await page.ClickAsync("#cancel");
         await Assertions.Expect(page.Locator("#cancel")).ToBeHiddenAsync();
         await page.Context.CloseAsync();
+    }
+
+    /// <summary>
+    /// The value of an input once the page has stopped changing it: the drag's last pointer events may still be
+    /// in flight when the first change shows, so read until two reads a couple of frames apart agree.
+    /// </summary>
+    private static async Task<string> SettledInputValueAsync(IPage page, string selector)
+    {
+        var last = await page.InputValueAsync(selector);
+        for (var i = 0; i < 40; i++)
+        {
+            await page.EvaluateAsync("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))");
+            var now = await page.InputValueAsync(selector);
+            if (now == last) return now;
+            last = now;
+        }
+        return last;
     }
 }
