@@ -1,82 +1,133 @@
-using Xunit.Abstractions;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Npgsql;
+using Xunit.Abstractions;
 
 namespace Tora.Faults.Tests;
 
-/// <summary>Fault 1 (issue 11): a worker killed with SIGKILL in the middle of a denoising loop.</summary>
+/// <summary>Fault 1 (issue 11): a worker killed with SIGKILL in the middle of a denoising loop, under a bounded load.</summary>
 [Collection(FaultCollection.Name)]
 public sealed class WorkerKillTests(FaultFixture service, ITestOutputHelper output)
 {
-    /// <summary>Denoising steps: on the tiny model a step takes ~25 ms, so the loop lasts ~12 s and the kill lands inside it even when polling is slow on a loaded machine.</summary>
-    private const int Steps = 1000;
+    /// <summary>Denoising steps of the job whose worker is killed: on the tiny model a step takes ~25 ms, so the loop lasts ~25 s and the kill lands inside it even when polling is slow on a loaded machine.</summary>
+    private const int VictimSteps = 1000;
+
+    /// <summary>Steps of the other generations of the load (short: they keep both workers busy around the kill).</summary>
+    private const int LoadSteps = 4;
+
+    private static readonly object[] Trajectories = [new { points = new[] { new[] { 40, 208 }, new[] { 88, 148 }, new[] { 128, 68 }, new[] { 198, 76 } }, space = "canvas256" }];
 
     [Fact]
-    public async Task A_job_whose_worker_is_killed_mid_loop_runs_again_on_a_live_worker_and_succeeds_once()
+    public async Task A_job_whose_worker_is_killed_mid_loop_runs_again_on_a_live_worker_and_every_generation_succeeds_once()
     {
-        using var first = service.StartWorker("fault-worker-a");
-        ChildProcess? second = null;
+        var workers = new ConcurrentDictionary<string, ChildProcess>();
+        workers["fault-worker-a"] = service.StartWorker("fault-worker-a");
+        workers["fault-worker-b"] = service.StartWorker("fault-worker-b");
+        var replacement = "fault-worker-c";
+        var statuses = new ConcurrentBag<int>();
         try
         {
             using var alpha = service.Client(service.AlphaKey);
-            // Enough steps that the kill lands inside the denoising loop, not after it.
-            var created = await alpha.PostAsJsonAsync("/v1/generations", new
+            async Task<string> SubmitAsync(int steps, int seed)
             {
-                model = FaultFixture.Model,
-                prompt = "A squirrel gathering nuts.",
-                steps = Steps,
-                seed = 7,
-                trajectories = new[] { new { points = new[] { new[] { 40, 208 }, new[] { 88, 148 }, new[] { 128, 68 }, new[] { 198, 76 } }, space = "canvas256" } },
-            });
-            Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-            var location = created.Headers.Location!.ToString();
+                var created = await alpha.PostAsJsonAsync("/v1/generations", new
+                {
+                    model = FaultFixture.Model,
+                    prompt = "A squirrel gathering nuts.",
+                    steps,
+                    seed,
+                    trajectories = Trajectories,
+                });
+                statuses.Add((int)created.StatusCode);
+                Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+                return created.Headers.Location!.ToString();
+            }
 
-            // Wait until the first worker is inside the loop (a step reported), then kill it without warning.
-            var running = await WaitAsync(alpha, location, g => g.GetProperty("status").GetString() == "running"
+            // The victim first (a worker takes it at once), then the rest of the bounded load behind it.
+            var victim = await SubmitAsync(VictimSteps, 7);
+            var load = FaultLoad.Requests(4);
+            var others = new List<string>();
+            for (var i = 0; i < load - 1; i++) others.Add(await SubmitAsync(LoadSteps, 100 + i));
+
+            // Wait until a worker is inside the victim's loop (a step reported), then kill that worker without warning.
+            var running = await WaitAsync(alpha, victim, g => g.GetProperty("status").GetString() == "running"
                 && g.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object
                 && p.TryGetProperty("step", out var s) && s.GetInt32() >= 1, TimeSpan.FromSeconds(120));
-            Assert.True(running.GetProperty("progress").GetProperty("step").GetInt32() < Steps, running.ToString());
+            var killedStep = running.GetProperty("progress").GetProperty("step").GetInt32();
+            Assert.True(killedStep < VictimSteps, running.ToString());
+            var owner = await WorkerOfAsync(Guid.Parse(running.GetProperty("id").GetString()!));
+            Assert.True(workers.ContainsKey(owner), $"the victim runs on '{owner}', not on a fault worker");
             var killedAt = DateTime.UtcNow;
-            first.KillHard();
-            Assert.True(first.Process.HasExited);
+            workers[owner].KillHard();
+            Assert.True(workers[owner].Process.HasExited);
+            // The surviving worker keeps serving; a replacement joins, as an orchestrator would start one.
+            workers[replacement] = service.StartWorker(replacement);
 
-            // A live worker takes the job once its invisibility timeout is over and runs it again from the start.
-            second = service.StartWorker("fault-worker-b");
-            var done = await WaitAsync(alpha, location, g => g.GetProperty("status").GetString() is not ("queued" or "running"),
-                TimeSpan.FromSeconds(240));
+            var done = await WaitAsync(alpha, victim, g => g.GetProperty("status").GetString() is not ("queued" or "running"), TimeSpan.FromSeconds(240));
             Assert.True(done.GetProperty("status").GetString() == "succeeded", $"{done}\n{service.Logs()}");
             Assert.True(done.GetProperty("attempts").GetInt32() >= 2, done.ToString());
-            output.WriteLine($"killed at step {running.GetProperty("progress").GetProperty("step").GetInt32()}/{Steps}; " +
-                $"succeeded {(DateTime.UtcNow - killedAt).TotalSeconds:F1} s after the kill, attempts {done.GetProperty("attempts").GetInt32()}");
+            var recovered = (DateTime.UtcNow - killedAt).TotalSeconds;
+            var finalWorker = await WorkerOfAsync(Guid.Parse(done.GetProperty("id").GetString()!));
+            Assert.NotEqual(owner, finalWorker);
 
-            var id = done.GetProperty("id").GetString()!;
-            var video = await alpha.GetByteArrayAsync(location + "/video");
-            Assert.True(video.Length > 1000);
+            var completed = 1;
+            foreach (var location in others)
+            {
+                var g = await WaitAsync(alpha, location, x => x.GetProperty("status").GetString() is not ("queued" or "running"), TimeSpan.FromSeconds(240));
+                Assert.True(g.GetProperty("status").GetString() == "succeeded", $"{g}\n{service.Logs()}");
+                completed++;
+            }
 
-            // Exactly one video (and its thumbnail) in the store, nothing half-written, nothing from the killed attempt.
-            var files = Directory.EnumerateFiles(service.BlobRoot, "*", SearchOption.AllDirectories)
-                .Where(f => f.Contains(Guid.Parse(id).ToString("N"), StringComparison.Ordinal)).Select(f => Path.GetFileName(f)).Order().ToArray();
-            Assert.Equal(new[] { "thumbnail.jpg", "video.mp4" }, files);
+            // Exactly one video (and its thumbnail) per generation, nothing half-written, nothing from the killed attempt;
+            // exactly one terminal event per generation in the event log (what SSE and webhooks are built from).
+            var duplicated = 0;
+            foreach (var location in others.Prepend(victim))
+            {
+                var id = Guid.Parse(location.Split('/')[^1]);
+                var files = Directory.EnumerateFiles(service.BlobRoot, "*", SearchOption.AllDirectories)
+                    .Where(f => f.Contains(id.ToString("N"), StringComparison.Ordinal)).Select(f => Path.GetFileName(f)).Order().ToArray();
+                Assert.Equal(new[] { "thumbnail.jpg", "video.mp4" }, files);
+                var (terminal, succeeded) = await TerminalEventsAsync(id);
+                Assert.Equal((1L, 1L), (terminal, succeeded));
+                duplicated += (int)(terminal - 1);
+                Assert.True((await alpha.GetByteArrayAsync(location + "/video")).Length > 1000);
+            }
             Assert.Empty(Directory.EnumerateFiles(service.BlobRoot, "*.tmp", SearchOption.AllDirectories));
 
-            // Exactly one terminal event in the generation's event log (what SSE and webhooks are built from).
-            await using var db = service.Database();
-            await using var cmd = db.CreateCommand("""
-                SELECT count(*) FILTER (WHERE type = 'status' AND data->>'status' IN ('succeeded', 'failed', 'cancelled', 'expired')),
-                       count(*) FILTER (WHERE type = 'status' AND data->>'status' = 'succeeded')
-                FROM generation_events WHERE generation_id = $1
-                """);
-            cmd.Parameters.Add(new() { Value = Guid.Parse(id) });
-            await using var r = await cmd.ExecuteReaderAsync();
-            Assert.True(await r.ReadAsync());
-            Assert.Equal((1L, 1L), (r.GetInt64(0), r.GetInt64(1)));
+            var serverErrors = statuses.Count(s => s >= 500);
+            new FaultFigures("Worker SIGKILL mid-denoising (2 workers, a replacement joins)", load, statuses.Count(s => s is >= 200 and < 300),
+                completed, load - completed, duplicated, serverErrors,
+                $"killed at step {killedStep} of {VictimSteps}; victim attempts {done.GetProperty("attempts").GetInt32()}, ran again on {finalWorker}, succeeded {recovered:F1} s after the kill (invisibility timeout 8 s)")
+                .Report(output);
         }
         finally
         {
-            first.Stop();
-            second?.Dispose();
+            foreach (var w in workers.Values) w.Stop();
         }
+    }
+
+    private async Task<string> WorkerOfAsync(Guid id)
+    {
+        await using var db = service.Database();
+        await using var cmd = db.CreateCommand("SELECT worker FROM generations WHERE id = $1");
+        cmd.Parameters.Add(new NpgsqlParameter { Value = id });
+        return (await cmd.ExecuteScalarAsync()) as string ?? "";
+    }
+
+    private async Task<(long Terminal, long Succeeded)> TerminalEventsAsync(Guid id)
+    {
+        await using var db = service.Database();
+        await using var cmd = db.CreateCommand("""
+            SELECT count(*) FILTER (WHERE type = 'status' AND data->>'status' IN ('succeeded', 'failed', 'cancelled', 'expired')),
+                   count(*) FILTER (WHERE type = 'status' AND data->>'status' = 'succeeded')
+            FROM generation_events WHERE generation_id = $1
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = id });
+        await using var r = await cmd.ExecuteReaderAsync();
+        Assert.True(await r.ReadAsync());
+        return (r.GetInt64(0), r.GetInt64(1));
     }
 
     private async Task<JsonElement> WaitAsync(HttpClient client, string location, Func<JsonElement, bool> condition, TimeSpan timeout)
