@@ -26,8 +26,9 @@ public sealed class BlobStoreRetry(TimeSpan window)
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> operation, Action<BlobStoreUnavailableException, int> onUnavailable,
         CancellationToken cancellationToken)
     {
-        DateTime? deadline = null;
+        System.Diagnostics.Stopwatch? outage = null;
         var delay = FirstDelay;
+        var final = false;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -36,12 +37,13 @@ public sealed class BlobStoreRetry(TimeSpan window)
             }
             catch (BlobStoreUnavailableException e)
             {
-                deadline ??= DateTime.UtcNow + Window;
-                var left = deadline.Value - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero) throw;
+                outage ??= System.Diagnostics.Stopwatch.StartNew();
+                var left = Window - outage.Elapsed;
+                if (final || left <= TimeSpan.Zero) throw;
                 onUnavailable(e, attempt);
-                // The last pause ends at the deadline, so the final attempt is made when the window closes.
-                await Task.Delay(delay < left ? delay : left, cancellationToken);
+                // The last pause ends at the window's end, and the attempt after it is the final one (whatever the timer's precision).
+                final = left <= delay;
+                await Task.Delay(final ? left : delay, cancellationToken);
                 delay = delay * 2 < MaxDelay ? delay * 2 : MaxDelay;
             }
         }

@@ -28,11 +28,9 @@ public sealed class FileSystemBlobStore : IBlobStore
     public async Task PutFileAsync(string key, string sourcePath, string contentType, CancellationToken cancellationToken)
     {
         var target = PathOf(key);
-        await WriteAsync(key, target, async dest =>
-        {
-            await using var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            await source.CopyToAsync(dest, cancellationToken);
-        });
+        // Opened first: a missing source is the caller's error, not the store's.
+        await using var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        await WriteAsync(key, target, dest => source.CopyToAsync(dest, cancellationToken));
     }
 
     /// <inheritdoc />
