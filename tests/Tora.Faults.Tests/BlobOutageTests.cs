@@ -157,23 +157,27 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
 
         // Both workers finish their videos and wait, running, with the phase showing why; nothing downloads meanwhile.
         var waiting = new HashSet<Guid>();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var states = new HashSet<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(90);
         while (waiting.Count < Math.Min(2, load))
         {
             foreach (var id in ids)
             {
                 var g = await probe.GetJsonAsync(stream, $"/v1/generations/{id}");
-                Assert.True(g.GetProperty("status").GetString() is "queued" or "running", $"{g}\n{logs()}");
-                if (g.GetProperty("progress").GetProperty("phase").GetString() == "waiting_for_storage")
+                var status = g.GetProperty("status").GetString();
+                var phase = g.GetProperty("progress").GetProperty("phase").GetString();
+                Assert.True(status is "queued" or "running", $"{g}\n{logs()}");
+                if (phase == "waiting_for_storage")
                 {
-                    Assert.Equal("running", g.GetProperty("status").GetString());
+                    Assert.Equal("running", status);
                     waiting.Add(id);
                 }
-                var video = await probe.SendAsync(stream, HttpMethod.Get, $"/v1/generations/{id}/video");
-                Assert.Equal(HttpStatusCode.Conflict, video.StatusCode);
+                // In every state a generation passes through before it succeeds, its video is not served (409 not_ready).
+                if (states.Add($"{id}/{status}/{phase}"))
+                    Assert.Equal(HttpStatusCode.Conflict, (await probe.SendAsync(stream, HttpMethod.Get, $"/v1/generations/{id}/video")).StatusCode);
             }
-            Assert.True(DateTime.UtcNow < deadline, $"no worker waited for storage within 60 s\n{logs()}");
-            await Task.Delay(200);
+            Assert.True(DateTime.UtcNow < deadline, $"no worker waited for storage within 90 s\n{logs()}");
+            await Task.Delay(250);
         }
         var outageSeconds = outage.Elapsed.TotalSeconds;
 
@@ -181,7 +185,7 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
         var recovery = System.Diagnostics.Stopwatch.StartNew();
 
         // Every generation succeeds on its first attempt (the pipeline never ran twice), with one video and one thumbnail.
-        var done = await BlobOutage.WaitForTerminalAsync(probe, stream, ids, TimeSpan.FromSeconds(120), logs);
+        var done = await BlobOutage.WaitForTerminalAsync(probe, stream, ids, TimeSpan.FromSeconds(60 + 10 * load), logs);
         var recoverySeconds = recovery.Elapsed.TotalSeconds;
         var completed = 0;
         var duplicated = 0;
@@ -225,8 +229,8 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
             Lost: accepted - completed, duplicated, probe.ServerErrors.Count,
             $"{load} generations accepted during a {outageSeconds:F1} s outage waited (phase waiting_for_storage, " +
             $"{waiting.Count} seen waiting) and all succeeded on attempt 1, {recoverySeconds:F1} s after the emulator came back; " +
-            $"{probe.Outage503} documented 503 storage_unavailable (video stream, thumbnail, delete, create with a first frame, " +
-            $"/health/ready); statuses {probe.StatusCounts}").Report(output);
+            $"{probe.Outage503} documented 503 storage_unavailable (video stream, thumbnail, delete, create with a first frame) and " +
+            $"/health/ready 503 with storage down; signed video URLs still issued (302); statuses {probe.StatusCounts}").Report(output);
     }
 
     /// <summary>File names of the objects s3rver holds under a generation's key prefix.</summary>
@@ -278,21 +282,26 @@ public sealed class BlobOutageFileSystemTests(BlobOutageFileSystemFixture servic
             // Each waits for the store (the first frame before the pipeline; the others with their video made), then fails.
             var seenWaiting = new HashSet<Guid>();
             var all = ids.Prepend(framedId).ToList();
-            var deadline = DateTime.UtcNow.AddSeconds(120);
+            // A worker start, then per generation the pipeline and the 3 s window (a few seconds each on a loaded machine).
+            var limit = TimeSpan.FromSeconds(60 + 15 * all.Count);
+            var deadline = DateTime.UtcNow + limit;
             var done = new Dictionary<Guid, JsonElement>();
+            var states = new HashSet<string>();
             while (done.Count < all.Count)
             {
                 foreach (var id in all.Where(id => !done.ContainsKey(id)))
                 {
                     var g = await probe.GetJsonAsync(alpha, $"/v1/generations/{id}");
                     var status = g.GetProperty("status").GetString();
-                    if (status == "running" && g.GetProperty("progress").GetProperty("phase").GetString() == "waiting_for_storage") seenWaiting.Add(id);
+                    var phase = g.GetProperty("progress").GetProperty("phase").GetString();
+                    if (status == "running" && phase == "waiting_for_storage") seenWaiting.Add(id);
                     if (status is not ("queued" or "running")) done[id] = g;
-                    var video = await probe.SendAsync(alpha, HttpMethod.Get, $"/v1/generations/{id}/video");
-                    Assert.Equal(HttpStatusCode.Conflict, video.StatusCode);
+                    // In every state it passes through, waiting and failed included, its video is not served (409 not_ready).
+                    if (states.Add($"{id}/{status}/{phase}"))
+                        Assert.Equal(HttpStatusCode.Conflict, (await probe.SendAsync(alpha, HttpMethod.Get, $"/v1/generations/{id}/video")).StatusCode);
                 }
-                Assert.True(DateTime.UtcNow < deadline, $"not finished within 120 s\n{logs()}");
-                await Task.Delay(100);
+                Assert.True(DateTime.UtcNow < deadline, $"not finished within {limit}\n{logs()}");
+                await Task.Delay(250);
             }
             Mark("all failed");
             var completed = 0;
@@ -346,7 +355,7 @@ public sealed class BlobOutageFileSystemTests(BlobOutageFileSystemFixture servic
                 $"{load + 1} generations (one reading its first frame, {load} storing their video) failed with storage_unavailable " +
                 $"on attempt 1 ({seenWaiting.Count} seen waiting), no file or *.tmp left; after the root came back a new generation " +
                 $"succeeded on the same processes; {probe.Outage503} documented 503 storage_unavailable (create with a first frame, " +
-                $"video, thumbnail, delete); statuses {probe.StatusCounts}").Report(output);
+                $"video, thumbnail, delete) and /health/ready 503 with storage down; statuses {probe.StatusCounts}").Report(output);
         }
         finally
         {
