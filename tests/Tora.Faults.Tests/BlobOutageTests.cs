@@ -128,9 +128,14 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
         var logs = service.Cluster.Logs;
 
         // A video stored before the outage.
-        var before = await probe.CreateAsync(stream, BlobOutage.Request(1), waitSeconds: 60);
-        Assert.True(before.Status == HttpStatusCode.Created, $"{before.Status} {before.Body}\n{logs()}");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        void Mark(string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {what}");
+        var before = await probe.CreateAsync(stream, BlobOutage.Request(1));
+        Assert.True(before.Status == HttpStatusCode.Accepted, $"{before.Status} {before.Text}");
         var beforeId = before.Body.GetProperty("id").GetGuid();
+        var stored = await BlobOutage.WaitForTerminalAsync(probe, stream, [beforeId], TimeSpan.FromSeconds(120), logs);
+        Assert.True(stored[0].GetProperty("status").GetString() == "succeeded", $"{stored[0]}\n{logs()}");
+        Mark("a video stored before the outage");
 
         await service.S3.StopAsync();
         var outage = System.Diagnostics.Stopwatch.StartNew();
@@ -180,6 +185,7 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
             await Task.Delay(250);
         }
         var outageSeconds = outage.Elapsed.TotalSeconds;
+        Mark("probes answered, load accepted, both workers waiting");
 
         await service.S3.StartAsync();
         var recovery = System.Diagnostics.Stopwatch.StartNew();
@@ -187,6 +193,7 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
         // Every generation succeeds on its first attempt (the pipeline never ran twice), with one video and one thumbnail.
         var done = await BlobOutage.WaitForTerminalAsync(probe, stream, ids, TimeSpan.FromSeconds(60 + 10 * load), logs);
         var recoverySeconds = recovery.Elapsed.TotalSeconds;
+        Mark("emulator started; the load succeeded");
         var completed = 0;
         var duplicated = 0;
         foreach (var g in done)
@@ -218,6 +225,7 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
         Assert.Equal(HttpStatusCode.NoContent, (await probe.SendAsync(redirect, HttpMethod.Delete, $"/v1/generations/{afterId}")).StatusCode);
         Assert.Empty(StoredObjects(afterId));
         completed++;
+        Mark("downloads checked, cleaned up");
         Assert.True(service.Workers.All(w => !w.Process.HasExited) && !service.Redirecting.Process.Process.HasExited
             && !service.Streaming.Process.Process.HasExited, "a process exited");
 
@@ -321,10 +329,11 @@ public sealed class BlobOutageFileSystemTests(BlobOutageFileSystemFixture servic
             foreach (var id in ids) Assert.False(Directory.Exists(Path.Combine(service.BlobRoot, "alpha", id.ToString("N"))), $"files left for failed {id}");
             Assert.Equal(new[] { "first-frame.png" }, Files(framedId));
             await probe.ExpectReadyStorageUpAsync(alpha);
-            var after = await probe.CreateAsync(alpha, BlobOutage.Request(3), waitSeconds: 60);
-            Assert.True(after.Status == HttpStatusCode.Created, $"{after.Status} {after.Text}\n{logs()}");
+            var after = await probe.CreateAsync(alpha, BlobOutage.Request(3));
+            Assert.True(after.Status == HttpStatusCode.Accepted, $"{after.Status} {after.Text}");
             var afterId = after.Body.GetProperty("id").GetGuid();
-            Assert.Equal("succeeded", after.Body.GetProperty("status").GetString());
+            var finished = await BlobOutage.WaitForTerminalAsync(probe, alpha, [afterId], TimeSpan.FromSeconds(120), logs);
+            Assert.True(finished[0].GetProperty("status").GetString() == "succeeded", $"{finished[0]}\n{logs()}");
             Assert.Equal(new[] { "thumbnail.jpg", "video.mp4" }, Files(afterId));
             var video0 = await BlobOutage.DownloadVideoAsync(probe, alpha, afterId);
             Mark("restored; a new generation succeeded");
@@ -434,12 +443,10 @@ internal sealed class OutageProbe
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
-    /// <summary>POST /v1/generations (with <c>Prefer: wait</c> when asked); counted as load.</summary>
-    public async Task<(HttpStatusCode Status, JsonElement Body, string Text, HttpResponseMessage Response)> CreateAsync(
-        HttpClient client, object body, int waitSeconds = 0)
+    /// <summary>POST /v1/generations; counted as load.</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Body, string Text, HttpResponseMessage Response)> CreateAsync(HttpClient client, object body)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = JsonContent.Create(body) };
-        if (waitSeconds > 0) request.Headers.Add("Prefer", $"wait={waitSeconds}");
         Sent++;
         var response = await SendAsync(client, request);
         if (response.IsSuccessStatusCode) Accepted++;
