@@ -15,11 +15,22 @@ namespace Tora.Worker;
 /// store the MP4 and a thumbnail, record timings and the reproducibility block. Safe to run twice: the claim lets
 /// only the owning job (or its retry) run, and a finished row is never touched again.
 /// </summary>
+/// <remarks>
+/// A blob store outage never re-runs the pipeline: reading the first frame and storing the finished video are retried
+/// for <see cref="WorkerOptions.StorageRetryWindow"/> (phase <see cref="WaitingForStoragePhase"/>), and then the
+/// generation fails with <see cref="BlobStoreUnavailableException.ErrorCode"/> with whatever it stored removed.
+/// </remarks>
 public sealed class GenerationJob(
     GenerationStore store, IBlobStore blobs, IVideoGenerator generator, IOptions<WorkerOptions> options,
     IHostApplicationLifetime lifetime, ILogger<GenerationJob> logger)
     : IGenerationJob
 {
+    /// <summary>The progress phase while the video and thumbnail are written to the blob store.</summary>
+    public const string StoringPhase = "storing";
+
+    /// <summary>The progress phase while the job waits for an unavailable blob store.</summary>
+    public const string WaitingForStoragePhase = "waiting_for_storage";
+
     /// <inheritdoc />
     public async Task RunAsync(Guid generationId, PerformContext? context, CancellationToken cancellationToken)
     {
@@ -38,13 +49,16 @@ public sealed class GenerationJob(
         Directory.CreateDirectory(scratch);
         // Cancelled when a progress report learns that the client asked to cancel (stops at the next step).
         using var clientCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel);
+        var storage = new BlobStoreRetry(options.Value.StorageRetryWindow);
+        // Keys this attempt may have written (added before each put: a put that timed out may still have landed).
+        var pieces = new List<string>();
         try
         {
             var status = generator.Status;
             if (!status.Ready) throw new VideoGenerationException(UnavailableVideoGenerator.ErrorCode, status.Detail);
 
-            var request = await BuildRequestAsync(g, Path.Combine(scratch, "video.mp4"), cancellationToken);
-            var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel);
+            var request = await BuildRequestAsync(g, Path.Combine(scratch, "video.mp4"), storage, progress, clientCancel.Token);
             var result = await generator.GenerateAsync(request, progress, clientCancel.Token);
             if (!File.Exists(result.VideoPath))
                 throw new InvalidOperationException($"the pipeline reported {result.VideoPath} but wrote no file there");
@@ -52,7 +66,10 @@ public sealed class GenerationJob(
             var store0 = Stopwatch.StartNew();
             var thumbnail = Path.Combine(scratch, "thumbnail.jpg");
             await WriteThumbnailAsync(result.VideoPath, thumbnail, cancellationToken);
-            var stored = await UploadAsync(g, result.VideoPath, thumbnail, cancellationToken);
+            var video = await DescribeAsync(result.VideoPath, cancellationToken);
+            progress.Report(new GenerationProgress(StoringPhase, g.TotalSteps, g.TotalSteps));
+            var stored = await storage.RunAsync(ct => UploadAsync(g, video, result.VideoPath, thumbnail, pieces, ct),
+                (e, attempt) => WaitingForStorage(g, progress, e, attempt, g.TotalSteps), clientCancel.Token);
             var timings = result.PhaseMilliseconds.ToDictionary(p => p.Key + "_ms", p => Math.Round(p.Value, 1));
             timings["store_ms"] = Math.Round(store0.Elapsed.TotalMilliseconds, 1);
             timings["worker_ms"] = Math.Round(total.Elapsed.TotalMilliseconds, 1);
@@ -70,6 +87,14 @@ public sealed class GenerationJob(
         {
             await FailAsync(g, jobId, e.Code, e.Message, total);
         }
+        catch (BlobStoreUnavailableException e)
+        {
+            // The window passed (or was zero): fail with the stable code rather than a job retry that would run the
+            // whole pipeline again against a store that is still down.
+            await RemovePiecesAsync(g, pieces);
+            await FailAsync(g, jobId, BlobStoreUnavailableException.ErrorCode,
+                $"the blob store stayed unavailable for {storage.Window.TotalSeconds:0.#} s; last error: {e.Message}", total);
+        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && lifetime.ApplicationStopping.IsCancellationRequested)
         {
             // Worker shutdown: Hangfire re-queues the job, and the same job id reclaims the row on another worker.
@@ -81,11 +106,13 @@ public sealed class GenerationJob(
             // The job was deleted (dashboard, or the API's cancel): the pipeline stopped between steps.
             WorkerMetrics.JobSeconds.WithLabels(model, "cancelled").Observe(total.Elapsed.TotalSeconds);
             logger.LogInformation("generation {Id}: job {Job} cancelled between steps", g.Id, jobId);
+            await RemovePiecesAsync(g, pieces);
             await store.CancelAsync(g.Id, jobId, CancellationToken.None);
         }
         catch (Exception e) when (retry >= IGenerationJob.MaxRetries)
         {
             logger.LogError(e, "generation {Id} failed on its last attempt", g.Id);
+            await RemovePiecesAsync(g, pieces);
             await FailAsync(g, jobId, "internal_error", $"the worker failed {retry + 1} times; last error: {e.Message}", total);
         }
         catch (Exception e)
@@ -110,16 +137,14 @@ public sealed class GenerationJob(
         await store.FailAsync(g.Id, jobId, code, message, CancellationToken.None);
     }
 
-    private async Task<VideoGenerationRequest> BuildRequestAsync(Generation g, string outputPath, CancellationToken ct)
+    private async Task<VideoGenerationRequest> BuildRequestAsync(Generation g, string outputPath, BlobStoreRetry storage,
+        IProgress<GenerationProgress> progress, CancellationToken ct)
     {
         byte[]? firstFrame = null;
         if (g.FirstFrameKey is { } key)
         {
-            await using var blob = await blobs.OpenReadAsync(key, ct)
+            firstFrame = await storage.RunAsync(c => ReadFirstFrameAsync(key, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
                 ?? throw new VideoGenerationException("input_missing", "the first-frame image is missing from blob storage");
-            using var ms = new MemoryStream((int)blob.Length);
-            await blob.Content.CopyToAsync(ms, ct);
-            firstFrame = ms.ToArray();
         }
         var i = g.Input;
         return new VideoGenerationRequest
@@ -141,6 +166,39 @@ public sealed class GenerationJob(
         };
     }
 
+    private async Task<byte[]?> ReadFirstFrameAsync(string key, CancellationToken ct)
+    {
+        await using var blob = await blobs.OpenReadAsync(key, ct);
+        if (blob is null) return null;
+        using var ms = new MemoryStream((int)blob.Length);
+        await blob.Content.CopyToAsync(ms, ct);
+        return ms.ToArray();
+    }
+
+    /// <summary>Shows the wait on the generation (and learns of a client's cancel meanwhile), and logs it.</summary>
+    private void WaitingForStorage(Generation g, IProgress<GenerationProgress> progress, BlobStoreUnavailableException e, int attempt, int step)
+    {
+        progress.Report(new GenerationProgress(WaitingForStoragePhase, step, g.TotalSteps));
+        if (attempt == 1) logger.LogWarning("generation {Id}: blob store unavailable, waiting up to {Window}: {Message}", g.Id, options.Value.StorageRetryWindow, e.Message);
+        else logger.LogInformation("generation {Id}: blob store still unavailable (attempt {Attempt}): {Message}", g.Id, attempt, e.Message);
+    }
+
+    /// <summary>Deletes what a failed or cancelled attempt may have stored, so a generation without a result owns no blobs.</summary>
+    private async Task RemovePiecesAsync(Generation g, IReadOnlyList<string> pieces)
+    {
+        foreach (var key in pieces)
+        {
+            try
+            {
+                await blobs.DeleteAsync(key, CancellationToken.None);
+            }
+            catch (BlobStoreUnavailableException e)
+            {
+                logger.LogWarning("generation {Id}: could not remove {Key} while the blob store is unavailable: {Message}", g.Id, key, e.Message);
+            }
+        }
+    }
+
     private static async Task WriteThumbnailAsync(string video, string thumbnail, CancellationToken ct)
     {
         var ok = await FFMpegArguments.FromFileInput(video)
@@ -151,20 +209,24 @@ public sealed class GenerationJob(
             throw new InvalidOperationException($"ffmpeg could not extract a thumbnail: {ok.StandardError}");
     }
 
-    private async Task<StoredVideo> UploadAsync(Generation g, string video, string thumbnail, CancellationToken ct)
+    /// <summary>The video's size and strong ETag (quoted SHA-256 prefix), computed once however often the upload is tried.</summary>
+    private static async Task<(long Bytes, string Etag)> DescribeAsync(string video, CancellationToken ct)
     {
-        string etag;
-        long bytes;
-        await using (var stream = File.OpenRead(video))
-        {
-            bytes = stream.Length;
-            etag = "\"" + Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct))[..32] + "\"";
-        }
+        await using var stream = File.OpenRead(video);
+        return (stream.Length, "\"" + Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct))[..32] + "\"");
+    }
+
+    /// <summary>Puts the video and the thumbnail (each put replaces the object whole, so a retry simply writes both again).</summary>
+    private async Task<StoredVideo> UploadAsync(Generation g, (long Bytes, string Etag) described, string video, string thumbnail,
+        List<string> pieces, CancellationToken ct)
+    {
         var videoKey = BlobKeys.For(g.Tenant, g.Id, "video.mp4");
         var thumbKey = BlobKeys.For(g.Tenant, g.Id, "thumbnail.jpg");
+        if (!pieces.Contains(videoKey)) pieces.Add(videoKey);
         await blobs.PutFileAsync(videoKey, video, "video/mp4", ct);
+        if (!pieces.Contains(thumbKey)) pieces.Add(thumbKey);
         await blobs.PutFileAsync(thumbKey, thumbnail, "image/jpeg", ct);
-        return new StoredVideo(videoKey, etag, bytes, thumbKey);
+        return new StoredVideo(videoKey, described.Etag, described.Bytes, thumbKey);
     }
 
     /// <summary>Writes each report to the row synchronously, in order (reports come once per step, seconds apart on a GPU).</summary>

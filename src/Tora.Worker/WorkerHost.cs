@@ -27,6 +27,7 @@ public static class WorkerHost
             .Validate(o => o.DeviceIndex >= 0, "Tora:Worker:DeviceIndex must be 0 or more")
             .Validate(o => o.JobInvisibilityTimeout >= TimeSpan.FromSeconds(5), "Tora:Worker:JobInvisibilityTimeout must be at least 5 seconds")
             .Validate(o => o.MetricsPort is >= 0 and <= 65535, "Tora:Worker:MetricsPort must be a port number or 0")
+            .Validate(o => o.StorageRetryWindow >= TimeSpan.Zero, "Tora:Worker:StorageRetryWindow must not be negative")
             .ValidateOnStart();
         services.AddOptions<ModelCatalogOptions>()
             .Validate<IOptions<WorkerOptions>>((catalog, worker) => catalog.Find(worker.Value.Model) is not null,

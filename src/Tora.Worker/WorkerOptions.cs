@@ -34,6 +34,14 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan JobInvisibilityTimeout { get; set; } = Tora.Core.Jobs.HangfireSetup.DefaultInvisibilityTimeout;
 
+    /// <summary>
+    /// How long a job waits for an unavailable blob store (S3 unreachable, filesystem root not writable) to read its
+    /// first frame or to store its finished video, retrying with growing pauses while the generation shows phase
+    /// <c>waiting_for_storage</c>. Past it the generation fails with <c>storage_unavailable</c>. The pipeline never
+    /// runs again for a storage outage: the video waits on the worker's scratch disk.
+    /// </summary>
+    public TimeSpan StorageRetryWindow { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The model package path, from configuration or <c>TORA_MODEL_PACKAGE</c>.</summary>
     public string? ResolvedModelPackage =>
         !string.IsNullOrWhiteSpace(ModelPackage) ? ModelPackage : Environment.GetEnvironmentVariable("TORA_MODEL_PACKAGE") is { Length: > 0 } p ? p : null;

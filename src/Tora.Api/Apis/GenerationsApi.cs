@@ -43,7 +43,8 @@ public static class GenerationsApi
             .ProducesProblem(StatusCodes.Status410Gone)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/", ListGenerations)
             .WithName("ListGenerations")
             .WithSummary("List your generations, newest first (cursor pagination, optional status filter)")
@@ -53,7 +54,8 @@ public static class GenerationsApi
             .WithSummary("Read one generation: status, progress, queue position, timings, links");
         api.MapDelete("/{id}", DeleteGeneration)
             .WithName("DeleteGeneration")
-            .WithSummary("Delete a generation that is not running, with its files");
+            .WithSummary("Delete a generation that is not running, with its files")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapPost("/{id}/cancel", CancelGeneration)
             .WithName("CancelGeneration")
             .WithSummary("Cancel: a queued generation never starts (200, cancelled); a running one stops between denoising steps (202)")
@@ -65,11 +67,13 @@ public static class GenerationsApi
             .Produces(StatusCodes.Status302Found)
             .ProducesProblem(StatusCodes.Status410Gone)
             .Produces(StatusCodes.Status200OK, contentType: "video/mp4")
-            .Produces(StatusCodes.Status206PartialContent, contentType: "video/mp4");
+            .Produces(StatusCodes.Status206PartialContent, contentType: "video/mp4")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/{id}/thumbnail", GetThumbnail)
             .WithName("GetGenerationThumbnail")
             .WithSummary("Download the thumbnail (JPEG of the first frame)")
-            .Produces(StatusCodes.Status200OK, contentType: "image/jpeg");
+            .Produces(StatusCodes.Status200OK, contentType: "image/jpeg")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return api;
     }
 
@@ -232,9 +236,14 @@ public static class GenerationsApi
         if (g.Status == GenerationStatus.Running)
             return ApiProblem.Create(StatusCodes.Status409Conflict, "generation_running", "The generation is running.",
                 "a running generation cannot be deleted; wait until it finishes");
-        if (await store.DeleteAsync(user.Tenant(), g.Id, ct) is not { } deleted) return ApiProblem.NotFound($"generation {id}");
-        foreach (var key in new[] { deleted.VideoKey, deleted.ThumbnailKey, deleted.FirstFrameKey })
+        // Files first, record last: when the blob store is down this answers 503 storage_unavailable and keeps the
+        // record, so the client's retry deletes both (the other order would leave files that nothing points to).
+        foreach (var key in new[] { g.VideoKey, g.ThumbnailKey, g.FirstFrameKey })
             if (key is not null) await blobs.DeleteAsync(key, ct);
+        if (await store.DeleteAsync(user.Tenant(), g.Id, ct) is not { } deleted) return ApiProblem.NotFound($"generation {id}");
+        // A worker that claimed a queued generation meanwhile may have stored files under keys read after ours.
+        foreach (var key in new[] { deleted.VideoKey, deleted.ThumbnailKey, deleted.FirstFrameKey })
+            if (key is not null && key != g.VideoKey && key != g.ThumbnailKey && key != g.FirstFrameKey) await blobs.DeleteAsync(key, ct);
         return TypedResults.NoContent();
     }
 

@@ -102,7 +102,7 @@ public sealed record GenerationResource
 }
 
 /// <summary>Progress.</summary>
-/// <param name="Phase">Current pipeline phase.</param>
+/// <param name="Phase">Current phase: <c>starting</c>, the pipeline's phases (e.g. <c>denoise</c>), <c>storing</c> while the video is written to the blob store, <c>waiting_for_storage</c> while the blob store is unavailable (the worker retries), <c>done</c>.</param>
 /// <param name="Step">Steps done.</param>
 /// <param name="TotalSteps">Steps in all.</param>
 /// <param name="Percent">0–100.</param>
@@ -115,7 +115,7 @@ public sealed record ProgressResource(
     [property: JsonPropertyName("eta_seconds")] double? EtaSeconds);
 
 /// <summary>Why a generation failed.</summary>
-/// <param name="Code">Stable code (e.g. <c>model_unavailable</c>).</param>
+/// <param name="Code">Stable code (e.g. <c>model_unavailable</c>; <c>storage_unavailable</c> when the blob store stayed unavailable for the worker's storage window).</param>
 /// <param name="Message">Human-readable message.</param>
 public sealed record ErrorResource(
     [property: JsonPropertyName("code")] string Code,

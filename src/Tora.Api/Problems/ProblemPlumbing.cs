@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Tora.Core.Blobs;
 
 namespace Tora.Api.Problems;
 
@@ -16,6 +17,7 @@ public static class ProblemPlumbing
             var problem = ctx.ProblemDetails;
             if (problem.Extensions.ContainsKey("code")) return;
             var exception = ctx.Exception ?? ctx.HttpContext.Features.Get<IExceptionHandlerFeature>()?.Error;
+            if (exception is BlobStoreUnavailableException) { DescribeStorageOutage(ctx); return; }
             var (status, code, title) = exception switch
             {
                 BadHttpRequestException { StatusCode: 413 } => (413, "payload_too_large", "The request body is too large."),
@@ -31,6 +33,26 @@ public static class ProblemPlumbing
             problem.Extensions["code"] = code;
             problem.Extensions["trace_id"] = ctx.HttpContext.TraceIdentifier;
         });
+
+    /// <summary>Seconds a client is asked to wait when the blob store is unavailable.</summary>
+    public const int StorageRetryAfterSeconds = 10;
+
+    /// <summary>
+    /// A blob store outage (issue 11, fault 4) is the service's temporary state, not a bug: 503 <c>storage_unavailable</c>
+    /// with <c>Retry-After</c>, never a 500. The store's own message (paths, bucket) stays in the log.
+    /// </summary>
+    private static void DescribeStorageOutage(ProblemDetailsContext ctx)
+    {
+        var problem = ctx.ProblemDetails;
+        problem.Status = StatusCodes.Status503ServiceUnavailable;
+        ctx.HttpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        ctx.HttpContext.Response.Headers.RetryAfter = StorageRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        problem.Title = "File storage is unavailable.";
+        problem.Detail = $"the blob store cannot be reached or written right now; retry after {StorageRetryAfterSeconds} s";
+        problem.Type = ApiProblem.TypeFor(BlobStoreUnavailableException.ErrorCode);
+        problem.Extensions["code"] = BlobStoreUnavailableException.ErrorCode;
+        problem.Extensions["trace_id"] = ctx.HttpContext.TraceIdentifier;
+    }
 
     private static string CodeFor(int status) => status switch
     {

@@ -65,28 +65,47 @@ public sealed class S3BlobStore : ISignedUrlBlobStore, IDisposable
     public bool RedirectDownloads => _options.RedirectDownloads;
 
     /// <inheritdoc />
-    public async Task PutFileAsync(string key, string sourcePath, string contentType, CancellationToken cancellationToken) =>
-        await _client.PutObjectAsync(new PutObjectRequest
+    public async Task PutFileAsync(string key, string sourcePath, string contentType, CancellationToken cancellationToken)
+    {
+        var request = new PutObjectRequest
         {
             BucketName = _options.Bucket, Key = Checked(key), FilePath = sourcePath, ContentType = contentType, UseChunkEncoding = false,
-        }, cancellationToken);
+        };
+        try
+        {
+            await _client.PutObjectAsync(request, cancellationToken);
+        }
+        catch (Exception e) when (IsStoreFault(e, cancellationToken))
+        {
+            throw Unavailable($"cannot write {key}", e);
+        }
+    }
 
     /// <inheritdoc />
     public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> content, string contentType, CancellationToken cancellationToken)
     {
         using var stream = new MemoryStream(content.ToArray(), writable: false);
-        await _client.PutObjectAsync(new PutObjectRequest
+        var request = new PutObjectRequest
         {
             BucketName = _options.Bucket, Key = Checked(key), InputStream = stream, ContentType = contentType, UseChunkEncoding = false,
-        }, cancellationToken);
+        };
+        try
+        {
+            await _client.PutObjectAsync(request, cancellationToken);
+        }
+        catch (Exception e) when (IsStoreFault(e, cancellationToken))
+        {
+            throw Unavailable($"cannot write {key}", e);
+        }
     }
 
     /// <inheritdoc />
     public async Task<BlobContent?> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
+        var checkedKey = Checked(key);
         try
         {
-            using var response = await _client.GetObjectAsync(_options.Bucket, Checked(key), cancellationToken);
+            using var response = await _client.GetObjectAsync(_options.Bucket, checkedKey, cancellationToken);
             if (response.ContentLength > MaxBufferedRead)
                 throw new InvalidOperationException($"object {key} is {response.ContentLength} bytes, larger than the API streams itself; enable RedirectDownloads");
             var buffer = new MemoryStream((int)Math.Max(0, response.ContentLength));
@@ -95,22 +114,31 @@ public sealed class S3BlobStore : ISignedUrlBlobStore, IDisposable
             var modified = response.LastModified is { } m ? new DateTimeOffset(DateTime.SpecifyKind(m, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
             return new BlobContent(buffer, buffer.Length, modified);
         }
-        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        catch (AmazonS3Exception e) when (IsMissingObject(e))
         {
             return null;
+        }
+        catch (Exception e) when (IsStoreFault(e, cancellationToken))
+        {
+            throw Unavailable($"cannot read {key}", e);
         }
     }
 
     /// <inheritdoc />
     public async Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
+        var checkedKey = Checked(key);
         try
         {
-            await _client.DeleteObjectAsync(_options.Bucket, Checked(key), cancellationToken);
+            await _client.DeleteObjectAsync(_options.Bucket, checkedKey, cancellationToken);
         }
-        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        catch (AmazonS3Exception e) when (IsMissingObject(e))
         {
             // Already gone.
+        }
+        catch (Exception e) when (IsStoreFault(e, cancellationToken))
+        {
+            throw Unavailable($"cannot delete {key}", e);
         }
     }
 
@@ -126,9 +154,9 @@ public sealed class S3BlobStore : ISignedUrlBlobStore, IDisposable
             await DeleteAsync(key, cancellationToken);
             return null;
         }
-        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException)
+        catch (BlobStoreUnavailableException e)
         {
-            return $"S3 bucket {_options.Bucket} at {_options.ServiceUrl ?? _options.Region}: {e.Message}";
+            return e.Message;
         }
     }
 
@@ -146,6 +174,21 @@ public sealed class S3BlobStore : ISignedUrlBlobStore, IDisposable
         });
         return new Uri(url);
     }
+
+    /// <summary>
+    /// True for failures of the service or the way to it (connection refused or reset, DNS, timeouts, 5xx, throttling,
+    /// a missing bucket, refused credentials): the store is unusable until it or its configuration is fixed. A cancel
+    /// asked by the caller is not a fault.
+    /// </summary>
+    internal static bool IsStoreFault(Exception e, CancellationToken cancellationToken) =>
+        e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or System.Net.Sockets.SocketException
+        || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    /// <summary>An object (not the bucket) that does not exist.</summary>
+    private static bool IsMissingObject(AmazonS3Exception e) => e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket";
+
+    private BlobStoreUnavailableException Unavailable(string what, Exception inner) =>
+        new($"S3 bucket {_options.Bucket} at {_options.ServiceUrl ?? _options.Region}: {what}: {inner.Message}", inner);
 
     private static string Checked(string key) =>
         BlobKeys.IsValid(key) ? key : throw new ArgumentException($"invalid blob key '{key}'", nameof(key));
