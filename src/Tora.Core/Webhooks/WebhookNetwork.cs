@@ -12,7 +12,7 @@ namespace Tora.Core.Webhooks;
 /// The seam exists for the SSRF tests (issue 11): they register an implementation that makes names resolve to
 /// chosen addresses without real DNS and that records every connect and refuses any non-loopback one, so no
 /// packet can leave loopback even if the policy under test were wrong. Production uses
-/// <see cref="SystemWebhookNetwork"/> (registered by <c>AddToraCore</c> unless another one is registered first).
+/// <see cref="SystemWebhookNetwork"/> (<c>AddToraCore</c> registers it with TryAdd; a test's own registration wins).
 /// </remarks>
 public interface IWebhookNetwork
 {
@@ -32,7 +32,8 @@ public sealed class SystemWebhookNetwork : IWebhookNetwork
     /// <inheritdoc />
     public async ValueTask<Stream> ConnectAsync(IPEndPoint endpoint, CancellationToken ct)
     {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        // Dual-mode where the system has IPv6: one socket type reaches IPv4, IPv6 and IPv4-mapped endpoints.
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             await socket.ConnectAsync(endpoint, ct);

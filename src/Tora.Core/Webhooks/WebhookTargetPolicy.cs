@@ -17,8 +17,10 @@ public sealed class WebhookTargetPolicy(WebhookOptions options, IWebhookNetwork?
     /// <summary>Checks a URL's form and, for IP literals and <c>localhost</c>, its address; returns an error or null.</summary>
     /// <remarks>
     /// The host is read as .NET's <see cref="Uri"/> canonicalises it (<c>IdnHost</c>), so the other spellings of an
-    /// IPv4 address (<c>2130706433</c>, <c>0x7f000001</c>, <c>0177.0.0.1</c>, <c>127.1</c>, full-width digits) are
-    /// checked as the address they stand for; a trailing dot (<c>127.0.0.1.</c>, <c>localhost.</c>) is ignored.
+    /// IPv4 address (<c>2130706433</c>, <c>0x7f000001</c>, <c>0177.0.0.1</c>, <c>127.1</c>) are checked as the
+    /// address they stand for; a trailing dot (<c>127.0.0.1.</c>, <c>localhost.</c>) is ignored. A host that is a
+    /// name here (full-width digits become a punycode name under invariant globalization) is checked after
+    /// resolution, at connect time.
     /// </remarks>
     public string? CheckUrl(string url)
     {
@@ -49,11 +51,12 @@ public sealed class WebhookTargetPolicy(WebhookOptions options, IWebhookNetwork?
     /// <remarks>
     /// IPv4: everything but this-network, private, CGNAT, loopback, link-local (cloud metadata 169.254.169.254),
     /// IETF protocol assignments, documentation, benchmarking, 6to4 relay, multicast, reserved and broadcast.
-    /// IPv6: only global unicast (2000::/3) counts, less the IETF protocol assignments (Teredo and others),
-    /// documentation and 6to4 ranges; an address embedding an IPv4 one (::ffff:a.b.c.d mapped, NAT64
-    /// 64:ff9b::a.b.c.d, 6to4 2002:AABB:CCDD::) is public only when the embedded address is. Unique local
-    /// (fc00::/7, AWS's fd00:ec2::254), link-local, deprecated site-local, multicast, IPv4-compatible (::a.b.c.d),
-    /// local-use NAT64 (64:ff9b:1::/48) and the unspecified address fall outside 2000::/3 and are refused.
+    /// IPv6: an address carrying an IPv4 one (::ffff:a.b.c.d mapped, NAT64 64:ff9b::a.b.c.d, 6to4 2002:AABB:CCDD::)
+    /// is public only when the IPv4 address is; IPv4-compatible addresses (::a.b.c.d, deprecated) never are.
+    /// Otherwise only global unicast (2000::/3) counts, less the IETF protocol assignments (2001::/23, with Teredo,
+    /// which tunnels to IPv4) and the documentation ranges. Unique local (fc00::/7, AWS's fd00:ec2::254),
+    /// link-local, deprecated site-local, multicast, local-use NAT64 (64:ff9b:1::/48), discard-only (100::/64),
+    /// loopback and unspecified all fall outside 2000::/3.
     /// </remarks>
     public static bool IsPublic(IPAddress a)
     {
@@ -68,8 +71,9 @@ public sealed class WebhookTargetPolicy(WebhookOptions options, IWebhookNetwork?
         }
         if (a.AddressFamily == AddressFamily.InterNetworkV6)
         {
-            if (EmbeddedIPv4(a) is { } v4) return IsPublic(v4);
             var b = a.GetAddressBytes();
+            if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0) return false; // ::, ::1 and IPv4-compatible ::a.b.c.d
+            if (EmbeddedIPv4(a) is { } v4) return IsPublic(v4);
             if ((b[0] & 0xE0) != 0x20) return false; // not 2000::/3 global unicast
             var first = (b[0] << 8) | b[1];
             var second = (b[2] << 8) | b[3];

@@ -48,7 +48,7 @@ public sealed class SsrfTests(SecurityFixture service, ITestOutputHelper output)
         ("http://[ff02::1]/", "ff02::1"), ("http://[ff05::1:3]/", "ff05::1:3"), ("http://[fec0::1]/", "fec0::1"),
         // IPv6 carrying a non-public IPv4: mapped, IPv4-compatible, NAT64, 6to4; and Teredo, documentation, discard.
         ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1"), ("http://[::ffff:169.254.169.254]/", "::ffff:169.254.169.254"),
-        ("http://[::ffff:a00:1]/", "::ffff:10.0.0.1"), ("http://[::127.0.0.1]/", "::127.0.0.1"), ("http://[::a9fe:a9fe]/", "::169.254.169.254"),
+        ("http://[::ffff:a00:1]/", "::ffff:10.0.0.1"), ("http://[::127.0.0.1]/", "::127.0.0.1"), ("http://[::a9fe:a9fe]/", "::169.254.169.254"), ("http://[::808:808]/", "::8.8.8.8"),
         ("http://[64:ff9b::a9fe:a9fe]/", "64:ff9b::a9fe:a9fe"), ("http://[64:ff9b::7f00:1]/", "64:ff9b::7f00:1"),
         ("http://[64:ff9b:1::a00:1]/", "64:ff9b:1::a00:1"), ("http://[2002:a9fe:a9fe::]/", "2002:a9fe:a9fe::"),
         ("http://[2002:7f00:1::1]/", "2002:7f00:1::1"), ("http://[2002:c0a8:1::1]/", "2002:c0a8:1::1"),
@@ -77,21 +77,22 @@ public sealed class SsrfTests(SecurityFixture service, ITestOutputHelper output)
 
         // Control: the same path reaches a public target (routed by the hook to the loopback receiver), so the
         // refusals above are the policy's and not an artefact of the harness.
-        var controls = new[] { $"http://{PublicV4}:{service.Receiver.Port}/ok", $"http://[{PublicV6}]:{service.Receiver.Port}/ok" };
-        network.Route(PublicV4, new IPEndPoint(IPAddress.Loopback, service.Receiver.Port));
-        network.Route(PublicV6, new IPEndPoint(IPAddress.Loopback, service.Receiver.Port));
+        // NAT64 of a public address (DNS64 networks) stays allowed.
+        var nat64 = IPAddress.Parse("64:ff9b::5db8:d70e");
+        var controls = new[] { $"http://{PublicV4}:{service.Receiver.Port}/ok", $"http://[{PublicV6}]:{service.Receiver.Port}/ok", $"http://[{nat64}]:{service.Receiver.Port}/ok" };
+        foreach (var routed in new[] { PublicV4, PublicV6, nat64 }) network.Route(routed, new IPEndPoint(IPAddress.Loopback, service.Receiver.Port));
         foreach (var url in controls)
         {
             Assert.Null(policy.CheckUrl(url));
             var ok = await SendAsync(sender, url);
             Assert.True(ok.Success, $"{url}: {ok.StatusCode} {ok.Error}");
         }
-        Assert.Equal(2, network.Attempts.Count);
+        Assert.Equal(controls.Length, network.Attempts.Count);
         AssertNoForbiddenConnect(network);
         Assert.True(failures.Count == 0, string.Join("\n", failures));
         new FaultFigures("SSRF: literal webhook targets in refused ranges (IPv4, other IPv4 spellings, IPv6, embedded IPv4)",
             RefusedLiterals.Length, 0, RefusedLiterals.Length, 0, 0, 0,
-            $"{RefusedLiterals.Length} refused at accept and at connect, 0 connects; 2 public controls delivered").Report(output);
+            $"{RefusedLiterals.Length} refused at accept and at connect, 0 connects; 3 public controls (IPv4, IPv6, NAT64 of IPv4) delivered").Report(output);
     }
 
     [Fact]
