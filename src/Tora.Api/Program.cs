@@ -19,6 +19,10 @@ using Tora.Core.Webhooks;
 var builder = WebApplication.CreateBuilder(args);
 var connectionString = builder.Configuration.GetToraConnectionString();
 
+// One body limit for every endpoint, set here on purpose (Kestrel's default is 30 MB): 16 MB, what the largest
+// request needs (a 10 MB first frame as base64 plus the rest). A declared Content-Length over it is refused before
+// reading; a chunked body is cut off once it passes it. Either way 413 payload_too_large, memory bounded by the cap.
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = CreateRequestReader.MaxBodyBytes);
 builder.Services.AddToraCore(builder.Configuration, "tora-api");
 builder.Services.AddToraProblems();
 builder.Services.AddMemoryCache();

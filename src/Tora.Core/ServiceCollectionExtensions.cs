@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
@@ -69,14 +70,19 @@ public static class ServiceCollectionExtensions
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection("Tora:Webhooks"))
             .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero),
                 "Tora:Webhooks: AttemptTimeout and RetryDelays must be positive");
-        services.AddSingleton(sp => new WebhookTargetPolicy(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>().Value));
+        // The SSRF tests register their own IWebhookNetwork (recording, loopback only): TryAdd keeps one registered
+        // before, and one registered after wins anyway.
+        services.TryAddSingleton<IWebhookNetwork, SystemWebhookNetwork>();
+        services.AddSingleton(sp => new WebhookTargetPolicy(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>().Value, sp.GetRequiredService<IWebhookNetwork>()));
         services.AddSingleton<WebhookStore>();
         services.AddOptions<LimitOptions>().Bind(configuration.GetSection("Tora:Limits"))
             .Validate(o => o.RequestsPerMinute >= 0 && o.MaxQueuedPerTenant >= 0 && o.MaxRunningPerTenant >= 0, "Tora:Limits must not be negative");
         services.AddOptions<RetentionOptions>().Bind(configuration.GetSection("Tora:Retention"))
             .Validate(o => o.Min > TimeSpan.Zero && o.Min <= o.Default && o.Default <= o.Max, "Tora:Retention: need 0 < Min <= Default <= Max");
         services.AddTransient<Tora.Core.Jobs.IRetentionJob, Tora.Core.Jobs.RetentionJob>();
-        services.AddSingleton<WebhookSender>();
+        services.AddSingleton(sp => new WebhookSender(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>(), sp.GetRequiredService<IWebhookNetwork>()));
         services.AddTransient<IWebhookDeliveryJob, WebhookDeliveryJob>();
         return services;
     }

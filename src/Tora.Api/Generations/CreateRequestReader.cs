@@ -184,17 +184,44 @@ public static class CreateRequestReader
 
     private static string Escape(string segment) => segment.Replace("~", "~0").Replace("/", "~1");
 
+    /// <summary>
+    /// Reads the whole body, or returns null once it passes <see cref="MaxBodyBytes"/>. The body is gathered in
+    /// pooled 1 MB blocks and copied once into an array of its exact size, so an oversized body (say 64 MB streamed
+    /// chunked, with no length to refuse it by) costs at most the cap in reused blocks, not a growing buffer that
+    /// doubles past it.
+    /// </summary>
     private static async Task<byte[]?> ReadLimitedAsync(Stream body, CancellationToken ct)
     {
-        using var ms = new MemoryStream();
-        var buffer = new byte[81920];
-        int read;
-        while ((read = await body.ReadAsync(buffer, ct)) > 0)
+        const int block = 1024 * 1024;
+        var blocks = new List<byte[]>();
+        long total = 0;
+        try
         {
-            if (ms.Length + read > MaxBodyBytes) return null;
-            ms.Write(buffer, 0, read);
+            while (true)
+            {
+                var current = System.Buffers.ArrayPool<byte>.Shared.Rent(block);
+                blocks.Add(current);
+                var filled = 0;
+                while (filled < block)
+                {
+                    var read = await body.ReadAsync(current.AsMemory(filled, block - filled), ct);
+                    if (read == 0)
+                    {
+                        var result = new byte[total];
+                        for (var i = 0; i < blocks.Count; i++)
+                            blocks[i].AsSpan(0, i < blocks.Count - 1 ? block : filled).CopyTo(result.AsSpan(i * block));
+                        return result;
+                    }
+                    filled += read;
+                    total += read;
+                    if (total > MaxBodyBytes) return null;
+                }
+            }
         }
-        return ms.ToArray();
+        finally
+        {
+            foreach (var b in blocks) System.Buffers.ArrayPool<byte>.Shared.Return(b);
+        }
     }
 
     private static ProblemHttpResult TooLarge(string? detail = null) =>

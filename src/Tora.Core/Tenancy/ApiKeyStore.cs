@@ -52,13 +52,24 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>The owner of a presented key, or null when unknown or revoked.</summary>
+    /// <remarks>
+    /// The key itself is never compared: it is hashed, and the hash found by the index lookup is confirmed with
+    /// <see cref="CryptographicOperations.FixedTimeEquals"/>. The lookup's own (variable-time) comparison only ever
+    /// sees SHA-256 outputs, whose timing tells nothing usable about the key (finding a key from how many leading
+    /// bytes of its hash match would need preimages).
+    /// </remarks>
     public async Task<ApiKeyOwner?> FindAsync(string presentedKey, CancellationToken ct)
     {
         if (!presentedKey.StartsWith(KeyPrefix, StringComparison.Ordinal) || presentedKey.Length > 200) return null;
-        await using var cmd = dataSource.CreateCommand("SELECT id, tenant, is_admin FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
-        cmd.Parameters.Add(new() { Value = Hash(presentedKey) });
+        var hash = Hash(presentedKey);
+        await using var cmd = dataSource.CreateCommand("SELECT id, tenant, is_admin, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
+        cmd.Parameters.Add(new() { Value = hash });
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? new ApiKeyOwner(reader.GetGuid(0), reader.GetString(1), reader.GetBoolean(2)) : null;
+        if (!await reader.ReadAsync(ct)) return null;
+        var stored = reader.GetFieldValue<byte[]>(3);
+        return CryptographicOperations.FixedTimeEquals(stored, hash)
+            ? new ApiKeyOwner(reader.GetGuid(0), reader.GetString(1), reader.GetBoolean(2))
+            : null;
     }
 
     /// <summary>SHA-256 of the key's UTF-8 bytes.</summary>

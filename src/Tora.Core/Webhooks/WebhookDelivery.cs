@@ -42,11 +42,14 @@ public sealed class WebhookSender : IDisposable
     private readonly HttpClient _http;
     private readonly WebhookOptions _options;
 
-    /// <summary>Creates the sender with its own connection pool.</summary>
-    public WebhookSender(IOptions<WebhookOptions> options)
+    /// <summary>Creates the sender with its own connection pool on the system network.</summary>
+    public WebhookSender(IOptions<WebhookOptions> options) : this(options, new SystemWebhookNetwork()) { }
+
+    /// <summary>Creates the sender with its own connection pool; every connection goes through <paramref name="network"/>.</summary>
+    public WebhookSender(IOptions<WebhookOptions> options, IWebhookNetwork network)
     {
         _options = options.Value;
-        var policy = new WebhookTargetPolicy(_options);
+        var policy = new WebhookTargetPolicy(_options, network);
         _http = new HttpClient(new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
