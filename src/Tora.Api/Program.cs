@@ -33,7 +33,9 @@ builder.Services.AddAuthorizationBuilder()
     .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireRole(ApiKeyAuthenticationHandler.AdminRole));
 
 // Generation jobs are created by the dispatcher and run by workers.
-builder.Services.AddHangfire(c => c.UseToraStorage(connectionString));
+// A delivery job of a killed API process is fetched again after Tora:Api:JobInvisibilityTimeout (default 5 min; the
+// sliding timeout keeps a running job invisible however long it takes, so a short value is safe for these light jobs).
+builder.Services.AddHangfire(c => c.UseToraStorage(connectionString, builder.Configuration.GetValue<TimeSpan?>("Tora:Api:JobInvisibilityTimeout")));
 builder.Services.AddSingleton<GenerationDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationDispatcher>());
 builder.Services.AddSingleton<GenerationCanceller>();

@@ -51,10 +51,13 @@ public sealed class SwitchableWebhookReceiver : IAsyncDisposable
     /// <summary>Every request read, in arrival order.</summary>
     public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
 
-    /// <summary>Requests currently held without an answer.</summary>
-    public int Hanging => Volatile.Read(ref _hanging);
+    /// <summary>The webhook-ids of the requests held without an answer right now.</summary>
+    public IReadOnlyList<string> HangingIds
+    {
+        get { lock (_hanging) return [.. _hanging]; }
+    }
 
-    private int _hanging;
+    private readonly List<string> _hanging = [];
 
     /// <summary>The current mode.</summary>
     public ReceiverMode Mode => _mode;
@@ -109,13 +112,16 @@ public sealed class SwitchableWebhookReceiver : IAsyncDisposable
                 if (mode == ReceiverMode.Hanging)
                 {
                     // Hold the request unanswered until the sender times out and closes the connection.
-                    Interlocked.Increment(ref _hanging);
+                    lock (_hanging) _hanging.Add(request.Id);
                     try
                     {
                         var sink = new byte[256];
                         while (await stream.ReadAsync(sink, _stop.Token) > 0) { }
                     }
-                    finally { Interlocked.Decrement(ref _hanging); }
+                    finally
+                    {
+                        lock (_hanging) _hanging.Remove(request.Id);
+                    }
                     return;
                 }
                 var answer = mode == ReceiverMode.Accepting

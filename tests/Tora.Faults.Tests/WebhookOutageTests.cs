@@ -109,7 +109,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
     private static readonly TimeSpan PhaseTimeout = TimeSpan.FromSeconds(90);
 
     /// <summary>What one logged attempt saw, in the order the receiver went through them.</summary>
-    private enum AttemptKind { Refused, Failed500, Timeout, Delivered }
+    private enum AttemptKind { Refused, Failed500, Timeout, Interrupted, Delivered }
 
     [Fact]
     public async Task Every_event_is_delivered_once_signed_with_one_webhook_id_after_refusals_500s_and_hangs_and_every_attempt_is_logged()
@@ -195,7 +195,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
                 var sequence = attempts.Select(Classify).ToList();
                 foreach (var k in sequence) kinds[k] = kinds.GetValueOrDefault(k) + 1;
                 Assert.True(sequence.SequenceEqual(sequence.Order()), $"{webhookId}: attempts out of phase order: {string.Join(", ", sequence)}");
-                Assert.Equal(Enum.GetValues<AttemptKind>(), sequence.Distinct());
+                Assert.Equal([AttemptKind.Refused, AttemptKind.Failed500, AttemptKind.Timeout, AttemptKind.Delivered], sequence.Distinct());
                 Assert.Equal(AttemptKind.Delivered, sequence[^1]);
                 Assert.Single(sequence, AttemptKind.Delivered);
 
@@ -228,6 +228,96 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         Assert.Equal(0, counter.ServerErrors);
     }
 
+    [Fact]
+    public async Task Deliveries_in_flight_when_the_api_process_is_killed_are_made_again_after_its_restart_with_the_same_webhook_id_and_logged()
+    {
+        var clock = Stopwatch.StartNew();
+        await using var receiver = new SwitchableWebhookReceiver();
+        receiver.Switch(ReceiverMode.Hanging);
+        var counter = new StatusCounter();
+        using var api = service.Client(counter);
+        var secret = (await api.GetFromJsonAsync<JsonElement>("/v1/webhooks/secret")).GetProperty("secret").GetString()!;
+        var sent = FaultLoad.Requests(2);
+        var generations = new List<Guid>();
+        for (var i = 0; i < sent; i++)
+        {
+            var created = await api.PostAsJsonAsync("/v1/generations", new
+            {
+                model = ServiceCluster.Model, prompt = $"webhook api kill {i}", seed = 200 + i, webhook = new { url = receiver.Url },
+            });
+            if (created.StatusCode == HttpStatusCode.Accepted)
+                generations.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+        }
+        Assert.Equal(sent, generations.Count);
+        var expectedEvents = generations.Count * 3;
+
+        // Every event has been tried against the hanging receiver, and attempts are held there right now.
+        await SwitchableWebhookReceiver.WaitUntilAsync(async () =>
+            (await EventsAsync(generations)).Count == expectedEvents && SeenIn(receiver, ReceiverMode.Hanging).Count == expectedEvents
+            && receiver.HangingIds.Count > 0 && await TerminalAsync(api, generations) == generations.Count,
+            PhaseTimeout, () => $"all events attempted: {SeenIn(receiver, ReceiverMode.Hanging).Count}/{expectedEvents}\n{service.Cluster.Logs()}");
+
+        // SIGKILL the API process in the middle of those attempts (the others are scheduled retries), then bring the
+        // receiver and the API back: the restarted process takes the killed attempts up again.
+        var inFlight = receiver.HangingIds.ToHashSet();
+        service.Api.Process.KillHard();
+        var restart = Stopwatch.StartNew();
+        receiver.Switch(ReceiverMode.Accepting);
+        await service.Api.RestartAsync();
+        await SwitchableWebhookReceiver.WaitUntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
+            PhaseTimeout, () => $"delivery after the restart: {SeenIn(receiver, ReceiverMode.Accepting).Count}/{expectedEvents}\n{service.Cluster.Logs()}");
+        var recoverySeconds = restart.Elapsed.TotalSeconds;
+
+        var completed = 0;
+        foreach (var id in generations)
+            if ((await api.GetFromJsonAsync<JsonElement>($"/v1/generations/{id}")).GetProperty("status").GetString() == "succeeded") completed++;
+
+        // The log: attempts 1..n; the attempts the kill cut off are there, marked interrupted; one 2xx, last. The
+        // receiver saw every logged attempt but interrupted ones that had not reached it yet, all with one webhook-id.
+        var received = receiver.Received.ToArray();
+        var lost = 0;
+        var interrupted = 0;
+        var webhookIds = new HashSet<string>();
+        foreach (var id in generations)
+        {
+            var log = await api.GetFromJsonAsync<JsonElement>($"/v1/generations/{id}/webhook-deliveries");
+            foreach (var d in log.GetProperty("data").EnumerateArray())
+            {
+                var webhookId = d.GetProperty("webhook_id").GetString()!;
+                webhookIds.Add(webhookId);
+                if (d.GetProperty("state").GetString() != "delivered") lost++;
+                var attempts = d.GetProperty("attempts").EnumerateArray().ToList();
+                Assert.Equal(Enumerable.Range(1, attempts.Count), attempts.Select(a => a.GetProperty("attempt").GetInt32()));
+                var sequence = attempts.Select(Classify).ToList();
+                Assert.True(sequence.SequenceEqual(sequence.Order()), $"{webhookId}: {string.Join(", ", sequence)}");
+                Assert.Equal(AttemptKind.Delivered, sequence[^1]);
+                Assert.Single(sequence, AttemptKind.Delivered);
+                var cut = sequence.Count(k => k == AttemptKind.Interrupted);
+                interrupted += cut;
+                Assert.InRange(cut, inFlight.Contains(webhookId) ? 1 : 0, 1);
+                var mine = received.Where(r => r.Id == webhookId).ToList();
+                Assert.All(mine, r => Assert.True(WebhookSigner.Verify(secret, r.Id, r.Timestamp, r.Signature, r.Body, Tolerance), $"{r.Id}: bad signature"));
+                Assert.All(mine, r => Assert.Equal(mine[0].Body, r.Body));
+                var timeouts = sequence.Count(k => k == AttemptKind.Timeout);
+                Assert.InRange(mine.Count(r => r.Mode == ReceiverMode.Hanging), timeouts + (inFlight.Contains(webhookId) ? 1 : 0), timeouts + cut);
+            }
+        }
+        Assert.All(received, r => Assert.Contains(r.Id, webhookIds));
+        var delivered = received.Where(r => r.Answered2xx).GroupBy(r => r.Id).ToDictionary(g => g.Key, g => g.Count());
+        var duplicated = delivered.Values.Sum(n => n - 1);
+        new FaultFigures("API process running the webhook deliveries killed (SIGKILL) mid-attempt, restarted", sent, generations.Count, completed,
+            lost, duplicated, counter.ServerErrors,
+            $"{expectedEvents} events; {inFlight.Count} attempts in flight at the kill, {interrupted} logged as interrupted; " +
+            $"all delivered {recoverySeconds:F1} s after the kill (the jobs of the dead process are fetched again after the invisibility timeout, 5 s here, 5 min by default); total {clock.Elapsed.TotalSeconds:F0} s").Report(output);
+
+        Assert.Equal(generations.Count, completed);
+        Assert.Equal(expectedEvents, webhookIds.Count);
+        Assert.Equal(expectedEvents, delivered.Count);
+        Assert.Equal(0, lost);
+        Assert.Equal(0, duplicated);
+        Assert.Equal(0, counter.ServerErrors);
+    }
+
     private static string AttemptTimeoutText => $"{WebhookOutageFixture.AttemptTimeout.TotalSeconds:0.#} s";
 
     private static HashSet<string> SeenIn(SwitchableWebhookReceiver receiver, ReceiverMode mode) =>
@@ -248,6 +338,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         if (text.StartsWith("connection_error", StringComparison.Ordinal) && text.Contains("refused", StringComparison.OrdinalIgnoreCase))
             return AttemptKind.Refused;
         if (text.StartsWith("timeout", StringComparison.Ordinal)) return AttemptKind.Timeout;
+        if (text.StartsWith("interrupted", StringComparison.Ordinal)) return AttemptKind.Interrupted;
         throw new Xunit.Sdk.XunitException($"unexpected attempt {attempt}");
     }
 

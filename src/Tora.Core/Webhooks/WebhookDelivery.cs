@@ -94,7 +94,8 @@ public sealed class WebhookSender : IDisposable
 }
 
 /// <summary>
-/// One delivery attempt: claims the attempt number (a job run twice sends once), sends, logs, and on failure
+/// One delivery attempt: claims the attempt number and logs it in flight (a job run twice sends once; a run cut off
+/// by a crash is logged as interrupted and the attempt made again), sends, logs the answer, and on failure
 /// schedules the next attempt per <see cref="WebhookOptions.EffectiveRetryDelays"/> (honouring a longer
 /// <c>Retry-After</c>). 410 Gone stops retrying, as Standard Webhooks recommends.
 /// </summary>
@@ -105,10 +106,12 @@ public sealed class WebhookDeliveryJob(
     /// <inheritdoc />
     public async Task DeliverAsync(Guid eventId, int attempt, CancellationToken cancellationToken)
     {
-        if (!await store.ClaimAttemptAsync(eventId, attempt, cancellationToken)) return;
+        // Everything the request needs is read before the claim, so an attempt logged in flight is one being sent.
         var ev = await store.GetEventAsync(eventId, cancellationToken);
         if (ev is null) return;
         var secrets = await store.GetSecretsAsync(ev.Tenant, cancellationToken);
+        if (await store.ClaimAttemptAsync(eventId, attempt, options.Value.AttemptTimeout, cancellationToken) is not { } claimed) return;
+        attempt = claimed; // the next number when this job's earlier run was cut off mid-attempt
         var attemptedAt = DateTimeOffset.UtcNow;
         var result = await sender.SendAsync(ev.Url, "msg_" + ev.Id.ToString("N"), Encoding.UTF8.GetBytes(ev.Payload), secrets, cancellationToken);
         var log = new WebhookAttempt(attempt, attemptedAt, result.StatusCode, result.Error, result.DurationMs);
