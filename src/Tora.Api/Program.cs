@@ -53,7 +53,8 @@ if (builder.Configuration.GetValue("Tora:Api:RunJobServer", true))
     builder.Services.AddHangfireServer(o =>
     {
         o.Queues = [IWebhookDeliveryJob.Queue, IRetentionJob.Queue];
-        o.WorkerCount = Math.Max(4, Environment.ProcessorCount);
+        // Deliveries mostly wait on receivers (up to the attempt timeout each), so more workers than cores.
+        o.WorkerCount = builder.Configuration.GetValue("Tora:Api:JobWorkers", 20);
         o.ServerName = $"api-{Environment.MachineName}-{Environment.ProcessId}";
         // Webhook retries are scheduled jobs: move them to their queue promptly once due.
         o.SchedulePollingInterval = TimeSpan.FromSeconds(1);

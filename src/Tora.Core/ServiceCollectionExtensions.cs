@@ -67,8 +67,8 @@ public static class ServiceCollectionExtensions
         else
             throw new InvalidOperationException($"Tora:Storage:Kind '{kind}' is unknown: use filesystem or s3");
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection("Tora:Webhooks"))
-            .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero),
-                "Tora:Webhooks: AttemptTimeout and RetryDelays must be positive");
+            .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero) && o.MaxInFlightPerEndpoint > 0,
+                "Tora:Webhooks: AttemptTimeout, RetryDelays and MaxInFlightPerEndpoint must be positive");
         services.AddSingleton(sp => new WebhookTargetPolicy(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>().Value));
         services.AddSingleton<WebhookStore>();
         services.AddOptions<LimitOptions>().Bind(configuration.GetSection("Tora:Limits"))
@@ -77,6 +77,7 @@ public static class ServiceCollectionExtensions
             .Validate(o => o.Min > TimeSpan.Zero && o.Min <= o.Default && o.Default <= o.Max, "Tora:Retention: need 0 < Min <= Default <= Max");
         services.AddTransient<Tora.Core.Jobs.IRetentionJob, Tora.Core.Jobs.RetentionJob>();
         services.AddSingleton<WebhookSender>();
+        services.AddSingleton<WebhookEndpointSlots>();
         services.AddTransient<IWebhookDeliveryJob, WebhookDeliveryJob>();
         return services;
     }

@@ -86,3 +86,23 @@ public sealed class WebhookCrashTests(ServiceFixture service)
         await batch.ExecuteNonQueryAsync();
     }
 }
+
+public sealed class WebhookEndpointSlotsTests
+{
+    [Fact]
+    public void An_endpoint_gets_its_share_of_attempts_in_flight_and_other_endpoints_are_not_held_up()
+    {
+        var slots = new WebhookEndpointSlots(Microsoft.Extensions.Options.Options.Create(new WebhookOptions { MaxInFlightPerEndpoint = 2 }));
+        var first = slots.TryEnter("http://hangs.example/hook");
+        using var second = slots.TryEnter("http://hangs.example/hook");
+        Assert.NotNull(first);
+        Assert.NotNull(second);
+        Assert.Null(slots.TryEnter("http://hangs.example/hook"));
+        using (var other = slots.TryEnter("http://healthy.example/hook")) Assert.NotNull(other);
+        first!.Dispose();
+        first.Dispose(); // giving a slot back twice frees one, not two
+        using var third = slots.TryEnter("http://hangs.example/hook");
+        Assert.NotNull(third);
+        Assert.Null(slots.TryEnter("http://hangs.example/hook"));
+    }
+}

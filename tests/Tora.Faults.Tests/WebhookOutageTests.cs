@@ -40,6 +40,9 @@ public sealed class WebhookOutageFixture : IAsyncLifetime
     /// <summary>Key of tenant alpha.</summary>
     public string AlphaKey { get; private set; } = "";
 
+    /// <summary>Key of tenant beta.</summary>
+    public string BetaKey { get; private set; } = "";
+
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
@@ -50,18 +53,18 @@ public sealed class WebhookOutageFixture : IAsyncLifetime
         for (var i = 0; i < Retries; i++) _cluster.Settings[$"Tora:Webhooks:RetryDelays:{i}"] = "00:00:01";
         // A delivery job of a killed API process is fetched again by the restarted one after this (default 5 min).
         _cluster.Settings["Tora:Api:JobInvisibilityTimeout"] = "00:00:05";
-        (AlphaKey, _) = await _cluster.PrepareDatabaseAsync();
+        (AlphaKey, BetaKey) = await _cluster.PrepareDatabaseAsync();
         _ = TinyPackage.Path;
         Api = await _cluster.StartApiAsync("api");
         Worker = _cluster.StartWorker("webhook-worker");
     }
 
-    /// <summary>A client of the API as tenant alpha whose answers are counted by <paramref name="counter"/>.</summary>
-    public HttpClient Client(StatusCounter counter)
+    /// <summary>A client of the API as tenant alpha (or <paramref name="key"/>'s) whose answers are counted by <paramref name="counter"/>.</summary>
+    public HttpClient Client(StatusCounter counter, string? key = null)
     {
         counter.InnerHandler = new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromSeconds(30) };
         var client = new HttpClient(counter) { BaseAddress = Api.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AlphaKey);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key ?? AlphaKey);
         return client;
     }
 
@@ -157,6 +160,9 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         // Phase 3, hanging past the attempt timeout: until every event has had an attempt held without an answer.
         phaseClock.Restart();
         receiver.Switch(ReceiverMode.Hanging);
+        // Meanwhile another tenant's receiver is healthy: its event must not wait behind the hanging deliveries.
+        var bystanderCounter = new StatusCounter();
+        var bystanderLatency = await BystanderLatencyAsync(receiver, bystanderCounter);
         await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult(SeenIn(receiver, ReceiverMode.Hanging).IsSupersetOf(webhookIds)),
             PhaseTimeout, () => $"phase 3 (hanging): {SeenIn(receiver, ReceiverMode.Hanging).Count}/{webhookIds.Count} events seen");
         var hangingSeconds = phaseClock.Elapsed.TotalSeconds;
@@ -214,10 +220,11 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         var delivered = received.Where(r => r.Answered2xx).GroupBy(r => r.Id).ToDictionary(g => g.Key, g => g.Count());
         var duplicated = delivered.Values.Sum(n => n - 1);
         var figures = new FaultFigures("Webhook receiver down (refused, 500, hanging), then back", sent, generations.Count, completed, lost,
-            duplicated, counter.ServerErrors,
+            duplicated, counter.ServerErrors + bystanderCounter.ServerErrors,
             $"{expectedEvents} events; attempts: {kinds.GetValueOrDefault(AttemptKind.Refused)} refused, {kinds.GetValueOrDefault(AttemptKind.Failed500)} 500, " +
             $"{kinds.GetValueOrDefault(AttemptKind.Timeout)} timed out ({AttemptTimeoutText}), {kinds.GetValueOrDefault(AttemptKind.Delivered)} 2xx; " +
             $"phases down {downSeconds:F1} s, 500 {failingSeconds:F1} s, hanging {hangingSeconds:F1} s; all delivered {recoverySeconds:F1} s after the receiver came back; " +
+            $"a healthy receiver of another tenant got its event {bystanderLatency.TotalSeconds:F1} s after the request, while the hanging receiver held {BystanderHeld} attempts; " +
             $"total {clock.Elapsed.TotalSeconds:F0} s");
         figures.Report(output);
 
@@ -225,7 +232,10 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         Assert.Equal(expectedEvents, delivered.Count);
         Assert.Equal(0, lost);
         Assert.Equal(0, duplicated);
-        Assert.Equal(0, counter.ServerErrors);
+        Assert.Equal(0, counter.ServerErrors + bystanderCounter.ServerErrors);
+        // Before endpoints had a share of the delivery workers, the hanging receiver held all of them: 8.4 s here.
+        Assert.True(bystanderLatency < WebhookOutageFixture.AttemptTimeout + TimeSpan.FromSeconds(1),
+            $"another endpoint waited {bystanderLatency.TotalSeconds:F1} s behind the hanging receiver");
     }
 
     [Fact]
@@ -308,7 +318,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         new FaultFigures("API process running the webhook deliveries killed (SIGKILL) mid-attempt, restarted", sent, generations.Count, completed,
             lost, duplicated, counter.ServerErrors,
             $"{expectedEvents} events; {inFlight.Count} attempts in flight at the kill, {interrupted} logged as interrupted; " +
-            $"all delivered {recoverySeconds:F1} s after the kill (the jobs of the dead process are fetched again after the invisibility timeout, 5 s here, 5 min by default); total {clock.Elapsed.TotalSeconds:F0} s").Report(output);
+            $"all delivered {recoverySeconds:F1} s after the kill (the jobs of the dead process run again after the invisibility timeout, 5 s here, 5 min by default, and take over attempts in flight for longer than the attempt timeout and 5 s); total {clock.Elapsed.TotalSeconds:F0} s").Report(output);
 
         Assert.Equal(generations.Count, completed);
         Assert.Equal(expectedEvents, webhookIds.Count);
@@ -316,6 +326,30 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         Assert.Equal(0, lost);
         Assert.Equal(0, duplicated);
         Assert.Equal(0, counter.ServerErrors);
+    }
+
+    private int BystanderHeld { get; set; }
+
+    /// <summary>
+    /// Once the hanging receiver holds attempts, another tenant asks for a generation whose <c>generation.queued</c>
+    /// event goes to a healthy receiver; returns how long that delivery took from the request.
+    /// </summary>
+    private async Task<TimeSpan> BystanderLatencyAsync(SwitchableWebhookReceiver hanging, StatusCounter counter)
+    {
+        await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult(hanging.HangingIds.Count >= 4), PhaseTimeout,
+            () => $"hanging attempts: {hanging.HangingIds.Count}");
+        BystanderHeld = hanging.HangingIds.Count;
+        await using var healthy = new SwitchableWebhookReceiver();
+        healthy.Switch(ReceiverMode.Accepting);
+        using var beta = service.Client(counter, service.BetaKey);
+        var clock = Stopwatch.StartNew();
+        var created = await beta.PostAsJsonAsync("/v1/generations", new
+        {
+            model = ServiceCluster.Model, prompt = "bystander", seed = 99, webhook = new { url = healthy.Url, events = new[] { "generation.queued" } },
+        });
+        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+        await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult(!healthy.Received.IsEmpty), PhaseTimeout, () => "bystander delivery");
+        return clock.Elapsed;
     }
 
     private static string AttemptTimeoutText => $"{WebhookOutageFixture.AttemptTimeout.TotalSeconds:0.#} s";

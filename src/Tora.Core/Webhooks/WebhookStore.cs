@@ -25,6 +25,11 @@ public sealed record WebhookEvent(
 /// <summary>One HTTP attempt of a delivery; neither status nor error while it is in flight.</summary>
 public sealed record WebhookAttempt(int Attempt, DateTimeOffset AttemptedAt, int? StatusCode, string? Error, double DurationMs);
 
+/// <summary>The outcome of <see cref="WebhookStore.ClaimAttemptAsync"/>.</summary>
+/// <param name="Attempt">The attempt number to send now, or null when there is nothing to send.</param>
+/// <param name="InFlight">Nothing to send yet: the event's latest attempt is in flight and may be live; look again once it would be stale.</param>
+public readonly record struct WebhookClaim(int? Attempt, bool InFlight);
+
 /// <summary>Webhook secrets, events (written by the database trigger) and the delivery log in PostgreSQL.</summary>
 public sealed class WebhookStore(NpgsqlDataSource dataSource)
 {
@@ -103,21 +108,20 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Claims attempt <paramref name="attempt"/> of a pending event and logs it as in flight (no status, no error yet),
-    /// so the delivery log shows every request that may have reached the receiver. Returns the attempt number to
-    /// send, or null when there is nothing to send: a delivery job that Hangfire runs again after it finished sends
-    /// nothing. When the job runs again because its process died mid-attempt (the event's latest attempt is still in
-    /// flight in the log), that attempt is logged as interrupted and the next one is claimed: a crash costs a duplicate
-    /// delivery (receivers dedupe on webhook-id), never a lost one, and never a gap in the log.
+    /// so the delivery log shows every request that may have reached the receiver. A delivery job that Hangfire runs
+    /// again after it finished sends nothing. When the job runs again because its process died mid-attempt (the
+    /// event's latest attempt is still in flight in the log and older than <paramref name="staleAfter"/>), that
+    /// attempt is logged as interrupted and the next one is claimed: a crash costs a duplicate delivery (receivers
+    /// dedupe on webhook-id), never a lost one, and never a gap in the log.
     /// </summary>
     /// <param name="eventId">The event.</param>
     /// <param name="attempt">The attempt number the job was created for.</param>
-    /// <param name="attemptTimeout">
-    /// No live attempt stays in flight longer than this (the sender's per-attempt timeout), so a later attempt still in
-    /// flight after it was made by a dead process, whichever job claimed it. Hangfire runs a dead process's job again
-    /// only after its invisibility timeout, which must be longer.
+    /// <param name="staleAfter">
+    /// Longer than any live attempt stays in flight (the sender's per-attempt timeout and a margin): an attempt in
+    /// flight for longer was made by a process that died, whichever job claimed it; a younger one may be live.
     /// </param>
     /// <param name="ct">Cancels the claim.</param>
-    public async Task<int?> ClaimAttemptAsync(Guid eventId, int attempt, TimeSpan attemptTimeout, CancellationToken ct)
+    public async Task<WebhookClaim> ClaimAttemptAsync(Guid eventId, int attempt, TimeSpan staleAfter, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -125,26 +129,26 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         await using (var select = new NpgsqlCommand("SELECT attempts FROM webhook_events WHERE id = $1 AND state = 'pending' FOR UPDATE", connection, tx))
         {
             select.Parameters.Add(new() { Value = eventId });
-            if (await select.ExecuteScalarAsync(ct) is not int a) return null;
+            if (await select.ExecuteScalarAsync(ct) is not int a) return default;
             latest = a;
         }
         int claimed;
         if (latest < attempt) claimed = attempt;
         else
         {
-            // Claimed before: by a run that finished (logged with a status or an error: nothing to do), a run still
-            // making it (in flight, recently: nothing to do), or a run whose process died mid-request (cut off).
+            // Claimed before: by a run that finished (logged with a status or an error: nothing to do), by a run that
+            // may still be making it (in flight, recently: look again later), or by a run whose process died.
             await using var state = new NpgsqlCommand("""
                 SELECT status_code IS NULL AND error IS NULL, attempted_at < now() - $3 FROM webhook_attempts WHERE event_id = $1 AND attempt = $2
                 """, connection, tx);
             state.Parameters.Add(new() { Value = eventId });
             state.Parameters.Add(new() { Value = latest });
-            state.Parameters.Add(new() { Value = attemptTimeout });
-            bool? running = null, old = null;
+            state.Parameters.Add(new() { Value = staleAfter });
+            bool? running = null, stale = null;
             await using (var r = await state.ExecuteReaderAsync(ct))
-                if (await r.ReadAsync(ct)) (running, old) = (r.GetBoolean(0), r.GetBoolean(1));
+                if (await r.ReadAsync(ct)) (running, stale) = (r.GetBoolean(0), r.GetBoolean(1));
             if (running is null && latest == attempt) claimed = attempt; // claimed and never logged (before attempts were logged in flight)
-            else if (running == true && (latest == attempt || old == true))
+            else if (running == true && stale == true)
             {
                 await using var cut = new NpgsqlCommand("UPDATE webhook_attempts SET error = $3 WHERE event_id = $1 AND attempt = $2", connection, tx);
                 cut.Parameters.Add(new() { Value = eventId });
@@ -153,7 +157,7 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
                 await cut.ExecuteNonQueryAsync(ct);
                 claimed = latest + 1;
             }
-            else return null;
+            else return new WebhookClaim(null, InFlight: running == true);
         }
         await using var batch = new NpgsqlBatch(connection, tx);
         var update = new NpgsqlBatchCommand("UPDATE webhook_events SET attempts = $2, next_attempt_at = NULL WHERE id = $1");
@@ -169,7 +173,7 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         batch.BatchCommands.Add(inFlight);
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
-        return claimed;
+        return new WebhookClaim(claimed, false);
     }
 
     /// <summary>Logs an attempt and sets the event's state (<c>pending</c> with the next attempt time, <c>delivered</c> or <c>failed</c>).</summary>
