@@ -52,12 +52,16 @@ public sealed class SwitchableWebhookReceiver : IAsyncDisposable
     public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
 
     /// <summary>The webhook-ids of the requests held without an answer right now.</summary>
-    public IReadOnlyList<string> HangingIds
+    public IReadOnlyList<string> HangingIds => HangingSince(TimeSpan.MaxValue);
+
+    /// <summary>The webhook-ids of the requests held without an answer right now for less than <paramref name="age"/>.</summary>
+    public IReadOnlyList<string> HangingSince(TimeSpan age)
     {
-        get { lock (_hanging) return [.. _hanging]; }
+        var now = DateTimeOffset.UtcNow;
+        lock (_hanging) return [.. _hanging.Where(h => now - h.Since < age).Select(h => h.Id)];
     }
 
-    private readonly List<string> _hanging = [];
+    private readonly List<(string Id, DateTimeOffset Since)> _hanging = [];
 
     /// <summary>The current mode.</summary>
     public ReceiverMode Mode => _mode;
@@ -112,7 +116,8 @@ public sealed class SwitchableWebhookReceiver : IAsyncDisposable
                 if (mode == ReceiverMode.Hanging)
                 {
                     // Hold the request unanswered until the sender times out and closes the connection.
-                    lock (_hanging) _hanging.Add(request.Id);
+                    var held = (request.Id, DateTimeOffset.UtcNow);
+                    lock (_hanging) _hanging.Add(held);
                     try
                     {
                         var sink = new byte[256];
@@ -120,7 +125,7 @@ public sealed class SwitchableWebhookReceiver : IAsyncDisposable
                     }
                     finally
                     {
-                        lock (_hanging) _hanging.Remove(request.Id);
+                        lock (_hanging) _hanging.Remove(held);
                     }
                     return;
                 }
