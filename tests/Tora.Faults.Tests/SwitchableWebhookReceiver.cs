@@ -142,13 +142,13 @@ public sealed class SwitchableWebhookReceiver : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="done"/> holds, failing with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> done, TimeSpan timeout, Func<string> what)
+    public static async Task WaitUntilAsync(Func<Task<bool>> done, TimeSpan timeout, Func<string> what, TimeSpan? poll = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await done())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within {timeout}: {what()}");
-            await Task.Delay(150);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(150));
         }
     }
 

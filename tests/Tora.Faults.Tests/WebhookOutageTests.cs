@@ -130,7 +130,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         {
             var created = await api.PostAsJsonAsync("/v1/generations", new
             {
-                model = ServiceCluster.Model, prompt = $"webhook outage {i}", seed = 100 + i, webhook = new { url = receiver.Url },
+                model = ServiceCluster.Model, prompt = $"webhook outage {i}", seed = 100 + i, steps = 1, webhook = new { url = receiver.Url },
             });
             if (created.StatusCode == HttpStatusCode.Accepted)
                 generations.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
@@ -253,7 +253,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         {
             var created = await api.PostAsJsonAsync("/v1/generations", new
             {
-                model = ServiceCluster.Model, prompt = $"webhook api kill {i}", seed = 200 + i, webhook = new { url = receiver.Url },
+                model = ServiceCluster.Model, prompt = $"webhook api kill {i}", seed = 200 + i, steps = 1, webhook = new { url = receiver.Url },
             });
             if (created.StatusCode == HttpStatusCode.Accepted)
                 generations.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
@@ -266,13 +266,16 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         var fresh = WebhookOutageFixture.AttemptTimeout - TimeSpan.FromSeconds(1);
         await SwitchableWebhookReceiver.WaitUntilAsync(async () =>
             (await EventsAsync(generations)).Count == expectedEvents && SeenIn(receiver, ReceiverMode.Hanging).Count == expectedEvents
-            && receiver.HangingSince(fresh).Count > 0 && await TerminalAsync(api, generations) == generations.Count,
+            && await TerminalAsync(api, generations) == generations.Count,
             PhaseTimeout, () => $"all events attempted: {SeenIn(receiver, ReceiverMode.Hanging).Count}/{expectedEvents}\n{service.Cluster.Logs()}");
 
-        // SIGKILL the API process in the middle of those attempts (the others are scheduled retries), then bring the
+        // SIGKILL the API process in the middle of fresh attempts (the others are scheduled retries), then bring the
         // receiver and the API back: the restarted process takes the killed attempts up again.
-        var inFlight = receiver.HangingSince(fresh).ToHashSet();
+        IReadOnlyList<string> held = [];
+        await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult((held = receiver.HangingSince(fresh)).Count > 0),
+            PhaseTimeout, () => "a fresh attempt held by the receiver", poll: TimeSpan.FromMilliseconds(5));
         service.Api.Process.KillHard();
+        var inFlight = held.ToHashSet();
         var restart = Stopwatch.StartNew();
         receiver.Switch(ReceiverMode.Accepting);
         await service.Api.RestartAsync();
@@ -322,6 +325,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
             $"{expectedEvents} events; {inFlight.Count} or more attempts in flight at the kill, {interrupted} logged as interrupted; " +
             $"all delivered {recoverySeconds:F1} s after the kill (the jobs of the dead process run again after the invisibility timeout, 5 s here, 5 min by default, and take over attempts in flight for longer than the attempt timeout and 5 s); total {clock.Elapsed.TotalSeconds:F0} s").Report(output);
 
+        Assert.NotEmpty(inFlight);
         Assert.Equal(generations.Count, completed);
         Assert.Equal(expectedEvents, webhookIds.Count);
         Assert.Equal(expectedEvents, delivered.Count);
