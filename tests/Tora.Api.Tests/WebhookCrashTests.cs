@@ -57,6 +57,46 @@ public sealed class WebhookCrashTests(ServiceFixture service)
         }
     }
 
+    [Fact]
+    public async Task A_process_that_died_after_logging_a_failed_attempt_but_before_scheduling_the_next_one_loses_nothing()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var alpha = service.Client(service.AlphaKey);
+        var created = await alpha.PostAsJsonAsync("/v1/generations", new
+        {
+            model = "tora-text", prompt = "crash before the retry", webhook = new { url = receiver.BaseUrl + "/retry", events = new[] { "generation.queued" } },
+        });
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await receiver.WaitUntilAsync(() => receiver.At("/retry").Count == 1, TimeSpan.FromSeconds(30), "first delivery");
+        var eventId = await WaitDeliveredAsync(alpha, id);
+        try
+        {
+            // Attempt 2 answered 500 and was logged with its retry time, then the process died: no job for attempt 3.
+            await using (var db = Npgsql.NpgsqlDataSource.Create(service.ConnectionString))
+            await using (var batch = db.CreateBatch())
+            {
+                var reopen = new Npgsql.NpgsqlBatchCommand("UPDATE webhook_events SET state = 'pending', attempts = 2, next_attempt_at = now() WHERE id = $1");
+                reopen.Parameters.Add(new() { Value = eventId });
+                var failed = new Npgsql.NpgsqlBatchCommand("INSERT INTO webhook_attempts (event_id, attempt, attempted_at, status_code, duration_ms) VALUES ($1, 2, now(), 500, 3)");
+                failed.Parameters.Add(new() { Value = eventId });
+                batch.BatchCommands.Add(reopen);
+                batch.BatchCommands.Add(failed);
+                await batch.ExecuteNonQueryAsync();
+            }
+            // Hangfire runs job 2 again: it sends nothing itself but schedules attempt 3, which delivers.
+            await service.Api.Services.GetRequiredService<IWebhookDeliveryJob>().DeliverAsync(eventId, 2, default);
+            await receiver.WaitUntilAsync(() => receiver.At("/retry").Count == 2, TimeSpan.FromSeconds(30), "attempt 3");
+            await WaitDeliveredAsync(alpha, id);
+            var attempts = (await alpha.GetFromJsonAsync<JsonElement>($"/v1/generations/{id}/webhook-deliveries")).GetProperty("data")[0]
+                .GetProperty("attempts").EnumerateArray().ToList();
+            Assert.Equal([204, 500, 204], attempts.Select(a => a.GetProperty("status_code").GetInt32()));
+        }
+        finally
+        {
+            Assert.Equal(HttpStatusCode.OK, (await alpha.PostAsync($"/v1/generations/{id}/cancel", null)).StatusCode);
+        }
+    }
+
     private static async Task<Guid> WaitDeliveredAsync(HttpClient client, Guid generation)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

@@ -170,8 +170,8 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         // Phase 4, back: until every event is delivered.
         phaseClock.Restart();
         receiver.Switch(ReceiverMode.Accepting);
-        await SwitchableWebhookReceiver.WaitUntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
-            PhaseTimeout, () => $"phase 4 (up): {SeenIn(receiver, ReceiverMode.Accepting).Count}/{webhookIds.Count} events delivered");
+        await WithLogAsync(generations, SwitchableWebhookReceiver.WaitUntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
+            PhaseTimeout, () => $"phase 4 (up): {SeenIn(receiver, ReceiverMode.Accepting).Count}/{webhookIds.Count} events delivered"));
         var recoverySeconds = phaseClock.Elapsed.TotalSeconds;
 
         // The generations all succeeded.
@@ -279,8 +279,8 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         var restart = Stopwatch.StartNew();
         receiver.Switch(ReceiverMode.Accepting);
         await service.Api.RestartAsync();
-        await SwitchableWebhookReceiver.WaitUntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
-            PhaseTimeout, () => $"delivery after the restart: {SeenIn(receiver, ReceiverMode.Accepting).Count}/{expectedEvents}\n{service.Cluster.Logs()}");
+        await WithLogAsync(generations, SwitchableWebhookReceiver.WaitUntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
+            PhaseTimeout, () => $"delivery after the restart: {SeenIn(receiver, ReceiverMode.Accepting).Count}/{expectedEvents}\n{service.Cluster.Logs()}"));
         var recoverySeconds = restart.Elapsed.TotalSeconds;
 
         var completed = 0;
@@ -380,6 +380,31 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         if (text.StartsWith("timeout", StringComparison.Ordinal)) return AttemptKind.Timeout;
         if (text.StartsWith("interrupted", StringComparison.Ordinal)) return AttemptKind.Interrupted;
         throw new Xunit.Sdk.XunitException($"unexpected attempt {attempt}");
+    }
+
+    /// <summary>Runs <paramref name="wait"/>; when it times out, adds the delivery log of the events still pending.</summary>
+    private async Task WithLogAsync(IReadOnlyList<Guid> generations, Task wait)
+    {
+        try
+        {
+            await wait;
+        }
+        catch (TimeoutException e)
+        {
+            await using var db = service.Cluster.Database();
+            await using var cmd = db.CreateCommand("""
+                SELECT e.id, e.type, e.state, e.attempts, e.next_attempt_at,
+                       string_agg(a.attempt || ' ' || a.attempted_at || ' ' || coalesce(a.status_code::text, '-') || ' ' || coalesce(a.error, 'in flight'), E'\n    ' ORDER BY a.attempt)
+                FROM webhook_events e LEFT JOIN webhook_attempts a ON a.event_id = e.id
+                WHERE e.generation_id = ANY($1) AND e.state = 'pending' GROUP BY e.id
+                """);
+            cmd.Parameters.Add(new() { Value = generations.ToArray() });
+            var report = new System.Text.StringBuilder();
+            await using (var r = await cmd.ExecuteReaderAsync())
+                while (await r.ReadAsync())
+                    report.Append($"\nevent {r.GetGuid(0)} {r.GetString(1)} {r.GetString(2)} attempts={r.GetInt32(3)} next={(r.IsDBNull(4) ? "-" : r.GetFieldValue<DateTimeOffset>(4).ToString("O"))} now={DateTimeOffset.UtcNow:O}\n    {(r.IsDBNull(5) ? "" : r.GetString(5))}");
+            throw new TimeoutException(e.Message + "\npending events:" + report, e);
+        }
     }
 
     /// <summary>Each event of the generations with its state and how many refused attempts its log holds.</summary>

@@ -129,6 +129,11 @@ public sealed class WebhookDeliveryJob(
         var claim = await store.ClaimAttemptAsync(eventId, attempt, staleAfter, cancellationToken);
         if (claim.InFlight)
             jobs.Schedule<IWebhookDeliveryJob>(IWebhookDeliveryJob.Queue, j => j.DeliverAsync(eventId, attempt, CancellationToken.None), staleAfter);
+        if (claim.Made)
+        {
+            var due = ev.NextAttemptAt is { } at && at > DateTimeOffset.UtcNow ? at - DateTimeOffset.UtcNow : TimeSpan.Zero;
+            jobs.Schedule<IWebhookDeliveryJob>(IWebhookDeliveryJob.Queue, j => j.DeliverAsync(eventId, attempt + 1, CancellationToken.None), due);
+        }
         if (claim.Attempt is not { } claimed) return;
         attempt = claimed; // the next number when this job's earlier run was cut off mid-attempt
         var attemptedAt = DateTimeOffset.UtcNow;

@@ -28,7 +28,11 @@ public sealed record WebhookAttempt(int Attempt, DateTimeOffset AttemptedAt, int
 /// <summary>The outcome of <see cref="WebhookStore.ClaimAttemptAsync"/>.</summary>
 /// <param name="Attempt">The attempt number to send now, or null when there is nothing to send.</param>
 /// <param name="InFlight">Nothing to send yet: the event's latest attempt is in flight and may be live; look again once it would be stale.</param>
-public readonly record struct WebhookClaim(int? Attempt, bool InFlight);
+/// <param name="Made">
+/// Nothing to send: this attempt was made and logged and the event is still pending, so the job runs again after its
+/// process died between logging the attempt and scheduling the next one: schedule it (a duplicate job sends nothing).
+/// </param>
+public readonly record struct WebhookClaim(int? Attempt, bool InFlight, bool Made = false);
 
 /// <summary>Webhook secrets, events (written by the database trigger) and the delivery log in PostgreSQL.</summary>
 public sealed class WebhookStore(NpgsqlDataSource dataSource)
@@ -157,7 +161,8 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
                 await cut.ExecuteNonQueryAsync(ct);
                 claimed = latest + 1;
             }
-            else return new WebhookClaim(null, InFlight: running == true);
+            else if (running == true) return new WebhookClaim(null, InFlight: true);
+            else return new WebhookClaim(null, false, Made: running == false && latest == attempt);
         }
         await using var batch = new NpgsqlBatch(connection, tx);
         var update = new NpgsqlBatchCommand("UPDATE webhook_events SET attempts = $2, next_attempt_at = NULL WHERE id = $1");
