@@ -19,8 +19,8 @@ public sealed class WebhookOutageFixture : IAsyncLifetime
     /// <summary>Per-attempt timeout of the deliveries (the hanging receiver is given up after it).</summary>
     public static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
 
-    /// <summary>Retries before an event is given up: 1 s apart, far more than the outages below need.</summary>
-    public const int Retries = 120;
+    /// <summary>Retries before an event is given up: 1 s apart, far more than the outages below need (they grow with the load).</summary>
+    public static readonly int Retries = 120 * FaultLoad.Scale;
 
     private TestDatabase? _database;
     private ServiceCluster? _cluster;
@@ -109,7 +109,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
     /// <summary>Signatures must verify with the timestamp they carry, within the Standard Webhooks tolerance.</summary>
     private static readonly TimeSpan Tolerance = TimeSpan.FromMinutes(5);
 
-    private static readonly TimeSpan PhaseTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan PhaseTimeout = TimeSpan.FromSeconds(90 * FaultLoad.Scale);
 
     /// <summary>What one logged attempt saw, in the order the receiver went through them.</summary>
     private enum AttemptKind { Refused, Failed500, Timeout, Interrupted, Delivered }
