@@ -37,7 +37,9 @@ builder.Services.AddAuthorizationBuilder()
     .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireRole(ApiKeyAuthenticationHandler.AdminRole));
 
 // Generation jobs are created by the dispatcher and run by workers.
-builder.Services.AddHangfire(c => c.UseToraStorage(connectionString));
+// A delivery job of a killed API process is fetched again after Tora:Api:JobInvisibilityTimeout (default 5 min; the
+// sliding timeout keeps a running job invisible however long it takes, so a short value is safe for these light jobs).
+builder.Services.AddHangfire(c => c.UseToraStorage(connectionString, builder.Configuration.GetValue<TimeSpan?>("Tora:Api:JobInvisibilityTimeout")));
 builder.Services.AddSingleton<GenerationDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationDispatcher>());
 builder.Services.AddSingleton<GenerationCanceller>();
@@ -55,7 +57,8 @@ if (builder.Configuration.GetValue("Tora:Api:RunJobServer", true))
     builder.Services.AddHangfireServer(o =>
     {
         o.Queues = [IWebhookDeliveryJob.Queue, IRetentionJob.Queue];
-        o.WorkerCount = Math.Max(4, Environment.ProcessorCount);
+        // Deliveries mostly wait on receivers (up to the attempt timeout each), so more workers than cores.
+        o.WorkerCount = builder.Configuration.GetValue("Tora:Api:JobWorkers", 20);
         o.ServerName = $"api-{Environment.MachineName}-{Environment.ProcessId}";
         // Webhook retries are scheduled jobs: move them to their queue promptly once due.
         o.SchedulePollingInterval = TimeSpan.FromSeconds(1);

@@ -68,8 +68,8 @@ public static class ServiceCollectionExtensions
         else
             throw new InvalidOperationException($"Tora:Storage:Kind '{kind}' is unknown: use filesystem or s3");
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection("Tora:Webhooks"))
-            .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero),
-                "Tora:Webhooks: AttemptTimeout and RetryDelays must be positive");
+            .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero) && o.MaxInFlightPerEndpoint > 0,
+                "Tora:Webhooks: AttemptTimeout, RetryDelays and MaxInFlightPerEndpoint must be positive");
         // The SSRF tests register their own IWebhookNetwork (recording, loopback only): TryAdd keeps one registered
         // before, and one registered after wins anyway.
         services.TryAddSingleton<IWebhookNetwork, SystemWebhookNetwork>();
@@ -83,6 +83,7 @@ public static class ServiceCollectionExtensions
         services.AddTransient<Tora.Core.Jobs.IRetentionJob, Tora.Core.Jobs.RetentionJob>();
         services.AddSingleton(sp => new WebhookSender(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>(), sp.GetRequiredService<IWebhookNetwork>()));
+        services.AddSingleton<WebhookEndpointSlots>();
         services.AddTransient<IWebhookDeliveryJob, WebhookDeliveryJob>();
         return services;
     }

@@ -45,11 +45,11 @@ public sealed record WebhookTestResult(
     [property: JsonPropertyName("error")] string? Error,
     [property: JsonPropertyName("duration_ms")] double DurationMs);
 
-/// <summary>One attempt in the delivery log.</summary>
+/// <summary>One attempt in the delivery log; neither status code nor error while it is in flight.</summary>
 /// <param name="Attempt">1-based.</param>
 /// <param name="AttemptedAt">When.</param>
 /// <param name="StatusCode">The receiver's status code.</param>
-/// <param name="Error">Why no status came back.</param>
+/// <param name="Error">Why no status came back (timeout, connection error, refused target, or interrupted: the process making it stopped).</param>
 /// <param name="DurationMs">How long it took.</param>
 public sealed record WebhookAttemptResource(
     [property: JsonPropertyName("attempt")] int Attempt,

@@ -97,21 +97,48 @@ public sealed class WebhookSender : IDisposable
 }
 
 /// <summary>
-/// One delivery attempt: claims the attempt number (a job run twice sends once), sends, logs, and on failure
+/// One delivery attempt: takes one of its endpoint's slots, claims the attempt number and logs it in flight (a job
+/// run twice sends once; a run cut off by a crash is logged as interrupted and the attempt made again), sends, logs
+/// the answer, and on failure
 /// schedules the next attempt per <see cref="WebhookOptions.EffectiveRetryDelays"/> (honouring a longer
 /// <c>Retry-After</c>). 410 Gone stops retrying, as Standard Webhooks recommends.
 /// </summary>
 public sealed class WebhookDeliveryJob(
-    WebhookStore store, WebhookSender sender, IBackgroundJobClient jobs, IOptions<WebhookOptions> options, ILogger<WebhookDeliveryJob> logger)
+    WebhookStore store, WebhookSender sender, WebhookEndpointSlots endpoints, IBackgroundJobClient jobs, IOptions<WebhookOptions> options,
+    ILogger<WebhookDeliveryJob> logger)
     : IWebhookDeliveryJob
 {
+    /// <summary>How long an attempt waits when its endpoint already has its share of attempts in flight.</summary>
+    public static readonly TimeSpan EndpointBusyDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>Beyond the attempt timeout, how long an attempt may stay in flight before it counts as cut off (recording its answer).</summary>
+    public static readonly TimeSpan StaleMargin = TimeSpan.FromSeconds(5);
+
     /// <inheritdoc />
     public async Task DeliverAsync(Guid eventId, int attempt, CancellationToken cancellationToken)
     {
-        if (!await store.ClaimAttemptAsync(eventId, attempt, cancellationToken)) return;
+        // Everything the request needs is read before the claim, so an attempt logged in flight is one being sent.
         var ev = await store.GetEventAsync(eventId, cancellationToken);
-        if (ev is null) return;
+        if (ev is null || ev.State != "pending") return;
         var secrets = await store.GetSecretsAsync(ev.Tenant, cancellationToken);
+        // A receiver that hangs must not hold every delivery worker: over its share, the attempt waits its turn.
+        using var slot = endpoints.TryEnter(ev.Url);
+        if (slot is null)
+        {
+            jobs.Schedule<IWebhookDeliveryJob>(IWebhookDeliveryJob.Queue, j => j.DeliverAsync(eventId, attempt, CancellationToken.None), EndpointBusyDelay);
+            return;
+        }
+        var staleAfter = options.Value.AttemptTimeout + StaleMargin;
+        var claim = await store.ClaimAttemptAsync(eventId, attempt, staleAfter, cancellationToken);
+        if (claim.InFlight)
+            jobs.Schedule<IWebhookDeliveryJob>(IWebhookDeliveryJob.Queue, j => j.DeliverAsync(eventId, attempt, CancellationToken.None), staleAfter);
+        if (claim.Made)
+        {
+            var due = ev.NextAttemptAt is { } at && at > DateTimeOffset.UtcNow ? at - DateTimeOffset.UtcNow : TimeSpan.Zero;
+            jobs.Schedule<IWebhookDeliveryJob>(IWebhookDeliveryJob.Queue, j => j.DeliverAsync(eventId, attempt + 1, CancellationToken.None), due);
+        }
+        if (claim.Attempt is not { } claimed) return;
+        attempt = claimed; // the next number when this job's earlier run was cut off mid-attempt
         var attemptedAt = DateTimeOffset.UtcNow;
         var result = await sender.SendAsync(ev.Url, "msg_" + ev.Id.ToString("N"), Encoding.UTF8.GetBytes(ev.Payload), secrets, cancellationToken);
         var log = new WebhookAttempt(attempt, attemptedAt, result.StatusCode, result.Error, result.DurationMs);
@@ -131,5 +158,43 @@ public sealed class WebhookDeliveryJob(
         if (result.RetryAfter is { } ra && ra > delay && ra < TimeSpan.FromDays(1)) delay = ra;
         await store.RecordAttemptAsync(eventId, log, "pending", attemptedAt + delay, CancellationToken.None);
         jobs.Schedule<IWebhookDeliveryJob>(IWebhookDeliveryJob.Queue, j => j.DeliverAsync(eventId, attempt + 1, CancellationToken.None), delay);
+    }
+}
+
+/// <summary>
+/// Limits the attempts in flight to one endpoint (webhook URL) in this process to
+/// <see cref="WebhookOptions.MaxInFlightPerEndpoint"/>, so a receiver that hangs until the attempt timeout holds a few
+/// delivery workers, not all of them, and other endpoints' deliveries go on (Svix and Stripe isolate endpoints too).
+/// </summary>
+public sealed class WebhookEndpointSlots(IOptions<WebhookOptions> options)
+{
+    private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);
+
+    /// <summary>A slot for <paramref name="url"/> (dispose to give it back), or null when the endpoint has its share.</summary>
+    public IDisposable? TryEnter(string url)
+    {
+        lock (_inFlight)
+        {
+            var n = _inFlight.GetValueOrDefault(url);
+            if (n >= options.Value.MaxInFlightPerEndpoint) return null;
+            _inFlight[url] = n + 1;
+        }
+        return new Slot(this, url);
+    }
+
+    private void Leave(string url)
+    {
+        lock (_inFlight)
+            if (--_inFlight[url] == 0) _inFlight.Remove(url);
+    }
+
+    private sealed class Slot(WebhookEndpointSlots owner, string url) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) owner.Leave(url);
+        }
     }
 }

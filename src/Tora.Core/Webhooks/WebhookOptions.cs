@@ -12,6 +12,12 @@ public sealed class WebhookOptions
     /// <summary>Per-attempt timeout (the receiver must answer 2xx within it).</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Attempts in flight to one endpoint (URL) per API process; more wait their turn, so a hanging receiver cannot
+    /// hold every delivery worker (<c>Tora:Api:JobWorkers</c>) and delay other tenants' deliveries.
+    /// </summary>
+    public int MaxInFlightPerEndpoint { get; set; } = 8;
+
     /// <summary>How long the previous secret keeps signing after a rotation.</summary>
     public TimeSpan PreviousSecretLifetime { get; set; } = TimeSpan.FromHours(24);
 

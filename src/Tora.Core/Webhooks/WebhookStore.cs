@@ -22,8 +22,17 @@ public sealed record WebhookEvent(
     Guid Id, Guid GenerationId, string Tenant, string Type, string Url, string Payload, DateTimeOffset CreatedAt,
     string State, int Attempts, DateTimeOffset? NextAttemptAt);
 
-/// <summary>One HTTP attempt of a delivery.</summary>
+/// <summary>One HTTP attempt of a delivery; neither status nor error while it is in flight.</summary>
 public sealed record WebhookAttempt(int Attempt, DateTimeOffset AttemptedAt, int? StatusCode, string? Error, double DurationMs);
+
+/// <summary>The outcome of <see cref="WebhookStore.ClaimAttemptAsync"/>.</summary>
+/// <param name="Attempt">The attempt number to send now, or null when there is nothing to send.</param>
+/// <param name="InFlight">Nothing to send yet: the event's latest attempt is in flight and may be live; look again once it would be stale.</param>
+/// <param name="Made">
+/// Nothing to send: this attempt was made and logged and the event is still pending, so the job runs again after its
+/// process died between logging the attempt and scheduling the next one: schedule it (a duplicate job sends nothing).
+/// </param>
+public readonly record struct WebhookClaim(int? Attempt, bool InFlight, bool Made = false);
 
 /// <summary>Webhook secrets, events (written by the database trigger) and the delivery log in PostgreSQL.</summary>
 public sealed class WebhookStore(NpgsqlDataSource dataSource)
@@ -98,22 +107,78 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         return events.Select(e => (e, (IReadOnlyList<WebhookAttempt>)attempts[e.Id])).ToList();
     }
 
+    /// <summary>What the log says of an attempt cut off by a crash (the rerun of its job found it still in flight).</summary>
+    public const string InterruptedError = "interrupted: the process making this attempt stopped before its answer was recorded";
+
     /// <summary>
-    /// Claims attempt <paramref name="attempt"/> of an event: true when the attempt has not been made yet, so a
-    /// delivery job that Hangfire runs again after it finished sends nothing. An attempt claimed but never logged
-    /// (its process died mid-request) can be claimed again, so a crash costs a duplicate delivery (receivers dedupe
-    /// on webhook-id), never a lost one.
+    /// Claims attempt <paramref name="attempt"/> of a pending event and logs it as in flight (no status, no error yet),
+    /// so the delivery log shows every request that may have reached the receiver. A delivery job that Hangfire runs
+    /// again after it finished sends nothing. When the job runs again because its process died mid-attempt (the
+    /// event's latest attempt is still in flight in the log and older than <paramref name="staleAfter"/>), that
+    /// attempt is logged as interrupted and the next one is claimed: a crash costs a duplicate delivery (receivers
+    /// dedupe on webhook-id), never a lost one, and never a gap in the log.
     /// </summary>
-    public async Task<bool> ClaimAttemptAsync(Guid eventId, int attempt, CancellationToken ct)
+    /// <param name="eventId">The event.</param>
+    /// <param name="attempt">The attempt number the job was created for.</param>
+    /// <param name="staleAfter">
+    /// Longer than any live attempt stays in flight (the sender's per-attempt timeout and a margin): an attempt in
+    /// flight for longer was made by a process that died, whichever job claimed it; a younger one may be live.
+    /// </param>
+    /// <param name="ct">Cancels the claim.</param>
+    public async Task<WebhookClaim> ClaimAttemptAsync(Guid eventId, int attempt, TimeSpan staleAfter, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("""
-            UPDATE webhook_events SET attempts = $2, next_attempt_at = NULL
-            WHERE id = $1 AND state = 'pending'
-              AND (attempts < $2 OR (attempts = $2 AND NOT EXISTS (SELECT 1 FROM webhook_attempts WHERE event_id = $1 AND attempt = $2)))
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        int latest;
+        await using (var select = new NpgsqlCommand("SELECT attempts FROM webhook_events WHERE id = $1 AND state = 'pending' FOR UPDATE", connection, tx))
+        {
+            select.Parameters.Add(new() { Value = eventId });
+            if (await select.ExecuteScalarAsync(ct) is not int a) return default;
+            latest = a;
+        }
+        int claimed;
+        if (latest < attempt) claimed = attempt;
+        else
+        {
+            // Claimed before: by a run that finished (logged with a status or an error: nothing to do), by a run that
+            // may still be making it (in flight, recently: look again later), or by a run whose process died.
+            await using var state = new NpgsqlCommand("""
+                SELECT status_code IS NULL AND error IS NULL, attempted_at < now() - $3 FROM webhook_attempts WHERE event_id = $1 AND attempt = $2
+                """, connection, tx);
+            state.Parameters.Add(new() { Value = eventId });
+            state.Parameters.Add(new() { Value = latest });
+            state.Parameters.Add(new() { Value = staleAfter });
+            bool? running = null, stale = null;
+            await using (var r = await state.ExecuteReaderAsync(ct))
+                if (await r.ReadAsync(ct)) (running, stale) = (r.GetBoolean(0), r.GetBoolean(1));
+            if (running is null && latest == attempt) claimed = attempt; // claimed and never logged (before attempts were logged in flight)
+            else if (running == true && stale == true)
+            {
+                await using var cut = new NpgsqlCommand("UPDATE webhook_attempts SET error = $3 WHERE event_id = $1 AND attempt = $2", connection, tx);
+                cut.Parameters.Add(new() { Value = eventId });
+                cut.Parameters.Add(new() { Value = latest });
+                cut.Parameters.Add(new() { Value = InterruptedError });
+                await cut.ExecuteNonQueryAsync(ct);
+                claimed = latest + 1;
+            }
+            else if (running == true) return new WebhookClaim(null, InFlight: true);
+            else return new WebhookClaim(null, false, Made: running == false && latest == attempt);
+        }
+        await using var batch = new NpgsqlBatch(connection, tx);
+        var update = new NpgsqlBatchCommand("UPDATE webhook_events SET attempts = $2, next_attempt_at = NULL WHERE id = $1");
+        update.Parameters.Add(new() { Value = eventId });
+        update.Parameters.Add(new() { Value = claimed });
+        var inFlight = new NpgsqlBatchCommand("""
+            INSERT INTO webhook_attempts (event_id, attempt, attempted_at, status_code, error, duration_ms) VALUES ($1, $2, now(), NULL, NULL, 0)
+            ON CONFLICT DO NOTHING
             """);
-        cmd.Parameters.Add(new() { Value = eventId });
-        cmd.Parameters.Add(new() { Value = attempt });
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        inFlight.Parameters.Add(new() { Value = eventId });
+        inFlight.Parameters.Add(new() { Value = claimed });
+        batch.BatchCommands.Add(update);
+        batch.BatchCommands.Add(inFlight);
+        await batch.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+        return new WebhookClaim(claimed, false);
     }
 
     /// <summary>Logs an attempt and sets the event's state (<c>pending</c> with the next attempt time, <c>delivered</c> or <c>failed</c>).</summary>
@@ -122,7 +187,8 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         await using var batch = dataSource.CreateBatch();
         var log = new NpgsqlBatchCommand("""
             INSERT INTO webhook_attempts (event_id, attempt, attempted_at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT DO NOTHING
+            ON CONFLICT (event_id, attempt) DO UPDATE SET attempted_at = excluded.attempted_at, status_code = excluded.status_code,
+                error = excluded.error, duration_ms = excluded.duration_ms
             """);
         log.Parameters.Add(new() { Value = eventId });
         log.Parameters.Add(new() { Value = a.Attempt });
