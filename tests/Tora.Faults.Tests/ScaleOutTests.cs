@@ -15,7 +15,7 @@ namespace Tora.Faults.Tests;
 public sealed class ScaleOutTests(ScaleOutFixture fx, ITestOutputHelper output)
 {
     /// <summary>A long job: on the tiny model a step takes ~25 ms, so the loop lasts seconds even on an idle machine.</summary>
-    private const int LongSteps = 300;
+    private const int LongSteps = 160;
 
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(75);
 
@@ -30,8 +30,8 @@ public sealed class ScaleOutTests(ScaleOutFixture fx, ITestOutputHelper output)
         var load = new LoadCounter();
 
         // Two long jobs, one through each API. A worker runs one job at a time, so each of the two takes one.
-        var viaA = await load.SubmitAsync(a, LongSteps / 2, 11);
-        var viaB = await load.SubmitAsync(b, LongSteps / 2, 12);
+        var viaA = await load.SubmitAsync(a, LongSteps, 11);
+        var viaB = await load.SubmitAsync(b, LongSteps, 12);
         Assert.NotNull(viaA);
         Assert.NotNull(viaB);
         // Each job's progress, made on either worker, advances live through either API (GET and SSE), the other
