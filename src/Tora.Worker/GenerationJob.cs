@@ -97,8 +97,12 @@ public sealed class GenerationJob(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && lifetime.ApplicationStopping.IsCancellationRequested)
         {
-            // Worker shutdown: Hangfire re-queues the job, and the same job id reclaims the row on another worker.
-            logger.LogWarning("generation {Id}: worker stopping; job {Job} will run again", g.Id, jobId);
+            // Worker shutdown (SIGTERM): Hangfire puts the job back in its queue at once when a job rethrows the
+            // cancellation during shutdown (no wait for the invisibility timeout), and the same job id claims the row
+            // again on a live worker. The row goes back to queued first, with a status event, so clients see the
+            // job waiting for a worker rather than running on one that is gone (issue 11, fault 6).
+            logger.LogWarning("generation {Id}: worker stopping; job {Job} handed back to the queue", g.Id, jobId);
+            await HandBackAsync(g.Id, jobId);
             throw;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || clientCancel.IsCancellationRequested)
@@ -126,6 +130,21 @@ public sealed class GenerationJob(
         finally
         {
             try { Directory.Delete(scratch, recursive: true); } catch (IOException) { /* best effort */ }
+        }
+    }
+
+    private async Task HandBackAsync(Guid id, string jobId)
+    {
+        // Bounded: the host gives the whole shutdown 45 s. If the database is unreachable the row stays running under
+        // this job id, which the job's next run claims just the same.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await store.HandBackAsync(id, jobId, timeout.Token);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            logger.LogWarning(e, "generation {Id}: could not mark it queued again; its job runs again all the same", id);
         }
     }
 

@@ -21,7 +21,7 @@ public sealed class EventStreamOptions
 /// <c>GET /v1/generations/{id}/events</c>: the generation's event log as Server-Sent Events. Every status change and
 /// denoising step is an event whose id is its position in the log, so a client that reconnects with
 /// <c>Last-Event-ID</c> gets exactly the events it missed: no gap, no repeat. The stream ends after the terminal
-/// status event.
+/// status event, or when the instance stops: the client then reconnects (to any instance) with the last id it got.
 /// </summary>
 public static class GenerationEventsApi
 {
@@ -50,10 +50,12 @@ public static class GenerationEventsApi
     /// <param name="store">The store.</param>
     /// <param name="hub">Notifications.</param>
     /// <param name="options">Heartbeat settings.</param>
+    /// <param name="lifetime">Ends open streams when the instance stops.</param>
     /// <param name="ct">Ends with the request.</param>
     public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> StreamEvents(
         string id, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "last_event_id")] string? lastEventId, HttpContext http, ClaimsPrincipal user,
-        GenerationStore store, GenerationEventHub hub, IOptions<EventStreamOptions> options, CancellationToken ct)
+        GenerationStore store, GenerationEventHub hub, IOptions<EventStreamOptions> options, IHostApplicationLifetime lifetime,
+        CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var gid) || await store.GetAsync(user.Tenant(), gid, ct) is not { } g)
             return ApiProblem.NotFound($"generation {id}");
@@ -70,6 +72,12 @@ public static class GenerationEventsApi
         http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
         await response.Body.FlushAsync(ct);
         var heartbeat = options.Value.HeartbeatInterval;
+        // A stream ends by itself only at the terminal event, so a stopping instance (rolling restart, scale-in) would
+        // hold every open stream until the host's shutdown timeout and then cut it. Instead the stream ends, between
+        // two whole events, as soon as the instance starts stopping; the client reconnects after 'retry' with
+        // Last-Event-ID, to any instance (they all read the same event log), and misses nothing (issue 11, fault 5).
+        var stopping = lifetime.ApplicationStopping;
+        using var waitCts = CancellationTokenSource.CreateLinkedTokenSource(ct, stopping);
         try
         {
             await WriteAsync(response, "retry: 2000\n\n", ct);
@@ -85,8 +93,8 @@ public static class GenerationEventsApi
                     if (e.Type == "status") status = JsonDocument.Parse(e.Data).RootElement.GetProperty("status").GetString()!;
                 }
                 if (events.Count == 200) continue;
-                if (GenerationStatus.IsTerminal(status)) return TypedResults.Empty;
-                if (!await subscription.WaitAsync(heartbeat, ct))
+                if (GenerationStatus.IsTerminal(status) || stopping.IsCancellationRequested) return TypedResults.Empty;
+                if (!await subscription.WaitAsync(heartbeat, waitCts.Token))
                 {
                     await WriteAsync(response, ": heartbeat\n\n", ct);
                     if (status == GenerationStatus.Queued && await store.GetAsync(user.Tenant(), gid, ct) is { Status: GenerationStatus.Queued } now)
@@ -95,9 +103,9 @@ public static class GenerationEventsApi
                 }
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested || stopping.IsCancellationRequested)
         {
-            return TypedResults.Empty; // the client went away
+            return TypedResults.Empty; // the client went away, or this instance is stopping (the client resumes elsewhere)
         }
     }
 

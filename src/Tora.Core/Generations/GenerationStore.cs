@@ -195,6 +195,23 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// Puts a running generation back to queued (phase <c>handed_back</c>) when its worker stops gracefully mid-job;
+    /// its Hangfire job goes back to the queue at once and the same job id claims the row again on a live worker.
+    /// False when the row was not running under this job, or a cancel was requested: that row stays running until
+    /// the cancel completes (its job was deleted, so it never runs again; the sweeper marks it cancelled).
+    /// </summary>
+    public async Task<bool> HandBackAsync(Guid id, string jobId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE generations SET status = 'queued', phase = 'handed_back', step = 0
+            WHERE id = $1 AND job_id = $2 AND status = 'running' AND cancel_requested_at IS NULL
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
     /// <summary>Marks a queued or running generation cancelled (its job was deleted); false when not owned by this job.</summary>
     public async Task<bool> CancelAsync(Guid id, string jobId, CancellationToken ct)
     {
