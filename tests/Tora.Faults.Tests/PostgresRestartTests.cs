@@ -90,6 +90,8 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
     private static readonly TimeSpan LoadWindow = TimeSpan.FromSeconds(8);
     private static readonly TimeSpan StopAt = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Downtime = TimeSpan.FromSeconds(4);
+    /// <summary>The API's job server (webhooks, retention) and the worker's.</summary>
+    private const int HangfireServers = 2;
 
     private sealed record Answer(int Request, int Attempt, double AtSeconds, int Status, string? ContentType, string? Code,
         TimeSpan? RetryAfter, Guid? Id, bool Replayed, string? Error);
@@ -99,7 +101,7 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
     [InlineData(PostgresStopMode.Immediate)]
     public async Task Every_accepted_generation_survives_a_database_restart_and_outage_requests_get_503_with_Retry_After(PostgresStopMode mode)
     {
-        var sent = FaultLoad.Requests(24);
+        var sent = FaultLoad.Requests(20);
         var tag = $"pg-restart-{mode}-{Guid.NewGuid():N}"[..32];
         var freshKey = await service.NewKeyAsync($"fresh-{mode}".ToLowerInvariant());
         using var alpha = service.Api.Client(service.AlphaKey, TimeSpan.FromSeconds(30));
@@ -185,6 +187,15 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
         var completed = ids0.Count(id => statuses.GetValueOrDefault(id) == "succeeded");
         var lost = ids0.Length - completed;
 
+        // The background parts came back by themselves: the worker's heartbeat and both Hangfire servers' heartbeats are
+        // written again after the restart (the dispatcher's recovery is shown by the generations accepted after it finishing).
+        var upDb = await ScalarAsync<DateTime>(db, "SELECT now() - $1", clock.Elapsed - upAt);
+        var workerBeat = await WaitScalarAsync(db, "SELECT count(*) FROM workers WHERE heartbeat_at > $1", upDb, n => n >= 1, TimeSpan.FromSeconds(30));
+        Assert.True(workerBeat >= 1, $"no worker heartbeat since the restart\n{service.Logs()}");
+        var serversBack = await WaitScalarAsync(db, "SELECT count(*) FROM hangfire.server WHERE lastheartbeat > $1", upDb, n => n >= HangfireServers, TimeSpan.FromSeconds(45));
+        Assert.True(serversBack >= HangfireServers, $"{serversBack} of {HangfireServers} Hangfire servers sent a heartbeat since the restart\n{service.Logs()}");
+        var reruns = await ScalarAsync<long>(db, "SELECT coalesce(sum(attempts - 1), 0)::bigint FROM generations WHERE id = ANY($1)", ids0);
+
         // Nothing doubled: one generation per key (rows of this run), the key points at the answered generation, one video
         // and one terminal event per generation.
         var rows = await ScalarAsync<long>(db, "SELECT count(*) FROM generations WHERE input->>'prompt' LIKE $1", tag + "%");
@@ -237,13 +248,108 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
             sent, accepted.Count, completed, lost, duplicated, serverErrors,
             $"{all.Count} answers: {summary}; {all.Count(a => a.Replayed)} idempotent replays; " +
             $"database down {(upAt - downAt).TotalSeconds:F1} s (stop took {(downAt - stoppingAt).TotalSeconds:F1} s); " +
-            $"first 202 {firstAcceptAfterUp - upAt.TotalSeconds:F1} s after the start; /health/ready 200 again {(readyAt - upAt).TotalSeconds:F1} s after it; " +
+            $"{reruns} runs repeated; first 202 {firstAcceptAfterUp - upAt.TotalSeconds:F1} s after the start; /health/ready 200 again {(readyAt - upAt).TotalSeconds:F1} s after it; " +
             $"load done {loadDone.TotalSeconds:F1} s, all finished {finishedAt.TotalSeconds:F1} s after the first request (one worker, median run {medianJob:F1} s)").Report(output);
 
         Assert.True(lost == 0, $"{lost} accepted generations did not succeed:\n{await DescribeAsync(db, ids0.Where(id => statuses.GetValueOrDefault(id) != "succeeded").ToArray())}\n{service.Logs()}");
         Assert.Equal(ids0.Length, rows);
         Assert.Equal(0, extraVideos);
         Assert.All(ids0, id => Assert.Equal(1, terminalEvents.GetValueOrDefault(id)));
+    }
+
+    [Fact]
+    public async Task A_reservation_whose_request_never_finished_lapses_and_the_retry_creates_exactly_one_generation()
+    {
+        // What a database outage between reserving a key and releasing it leaves behind: a key without a generation.
+        var key = $"abandoned-{Guid.NewGuid():N}";
+        var body = new { model = ServiceCluster.QueuedModel, prompt = "left behind by an outage", seed = 3 };
+        await using var db = service.Cluster.Database();
+        await using (var cmd = db.CreateCommand("""
+            INSERT INTO idempotency_keys (tenant, key, fingerprint, created_at, expires_at) VALUES ('alpha', $1, '\x00', now(), now() + interval '1 hour')
+            """))
+        {
+            cmd.Parameters.Add(new() { Value = key });
+            await cmd.ExecuteNonQueryAsync();
+        }
+        using var alpha = service.Api.Client(service.AlphaKey);
+        using var fresh = await alpha.SendAsync(Post(key, body));
+        // Younger than AbandonedAfter, the reservation may belong to a request still running: 409, retry later.
+        Assert.Equal(HttpStatusCode.Conflict, fresh.StatusCode);
+
+        await using (var cmd = db.CreateCommand("UPDATE idempotency_keys SET created_at = now() - $2 WHERE tenant = 'alpha' AND key = $1"))
+        {
+            cmd.Parameters.Add(new() { Value = key });
+            cmd.Parameters.Add(new() { Value = Tora.Core.Generations.IdempotencyStore.AbandonedAfter + TimeSpan.FromSeconds(1) });
+            await cmd.ExecuteNonQueryAsync();
+        }
+        var ids = new List<Guid>();
+        foreach (var _ in Enumerable.Range(0, 3))
+        {
+            using var response = await alpha.SendAsync(Post(key, body));
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+        }
+        Assert.Single(ids.Distinct());
+        Assert.Equal(1L, await ScalarAsync<long>(db, "SELECT count(*) FROM generations WHERE input->>'prompt' = $1", body.prompt + ""));
+        Assert.Equal(HttpStatusCode.OK, (await alpha.PostAsync($"/v1/generations/{ids[0]}/cancel", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_generation_is_stored_only_together_with_its_key_and_its_result_is_recorded_once_however_often_retried()
+    {
+        await using var db = service.Cluster.Database();
+        var store = new Tora.Core.Generations.GenerationStore(db);
+        var idempotency = new Tora.Core.Generations.IdempotencyStore(db);
+        var key = $"atomic-{Guid.NewGuid():N}";
+        byte[] fingerprint = [1, 2, 3];
+        Assert.Equal(Tora.Core.Generations.IdempotencyState.Reserved,
+            (await idempotency.ReserveAsync("store-test", key, fingerprint, TimeSpan.FromHours(1), default)).State);
+        var reservation = new Tora.Core.Generations.IdempotencyReservation("store-test", key, fingerprint);
+
+        // Two requests holding the same reservation (one took over from a slow one): only the first stores a generation.
+        var first = NewGeneration();
+        Assert.True(await store.InsertAsync(first, reservation, default));
+        Assert.False(await store.InsertAsync(NewGeneration(), reservation, default));
+        Assert.False(await store.InsertAsync(NewGeneration(), reservation with { Fingerprint = [9] }, default));
+        Assert.Equal(1L, await ScalarAsync<long>(db, "SELECT count(*) FROM generations WHERE tenant = $1", "store-test"));
+        var (state, previous) = await idempotency.ReserveAsync("store-test", key, fingerprint, TimeSpan.FromHours(1), default);
+        Assert.Equal((Tora.Core.Generations.IdempotencyState.Replay, first.Id), (state, previous));
+        Assert.True(await idempotency.TryReleaseAsync(reservation)); // a completed key is never released
+        Assert.Equal(Tora.Core.Generations.IdempotencyState.Replay,
+            (await idempotency.ReserveAsync("store-test", key, fingerprint, TimeSpan.FromHours(1), default)).State);
+
+        // The worker may record its result again when it could not tell whether the first commit happened.
+        await using (var cmd = db.CreateCommand("UPDATE generations SET dispatched_at = now(), job_id = 'j1', status = 'running' WHERE id = $1"))
+        {
+            cmd.Parameters.Add(new() { Value = first.Id });
+            await cmd.ExecuteNonQueryAsync();
+        }
+        var video = new Tora.Core.Generations.StoredVideo("k/video.mp4", "\"e1\"", 10, "k/thumbnail.jpg");
+        var repro = new Tora.Core.Generations.ReproducibilityInfo("h", "ddim", "1", "cpu", 1, "w");
+        var timings = new Dictionary<string, double>();
+        Assert.True(await store.CompleteAsync(first.Id, "j1", video, timings, repro, default));
+        Assert.True(await store.CompleteAsync(first.Id, "j1", video, timings, repro, default));
+        Assert.False(await store.CompleteAsync(first.Id, "j2", video, timings, repro, default));
+        Assert.False(await store.CompleteAsync(first.Id, "j1", video with { Etag = "\"other\"" }, timings, repro, default));
+        Assert.Equal(1L, await ScalarAsync<long>(db,
+            "SELECT count(*) FROM generation_events WHERE generation_id = $1 AND type = 'status' AND data->>'status' = 'succeeded'", first.Id));
+        await using (var cmd = db.CreateCommand("DELETE FROM generations WHERE tenant = 'store-test'")) await cmd.ExecuteNonQueryAsync();
+
+        static Tora.Core.Generations.Generation NewGeneration() => new()
+        {
+            Id = Guid.CreateVersion7(), Tenant = "store-test", Status = "queued", Queue = "gen-store-test", CreatedAt = DateTimeOffset.UtcNow, TotalSteps = 1,
+            Input = new Tora.Core.Generations.GenerationInput
+            {
+                Model = "store-test", Prompt = "p", NumFrames = 9, Width = 16, Height = 16, Steps = 1, GuidanceScale = 6, DynamicCfg = true, Seed = 1, Fps = 8,
+            },
+        };
+    }
+
+    private static HttpRequestMessage Post(string key, object body)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = JsonContent.Create(body) };
+        message.Headers.Add("Idempotency-Key", key);
+        return message;
     }
 
     private static string KeyOf(string tag, int request) => $"{tag}-{request}";
@@ -380,6 +486,17 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
             lines.Add(string.Join(" | ", values));
         }
         return string.Join("\n", lines);
+    }
+
+    private static async Task<long> WaitScalarAsync(NpgsqlDataSource db, string sql, object parameter, Func<long, bool> done, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var n = await ScalarAsync<long>(db, sql, parameter);
+            if (done(n) || DateTime.UtcNow > deadline) return n;
+            await Task.Delay(500);
+        }
     }
 
     private static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, object parameter)

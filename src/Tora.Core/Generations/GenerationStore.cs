@@ -176,15 +176,23 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return cmd.ExecuteScalar() is true;
     }
 
-    /// <summary>Marks a running generation succeeded with its stored files; false when it was not running under this job.</summary>
+    /// <summary>
+    /// Marks a running generation succeeded with its stored files; false when it was not running under this job.
+    /// Idempotent: true again when this job already recorded this video (a retry after the database went away during
+    /// the commit, when the worker cannot know whether the first attempt committed).
+    /// </summary>
     public async Task<bool> CompleteAsync(Guid id, string jobId, StoredVideo video, IReadOnlyDictionary<string, double> timings,
         ReproducibilityInfo reproducibility, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            UPDATE generations SET status = 'succeeded', finished_at = now(), phase = 'done', step = total_steps,
-                   video_key = $3, video_etag = $4, video_bytes = $5, thumbnail_key = $6, timings = $7, reproducibility = $8,
-                   error_code = NULL, error_message = NULL
-            WHERE id = $1 AND job_id = $2 AND status = 'running'
+            WITH done AS (
+                UPDATE generations SET status = 'succeeded', finished_at = now(), phase = 'done', step = total_steps,
+                       video_key = $3, video_etag = $4, video_bytes = $5, thumbnail_key = $6, timings = $7, reproducibility = $8,
+                       error_code = NULL, error_message = NULL
+                WHERE id = $1 AND job_id = $2 AND status = 'running'
+                RETURNING 1)
+            SELECT EXISTS (SELECT 1 FROM done)
+                OR EXISTS (SELECT 1 FROM generations WHERE id = $1 AND job_id = $2 AND status = 'succeeded' AND video_key = $3 AND video_etag = $4)
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
@@ -194,7 +202,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         cmd.Parameters.Add(new() { Value = video.ThumbnailKey });
         cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(timings, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
         cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(reproducibility, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        return await cmd.ExecuteScalarAsync(ct) is true;
     }
 
     /// <summary>Marks a queued or running generation failed; false when it was not owned by this job.</summary>
