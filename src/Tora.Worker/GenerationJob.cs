@@ -4,6 +4,7 @@ using FFMpegCore;
 using Hangfire.Server;
 using Microsoft.Extensions.Options;
 using Tora.Core.Blobs;
+using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
 using Tora.Inference;
@@ -49,7 +50,7 @@ public sealed class GenerationJob(
         Directory.CreateDirectory(scratch);
         // Cancelled when a progress report learns that the client asked to cancel (stops at the next step).
         using var clientCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel);
+        var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel, logger);
         var storage = new BlobStoreRetry(options.Value.StorageRetryWindow);
         // Keys this attempt may have written (added before each put: a put that timed out may still have landed).
         var pieces = new List<string>();
@@ -75,7 +76,7 @@ public sealed class GenerationJob(
             timings["worker_ms"] = Math.Round(total.Elapsed.TotalMilliseconds, 1);
             var r = result.Reproducibility;
             var repro = new ReproducibilityInfo(r.ModelPackageHash, r.Scheduler, r.OnnxRuntimeVersion, r.ExecutionProvider, g.Input.Seed, worker);
-            if (!await store.CompleteAsync(g.Id, jobId, stored, timings, repro, CancellationToken.None))
+            if (!await ThroughOutageAsync(g.Id, "recording the result", () => store.CompleteAsync(g.Id, jobId, stored, timings, repro, CancellationToken.None), cancellationToken))
             {
                 // Deleted while running: its files must not outlive it.
                 foreach (var key in new[] { stored.VideoKey, stored.ThumbnailKey }) await blobs.DeleteAsync(key, CancellationToken.None);
@@ -153,7 +154,33 @@ public sealed class GenerationJob(
         WorkerMetrics.Failures.WithLabels(g.Input.Model, code).Inc();
         WorkerMetrics.JobSeconds.WithLabels(g.Input.Model, "failed").Observe(total.Elapsed.TotalSeconds);
         logger.LogWarning("generation {Id} failed: {Code}: {Message}", g.Id, code, message);
-        await store.FailAsync(g.Id, jobId, code, message, CancellationToken.None);
+        await ThroughOutageAsync(g.Id, "recording the failure", () => store.FailAsync(g.Id, jobId, code, message, CancellationToken.None), CancellationToken.None);
+    }
+
+    /// <summary>How long a job that has finished its work keeps trying to record the outcome while the database is unreachable.</summary>
+    public static readonly TimeSpan OutcomePatience = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Runs an idempotent write of the job's outcome, retrying it while the database is unreachable (a restart takes
+    /// seconds) for up to <see cref="OutcomePatience"/>: the finished video is kept instead of being thrown away and
+    /// computed again by a Hangfire retry. After that the error goes to Hangfire's retry like any other.
+    /// </summary>
+    private async Task<T> ThroughOutageAsync<T>(Guid id, string what, Func<Task<T>> write, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + OutcomePatience;
+        for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
+        {
+            try
+            {
+                return await write();
+            }
+            catch (Exception e) when (DatabaseOutage.IsOutage(e) && DateTime.UtcNow + delay < deadline)
+            {
+                logger.LogWarning("generation {Id}: database unavailable while {What} ({Error}); retrying in {Delay} ms", id, what,
+                    e.GetBaseException().Message, (int)delay.TotalMilliseconds);
+                await Task.Delay(delay, ct);
+            }
+        }
     }
 
     private async Task<VideoGenerationRequest> BuildRequestAsync(Generation g, string outputPath, BlobStoreRetry storage,
@@ -248,17 +275,33 @@ public sealed class GenerationJob(
         return new StoredVideo(videoKey, described.Etag, described.Bytes, thumbKey);
     }
 
-    /// <summary>Writes each report to the row synchronously, in order (reports come once per step, seconds apart on a GPU).</summary>
-    private sealed class StoreProgress(GenerationStore store, Guid id, string jobId, string model, CancellationTokenSource clientCancel)
+    /// <summary>
+    /// Writes each report to the row synchronously, in order (reports come once per step, seconds apart on a GPU).
+    /// Progress is advisory: while the database is unreachable reports are skipped (for <see cref="OutagePause"/> after a
+    /// failure, so a down server costs no connect attempt per step) and the run goes on — a restart of PostgreSQL must
+    /// not throw away minutes of GPU work.
+    /// </summary>
+    private sealed class StoreProgress(GenerationStore store, Guid id, string jobId, string model, CancellationTokenSource clientCancel, ILogger logger)
         : IProgress<GenerationProgress>
     {
+        private static readonly TimeSpan OutagePause = TimeSpan.FromSeconds(2);
         private readonly Stopwatch _step = Stopwatch.StartNew();
+        private long _quietUntil;
 
         public void Report(GenerationProgress value)
         {
             if (value.Phase == "denoise" && value.Step > 0) WorkerMetrics.StepSeconds.WithLabels(model).Observe(_step.Elapsed.TotalSeconds);
             _step.Restart();
-            if (store.ReportProgress(id, jobId, value.Phase, value.Step)) clientCancel.Cancel();
+            if (Environment.TickCount64 < _quietUntil) return;
+            try
+            {
+                if (store.ReportProgress(id, jobId, value.Phase, value.Step)) clientCancel.Cancel();
+            }
+            catch (Exception e) when (DatabaseOutage.IsOutage(e))
+            {
+                logger.LogWarning("generation {Id}: progress not recorded, database unavailable ({Error}); the run goes on", id, e.GetBaseException().Message);
+                _quietUntil = Environment.TickCount64 + (long)OutagePause.TotalMilliseconds;
+            }
         }
     }
 }

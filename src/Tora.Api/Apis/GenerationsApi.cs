@@ -8,6 +8,7 @@ using Tora.Api.Limits;
 using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Blobs;
+using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
 using Tora.Core.Webhooks;
@@ -98,15 +99,15 @@ public static class GenerationsApi
         if (input is null) return ApiProblem.Validation(errors);
 
         var tenant = user.Tenant();
+        IdempotencyReservation? reservation = null;
         if (key is not null)
         {
-            var (state, previous) = await idempotency.ReserveAsync(tenant, key, IdempotencyKey.Fingerprint(request!, image), idempotencyOptions.Value.Lifetime, ct);
+            var fingerprint = IdempotencyKey.Fingerprint(request!, image);
+            var (state, previous) = await idempotency.ReserveAsync(tenant, key, fingerprint, idempotencyOptions.Value.Lifetime, ct);
             switch (state)
             {
                 case IdempotencyState.InFlight:
-                    http.HttpContext.Response.Headers.RetryAfter = "1";
-                    return ApiProblem.Create(StatusCodes.Status409Conflict, "idempotency_key_in_flight", "A request with this Idempotency-Key is in progress.",
-                        "retry after the first request has been answered");
+                    return KeyInFlight(http);
                 case IdempotencyState.Mismatch:
                     return ApiProblem.Create(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused", "The Idempotency-Key was used with another payload.",
                         "an Idempotency-Key identifies one request; use a new key for a different payload");
@@ -117,12 +118,13 @@ public static class GenerationsApi
                             $"generation {previous} was created with this key and has since been deleted");
                     return TypedResults.Accepted($"/v1/generations/{earlier.Id}", await ResourceAsync(earlier, store, ct));
             }
+            reservation = new IdempotencyReservation(tenant, key, fingerprint);
         }
 
         var maxQueued = limits.Value.MaxQueuedFor(tenant);
         if (maxQueued > 0 && await store.CountQueuedAsync(tenant, ct) >= maxQueued)
         {
-            if (key is not null) await idempotency.ReleaseAsync(tenant, key, CancellationToken.None);
+            if (reservation is not null) await idempotency.TryReleaseAsync(reservation);
             http.HttpContext.Response.Headers.RetryAfter = "30";
             return ApiProblem.Create(StatusCodes.Status429TooManyRequests, "too_many_queued", "Too many queued generations.",
                 $"tenant {tenant} may have {maxQueued} generations queued; wait for some to start or cancel some");
@@ -150,12 +152,21 @@ public static class GenerationsApi
                 CreatedAt = DateTimeOffset.UtcNow,
                 TotalSteps = input.Steps,
             };
-            await store.InsertAsync(generation, ct);
-            if (key is not null) await idempotency.CompleteAsync(tenant, key, id, CancellationToken.None);
+            // The row and its key are committed together; nothing below may fail the request any more (the answer is
+            // 2xx from here on: a database outage during Prefer: wait only ends the wait).
+            if (!await store.InsertAsync(generation, reservation, ct))
+            {
+                // This request was so slow that another one with the same key took its reservation over: that one creates
+                // the generation, and a retry replays it.
+                if (imageKey is not null) await blobs.DeleteAsync(imageKey, CancellationToken.None);
+                return KeyInFlight(http);
+            }
         }
-        catch when (key is not null)
+        catch when (reservation is not null)
         {
-            await idempotency.ReleaseAsync(tenant, key, CancellationToken.None);
+            // Not committed (or not known to be: then the key is completed and release does nothing), so the key is freed
+            // for the client's retry; if the database is unreachable it lapses by itself.
+            await idempotency.TryReleaseAsync(reservation);
             throw;
         }
         dispatcher.Signal();
@@ -163,16 +174,32 @@ public static class GenerationsApi
         if (subscription is null) return TypedResults.Accepted(location, generation.ToResource());
 
         http.HttpContext.Response.Headers["Preference-Applied"] = $"wait={wait}";
-        var deadline = DateTime.UtcNow.AddSeconds(wait);
-        while (true)
+        try
         {
-            var left = deadline - DateTime.UtcNow;
-            if (left <= TimeSpan.Zero) break;
-            await subscription.WaitAsync(left, ct);
-            if (await store.GetAsync(tenant, id, ct) is not { } now) break;
-            if (GenerationStatus.IsTerminal(now.Status)) return TypedResults.Created(location, now.ToResource());
+            var deadline = DateTime.UtcNow.AddSeconds(wait);
+            while (true)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero) break;
+                await subscription.WaitAsync(left, ct);
+                if (await store.GetAsync(tenant, id, ct) is not { } now) break;
+                if (GenerationStatus.IsTerminal(now.Status)) return TypedResults.Created(location, now.ToResource());
+            }
+            return TypedResults.Accepted(location, await store.GetAsync(tenant, id, ct) is { } latest ? await ResourceAsync(latest, store, ct) : generation.ToResource());
         }
-        return TypedResults.Accepted(location, await store.GetAsync(tenant, id, ct) is { } latest ? await ResourceAsync(latest, store, ct) : generation.ToResource());
+        catch (Exception e) when (DatabaseOutage.IsOutage(e))
+        {
+            // Accepted and committed: the outage only ends the wait, it must not turn an accepted generation into a 503.
+            return TypedResults.Accepted(location, generation.ToResource());
+        }
+    }
+
+    /// <summary>409: the first request with this Idempotency-Key is still being processed.</summary>
+    private static ProblemHttpResult KeyInFlight(HttpRequest http)
+    {
+        http.HttpContext.Response.Headers.RetryAfter = "1";
+        return ApiProblem.Create(StatusCodes.Status409Conflict, "idempotency_key_in_flight", "A request with this Idempotency-Key is in progress.",
+            "retry after the first request has been answered");
     }
 
     /// <summary>The <c>wait</c> preference of RFC 7240 (<c>Prefer: wait=N</c>), capped at <see cref="MaxPreferWait"/>; 0 when absent.</summary>

@@ -96,7 +96,9 @@ public static class SwaggerSetup
                               "/v1/webhooks/secret; two space-separated signatures during a rotation). A 2xx answer within 15 s " +
                               "delivers; otherwise retries follow 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (410 stops). " +
                               "Body: {type, timestamp, data: {id, object, status, model, error, urls, metadata}}. Rate-limited " +
-                              "endpoints answer RateLimit-Policy and RateLimit headers, and 429 with Retry-After.",
+                              "endpoints answer RateLimit-Policy and RateLimit headers, and 429 with Retry-After. While the database is " +
+                              "unavailable (a restart) every endpoint answers 503 database_unavailable with Retry-After and stores " +
+                              "nothing: retry then, a create with the same Idempotency-Key.",
             });
             c.AddSecurityDefinition("bearer", new OpenApiSecurityScheme
             {
@@ -151,7 +153,8 @@ public static class SwaggerSetup
                     AddParameter(operation, Header("Idempotency-Key",
                         "Makes the create safe to retry: 1-255 printable ASCII characters (a UUID is recommended), remembered 24 h per tenant. " +
                         "Same key and payload: the same generation again (Idempotent-Replayed: true); another payload: 422 " +
-                        "idempotency_key_reused; first request still in progress: 409 idempotency_key_in_flight.",
+                        "idempotency_key_reused; first request still in progress: 409 idempotency_key_in_flight (a request that never " +
+                        "finished frees its key after 10 s). After a 503, retry with the same key: it never creates a second generation.",
                         "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""));
                     AddParameter(operation, Header("Prefer",
                         "wait=N (RFC 7240, N ≤ 60): hold the answer until the generation finishes (201 with the finished resource) " +

@@ -10,9 +10,12 @@ namespace Tora.Api.Problems;
 /// </summary>
 public static class ProblemPlumbing
 {
-    /// <summary>Registers problem details with codes derived from the status.</summary>
+    /// <summary>
+    /// Registers problem details with codes derived from the status, and <see cref="DatabaseUnavailableHandler"/> so that a
+    /// database outage answers 503 with Retry-After instead of 500.
+    /// </summary>
     public static IServiceCollection AddToraProblems(this IServiceCollection services) =>
-        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        services.AddExceptionHandler<DatabaseUnavailableHandler>().AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
         {
             var problem = ctx.ProblemDetails;
             if (problem.Extensions.ContainsKey("code")) return;

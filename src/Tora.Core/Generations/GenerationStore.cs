@@ -17,13 +17,33 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         thumbnail_key, timings, reproducibility, expires_at
         """;
 
-    /// <summary>Inserts a new queued generation (one statement: this is the whole write of the accept path).</summary>
-    public async Task InsertAsync(Generation g, CancellationToken ct)
+    /// <summary>Stores a new generation (one autocommitted statement: when it returns, the row is committed).</summary>
+    public Task InsertAsync(Generation g, CancellationToken ct) => InsertAsync(g, null, ct);
+
+    /// <summary>
+    /// Stores a new generation and, with <paramref name="reservation"/>, records it on its Idempotency-Key in the same
+    /// statement: both are committed or neither is. The insert happens only while the key is still reserved by this
+    /// payload and has no generation yet; false when it is not (another request with the key got there first), and
+    /// nothing was stored.
+    /// </summary>
+    /// <remarks>
+    /// One statement, so there is no moment where the generation exists without its key (a client retrying after an
+    /// outage would create a second one) or the key points at a generation that does not exist. If the commit happens
+    /// but its answer is lost, the retry with the same key finds the key completed and replays the generation.
+    /// </remarks>
+    public async Task<bool> InsertAsync(Generation g, IdempotencyReservation? reservation, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("""
-            INSERT INTO generations (id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps, deadline_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8 + make_interval(secs => $10))
-            """);
+        const string Values = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $8 + make_interval(secs => $10)";
+        const string InsertColumns = "id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps, deadline_at";
+        await using var cmd = dataSource.CreateCommand(reservation is null
+            ? $"INSERT INTO generations ({InsertColumns}) VALUES ({Values})"
+            : $"""
+               WITH claimed AS (
+                   UPDATE idempotency_keys SET generation_id = $1
+                   WHERE tenant = $2 AND key = $11 AND fingerprint = $12 AND generation_id IS NULL
+                   RETURNING 1)
+               INSERT INTO generations ({InsertColumns}) SELECT {Values} WHERE EXISTS (SELECT 1 FROM claimed)
+               """);
         cmd.Parameters.Add(new() { Value = g.Id });
         cmd.Parameters.Add(new() { Value = g.Tenant });
         cmd.Parameters.Add(new() { Value = g.Input.Model });
@@ -34,7 +54,13 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         cmd.Parameters.Add(new() { Value = g.CreatedAt });
         cmd.Parameters.Add(new() { Value = g.TotalSteps });
         cmd.Parameters.Add(new() { Value = (object?)(double?)g.Input.CancelAfter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
-        await cmd.ExecuteNonQueryAsync(ct);
+        if (reservation is not null)
+        {
+            if (reservation.Tenant != g.Tenant) throw new ArgumentException("the reservation belongs to another tenant", nameof(reservation));
+            cmd.Parameters.Add(new() { Value = reservation.Key });
+            cmd.Parameters.Add(new() { Value = reservation.Fingerprint });
+        }
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 
     /// <summary>One generation of a tenant, or null (also when it belongs to another tenant).</summary>
@@ -150,15 +176,23 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return cmd.ExecuteScalar() is true;
     }
 
-    /// <summary>Marks a running generation succeeded with its stored files; false when it was not running under this job.</summary>
+    /// <summary>
+    /// Marks a running generation succeeded with its stored files; false when it was not running under this job.
+    /// Idempotent: true again when this job already recorded this video (a retry after the database went away during
+    /// the commit, when the worker cannot know whether the first attempt committed).
+    /// </summary>
     public async Task<bool> CompleteAsync(Guid id, string jobId, StoredVideo video, IReadOnlyDictionary<string, double> timings,
         ReproducibilityInfo reproducibility, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            UPDATE generations SET status = 'succeeded', finished_at = now(), phase = 'done', step = total_steps,
-                   video_key = $3, video_etag = $4, video_bytes = $5, thumbnail_key = $6, timings = $7, reproducibility = $8,
-                   error_code = NULL, error_message = NULL
-            WHERE id = $1 AND job_id = $2 AND status = 'running'
+            WITH done AS (
+                UPDATE generations SET status = 'succeeded', finished_at = now(), phase = 'done', step = total_steps,
+                       video_key = $3, video_etag = $4, video_bytes = $5, thumbnail_key = $6, timings = $7, reproducibility = $8,
+                       error_code = NULL, error_message = NULL
+                WHERE id = $1 AND job_id = $2 AND status = 'running'
+                RETURNING 1)
+            SELECT EXISTS (SELECT 1 FROM done)
+                OR EXISTS (SELECT 1 FROM generations WHERE id = $1 AND job_id = $2 AND status = 'succeeded' AND video_key = $3 AND video_etag = $4)
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
@@ -168,7 +202,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         cmd.Parameters.Add(new() { Value = video.ThumbnailKey });
         cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(timings, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
         cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(reproducibility, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        return await cmd.ExecuteScalarAsync(ct) is true;
     }
 
     /// <summary>Marks a queued or running generation failed; false when it was not owned by this job.</summary>
