@@ -3,12 +3,13 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace Tora.Faults.Tests;
 
 /// <summary>Cheap, deterministic security probes against the real API process (issue 11).</summary>
 [Collection(FaultCollection.Name)]
-public sealed class SecurityProbeTests(FaultFixture service)
+public sealed class SecurityProbeTests(FaultFixture service, ITestOutputHelper output)
 {
     private const string SecretPrompt = "alpha's secret prompt 5b1e";
 
@@ -40,6 +41,8 @@ public sealed class SecurityProbeTests(FaultFixture service)
             Assert.Equal("queued", own.GetProperty("status").GetString());
             var list = await beta.GetStringAsync("/v1/generations");
             Assert.DoesNotContain(id, list, StringComparison.Ordinal);
+            new FaultFigures("Cross-tenant probes: every {id} operation of openapi.yaml with another tenant's id and key", operations.Count, 0, operations.Count, 0, 0, 0,
+                $"{operations.Count} operations all 404 without the owner's data; the list does not show the id; the owner's generation untouched").Report(output);
         }
         finally
         {
@@ -67,6 +70,8 @@ public sealed class SecurityProbeTests(FaultFixture service)
         Assert.Contains("50000x50000", body, StringComparison.Ordinal); // refused for its declared size, not for another reason
         // Generous for a loaded CI machine; decoding 2.5 gigapixels would take far longer (and 7.5 GB).
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        new FaultFigures("Image bomb: a 66-byte PNG declaring 50 000 x 50 000 pixels", 1, 0, 1, 0, 0, 0,
+            $"{(int)response.StatusCode} problem+json in {clock.Elapsed.TotalMilliseconds:F0} ms, refused for its declared size").Report(output);
     }
 
     [Fact]
@@ -83,6 +88,7 @@ public sealed class SecurityProbeTests(FaultFixture service)
         }
         // The process is still serving.
         Assert.Equal(HttpStatusCode.OK, (await alpha.GetAsync("/health/live")).StatusCode);
+        new FaultFigures("Deep JSON: 10 000 nested arrays as the body and as a field", 2, 0, 2, 0, 0, 0, "both 4xx; the API still serving").Report(output);
     }
 
     private static async Task<string> ReadPrefixAsync(HttpResponseMessage response, int max)
