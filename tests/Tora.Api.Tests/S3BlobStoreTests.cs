@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -18,66 +16,6 @@ using Tora.Worker;
 
 namespace Tora.Api.Tests;
 
-/// <summary>s3rver (npm) on a free loopback port with a fresh data folder and one bucket; killed on dispose.</summary>
-public sealed class S3rverProcess : IAsyncDisposable
-{
-    private readonly Process _process;
-    private readonly string _folder;
-
-    private S3rverProcess(Process process, string folder, string url)
-    {
-        _process = process;
-        _folder = folder;
-        Url = url;
-    }
-
-    /// <summary>http://127.0.0.1:PORT</summary>
-    public string Url { get; }
-
-    /// <summary>Starts s3rver from <c>TORA_TEST_S3RVER</c> (test.sh installs it under .data/node).</summary>
-    public static async Task<S3rverProcess> StartAsync(string bucket)
-    {
-        var exe = Environment.GetEnvironmentVariable("TORA_TEST_S3RVER") is { Length: > 0 } e ? e
-            : Path.Combine(TestData.RepositoryRoot, ".data/node/node_modules/.bin/s3rver");
-        if (!File.Exists(exe)) throw new InvalidOperationException($"s3rver is not installed at {exe}: run the tests through ./test.sh, which installs it");
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        var folder = TestData.TempFolder("s3rver");
-        // Started directly (not through npx) so killing the process id stops the server (toolchain.md §3).
-        var process = Process.Start(new ProcessStartInfo(exe, ["-d", folder, "-a", "127.0.0.1", "-p", port.ToString(), "--silent", "--configure-bucket", bucket])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                break;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
-            {
-                await Task.Delay(50);
-            }
-        }
-        return new S3rverProcess(process, folder, $"http://127.0.0.1:{port}");
-    }
-
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-        await _process.WaitForExitAsync();
-        _process.Dispose();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
-}
-
 /// <summary>
 /// A second API instance and a worker (model <c>tora-s3</c>) on the shared test database, both with the S3 blob store
 /// on s3rver. Started on first use by <see cref="ServiceFixture.S3Async"/> and stopped with the service (Hangfire's
@@ -87,11 +25,11 @@ public sealed class S3rverProcess : IAsyncDisposable
 public sealed class S3ServiceFixture(ServiceFixture service) : IAsyncLifetime
 {
     /// <summary>The bucket.</summary>
-    public const string Bucket = "tora-test";
+    public const string Bucket = S3Emulator.Bucket;
     private IHost? _worker;
 
     /// <summary>s3rver.</summary>
-    public S3rverProcess S3 { get; private set; } = null!;
+    public S3Emulator S3 { get; private set; } = null!;
     /// <summary>The API with the S3 store.</summary>
     public WebApplicationFactory<Program> Api { get; private set; } = null!;
 
@@ -117,7 +55,7 @@ public sealed class S3ServiceFixture(ServiceFixture service) : IAsyncLifetime
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        S3 = await S3rverProcess.StartAsync(Bucket);
+        S3 = await S3Emulator.StartNewAsync();
         var settings = Settings();
         Api = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {

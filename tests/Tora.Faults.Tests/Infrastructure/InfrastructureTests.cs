@@ -1,4 +1,5 @@
 using Npgsql;
+using Tora.TestSupport;
 
 namespace Tora.Faults.Tests;
 

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Tora.TestSupport;
 
-namespace Tora.Faults.Tests;
+namespace Tora.TestSupport;
 
 /// <summary>
 /// The s3rver S3 emulator (npm; <c>TORA_TEST_S3RVER</c>, installed by test.sh) on a fixed loopback port and data
@@ -12,11 +11,11 @@ namespace Tora.Faults.Tests;
 public sealed class S3Emulator : IAsyncDisposable
 {
     /// <summary>The bucket created at start.</summary>
-    public const string Bucket = "tora-faults";
+    public const string Bucket = "tora-test";
 
     private readonly string _exe;
     private readonly string _folder = TestData.TempFolder("fault-s3");
-    private readonly int _port = ServiceCluster.FreePort();
+    private readonly int _port = FreePort();
     private Process? _process;
 
     private S3Emulator(string exe) => _exe = exe;
@@ -81,6 +80,13 @@ public sealed class S3Emulator : IAsyncDisposable
         await _process.WaitForExitAsync();
         _process.Dispose();
         _process = null;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <inheritdoc />
