@@ -16,7 +16,14 @@ public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, l
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 
     /// <summary>The element type, or null for dtypes the compiler does not read as weights (I64 counters, ...).</summary>
-    public ElementType? ElementType => DType switch
+    public ElementType? ElementType => CheckpointDType.ElementTypeOf(DType);
+}
+
+/// <summary>The safetensors dtype names (also used for torch checkpoints' storages) the compiler reads as weights.</summary>
+public static class CheckpointDType
+{
+    /// <summary>The element type of <paramref name="dtype"/> (F32, F16, BF16, I64, I32), or null for any other (F64, BOOL, ...).</summary>
+    public static ElementType? ElementTypeOf(string dtype) => dtype switch
     {
         "F32" => Graph.ElementType.Float32,
         "F16" => Graph.ElementType.Float16,

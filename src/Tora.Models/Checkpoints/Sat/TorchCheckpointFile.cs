@@ -18,15 +18,7 @@ public sealed record TorchTensor(string Name, string DType, long[] Shape, TorchZ
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 
     /// <summary>The element type, or null for dtypes the compiler does not read (F64, BOOL, ...).</summary>
-    public ElementType? ElementType => DType switch
-    {
-        "F32" => Graph.ElementType.Float32,
-        "F16" => Graph.ElementType.Float16,
-        "BF16" => Graph.ElementType.BFloat16,
-        "I64" => Graph.ElementType.Int64,
-        "I32" => Graph.ElementType.Int32,
-        _ => null,
-    };
+    public ElementType? ElementType => CheckpointDType.ElementTypeOf(DType);
 }
 
 /// <summary>
