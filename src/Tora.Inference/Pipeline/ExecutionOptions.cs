@@ -29,6 +29,9 @@ public sealed record ExecutionOptions
     /// </summary>
     public bool LowMemory { get; init; }
 
+    /// <summary>VAE tiling (docs/vae-tiling.md); default <see cref="VaeTilingChoice.Auto"/>: on in low-memory mode where diffusers' default tiles fit.</summary>
+    public VaeTilingChoice VaeTiling { get; init; } = VaeTilingChoice.Auto;
+
     /// <summary>Intra-op threads of CPU sessions (0: ONNX Runtime's default, one per core).</summary>
     public int IntraOpThreads { get; init; }
 
