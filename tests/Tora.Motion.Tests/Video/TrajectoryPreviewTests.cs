@@ -1,8 +1,8 @@
-using Tora.Inference.Trajectories;
-using Tora.Inference.Video;
+using Tora.Motion.Trajectories;
+using Tora.Motion.Video;
 using Tora.TestSupport;
 
-namespace Tora.Inference.Tests.Video;
+namespace Tora.Motion.Tests.Video;
 
 /// <summary>The path overlay drawn like the original's draw_points.</summary>
 public sealed class TrajectoryPreviewTests

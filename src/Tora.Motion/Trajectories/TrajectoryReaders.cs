@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>Trajectories read from a document, or the problems that stopped them being read.</summary>
 /// <param name="Trajectories">What was read (empty when <paramref name="Errors"/> is not).</param>

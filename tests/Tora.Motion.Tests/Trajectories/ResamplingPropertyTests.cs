@@ -1,9 +1,9 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
-namespace Tora.Inference.Tests.Trajectories;
+namespace Tora.Motion.Tests.Trajectories;
 
 /// <summary>A random canvas256 trajectory (1..200 integer points) and a frame count (2..97).</summary>
 public sealed record CanvasCase(Trajectory Trajectory, int Frames)

@@ -1,6 +1,6 @@
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
-namespace Tora.Inference.Tests.Trajectories;
+namespace Tora.Motion.Tests.Trajectories;
 
 /// <summary>The resampling rules of issue 3 on hand-checked examples.</summary>
 public sealed class ResamplingTests

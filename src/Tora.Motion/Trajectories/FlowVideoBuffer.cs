@@ -1,4 +1,4 @@
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>
 /// A reusable VAE-input buffer (float <c>[1, 3, F, H, W]</c>) for one video size that remembers which windows the

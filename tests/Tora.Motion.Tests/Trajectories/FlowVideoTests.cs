@@ -1,6 +1,6 @@
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
-namespace Tora.Inference.Tests.Trajectories;
+namespace Tora.Motion.Tests.Trajectories;
 
 /// <summary>
 /// The sparse flow renderer against an independent dense implementation (a plain 2-D correlation with the

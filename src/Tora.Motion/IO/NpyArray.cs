@@ -4,7 +4,7 @@ using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Tora.Inference.IO;
+namespace Tora.Motion.IO;
 
 /// <summary>
 /// An n-dimensional array in NumPy's <c>.npy</c> format (version 1.0/2.0, little-endian, C order): the

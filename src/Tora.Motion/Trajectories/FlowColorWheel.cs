@@ -1,4 +1,4 @@
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>
 /// torchvision's <c>flow_to_image</c> colouring (tora-reference §2.3): the Middlebury colour wheel of 55 entries,

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using FFMpegCore;
 using FFMpegCore.Pipes;
 
-namespace Tora.Inference.Video;
+namespace Tora.Motion.Video;
 
 /// <summary>Encoding settings of <see cref="Mp4Writer"/>.</summary>
 public sealed record Mp4Options

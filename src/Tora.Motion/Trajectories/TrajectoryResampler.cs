@@ -1,4 +1,4 @@
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>
 /// Turns a trajectory's key points into exactly one position per video frame, then into video pixels

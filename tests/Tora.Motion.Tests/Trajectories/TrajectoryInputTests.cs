@@ -1,7 +1,7 @@
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 using Tora.TestSupport;
 
-namespace Tora.Inference.Tests.Trajectories;
+namespace Tora.Motion.Tests.Trajectories;
 
 /// <summary>Reading .txt and JSON trajectories, validation errors as data, and the embedded presets.</summary>
 public sealed class TrajectoryInputTests

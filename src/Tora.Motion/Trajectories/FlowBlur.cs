@@ -1,4 +1,4 @@
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>
 /// The original's 99 × 99 Gaussian (sigma 10) divided by its centre value, i.e. <c>K(dy, dx) = g(dy)·g(dx)</c> with

@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>A named example trajectory shipped with the original (<c>sat/trajs/&lt;name&gt;.txt</c>).</summary>
 /// <param name="Name">Preset name, e.g. <c>coaster</c>.</param>
@@ -35,7 +35,7 @@ public static class TrajectoryPresets
     {
         if (!Names.Contains(name.ToLowerInvariant()))
             throw new KeyNotFoundException($"no trajectory preset '{name}' (known: {string.Join(", ", Names)})");
-        var resource = $"Tora.Inference.Trajectories.Presets.{name.ToLowerInvariant()}.txt";
+        var resource = $"Tora.Motion.Trajectories.Presets.{name.ToLowerInvariant()}.txt";
         using var stream = typeof(TrajectoryPresets).Assembly.GetManifestResourceStream(resource)
             ?? throw new InvalidOperationException($"embedded resource {resource} is missing from the build");
         using var reader = new StreamReader(stream);

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>
 /// One problem with a trajectory request, as data: the API turns a list of these into a 422 response.

@@ -1,7 +1,7 @@
 using SkiaSharp;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
-namespace Tora.Inference.Video;
+namespace Tora.Motion.Video;
 
 /// <summary>An image file that could not be decoded.</summary>
 public sealed class InvalidImageException(string message) : Exception(message);

@@ -1,4 +1,4 @@
-namespace Tora.Inference.Video;
+namespace Tora.Motion.Video;
 
 /// <summary>Video frames as packed 8-bit RGB, layout <c>[F, H, W, 3]</c> (row-major, no padding).</summary>
 public sealed class RgbVideo

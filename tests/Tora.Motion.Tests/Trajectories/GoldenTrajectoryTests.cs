@@ -1,9 +1,9 @@
 using System.Text.Json;
-using Tora.Inference.IO;
-using Tora.Inference.Trajectories;
+using Tora.Motion.IO;
+using Tora.Motion.Trajectories;
 using Tora.TestSupport;
 
-namespace Tora.Inference.Tests.Trajectories;
+namespace Tora.Motion.Tests.Trajectories;
 
 /// <summary>
 /// Compares the whole front end with outputs of the original code (tests/data/golden/trajectories, tolerances

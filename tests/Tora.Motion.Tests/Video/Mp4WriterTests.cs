@@ -1,8 +1,8 @@
-using Tora.Inference.Trajectories;
-using Tora.Inference.Video;
+using Tora.Motion.Trajectories;
+using Tora.Motion.Video;
 using Tora.TestSupport;
 
-namespace Tora.Inference.Tests.Video;
+namespace Tora.Motion.Tests.Video;
 
 /// <summary>MP4 encoding through the real ffmpeg, checked with ffprobe and by decoding the frames back.</summary>
 public sealed class Mp4WriterTests

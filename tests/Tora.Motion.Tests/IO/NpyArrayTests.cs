@@ -1,7 +1,7 @@
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 
-namespace Tora.Inference.Tests.IO;
+namespace Tora.Motion.Tests.IO;
 
 public class NpyArrayTests
 {

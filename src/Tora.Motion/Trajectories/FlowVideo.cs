@@ -1,4 +1,4 @@
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>One non-zero entry of the sparse flow before blurring (tora-reference §2.1).</summary>
 /// <param name="Frame">Frame <c>t</c> (1..F−1) the displacement leads into.</param>

@@ -1,4 +1,4 @@
-namespace Tora.Inference.Trajectories;
+namespace Tora.Motion.Trajectories;
 
 /// <summary>The coordinate space a trajectory's points are given in.</summary>
 public enum CoordinateSpace
