@@ -201,7 +201,7 @@ bench() {
 }
 
 stage_tiny() {
-    # The tiny fixture on the device: fp32 must match the original within 1e-4 (fixtures/README.md); the
+    # The tiny fixture on the device: fp32 must match the original within 1e-4 (tests/data/fixtures/README.md); the
     # half-precision packages are reported against the same reference.
     local ref="$ROOT/tests/data/fixtures/tiny-tora-t2v" p
     for p in $TINY_PRECISIONS; do

@@ -6,7 +6,7 @@ namespace Tora.Models.Tests;
 
 public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IClassFixture<VaeFixture>
 {
-    private const float Tolerance = 1e-4f; // fixtures/README.md: VAE decoder sample, max abs
+    private const float Tolerance = 1e-4f; // tests/data/fixtures/README.md: VAE decoder sample, max abs
 
     [Fact]
     public void Chunked_decode_matches_the_reference_sample()

@@ -19,7 +19,7 @@ public sealed record ExecutionOptions
     /// <summary>The execution provider (default: CUDA if usable, else CPU).</summary>
     public ExecutionProviderChoice Provider { get; init; } = ExecutionProviderChoice.Auto;
 
-    /// <summary>The CUDA device index (one process per GPU, PRODUCT.md §5).</summary>
+    /// <summary>The CUDA device index (one process per GPU, docs/architecture.md §4).</summary>
     public int DeviceId { get; init; }
 
     /// <summary>

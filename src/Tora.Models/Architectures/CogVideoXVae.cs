@@ -4,10 +4,10 @@ using Tora.Models.Graph;
 namespace Tora.Models.Architectures;
 
 /// <summary>
-/// The CogVideoX 3D VAE (diffusers <c>AutoencoderKLCogVideoX</c>, tora-reference §4.3) as two ONNX graphs that
+/// The CogVideoX 3D VAE (diffusers <c>AutoencoderKLCogVideoX</c>, docs/model.md §4.3) as two ONNX graphs that
 /// each run ONE chunk of frames and carry every causal convolution's time cache explicitly, so that the
 /// caller loops over chunks as the original does (latent frames 3, 2, 2, …; video frames 9, 8, 8, …) and
-/// a 49 × 480 × 720 decode never holds more than one chunk's activations (onnx-and-performance.md §1.2, §7).
+/// a 49 × 480 × 720 decode never holds more than one chunk's activations (docs/model.md §6.2).
 /// </summary>
 /// <remarks>
 /// <para><b>One graph for every chunk.</b> The time axis is dynamic and the spatial axes are fixed. The

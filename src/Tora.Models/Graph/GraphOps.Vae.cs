@@ -6,7 +6,7 @@ public sealed partial class GraphBuilder
     /// <summary>
     /// <c>nn.GroupNorm</c> on an [N, C, …] tensor: statistics per (sample, group) over the group's channels and
     /// every position, then the per-channel affine. Expressed as InstanceNormalization over [N, groups, −1]
-    /// (ORT's contrib GroupNorm is NHWC 4-D only; onnx-and-performance.md §1.2) followed by Mul/Add with
+    /// (ORT's contrib GroupNorm is NHWC 4-D only; docs/model.md §6.2) followed by Mul/Add with
     /// <paramref name="gamma"/> and <paramref name="beta"/> shaped [C, 1, …] to broadcast.
     /// </summary>
     public Value GroupNorm(Value x, int groups, Value gamma, Value beta, float epsilon)
