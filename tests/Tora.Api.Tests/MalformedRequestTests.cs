@@ -63,7 +63,7 @@ public sealed class MalformedRequestTests(ServiceFixture service)
         Invalid("prompt too long", "\"negative_prompt\": \"\"", "/prompt") with { Body = Json("{\"prompt\": \"" + new string('a', 2001) + "\"}") },
         Invalid("negative prompt too long", $"\"negative_prompt\": \"{new string('n', 2001)}\"", "/negative_prompt"),
         Post("unknown model", "{\"prompt\": \"a fox\", \"model\": \"sora\"}", 422, "validation_failed", "/model"),
-        Invalid("num_frames not offered", "\"num_frames\": 49", "/num_frames"),
+        Invalid("num_frames not offered", "\"num_frames\": 50", "/num_frames"),
         Invalid("num_frames zero", "\"num_frames\": 0", "/num_frames"),
         Invalid("width not offered", "\"width\": 4096", "/width"),
         Invalid("height not offered", "\"height\": 97", "/height"),
