@@ -13,10 +13,12 @@ internal static class CudaProbe
 {
     private const float Expected = 9f;
 
-    /// <summary>Runs the probe with <paramref name="options"/> (the CUDA provider already appended); null when it computed 9, else why not.</summary>
+    /// <summary>
+    /// Runs the probe with <paramref name="options"/> (on CUDA: the provider appended and the CPU fallback
+    /// disabled, so the Conv cannot quietly run on the CPU); null when it computed 9, else why not.
+    /// </summary>
     public static string? Run(SessionOptions options)
     {
-        options.AddSessionConfigEntry(OrtSessionFactory.DisableCpuFallback, "1");
         using var session = new InferenceSession(ConvModel(), options);
         var ones = Enumerable.Repeat(1f, 9).ToArray();
         using var x = OrtValue.CreateTensorValueFromMemory(ones, [1, 1, 3, 3]);

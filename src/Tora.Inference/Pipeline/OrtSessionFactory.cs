@@ -109,6 +109,7 @@ public sealed class OrtSessionFactory
             using var probe = new SessionOptions();
             probe.AppendExecutionProvider_CUDA(deviceId);
             if (!probeDevice) return true;
+            probe.AddSessionConfigEntry(DisableCpuFallback, "1");
             try
             {
                 var wrong = CudaProbe.Run(probe);
