@@ -1,15 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Tora.Inference.IO;
-using Tora.Inference.Trajectories;
-using Tora.Inference.Video;
+using Tora.Motion.IO;
+using Tora.Motion.Trajectories;
+using Tora.Motion.Video;
 
 namespace Tora.Cli;
 
 /// <summary>
 /// <c>tora trajectory render</c>: trajectory files → resampled points, the RGB flow video and an MP4 preview,
-/// without a model (tora-reference §1–2).
+/// without a model (docs/model.md §1–2).
 /// </summary>
 public static class TrajectoryCommands
 {

@@ -1,4 +1,4 @@
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Inference.Package;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
@@ -59,11 +59,15 @@ public sealed class PackageBuilderTests
         Assert.Equal("fp32", decoderSpec.Precision);
         Assert.Equal("latents", decoderSpec.Inputs[0].Name);
         // Spatial sizes are symbolic (one graph for whole frames and tiles): each cache is named relative to the input.
+        var pasts = decoderSpec.Inputs.Where(i => i.Name.StartsWith(CogVideoXVae.PastPrefix, StringComparison.Ordinal)).ToList();
+        Assert.Equal(["1", "16", "past_frames", "latent_height", "latent_width"], pasts[0].Shape);
+        Assert.All(pasts, i => Assert.Matches(@"^latent_height(\*\d+)?$", i.Shape[3]));
+        Assert.Contains(pasts, i => i.Shape[3] == "latent_height*8");
+        Assert.Equal([Tora.Inference.Vae.VaeFrameInputs.CacheFill, Tora.Inference.Vae.VaeFrameInputs.OddFrames],
+            decoderSpec.Inputs.Where(i => Tora.Inference.Vae.VaeFrameInputs.Is(i.Name)).Select(i => i.Name).Order(StringComparer.Ordinal));
         Assert.Equal(["1", "16", "latent_frames", "latent_height", "latent_width"], decoderSpec.Inputs[0].Shape);
-        Assert.All(decoderSpec.Inputs.Skip(1), i => Assert.Matches(@"^latent_height(\*\d+)?$", i.Shape[3]));
-        Assert.Contains(decoderSpec.Inputs, i => i.Shape[3] == "latent_height*8");
         Assert.Equal("sample", decoderSpec.Outputs[0].Name);
-        Assert.Equal(decoderSpec.Inputs.Skip(1).Select(i => i.Name.Replace("past.", "present.")), decoderSpec.Outputs.Skip(1).Select(o => o.Name));
+        Assert.Equal(pasts.Select(i => i.Name.Replace("past.", "present.")), decoderSpec.Outputs.Skip(1).Select(o => o.Name));
         Assert.Equal(["mean", "logvar"], manifest.Components[PackageBuilder.VaeEncoderComponent].Outputs.Take(2).Select(o => o.Name));
         Assert.Equal(["1", "3", "frames", "height", "width"], manifest.Components[PackageBuilder.VaeEncoderComponent].Inputs[0].Shape);
         Assert.Equal(["1", "16", "latent_frames", "height/8", "width/8"], manifest.Components[PackageBuilder.VaeEncoderComponent].Outputs[0].Shape);
@@ -136,7 +140,7 @@ public sealed class PackageBuilderTests
         var output = Path.Combine(TestData.TempFolder(), "package");
         PackageBuilder.Build(Source, output, Precision.Fp32);
         var path = Path.Combine(output, ModelManifest.FileName);
-        File.WriteAllText(path, File.ReadAllText(path).Replace("\"format_version\": 1", "\"format_version\": 99"));
+        File.WriteAllText(path, File.ReadAllText(path).Replace($"\"format_version\": {ModelManifest.CurrentFormatVersion}", "\"format_version\": 99"));
         var e = Assert.Throws<InvalidDataException>(() => ModelManifest.Read(output));
         Assert.Contains("format version 99", e.Message);
     }

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
-using Tora.Inference.IO;
 using Tora.Inference.Vae;
+using Tora.Motion.IO;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
 using Tora.TestSupport;

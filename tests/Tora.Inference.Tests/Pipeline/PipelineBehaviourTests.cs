@@ -1,3 +1,4 @@
+using Tora.Inference.Package;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
 using Tora.TestSupport;
@@ -86,13 +87,13 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { FirstFrame = [1, 2, 3] }, null, default));
         Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
         Assert.Contains("text-to-video", e.Message);
-        var outside = new Tora.Inference.Trajectories.Trajectory([new(10, 10), new(300, 10)]);
+        var outside = new Tora.Motion.Trajectories.Trajectory([new(10, 10), new(300, 10)]);
         e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Trajectories = [outside] }, null, default));
         Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
         Assert.StartsWith("invalid trajectories:", e.Message);
         e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Steps = 0 }, null, default));
         Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
-        var short_ = new ReplayNoiseSource(new Dictionary<string, Tora.Inference.IO.NpyArray> { ["noise_000"] = Tora.Inference.IO.NpyArray.FromFloats(new float[4], 4) });
+        var short_ = new ReplayNoiseSource(new Dictionary<string, Tora.Motion.IO.NpyArray> { ["noise_000"] = Tora.Motion.IO.NpyArray.FromFloats(new float[4], 4) });
         await Assert.ThrowsAsync<NoiseSourceException>(() => fixture.Pipeline.GenerateAsync(Request(short_), null, default));
     }
 
@@ -207,7 +208,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
 
         var copy = CopyPackage();
         var manifest = Path.Combine(copy, "manifest.json");
-        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"format_version\": 1", "\"format_version\": 7"));
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace($"\"format_version\": {ModelManifest.CurrentFormatVersion}", "\"format_version\": 7"));
         e = Assert.Throws<ToraPipelineException>(() => ModelPackage.Open(copy));
         Assert.Equal(ToraPipelineException.ModelUnavailable, e.Code);
         Assert.Contains("format version 7 is not supported", e.Message);
