@@ -151,22 +151,30 @@ public sealed class ServiceFixture : IAsyncLifetime
         }
     }
 
+    private WebApplicationFactory<Program>? _kestrelApi;
+    private Uri? _kestrelUrl;
+
     /// <summary>
-    /// A second API instance of this service on a real loopback socket (Kestrel), for clients that cannot use the
-    /// in-memory test server (a proxy in another process). Dispose it when done.
+    /// The address of a second API instance of this service on a real loopback socket (Kestrel), started on first use,
+    /// for clients that cannot use the in-memory test server (a proxy in another process). It lives as long as the
+    /// fixture: Hangfire's job storage is process-wide, so an API host stopped early would take it from the others.
     /// </summary>
-    public KestrelApi StartKestrelApi()
+    public Uri KestrelApiUrl()
     {
-        var settings = Settings();
-        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        lock (_workers)
         {
-            foreach (var (k, v) in settings) b.UseSetting(k, v);
-        });
-        factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
-        factory.StartServer();
-        var addresses = factory.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
-            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
-        return new KestrelApi(factory, new Uri(addresses.First()));
+            if (_kestrelUrl is not null) return _kestrelUrl;
+            var settings = Settings();
+            _kestrelApi = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+            {
+                foreach (var (k, v) in settings) b.UseSetting(k, v);
+            });
+            _kestrelApi.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
+            _kestrelApi.StartServer();
+            var addresses = _kestrelApi.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+                .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+            return _kestrelUrl = new Uri(addresses.First());
+        }
     }
 
     /// <summary>A client authenticated with <paramref name="key"/> (none when null).</summary>
@@ -209,6 +217,7 @@ public sealed class ServiceFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_s3 is not null) await _s3.DisposeAsync();
+        if (_kestrelApi is not null) await _kestrelApi.DisposeAsync();
         foreach (var w in _workers)
         {
             await w.StopAsync(TimeSpan.FromSeconds(10));
@@ -218,15 +227,6 @@ public sealed class ServiceFixture : IAsyncLifetime
         if (_database is not null) await _database.DisposeAsync();
         try { Directory.Delete(BlobRoot, true); } catch (IOException) { }
     }
-}
-
-/// <summary>An API instance on a loopback socket (<see cref="ServiceFixture.StartKestrelApi"/>).</summary>
-/// <param name="Factory">The running API.</param>
-/// <param name="BaseUrl">Its address, <c>http://127.0.0.1:port</c>.</param>
-public sealed record KestrelApi(WebApplicationFactory<Program> Factory, Uri BaseUrl) : IAsyncDisposable
-{
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => Factory.DisposeAsync();
 }
 
 /// <summary>Tests sharing one running service.</summary>

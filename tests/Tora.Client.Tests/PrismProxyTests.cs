@@ -23,7 +23,7 @@ namespace Tora.Client.Tests;
 [Collection(ClientServiceCollection.Name)]
 public sealed class PrismProxyTests(ServiceFixture service) : IAsyncLifetime
 {
-    private KestrelApi _api = null!;
+    private Uri _api = null!;
     private Process _prism = null!;
     private readonly StringBuilder _prismLog = new();
     private HttpClient _http = null!;
@@ -34,11 +34,11 @@ public sealed class PrismProxyTests(ServiceFixture service) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _api = service.StartKestrelApi();
+        _api = service.KestrelApiUrl();
         _key = (await service.Api.Services.GetRequiredService<ApiKeyStore>().CreateAsync("prism", false, default)).Key;
         var port = FreePort();
         var psi = new ProcessStartInfo(NodeTools.Tool("prism"),
-            ["proxy", Path.Combine(TestData.RepositoryRoot, "openapi.yaml"), _api.BaseUrl.ToString().TrimEnd('/'), "--host", "127.0.0.1", "--port", port.ToString()])
+            ["proxy", Path.Combine(TestData.RepositoryRoot, "openapi.yaml"), _api.ToString().TrimEnd('/'), "--host", "127.0.0.1", "--port", port.ToString()])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -76,7 +76,6 @@ public sealed class PrismProxyTests(ServiceFixture service) : IAsyncLifetime
         if (!_prism.HasExited) _prism.Kill(entireProcessTree: true);
         await _prism.WaitForExitAsync();
         _prism.Dispose();
-        await _api.DisposeAsync();
     }
 
     private static int FreePort()
