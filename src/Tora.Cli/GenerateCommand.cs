@@ -86,7 +86,7 @@ public static class GenerateCommand
             var package = ModelPackage.Open(o.Model);
             var g = package.Geometry;
             if (o.Frames is { } f && f != g.Frames) throw new CliException($"--frames {f}: the model package {o.Model} generates {g.Frames} frames");
-            var trajectories = o.Trajectories.SelectMany(file => LoadTrajectories(file, new VideoGeometry(g.Frames, g.Height, g.Width))).ToArray();
+            var trajectories = o.Trajectories.SelectMany(file => TrajectoryFiles.Load(file, new VideoGeometry(g.Frames, g.Height, g.Width))).ToArray();
             INoiseSource source = o.Noise is null ? new SeededNoiseSource(o.Seed) : ReplayNoiseSource.Load(o.Noise);
             var recorder = o.RecordNoise is null ? null : new RecordingNoiseSource(source);
             using var pipeline = new ToraPipeline(package, new ExecutionOptions
@@ -137,33 +137,6 @@ public static class GenerateCommand
             throw new CliException(e.Message);
         }
     }
-
-    private static IReadOnlyList<Trajectory> LoadTrajectories(string file, VideoGeometry geometry)
-    {
-        if (!File.Exists(file)) throw new CliException($"{file}: no such file");
-        TrajectoryParseResult parsed;
-        try
-        {
-            parsed = Path.GetExtension(file).ToLowerInvariant() switch
-            {
-                ".txt" => TrajectoryTextReader.ReadFile(file),
-                ".json" => TrajectoryJsonReader.ReadFile(file),
-                var other => throw new CliException($"{file}: unknown trajectory file type '{other}' (expected .txt or .json)"),
-            };
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"{file}: {e.Message}");
-        }
-        if (!parsed.Success) throw new CliException($"{file}: {Describe(parsed.Errors)}");
-        if (parsed.Trajectories.Count == 0) throw new CliException($"{file}: no trajectories");
-        var errors = TrajectoryValidator.Validate(parsed.Trajectories, geometry);
-        if (errors.Count > 0) throw new CliException($"{file}: {Describe(errors)}");
-        return parsed.Trajectories;
-    }
-
-    private static string Describe(IReadOnlyList<TrajectoryError> errors) =>
-        errors[0] + (errors.Count > 1 ? $" (and {errors.Count - 1} more)" : "");
 
     private static void Write(string path, Action<string> write)
     {

@@ -9,6 +9,8 @@ using Tora.Core.Generations;
 using Tora.Core.Jobs;
 using Tora.Inference;
 
+using Tora.Motion.Trajectories;
+
 namespace Tora.Worker;
 
 /// <summary>
@@ -197,7 +199,7 @@ public sealed class GenerationJob(
         {
             Prompt = i.Prompt,
             NegativePrompt = i.NegativePrompt,
-            Trajectories = i.Trajectories.Select(t => t.ToTrajectory()).ToArray(),
+            Trajectories = StoredTrajectories(i),
             FirstFrame = firstFrame,
             NumFrames = i.NumFrames,
             Width = i.Width,
@@ -210,6 +212,13 @@ public sealed class GenerationJob(
             OverlayTrajectory = i.OverlayTrajectory,
             OutputPath = outputPath,
         };
+    }
+
+    /// <summary>The stored trajectories through the same parser and validator that accepted them.</summary>
+    private static IReadOnlyList<Trajectory> StoredTrajectories(GenerationInput i)
+    {
+        var r = TrajectoryValidator.Resolve(i.Trajectories, new VideoGeometry(i.NumFrames, i.Height, i.Width));
+        return r.Success ? r.Trajectories : throw new InvalidOperationException($"the stored trajectories are invalid: {r.Errors[0]}");
     }
 
     private async Task<byte[]?> ReadFirstFrameAsync(string key, CancellationToken ct)

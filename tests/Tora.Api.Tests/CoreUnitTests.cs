@@ -18,7 +18,7 @@ public sealed class CoreUnitTests
     [InlineData("$.trajectories[0].points[3][1]", "/trajectories/0/points/3/1")]
     [InlineData("$.metadata['a/b']", "/metadata/a~1b")]
     public void Json_paths_become_json_pointers(string path, string pointer) =>
-        Assert.Equal(pointer, CreateRequestReader.ToPointer(path));
+        Assert.Equal(pointer, Tora.Motion.JsonPointer.FromPath(path));
 
     [Theory]
     [InlineData("alpha/0123/video.mp4", true)]

@@ -113,8 +113,12 @@ public static class SwaggerSetup
             });
             c.OperationFilter<ExamplesOperationFilter>();
             c.SupportNonNullableReferenceTypes();
-            var xml = Path.Combine(AppContext.BaseDirectory, "Tora.Api.xml");
-            if (File.Exists(xml)) c.IncludeXmlComments(xml);
+            // Tora.Motion documents the trajectory wire record the requests carry.
+            foreach (var assembly in new[] { "Tora.Api.xml", "Tora.Motion.xml" })
+            {
+                var xml = Path.Combine(AppContext.BaseDirectory, assembly);
+                if (File.Exists(xml)) c.IncludeXmlComments(xml);
+            }
         });
 
     private sealed class ExamplesOperationFilter : IOperationFilter
