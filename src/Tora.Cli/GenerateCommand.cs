@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Tora.Inference;
 using Tora.Motion.IO;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
@@ -120,7 +121,7 @@ public static class GenerateCommand
             stdout.WriteLine($"{o.Out}: {result.FrameCount} frames {result.Width}x{result.Height} at {o.Fps} fps, "
                 + $"{(o.Noise is null ? $"seed {o.Seed}" : $"noise replayed from {o.Noise}")}, {result.ExecutionProvider}, {clock.Elapsed.TotalSeconds:F1} s ({phases})");
         }
-        catch (ToraPipelineException e)
+        catch (GenerationException e)
         {
             throw new CliException(e.Message);
         }
@@ -153,9 +154,9 @@ public static class GenerateCommand
     }
 
     /// <summary>One line per denoising step on stdout.</summary>
-    private sealed class StepPrinter(TextWriter stdout) : IProgress<PipelineProgress>
+    private sealed class StepPrinter(TextWriter stdout) : IProgress<GenerationProgress>
     {
-        public void Report(PipelineProgress value)
+        public void Report(GenerationProgress value)
         {
             if (value.Phase == "denoise" && value.Step > 0)
                 stdout.WriteLine($"step {value.Step}/{value.TotalSteps} ({value.Elapsed.TotalSeconds:F1} s)");

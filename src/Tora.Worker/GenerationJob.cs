@@ -59,7 +59,7 @@ public sealed class GenerationJob(
         try
         {
             var status = generator.Status;
-            if (!status.Ready) throw new VideoGenerationException(UnavailableVideoGenerator.ErrorCode, status.Detail);
+            if (!status.Ready) throw new GenerationException(GenerationErrorCodes.ModelUnavailable, status.Detail);
 
             var request = await BuildRequestAsync(g, Path.Combine(scratch, "video.mp4"), storage, progress, clientCancel.Token);
             var result = await generator.GenerateAsync(request, progress, clientCancel.Token);
@@ -86,7 +86,7 @@ public sealed class GenerationJob(
             WorkerMetrics.JobSeconds.WithLabels(model, "succeeded").Observe(total.Elapsed.TotalSeconds);
             logger.LogInformation("generation {Id} succeeded in {Seconds:F1} s ({Frames} frames)", g.Id, total.Elapsed.TotalSeconds, result.FrameCount);
         }
-        catch (VideoGenerationException e)
+        catch (GenerationException e)
         {
             await FailAsync(g, jobId, e.Code, e.Message, total);
         }
@@ -120,7 +120,7 @@ public sealed class GenerationJob(
         {
             logger.LogError(e, "generation {Id} failed on its last attempt", g.Id);
             await RemovePiecesAsync(g, pieces);
-            await FailAsync(g, jobId, "internal_error", $"the worker failed {retry + 1} times; last error: {e.Message}", total);
+            await FailAsync(g, jobId, GenerationErrorCodes.InternalError, $"the worker failed {retry + 1} times; last error: {e.Message}", total);
         }
         catch (Exception e)
         {
@@ -192,7 +192,7 @@ public sealed class GenerationJob(
         if (g.FirstFrameKey is { } key)
         {
             firstFrame = await storage.RunAsync(c => ReadFirstFrameAsync(key, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
-                ?? throw new VideoGenerationException("input_missing", "the first-frame image is missing from blob storage");
+                ?? throw new GenerationException(GenerationErrorCodes.InputMissing, "the first-frame image is missing from blob storage");
         }
         var i = g.Input;
         return new VideoGenerationRequest

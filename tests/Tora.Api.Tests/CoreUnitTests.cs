@@ -66,7 +66,7 @@ public sealed class CoreUnitTests
         Assert.Contains("has no manifest.json", new UnavailableVideoGenerator(Options.Create(new WorkerOptions { ModelPackage = empty })).Status.Detail);
         File.WriteAllText(Path.Combine(empty, "manifest.json"), "{ not json");
         Assert.Contains("cannot be used", new UnavailableVideoGenerator(Options.Create(new WorkerOptions { ModelPackage = empty })).Status.Detail);
-        var e = Assert.Throws<Tora.Inference.VideoGenerationException>(() =>
+        var e = Assert.Throws<Tora.Inference.GenerationException>(() =>
             new UnavailableVideoGenerator(Options.Create(new WorkerOptions { ModelPackage = empty })).GenerateAsync(null!, null!, default).GetAwaiter().GetResult());
         Assert.Equal("model_unavailable", e.Code);
     }
