@@ -61,3 +61,21 @@ ensure_s3rver() {
   fi
   echo "$bin"
 }
+
+# The npm tools of the contract checks (tests/Tora.Client.Tests), pinned: Stoplight Prism (validating proxy),
+# openapi-typescript and TypeScript (the TypeScript check), Redocly CLI (lint), js-yaml (clients/csharp/generate.sh).
+CONTRACT_NPM_TOOLS=(@stoplight/prism-cli@5.16.0 openapi-typescript@7.13.0 typescript@5.9.3 @redocly/cli@2.77.0 js-yaml@4.1.0)
+
+# ensure_contract_tools DIR: installs CONTRACT_NPM_TOOLS under DIR once (exact versions; a reinstall prefers npm's
+# local cache, so it also works offline once cached). Prints DIR/node_modules/.bin.
+ensure_contract_tools() {
+  local dir="$1" bin="$1/node_modules/.bin"
+  local stamp="$dir/.contract-tools" want="${CONTRACT_NPM_TOOLS[*]}"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "npm is needed to install the contract check tools" >&2; return 1; }
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --no-audit --no-fund --prefer-offline --save-exact --silent "${CONTRACT_NPM_TOOLS[@]}" >/dev/null)
+    echo "$want" > "$stamp"
+  fi
+  echo "$bin"
+}

@@ -64,7 +64,12 @@ internal sealed class ExecutionProvider : IDisposable
     public SessionOptions Options(string? profilePrefix, string? optimizedModel)
     {
         var o = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (IsCuda) AppendCuda(o, _deviceId, _extra);
+        if (IsCuda)
+        {
+            AppendCuda(o, _deviceId, _extra);
+            // A node off CUDA would make the measurement a CPU one in disguise (docs/gpu.md).
+            o.AddSessionConfigEntry(Tora.Inference.Pipeline.OrtSessionFactory.DisableCpuFallback, "1");
+        }
         if (profilePrefix is not null)
         {
             // The prefix first: setting EnableProfiling hands ORT the prefix it holds at that moment.

@@ -11,7 +11,7 @@ namespace Tora.Inference.Package;
 public sealed record ModelManifest
 {
     /// <summary>The format version this code writes and understands.</summary>
-    public const int CurrentFormatVersion = 1;
+    public const int CurrentFormatVersion = 2;
 
     /// <summary>File name inside the package folder.</summary>
     public const string FileName = "manifest.json";

@@ -29,6 +29,12 @@ public sealed record ExecutionOptions
     /// </summary>
     public bool LowMemory { get; init; }
 
+    /// <summary>
+    /// Create CUDA sessions without first running the start-up Conv on the device (<c>tora model check
+    /// --placement-only</c>: where nodes go can be checked over CUDA libraries that cannot compute). Off by default.
+    /// </summary>
+    public bool SkipDeviceProbe { get; init; }
+
     /// <summary>Intra-op threads of CPU sessions (0: ONNX Runtime's default, one per core).</summary>
     public int IntraOpThreads { get; init; }
 

@@ -33,6 +33,10 @@ public sealed class ToraPipeline : IDisposable
         _package = package;
         _log = options.Log ?? (_ => { });
         _factory = new OrtSessionFactory(options);
+        // The CPU provider has no bfloat16 MatMul: a bf16 package would fail at its first session, mid-job.
+        if (package.Manifest.Precision == Bf16 && !_factory.UsesCuda)
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable,
+                $"the bf16 model package {package.Folder} needs CUDA, and {_factory.Reason}; use an fp32 package ('tora model build --precision fp32') on the CPU");
         _sessions = new PackageSessions(package, _factory, options.LowMemory, _log);
         T5Tokenizer tokenizer;
         try
@@ -52,6 +56,9 @@ public sealed class ToraPipeline : IDisposable
         (_ropeCos, _ropeSin) = RotaryPositionalEmbedding3D.Compute(m.Transformer.AttentionHeadDim, g.LatentFrames,
             g.LatentHeight / g.PatchSize, g.LatentWidth / g.PatchSize, m.Transformer.SampleHeight / g.PatchSize, m.Transformer.SampleWidth / g.PatchSize);
     }
+
+    /// <summary>The manifest precision that only the CUDA provider can run.</summary>
+    public const string Bf16 = "bf16";
 
     /// <summary>The package.</summary>
     public ModelPackage Package => _package;

@@ -24,7 +24,7 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
         {
             _pipeline = new ToraPipeline(ModelPackage.Open(packageFolder), options);
             var m = _pipeline.Package.Manifest;
-            _detail = $"{m.ModelType} {m.Precision} package {_pipeline.Package.Folder} ({m.Geometry.Frames} frames {m.Geometry.Width}x{m.Geometry.Height}) on {_pipeline.ExecutionProvider}";
+            _detail = $"{m.ModelType} {m.Precision} package {_pipeline.Package.Folder} ({m.Geometry.Frames} frames {m.Geometry.Width}x{m.Geometry.Height}) on {_pipeline.ExecutionProvider} ({_pipeline.ExecutionProviderReason})";
         }
         catch (GenerationException e)
         {

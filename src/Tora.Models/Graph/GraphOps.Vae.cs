@@ -1,6 +1,6 @@
 namespace Tora.Models.Graph;
 
-/// <summary>Op helpers the 3D VAE needs: group norm, nearest upsampling, shape arithmetic.</summary>
+/// <summary>Op helpers the 3D VAE needs: group norm, nearest upsampling, slices with host-computed bounds.</summary>
 public sealed partial class GraphBuilder
 {
     /// <summary>
@@ -66,14 +66,8 @@ public sealed partial class GraphBuilder
     /// <summary>The shape of <paramref name="x"/> as int64 [rank].</summary>
     public Value Shape(Value x) => Node("Shape", x);
 
-    /// <summary>Dimension <paramref name="axis"/> of <paramref name="x"/> as int64 [1].</summary>
-    public Value Dimension(Value x, long axis) => Node("Slice", Shape(x), Int64s(axis), Int64s(axis + 1), Int64s(0));
-
     /// <summary>x[start:end] along <paramref name="axis"/> with computed (int64 [1]) bounds.</summary>
     public Value Slice(Value x, long axis, Value start, Value end) => Node("Slice", x, start, end, Int64s(axis));
-
-    /// <summary>Integer remainder (int64).</summary>
-    public Value Mod(Value a, Value b) => Node("Mod", a, b);
 
     /// <summary>Mean over <paramref name="axes"/>, dropping them.</summary>
     public Value ReduceMeanDrop(Value x, params long[] axes) => Node("ReduceMean", [x], Attr.Ints("axes", axes), Attr.Int("keepdims", 0));
