@@ -69,10 +69,20 @@ public static class WorkerHost
         var options = services.GetRequiredService<IOptions<WorkerOptions>>();
         if (options.Value.ResolvedModelPackage is not { } package) return new UnavailableVideoGenerator(options);
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Tora.Pipeline");
+        VaeTilingChoice vaeTiling;
+        try
+        {
+            vaeTiling = VaeTilingChoice.Parse(options.Value.VaeTiling);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidOperationException($"Tora:Worker:VaeTiling: {e.Message}", e);
+        }
         return new ToraVideoGenerator(options.Value.Model, package, new ExecutionOptions
         {
             DeviceId = options.Value.DeviceIndex,
             LowMemory = options.Value.LowMemory,
+            VaeTiling = vaeTiling,
             Log = message => logger.LogInformation("{Message}", message),
         });
     }
