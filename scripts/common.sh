@@ -14,11 +14,14 @@ ensure_debian_packages() {
     command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
     # The browser tests drive Debian's Chromium with Playwright (never a downloaded browser).
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # The CUDA placement test builds stand-in CUDA libraries from the provider's imports (docs/gpu.md).
+    command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+    command -v nm >/dev/null 2>&1 && command -v objdump >/dev/null 2>&1 || missing+=(binutils)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (apt)" >&2
-    as_root apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
   fi
 }
 

@@ -9,6 +9,8 @@ using Tora.Core.Generations;
 using Tora.Core.Jobs;
 using Tora.Inference;
 
+using Tora.Motion.Trajectories;
+
 namespace Tora.Worker;
 
 /// <summary>
@@ -57,7 +59,7 @@ public sealed class GenerationJob(
         try
         {
             var status = generator.Status;
-            if (!status.Ready) throw new VideoGenerationException(UnavailableVideoGenerator.ErrorCode, status.Detail);
+            if (!status.Ready) throw new GenerationException(GenerationErrorCodes.ModelUnavailable, status.Detail);
 
             var request = await BuildRequestAsync(g, Path.Combine(scratch, "video.mp4"), storage, progress, clientCancel.Token);
             var result = await generator.GenerateAsync(request, progress, clientCancel.Token);
@@ -84,7 +86,7 @@ public sealed class GenerationJob(
             WorkerMetrics.JobSeconds.WithLabels(model, "succeeded").Observe(total.Elapsed.TotalSeconds);
             logger.LogInformation("generation {Id} succeeded in {Seconds:F1} s ({Frames} frames)", g.Id, total.Elapsed.TotalSeconds, result.FrameCount);
         }
-        catch (VideoGenerationException e)
+        catch (GenerationException e)
         {
             await FailAsync(g, jobId, e.Code, e.Message, total);
         }
@@ -118,7 +120,7 @@ public sealed class GenerationJob(
         {
             logger.LogError(e, "generation {Id} failed on its last attempt", g.Id);
             await RemovePiecesAsync(g, pieces);
-            await FailAsync(g, jobId, "internal_error", $"the worker failed {retry + 1} times; last error: {e.Message}", total);
+            await FailAsync(g, jobId, GenerationErrorCodes.InternalError, $"the worker failed {retry + 1} times; last error: {e.Message}", total);
         }
         catch (Exception e)
         {
@@ -190,14 +192,14 @@ public sealed class GenerationJob(
         if (g.FirstFrameKey is { } key)
         {
             firstFrame = await storage.RunAsync(c => ReadFirstFrameAsync(key, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
-                ?? throw new VideoGenerationException("input_missing", "the first-frame image is missing from blob storage");
+                ?? throw new GenerationException(GenerationErrorCodes.InputMissing, "the first-frame image is missing from blob storage");
         }
         var i = g.Input;
         return new VideoGenerationRequest
         {
             Prompt = i.Prompt,
             NegativePrompt = i.NegativePrompt,
-            Trajectories = i.Trajectories.Select(t => t.ToTrajectory()).ToArray(),
+            Trajectories = StoredTrajectories(i),
             FirstFrame = firstFrame,
             NumFrames = i.NumFrames,
             Width = i.Width,
@@ -210,6 +212,13 @@ public sealed class GenerationJob(
             OverlayTrajectory = i.OverlayTrajectory,
             OutputPath = outputPath,
         };
+    }
+
+    /// <summary>The stored trajectories through the same parser and validator that accepted them.</summary>
+    private static IReadOnlyList<Trajectory> StoredTrajectories(GenerationInput i)
+    {
+        var r = TrajectoryValidator.Resolve(i.Trajectories, new VideoGeometry(i.NumFrames, i.Height, i.Width));
+        return r.Success ? r.Trajectories : throw new InvalidOperationException($"the stored trajectories are invalid: {r.Errors[0]}");
     }
 
     private async Task<byte[]?> ReadFirstFrameAsync(string key, CancellationToken ct)

@@ -41,7 +41,7 @@ public static class WorkerHost
         services.AddHangfire(c => c.UseToraStorage(connectionString, worker.JobInvisibilityTimeout));
         services.AddHangfireServer(o =>
         {
-            // One job at a time per process: the process owns one GPU and one set of warm ONNX sessions (PRODUCT.md §5).
+            // One job at a time per process: the process owns one GPU and one set of warm ONNX sessions (docs/architecture.md §4).
             o.WorkerCount = 1;
             o.Queues = [ModelDefinition.QueueFor(worker.Model)];
             o.ServerName = worker.ResolvedName;
@@ -69,10 +69,20 @@ public static class WorkerHost
         var options = services.GetRequiredService<IOptions<WorkerOptions>>();
         if (options.Value.ResolvedModelPackage is not { } package) return new UnavailableVideoGenerator(options);
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Tora.Pipeline");
+        VaeTilingChoice vaeTiling;
+        try
+        {
+            vaeTiling = VaeTilingChoice.Parse(options.Value.VaeTiling);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidOperationException($"Tora:Worker:VaeTiling: {e.Message}", e);
+        }
         return new ToraVideoGenerator(options.Value.Model, package, new ExecutionOptions
         {
             DeviceId = options.Value.DeviceIndex,
             LowMemory = options.Value.LowMemory,
+            VaeTiling = vaeTiling,
             Log = message => logger.LogInformation("{Message}", message),
         });
     }

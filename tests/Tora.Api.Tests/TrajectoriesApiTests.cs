@@ -39,7 +39,7 @@ public sealed class TrajectoriesApiTests(ServiceFixture service)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var preview = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(13, preview.GetProperty("points")[0].GetArrayLength());
-        // canvas256 (40, 208) on a 160x96 video: int(160*40/256) = 25, int(96*208/256) = 78 (tora-reference §1.2).
+        // canvas256 (40, 208) on a 160x96 video: int(160*40/256) = 25, int(96*208/256) = 78 (docs/model.md §1.2).
         Assert.Equal(25, preview.GetProperty("points")[0][0][0].GetInt32());
         Assert.Equal(78, preview.GetProperty("points")[0][0][1].GetInt32());
         Assert.True(preview.GetProperty("max_flow_norm").GetDouble() > 0);
@@ -54,6 +54,30 @@ public sealed class TrajectoriesApiTests(ServiceFixture service)
         var output = p.StandardOutput.ReadToEnd().Trim();
         await p.WaitForExitAsync();
         Assert.Equal("160,96,13", output);
+    }
+
+    [Theory]
+    [InlineData("""{"model": "no-such-model", "trajectories": [{"points": [[0.5, 0.5]]}]}""")]
+    [InlineData("""{"model": "tora-tiny", "width": 333, "trajectories": [{"points": [[0.5, 0.5]]}]}""")]
+    [InlineData("""{"model": "tora-tiny", "trajectories": [{"points": [[0.5, 0.5], [1.5, 0.5]]}, {"points": [[1, 2]], "space": "polar"}]}""")]
+    [InlineData("""{"model": "tora-tiny", "trajectories": [{"points": [[0.5, 0.5], [0.6]]}, null]}""")]
+    public async Task Preview_refuses_what_create_refuses_with_the_same_errors(string body)
+    {
+        using var client = service.Client(service.AlphaKey);
+        var preview = await Errors(await client.PostAsync("/v1/trajectories/preview", Json(body)));
+        var create = await Errors(await client.PostAsync("/v1/generations", Json(body.Replace("{\"model\"", "{\"prompt\": \"p\", \"model\""))));
+        Assert.NotEmpty(preview);
+        Assert.Equal(create, preview);
+    }
+
+    private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
+
+    private static async Task<string[]> Errors(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return problem.GetProperty("errors").EnumerateArray()
+            .Select(e => $"{e.GetProperty("pointer").GetString()} {e.GetProperty("code").GetString()} {e.GetProperty("detail").GetString()}").ToArray();
     }
 }
 

@@ -324,7 +324,7 @@ public sealed class ContractDocumentFilter : IDocumentFilter
                 metadata.AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 512 };
             }
         }
-        if (Schema(document, "TrajectoryRequest") is { } trajectory)
+        if (Schema(document, "TrajectorySpec") is { } trajectory)
         {
             trajectory.Required = new HashSet<string> { "points" };
             if (Property(trajectory, "points") is { } points)
@@ -342,7 +342,7 @@ public sealed class ContractDocumentFilter : IDocumentFilter
             if (Property(trajectory, "space") is { } space)
             {
                 space.Type = JsonSchemaType.String;
-                space.Enum = new[] { "normalized", "canvas256", "pixels" }.Select(Node).ToList();
+                space.Enum = Enum.GetValues<Tora.Motion.Trajectories.CoordinateSpace>().Select(Tora.Motion.Trajectories.CoordinateSpaces.Name).Select(Node).ToList();
             }
             if (Property(trajectory, "frames")?.Items is OpenApiSchema frame) frame.Minimum = "0";
         }

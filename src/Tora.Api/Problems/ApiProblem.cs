@@ -25,7 +25,7 @@ public sealed record FieldError(
 }
 
 /// <summary>
-/// RFC 9457 problem details with a stable <c>code</c> extension (PRODUCT.md §4). The <c>type</c> URI names the
+/// RFC 9457 problem details with a stable <c>code</c> extension (docs/architecture.md §5). The <c>type</c> URI names the
 /// code, so clients can switch on either.
 /// </summary>
 public static class ApiProblem

@@ -4,7 +4,7 @@ using Tora.Motion.Trajectories;
 
 namespace Tora.Core.Generations;
 
-/// <summary>Life cycle of a generation (PRODUCT.md §4).</summary>
+/// <summary>Life cycle of a generation (docs/architecture.md §5).</summary>
 public static class GenerationStatus
 {
     /// <summary>Accepted, waiting for a worker.</summary>
@@ -25,23 +25,6 @@ public static class GenerationStatus
 
     /// <summary>True for statuses that never change again (except to expired).</summary>
     public static bool IsTerminal(string status) => status is Succeeded or Failed or Cancelled or Expired;
-}
-
-/// <summary>One trajectory as stored and echoed: points, their coordinate space, optional frame per point.</summary>
-public sealed record TrajectorySpec(
-    [property: JsonPropertyName("points")] double[][] Points,
-    [property: JsonPropertyName("space")] string Space,
-    [property: JsonPropertyName("frames")] int[]? Frames)
-{
-    /// <summary>The pipeline's trajectory (the spec was validated when accepted).</summary>
-    public Trajectory ToTrajectory() => new(
-        Points.Select(p => new TrajectoryPoint(p[0], p[1])).ToArray(),
-        TrajectoryJsonReader.TryParseSpace(Space, out var space) ? space : throw new InvalidOperationException($"stored trajectory has unknown space '{Space}'"),
-        Frames);
-
-    /// <summary>The stored form of a pipeline trajectory.</summary>
-    public static TrajectorySpec From(Trajectory t) => new(
-        t.Points.Select(p => new[] { p.X, p.Y }).ToArray(), TrajectoryValidator.SpaceName(t.Space), t.Frames?.ToArray());
 }
 
 /// <summary>The resolved input of a generation: what the client asked for with every default filled in (seed included).</summary>

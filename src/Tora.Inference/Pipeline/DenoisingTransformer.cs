@@ -4,10 +4,10 @@ using Tora.Inference.Sampling;
 namespace Tora.Inference.Pipeline;
 
 /// <summary>
-/// The transformer bound once for a whole denoising loop (onnx-and-performance.md §5): every input and the output
+/// The transformer bound once for a whole denoising loop (docs/model.md §6.3): every input and the output
 /// are <see cref="OrtValue"/>s over buffers allocated here once and bound through one <see cref="OrtIoBinding"/>;
-/// a step copies the latents into the batched input (both CFG halves, tora-reference §5.3; image latents
-/// concatenated on channels for image-to-video, §4.4), writes the timestep and runs. Nothing is allocated per
+/// a step copies the latents into the batched input (both CFG halves, docs/model.md §5.3; image latents
+/// concatenated on channels for image-to-video, docs/model.md §4.4), writes the timestep and runs. Nothing is allocated per
 /// step beyond what ONNX Runtime needs.
 /// </summary>
 public sealed class DenoisingTransformer : IDenoiser, IDisposable
@@ -45,7 +45,7 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
         _inChannels = imageLatents is null ? latentChannels : 2 * latentChannels;
         var declared = session.InputMetadata[HiddenStates].Dimensions;
         if (declared.Length != 5 || declared[1] != latentFrames || declared[2] != _inChannels || declared[3] != latentHeight || declared[4] != latentWidth)
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable,
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable,
                 $"the transformer takes hidden_states [{string.Join(", ", declared)}], the pipeline has [batch, {latentFrames}, {_inChannels}, {latentHeight}, {latentWidth}]");
         _imageLatents = imageLatents;
         LatentLength = latentFrames * latentChannels * _plane;

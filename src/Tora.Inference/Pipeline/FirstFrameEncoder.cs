@@ -5,7 +5,7 @@ using Tora.Inference.Vae;
 namespace Tora.Inference.Pipeline;
 
 /// <summary>
-/// Image-to-video conditioning (tora-reference §4.4): the first frame decoded, converted to RGB with the alpha
+/// Image-to-video conditioning (docs/model.md §4.4): the first frame decoded, converted to RGB with the alpha
 /// channel dropped (PIL <c>convert("RGB")</c>, not composited), resized to the model's size when it differs
 /// (<see cref="PillowBicubicResize"/>),
 /// scaled to [−1, 1], VAE-encoded as a one-frame clip, posterior-sampled with the job's noise source
@@ -15,17 +15,17 @@ namespace Tora.Inference.Pipeline;
 public static class FirstFrameEncoder
 {
     /// <summary>Decodes an image into RGB <c>[H, W, 3]</c> at <paramref name="width"/> × <paramref name="height"/>.</summary>
-    /// <exception cref="ToraPipelineException">The bytes are not a decodable image (code <c>invalid_input</c>).</exception>
+    /// <exception cref="GenerationException">The bytes are not a decodable image (code <c>invalid_input</c>).</exception>
     public static byte[] DecodeRgb(byte[] encoded, int width, int height)
     {
         using var data = SKData.CreateCopy(encoded);
         using var codec = SKCodec.Create(data)
-            ?? throw new ToraPipelineException(ToraPipelineException.InvalidInput, "the first frame cannot be decoded (expected PNG, JPEG, WebP, GIF or BMP)");
+            ?? throw new GenerationException(GenerationErrorCodes.InvalidInput, "the first frame cannot be decoded (expected PNG, JPEG, WebP, GIF or BMP)");
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var decoded = new SKBitmap(info);
         var result = codec.GetPixels(info, decoded.GetPixels());
         if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
-            throw new ToraPipelineException(ToraPipelineException.InvalidInput, $"the first frame image data is corrupt ({result})");
+            throw new GenerationException(GenerationErrorCodes.InvalidInput, $"the first frame image data is corrupt ({result})");
         // Alpha dropped, not blended: the colour values stay as stored (PIL convert("RGB")).
         var rgba = decoded.GetPixelSpan();
 
@@ -36,7 +36,7 @@ public static class FirstFrameEncoder
             source[i * 3 + 1] = rgba[i * 4 + 1];
             source[i * 3 + 2] = rgba[i * 4 + 2];
         }
-        // Aspect ratio not preserved, Pillow's default bicubic (the original's resize((W, H)), §4.4).
+        // Aspect ratio not preserved, Pillow's default bicubic (the original's resize((W, H)), docs/model.md §4.4).
         return decoded.Width == width && decoded.Height == height
             ? source
             : PillowBicubicResize.Resize(source, decoded.Width, decoded.Height, width, height);

@@ -10,7 +10,7 @@ using Tora.Motion.Video;
 namespace Tora.Inference.Pipeline;
 
 /// <summary>
-/// The Tora pipeline over one model package (tora-reference §4–5, PRODUCT.md §3, the diffusers T2V/I2V semantics):
+/// The Tora pipeline over one model package (docs/model.md §4–5, §7, the diffusers T2V/I2V semantics):
 /// prompt → T5, trajectories → flow video → VAE → trajectory encoder, (first frame → VAE), noise → DPM-Solver++(2M)
 /// loop of the CFG-batched transformer → chunked VAE decode → 8-bit frames → MP4. Every random draw comes from the
 /// request's noise source in the original's order: image posterior, flow posterior, initial latents, scheduler.
@@ -24,15 +24,20 @@ public sealed class ToraPipeline : IDisposable
     private readonly PromptEncoder _prompts;
     private readonly Action<string> _log;
     private readonly float[] _ropeCos, _ropeSin;
+    private readonly VaeTiling? _vaeTiling;
 
     /// <summary>Opens <paramref name="package"/> (checked, tokenizer loaded; sessions are created on first use).</summary>
-    /// <exception cref="ToraPipelineException">The package is unusable, or CUDA was required and is not usable.</exception>
+    /// <exception cref="GenerationException">The package is unusable, or CUDA was required and is not usable.</exception>
     public ToraPipeline(ModelPackage package, ExecutionOptions? options = null)
     {
         options ??= new ExecutionOptions();
         _package = package;
         _log = options.Log ?? (_ => { });
         _factory = new OrtSessionFactory(options);
+        // The CPU provider has no bfloat16 MatMul: a bf16 package would fail at its first session, mid-job.
+        if (package.Manifest.Precision == Bf16 && !_factory.UsesCuda)
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable,
+                $"the bf16 model package {package.Folder} needs CUDA, and {_factory.Reason}; use an fp32 package ('tora model build --precision fp32') on the CPU");
         _sessions = new PackageSessions(package, _factory, options.LowMemory, _log);
         T5Tokenizer tokenizer;
         try
@@ -41,10 +46,18 @@ public sealed class ToraPipeline : IDisposable
         }
         catch (Exception e) when (e is IOException or InvalidDataException or FormatException or ArgumentException)
         {
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
         }
         var m = package.Manifest;
-        // SAT-imported packages: the unconditional branch is all zeros (tora-reference §5.4, issue 12's semantics).
+        try
+        {
+            _vaeTiling = options.VaeTiling.Resolve(m.Geometry.Height, m.Geometry.Width, package.Vae.SpatialCompression, options.LowMemory, _log);
+        }
+        catch (ArgumentException e)
+        {
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, e.Message, e);
+        }
+        // SAT-imported packages: the unconditional branch is all zeros (docs/model.md §5.4, issue 12's semantics).
         _prompts = new PromptEncoder(tokenizer, m.TextLength, m.Transformer.TextEmbedDim,
             zeroUnconditional: m.Source.Semantics?.UnconditionalText == "zeros");
         // The 3D RoPE table of the video tokens depends only on the geometry (diffusers: base grid = sample size / patch).
@@ -52,6 +65,9 @@ public sealed class ToraPipeline : IDisposable
         (_ropeCos, _ropeSin) = RotaryPositionalEmbedding3D.Compute(m.Transformer.AttentionHeadDim, g.LatentFrames,
             g.LatentHeight / g.PatchSize, g.LatentWidth / g.PatchSize, m.Transformer.SampleHeight / g.PatchSize, m.Transformer.SampleWidth / g.PatchSize);
     }
+
+    /// <summary>The manifest precision that only the CUDA provider can run.</summary>
+    public const string Bf16 = "bf16";
 
     /// <summary>The package.</summary>
     public ModelPackage Package => _package;
@@ -65,6 +81,9 @@ public sealed class ToraPipeline : IDisposable
     /// <summary>The prompt encoder (tokenizer and T5 with the negative-prompt cache).</summary>
     public PromptEncoder Prompts => _prompts;
 
+    /// <summary>The VAE tile size in use; null: whole frames.</summary>
+    public VaeTiling? VaeTiling => _vaeTiling;
+
     /// <summary>Components whose sessions are loaded now.</summary>
     public IReadOnlyCollection<string> LoadedComponents => _sessions.Loaded;
 
@@ -72,9 +91,9 @@ public sealed class ToraPipeline : IDisposable
     public int[] LatentShape => [1, _package.Geometry.LatentFrames, _package.Geometry.LatentChannels, _package.Geometry.LatentHeight, _package.Geometry.LatentWidth];
 
     /// <summary>Runs one generation (the paper's figure, top to bottom).</summary>
-    /// <exception cref="ToraPipelineException">The request does not fit the package (code <c>invalid_input</c> or <c>unsupported_size</c>).</exception>
+    /// <exception cref="GenerationException">The request does not fit the package (code <c>invalid_input</c> or <c>unsupported_size</c>).</exception>
     /// <exception cref="OperationCanceledException">Cancelled (checked between phases and between steps).</exception>
-    public async Task<ToraResult> GenerateAsync(ToraRequest request, IProgress<PipelineProgress>? progress, CancellationToken cancellationToken)
+    public async Task<ToraResult> GenerateAsync(ToraRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         var job = new JobClock(CheckRequest(request), progress, cancellationToken);
         var text = job.Run("encode_text", () => EncodeText(request));
@@ -95,9 +114,9 @@ public sealed class ToraPipeline : IDisposable
     private int CheckRequest(ToraRequest request)
     {
         var g = _package.Geometry;
-        static ToraPipelineException Invalid(string message) => new(ToraPipelineException.InvalidInput, message);
+        static GenerationException Invalid(string message) => new(GenerationErrorCodes.InvalidInput, message);
         if (request.Frames is { } f && f != g.Frames)
-            throw new ToraPipelineException(ToraPipelineException.UnsupportedSize, $"this model package generates {g.Frames} frames, not {f}");
+            throw new GenerationException(GenerationErrorCodes.UnsupportedSize, $"this model package generates {g.Frames} frames, not {f}");
         if (request.Steps < 1 || request.Steps > _package.SchedulerConfig.NumTrainTimesteps)
             throw Invalid($"steps must be 1..{_package.SchedulerConfig.NumTrainTimesteps}, got {request.Steps}");
         if (!double.IsFinite(request.GuidanceScale) || request.GuidanceScale < 0)
@@ -111,7 +130,7 @@ public sealed class ToraPipeline : IDisposable
         return request.Steps;
     }
 
-    /// <summary>T5 of the negative prompt and the prompt, batched <c>[uncond, cond]</c> (tora-reference §5.3, §5.4).</summary>
+    /// <summary>T5 of the negative prompt and the prompt, batched <c>[uncond, cond]</c> (docs/model.md §5.3, §5.4).</summary>
     private float[] EncodeText(ToraRequest request)
     {
         var guidance = new ClassifierFreeGuidance(request.GuidanceScale, request.DynamicCfg);
@@ -120,23 +139,23 @@ public sealed class ToraPipeline : IDisposable
         return embeddings;
     }
 
-    /// <summary>Image-to-video: the padded first-frame latents (its posterior draw comes first, §5.5); null for text-to-video.</summary>
+    /// <summary>Image-to-video: the padded first-frame latents (its posterior draw comes first, docs/model.md §5.5); null for text-to-video.</summary>
     private float[]? EncodeFirstFrame(ToraRequest request)
     {
         if (request.FirstFrame is null) return null;
-        using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var encoder = NewVaeEncoder();
         var latents = FirstFrameEncoder.Encode(request.FirstFrame, encoder, _package.Vae.ScalingFactor, _package.Geometry.LatentFrames, request.Noise);
         if (request.Trajectories.Count == 0 && request.FlowVideo is null) _sessions.Release(ModelPackage.VaeEncoder);
         return latents;
     }
 
-    /// <summary>The fuser modulations from the trajectories, or motion guidance off (§3, PRODUCT.md §3).</summary>
+    /// <summary>The fuser modulations from the trajectories, or motion guidance off (§3, docs/model.md §7).</summary>
     private MotionGuidance EncodeMotion(ToraRequest request)
     {
         var g = _package.Geometry;
         if (request.Trajectories.Count == 0 && request.FlowVideo is null) return MotionGuidance.Off(_sessions.Get(ModelPackage.Transformer));
         var video = new VideoGeometry(g.Frames, g.Height, g.Width);
-        using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var encoder = NewVaeEncoder();
         var trajectoryEncoder = _sessions.Get(ModelPackage.TrajectoryEncoder);
         var motion = request.FlowVideo is { } flow
             ? MotionGuidance.FromFlowVideo(flow, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory)
@@ -145,7 +164,10 @@ public sealed class ToraPipeline : IDisposable
         return motion;
     }
 
-    /// <summary>Initial latents: one standard-normal draw × <c>init_noise_sigma</c> (1, §5.1).</summary>
+    private VaeEncoder NewVaeEncoder() => new(_sessions.Get(ModelPackage.VaeEncoder), _package.Geometry.Height, _package.Geometry.Width,
+        _package.Vae.TemporalCompression, _factory.DeviceMemory, _vaeTiling);
+
+    /// <summary>Initial latents: one standard-normal draw × <c>init_noise_sigma</c> (1, docs/model.md §5.1).</summary>
     private float[] PrepareLatents(ToraRequest request)
     {
         var shape = LatentShape;
@@ -154,7 +176,7 @@ public sealed class ToraPipeline : IDisposable
         return latents;
     }
 
-    /// <summary>The step loop: batched transformer, CFG (dynamic from the timestep value), DPM-Solver++(2M) step (§5.2, §5.3).</summary>
+    /// <summary>The step loop: batched transformer, CFG (dynamic from the timestep value), DPM-Solver++(2M) step (docs/model.md §5.2, §5.3).</summary>
     private void Denoise(ToraRequest request, JobClock job, float[] latents, float[] text, MotionGuidance motion, float[]? image)
     {
         var g = _package.Geometry;
@@ -168,16 +190,17 @@ public sealed class ToraPipeline : IDisposable
         _sessions.Release(ModelPackage.Transformer);
     }
 
-    /// <summary>Latents ÷ scaling factor → VAE decoder in the original's chunks → 8-bit frames, diffusers rounding (§5.8).</summary>
+    /// <summary>Latents ÷ scaling factor → VAE decoder in the original's chunks → 8-bit frames, diffusers rounding (docs/model.md §5.8).</summary>
     private byte[] Decode(float[] latents)
     {
-        using var decoder = new VaeDecoder(_sessions.Get(ModelPackage.VaeDecoder), _package.Vae.ScalingFactor, _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var decoder = new VaeDecoder(_sessions.Get(ModelPackage.VaeDecoder), _package.Vae.ScalingFactor,
+            _package.Geometry.LatentHeight, _package.Geometry.LatentWidth, _package.Vae.TemporalCompression, _factory.DeviceMemory, _vaeTiling);
         var frames = decoder.DecodeToUint8(latents, _package.Geometry.LatentFrames, FrameLayout.FramesFirst);
         _sessions.Release(ModelPackage.VaeDecoder);
         return frames;
     }
 
-    /// <summary>The MP4 (H.264, yuv420p, CRF 18 by default), with the trajectories drawn over it when asked (§5.8).</summary>
+    /// <summary>The MP4 (H.264, yuv420p, CRF 18 by default), with the trajectories drawn over it when asked (docs/model.md §5.8).</summary>
     private async Task EncodeVideoAsync(ToraRequest request, byte[] frames, CancellationToken cancellationToken)
     {
         if (request.OutputPath is null) return;
@@ -192,7 +215,7 @@ public sealed class ToraPipeline : IDisposable
     public void Dispose() => _sessions.Dispose();
 
     /// <summary>Phase timings, progress reports and cancellation checks of one job.</summary>
-    private sealed class JobClock(int totalSteps, IProgress<PipelineProgress>? progress, CancellationToken cancellationToken)
+    private sealed class JobClock(int totalSteps, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly Dictionary<string, double> _phases = [];
@@ -217,7 +240,7 @@ public sealed class ToraPipeline : IDisposable
         public void Report(string phase, int step)
         {
             _step = step;
-            progress?.Report(new PipelineProgress(phase, step, totalSteps, _clock.Elapsed));
+            progress?.Report(new GenerationProgress(phase, step, totalSteps, _clock.Elapsed));
         }
 
         public T Run<T>(string phase, Func<T> work)

@@ -12,7 +12,7 @@ public sealed record ToraRequest
     /// <summary>The text prompt.</summary>
     public required string Prompt { get; init; }
 
-    /// <summary>The negative prompt (the unconditional branch is T5 of it, diffusers semantics, tora-reference §5.4).</summary>
+    /// <summary>The negative prompt (the unconditional branch is T5 of it, diffusers semantics, docs/model.md §5.4).</summary>
     public string NegativePrompt { get; init; } = "";
 
     /// <summary>Motion trajectories; empty: motion guidance off.</summary>
@@ -21,7 +21,7 @@ public sealed record ToraRequest
     /// <summary>
     /// A flow video already rendered, 8-bit RGB <c>[F, H, W, 3]</c> at the package's size, used for motion guidance
     /// instead of rendering <see cref="Trajectories"/> (which then only feed the overlay): a dense optical-flow
-    /// video, or a flow video rendered elsewhere (the original's OpenCV blur, tora-reference §9.2).
+    /// video, or a flow video rendered elsewhere (the original's OpenCV blur, docs/model.md §9.2).
     /// </summary>
     public byte[]? FlowVideo { get; init; }
 
@@ -37,7 +37,7 @@ public sealed record ToraRequest
     /// <summary>Classifier-free guidance scale (6); at or below 1 guidance is off.</summary>
     public double GuidanceScale { get; init; } = 6.0;
 
-    /// <summary>Dynamic CFG from the timestep value (tora-reference §5.3).</summary>
+    /// <summary>Dynamic CFG from the timestep value (docs/model.md §5.3).</summary>
     public bool DynamicCfg { get; init; } = true;
 
     /// <summary>Every random draw of the job, in the original's order (seeded, replayed or recording).</summary>
@@ -58,13 +58,6 @@ public sealed record ToraRequest
     /// <summary>Called after every step with the latents (optional).</summary>
     public StepObserver? OnStep { get; init; }
 }
-
-/// <summary>Progress of one generation.</summary>
-/// <param name="Phase"><c>encode_text</c>, <c>encode_motion</c>, <c>denoise</c>, <c>decode</c>, <c>encode_video</c>.</param>
-/// <param name="Step">Denoising steps done.</param>
-/// <param name="TotalSteps">Denoising steps in all.</param>
-/// <param name="Elapsed">Time since the job started.</param>
-public sealed record PipelineProgress(string Phase, int Step, int TotalSteps, TimeSpan Elapsed);
 
 /// <summary>What a generation produced.</summary>
 /// <param name="Frames">The video, 8-bit RGB <c>[F, H, W, 3]</c> (without overlay).</param>

@@ -1,12 +1,12 @@
 namespace Tora.Models.Graph;
 
-/// <summary>Op helpers the 3D VAE needs: group norm, nearest upsampling, shape arithmetic.</summary>
+/// <summary>Op helpers the 3D VAE needs: group norm, nearest upsampling, slices with host-computed bounds.</summary>
 public sealed partial class GraphBuilder
 {
     /// <summary>
     /// <c>nn.GroupNorm</c> on an [N, C, …] tensor: statistics per (sample, group) over the group's channels and
     /// every position, then the per-channel affine. Expressed as InstanceNormalization over [N, groups, −1]
-    /// (ORT's contrib GroupNorm is NHWC 4-D only; onnx-and-performance.md §1.2) followed by Mul/Add with
+    /// (ORT's contrib GroupNorm is NHWC 4-D only; docs/model.md §6.2) followed by Mul/Add with
     /// <paramref name="gamma"/> and <paramref name="beta"/> shaped [C, 1, …] to broadcast.
     /// </summary>
     public Value GroupNorm(Value x, int groups, Value gamma, Value beta, float epsilon)
@@ -43,38 +43,40 @@ public sealed partial class GraphBuilder
     }
 
     /// <summary>
-    /// Nearest-neighbour upsampling of [1, C, T, h, w] by integer factors: every frame repeated
-    /// <paramref name="timeFactor"/> times and every pixel <paramref name="spaceFactor"/> × <paramref name="spaceFactor"/>
-    /// times → [1, C, T·r, h·s, w·s]: torch's <c>F.interpolate(mode="nearest")</c> with integer factors, as
-    /// Reshape/Expand copies (about 3× faster than a 5-D nearest Resize on the CPU provider), every tensor of rank ≤ 6.
+    /// Every frame of [1, C, T, h, w] repeated <paramref name="factor"/> times → [1, C, T·r, h, w] (torch's
+    /// <c>F.interpolate(mode="nearest")</c> in time): a Resize with constant scales (asymmetric coordinates,
+    /// floor), exact copies for any h and w, so one VAE graph serves whole frames and tiles (docs/vae-tiling.md).
     /// </summary>
-    public Value RepeatNearest(Value x, int channels, int height, int width, int timeFactor, int spaceFactor)
+    public Value RepeatFrames(Value x, int factor) => factor == 1 ? x
+        : Node("Resize", [x, null, ConstantFloat32([1f, 1f, factor, 1f, 1f], 5)],
+            Attr.String("mode", "nearest"), Attr.String("coordinate_transformation_mode", "asymmetric"), Attr.String("nearest_mode", "floor"));
+
+    /// <summary>
+    /// Every pixel of [1, C, T, h, w] repeated <paramref name="factor"/> × <paramref name="factor"/> times →
+    /// [1, C, T, h·s, w·s] (nearest upsampling in space) for any h and w: [C, T, h, w] with s² copies concatenated
+    /// on T, then DepthToSpace (DCR) puts copy (i, j) at offset (i, j) of each s × s block. Copies only, exact;
+    /// a 5-D nearest Resize, the other shape-free form, was measured slower on the CPU provider (bench/README.md).
+    /// </summary>
+    public Value RepeatPixels(Value x, int factor)
     {
-        if (timeFactor > 1)
-        {
-            var t = Node("Expand", Reshape(x, 0, 0, 0, 1, (long)height * width), Int64s(1, 1, 1, timeFactor, 1));
-            x = Reshape(t, 0, 0, -1, height, width);
-        }
-        if (spaceFactor > 1)
-        {
-            var t = Node("Expand", Reshape(x, 0, -1, height, 1, width, 1), Int64s(1, 1, 1, spaceFactor, 1, spaceFactor));
-            x = Reshape(t, 0, channels, -1, (long)height * spaceFactor, (long)width * spaceFactor);
-        }
-        return x;
+        if (factor == 1) return x;
+        var frames = Node("Squeeze", x, Int64s(0));
+        var copies = Concat(1, Enumerable.Repeat(frames, factor * factor).ToArray());
+        var blocks = Node("DepthToSpace", [copies], Attr.Int("blocksize", factor), Attr.String("mode", "DCR"));
+        return Unsqueeze(blocks, 0);
     }
+
+    /// <summary>
+    /// The mean of each pair of consecutive frames of [1, C, 2T, h, w] → [1, C, T, h, w] (an AveragePool of
+    /// kernel and stride 2 in time: (a + b) / 2 in the input type), independent of the spatial size.
+    /// </summary>
+    public Value AverageFramePairs(Value x) =>
+        Node("AveragePool", [x], Attr.Ints("kernel_shape", 2, 1, 1), Attr.Ints("strides", 2, 1, 1));
 
     /// <summary>The shape of <paramref name="x"/> as int64 [rank].</summary>
     public Value Shape(Value x) => Node("Shape", x);
 
-    /// <summary>Dimension <paramref name="axis"/> of <paramref name="x"/> as int64 [1].</summary>
-    public Value Dimension(Value x, long axis) => Node("Slice", Shape(x), Int64s(axis), Int64s(axis + 1), Int64s(0));
-
     /// <summary>x[start:end] along <paramref name="axis"/> with computed (int64 [1]) bounds.</summary>
     public Value Slice(Value x, long axis, Value start, Value end) => Node("Slice", x, start, end, Int64s(axis));
 
-    /// <summary>Integer remainder (int64).</summary>
-    public Value Mod(Value a, Value b) => Node("Mod", a, b);
-
-    /// <summary>Mean over <paramref name="axes"/>, dropping them.</summary>
-    public Value ReduceMeanDrop(Value x, params long[] axes) => Node("ReduceMean", [x], Attr.Ints("axes", axes), Attr.Int("keepdims", 0));
 }

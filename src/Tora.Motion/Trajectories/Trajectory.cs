@@ -11,9 +11,9 @@ public enum CoordinateSpace
     Normalized,
 
     /// <summary>
-    /// The original's 256 × 256 integer canvas (tora-reference §1.1): valid values are 0 ≤ v &lt; 256, fractions are
+    /// The original's 256 × 256 integer canvas (docs/model.md §1.1): valid values are 0 ≤ v &lt; 256, fractions are
     /// truncated toward zero on input like the original's <c>int()</c>, and a point maps to the video pixel
-    /// <c>int(W·x/256)</c>, <c>int(H·y/256)</c> (§1.2 step 3).
+    /// <c>int(W·x/256)</c>, <c>int(H·y/256)</c> (docs/model.md §1.2 step 3).
     /// </summary>
     Canvas256,
 
@@ -22,6 +22,37 @@ public enum CoordinateSpace
     /// truncates like canvas256, and the mapping to the video is the identity.
     /// </summary>
     Pixels,
+}
+
+/// <summary>The wire names of <see cref="CoordinateSpace"/>, parsed and printed here only.</summary>
+public static class CoordinateSpaces
+{
+    /// <summary>The space of a trajectory that names none.</summary>
+    public const CoordinateSpace Default = CoordinateSpace.Normalized;
+
+    /// <summary>Every wire name, for messages: <c>normalized, canvas256, pixels</c>.</summary>
+    public const string Names = "normalized, canvas256, pixels";
+
+    /// <summary>The wire name of a space: <c>normalized</c>, <c>canvas256</c> or <c>pixels</c>.</summary>
+    public static string Name(CoordinateSpace space) => space switch
+    {
+        CoordinateSpace.Normalized => "normalized",
+        CoordinateSpace.Canvas256 => "canvas256",
+        CoordinateSpace.Pixels => "pixels",
+        _ => throw new ArgumentOutOfRangeException(nameof(space), space, null),
+    };
+
+    /// <summary>Parses a wire name (case-insensitive); <see cref="Default"/> and false when it is none of them.</summary>
+    public static bool TryParse(string? name, out CoordinateSpace space)
+    {
+        switch (name?.ToLowerInvariant())
+        {
+            case "normalized": space = CoordinateSpace.Normalized; return true;
+            case "canvas256": space = CoordinateSpace.Canvas256; return true;
+            case "pixels": space = CoordinateSpace.Pixels; return true;
+            default: space = Default; return false;
+        }
+    }
 }
 
 /// <summary>One trajectory point in its trajectory's coordinate space.</summary>
@@ -34,7 +65,7 @@ public readonly record struct PixelPoint(int X, int Y);
 
 /// <summary>
 /// One moving object's path: key positions in time order. Without <see cref="Frames"/>, the points are spread
-/// over the video as the original's <c>process_points</c> does (tora-reference §1.2); with it, point <c>i</c> is
+/// over the video as the original's <c>process_points</c> does (docs/model.md §1.2); with it, point <c>i</c> is
 /// pinned to video frame <c>Frames[i]</c> and positions in between are interpolated linearly.
 /// </summary>
 /// <param name="Points">The key positions; at least one.</param>
@@ -53,7 +84,7 @@ public sealed record Trajectory(IReadOnlyList<TrajectoryPoint> Points, Coordinat
 /// <param name="Width">Width W in pixels.</param>
 public readonly record struct VideoGeometry(int Frames, int Height, int Width)
 {
-    /// <summary>Tora's default: 49 frames at 480 × 720 (tora-reference §1.2).</summary>
+    /// <summary>Tora's default: 49 frames at 480 × 720 (docs/model.md §1.2).</summary>
     public static VideoGeometry Default => new(49, 480, 720);
 
     /// <summary>Number of pixels of one frame.</summary>
