@@ -31,6 +31,9 @@ builder.Services.ConfigureHttpJsonOptions(o =>
     o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
     o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
 });
+builder.Services.AddSingleton<ApiKeyCache>();
+builder.Services.AddHostedService<ApiKeyChangeListener>();
+builder.Services.AddOptions<Tora.Core.Tenancy.KeyOptions>().Bind(builder.Configuration.GetSection("Tora:Keys"));
 builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 builder.Services.AddAuthorizationBuilder()
@@ -89,6 +92,7 @@ app.MapWebPage();
 app.MapGenerationsApi();
 app.MapGenerationEventsApi();
 app.MapWebhooksApi();
+app.MapKeysApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();
 app.MapBenchApi();
