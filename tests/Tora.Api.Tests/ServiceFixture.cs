@@ -106,6 +106,7 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Limits:Tenants:ratelimited:RequestsPerMinute"] = "3",
         ["Tora:Limits:Tenants:capped:MaxQueued"] = "3",
         ["Tora:Limits:Tenants:capped:MaxRunning"] = "1",
+        ["Tora:Limits:Tenants:fair-heavy:Weight"] = "2",
         // Short, so the key rotation test sees the old key stop working.
         ["Tora:Keys:RotationGracePeriod"] = "00:00:03",
         ["Logging:LogLevel:Default"] = "Warning",
