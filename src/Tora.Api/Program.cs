@@ -93,6 +93,7 @@ app.MapGenerationsApi();
 app.MapGenerationEventsApi();
 app.MapWebhooksApi();
 app.MapKeysApi();
+app.MapUsageApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();
 app.MapBenchApi();

@@ -82,6 +82,8 @@ public sealed class GenerationJob(
                 foreach (var key in new[] { stored.VideoKey, stored.ThumbnailKey }) await blobs.DeleteAsync(key, CancellationToken.None);
             }
             WorkerMetrics.JobSeconds.WithLabels(model, "succeeded").Observe(total.Elapsed.TotalSeconds);
+            WorkerMetrics.RecordUsage(g.Tenant, model, GenerationStatus.Succeeded, timings["worker_ms"] / 1000, timings,
+                (double)result.FrameCount / result.Fps);
             logger.LogInformation("generation {Id} succeeded in {Seconds:F1} s ({Frames} frames)", g.Id, total.Elapsed.TotalSeconds, result.FrameCount);
         }
         catch (VideoGenerationException e)
@@ -110,6 +112,7 @@ public sealed class GenerationJob(
         {
             // The job was deleted (dashboard, or the API's cancel): the pipeline stopped between steps.
             WorkerMetrics.JobSeconds.WithLabels(model, "cancelled").Observe(total.Elapsed.TotalSeconds);
+            WorkerMetrics.RecordUsage(g.Tenant, model, GenerationStatus.Cancelled, total.Elapsed.TotalSeconds);
             logger.LogInformation("generation {Id}: job {Job} cancelled between steps", g.Id, jobId);
             await RemovePiecesAsync(g, pieces);
             await store.CancelAsync(g.Id, jobId, CancellationToken.None);
@@ -153,6 +156,7 @@ public sealed class GenerationJob(
     {
         WorkerMetrics.Failures.WithLabels(g.Input.Model, code).Inc();
         WorkerMetrics.JobSeconds.WithLabels(g.Input.Model, "failed").Observe(total.Elapsed.TotalSeconds);
+        WorkerMetrics.RecordUsage(g.Tenant, g.Input.Model, GenerationStatus.Failed, total.Elapsed.TotalSeconds);
         logger.LogWarning("generation {Id} failed: {Code}: {Message}", g.Id, code, message);
         await ThroughOutageAsync(g.Id, "recording the failure", () => store.FailAsync(g.Id, jobId, code, message, CancellationToken.None), CancellationToken.None);
     }
