@@ -18,6 +18,9 @@ public static class ProblemPlumbing
         services.AddExceptionHandler<DatabaseUnavailableHandler>().AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
         {
             var problem = ctx.ProblemDetails;
+            // Every problem carries the trace id of its request: the W3C trace id while tracing (the same as the
+            // generation's trace), else the server's request id.
+            problem.Extensions["trace_id"] = TraceId(ctx.HttpContext);
             if (problem.Extensions.ContainsKey("code")) return;
             var exception = ctx.Exception ?? ctx.HttpContext.Features.Get<IExceptionHandlerFeature>()?.Error;
             if (exception is BlobStoreUnavailableException) { DescribeStorageOutage(ctx); return; }
@@ -34,8 +37,11 @@ public static class ProblemPlumbing
             problem.Type = ApiProblem.TypeFor(code);
             if (exception is BadHttpRequestException bad) problem.Detail = bad.Message;
             problem.Extensions["code"] = code;
-            problem.Extensions["trace_id"] = ctx.HttpContext.TraceIdentifier;
         });
+
+    /// <summary>The trace id a problem answer reports.</summary>
+    public static string TraceId(HttpContext context) =>
+        System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } a ? a.TraceId.ToHexString() : context.TraceIdentifier;
 
     /// <summary>Seconds a client is asked to wait when the blob store is unavailable.</summary>
     public const int StorageRetryAfterSeconds = 10;
@@ -54,7 +60,6 @@ public static class ProblemPlumbing
         problem.Detail = $"the blob store cannot be reached or written right now; retry after {StorageRetryAfterSeconds} s";
         problem.Type = ApiProblem.TypeFor(BlobStoreUnavailableException.ErrorCode);
         problem.Extensions["code"] = BlobStoreUnavailableException.ErrorCode;
-        problem.Extensions["trace_id"] = ctx.HttpContext.TraceIdentifier;
     }
 
     private static string CodeFor(int status) => status switch
