@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Tora.Inference;
 using Tora.Motion.IO;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
@@ -109,7 +110,7 @@ public static class GenerateCommand
             var package = ModelPackage.Open(o.Model);
             var g = package.Geometry;
             if (o.Frames is { } f && f != g.Frames) throw new CliException($"--frames {f}: the model package {o.Model} generates {g.Frames} frames");
-            var trajectories = o.Trajectories.SelectMany(file => LoadTrajectories(file, new VideoGeometry(g.Frames, g.Height, g.Width))).ToArray();
+            var trajectories = o.Trajectories.SelectMany(file => TrajectoryFiles.Load(file, new VideoGeometry(g.Frames, g.Height, g.Width))).ToArray();
             INoiseSource source = o.Noise is null ? new SeededNoiseSource(o.Seed) : ReplayNoiseSource.Load(o.Noise);
             var recorder = o.RecordNoise is null ? null : new RecordingNoiseSource(source);
             using var pipeline = new ToraPipeline(package, new ExecutionOptions
@@ -144,7 +145,7 @@ public static class GenerateCommand
             stdout.WriteLine($"{o.Out}: {result.FrameCount} frames {result.Width}x{result.Height} at {o.Fps} fps, "
                 + $"{(o.Noise is null ? $"seed {o.Seed}" : $"noise replayed from {o.Noise}")}, {result.ExecutionProvider}, {clock.Elapsed.TotalSeconds:F1} s ({phases})");
         }
-        catch (ToraPipelineException e)
+        catch (GenerationException e)
         {
             throw new CliException(e.Message);
         }
@@ -162,33 +163,6 @@ public static class GenerateCommand
         }
     }
 
-    private static IReadOnlyList<Trajectory> LoadTrajectories(string file, VideoGeometry geometry)
-    {
-        if (!File.Exists(file)) throw new CliException($"{file}: no such file");
-        TrajectoryParseResult parsed;
-        try
-        {
-            parsed = Path.GetExtension(file).ToLowerInvariant() switch
-            {
-                ".txt" => TrajectoryTextReader.ReadFile(file),
-                ".json" => TrajectoryJsonReader.ReadFile(file),
-                var other => throw new CliException($"{file}: unknown trajectory file type '{other}' (expected .txt or .json)"),
-            };
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"{file}: {e.Message}");
-        }
-        if (!parsed.Success) throw new CliException($"{file}: {Describe(parsed.Errors)}");
-        if (parsed.Trajectories.Count == 0) throw new CliException($"{file}: no trajectories");
-        var errors = TrajectoryValidator.Validate(parsed.Trajectories, geometry);
-        if (errors.Count > 0) throw new CliException($"{file}: {Describe(errors)}");
-        return parsed.Trajectories;
-    }
-
-    private static string Describe(IReadOnlyList<TrajectoryError> errors) =>
-        errors[0] + (errors.Count > 1 ? $" (and {errors.Count - 1} more)" : "");
-
     private static void Write(string path, Action<string> write)
     {
         try
@@ -204,9 +178,9 @@ public static class GenerateCommand
     }
 
     /// <summary>One line per denoising step on stdout.</summary>
-    private sealed class StepPrinter(TextWriter stdout) : IProgress<PipelineProgress>
+    private sealed class StepPrinter(TextWriter stdout) : IProgress<GenerationProgress>
     {
-        public void Report(PipelineProgress value)
+        public void Report(GenerationProgress value)
         {
             if (value.Phase == "denoise" && value.Step > 0)
                 stdout.WriteLine($"step {value.Step}/{value.TotalSteps} ({value.Elapsed.TotalSeconds:F1} s)");

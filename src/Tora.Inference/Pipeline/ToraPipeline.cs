@@ -27,7 +27,7 @@ public sealed class ToraPipeline : IDisposable
     private readonly VaeTiling? _vaeTiling;
 
     /// <summary>Opens <paramref name="package"/> (checked, tokenizer loaded; sessions are created on first use).</summary>
-    /// <exception cref="ToraPipelineException">The package is unusable, or CUDA was required and is not usable.</exception>
+    /// <exception cref="GenerationException">The package is unusable, or CUDA was required and is not usable.</exception>
     public ToraPipeline(ModelPackage package, ExecutionOptions? options = null)
     {
         options ??= new ExecutionOptions();
@@ -36,7 +36,7 @@ public sealed class ToraPipeline : IDisposable
         _factory = new OrtSessionFactory(options);
         // The CPU provider has no bfloat16 MatMul: a bf16 package would fail at its first session, mid-job.
         if (package.Manifest.Precision == Bf16 && !_factory.UsesCuda)
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable,
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable,
                 $"the bf16 model package {package.Folder} needs CUDA, and {_factory.Reason}; use an fp32 package ('tora model build --precision fp32') on the CPU");
         _sessions = new PackageSessions(package, _factory, options.LowMemory, _log);
         T5Tokenizer tokenizer;
@@ -46,7 +46,7 @@ public sealed class ToraPipeline : IDisposable
         }
         catch (Exception e) when (e is IOException or InvalidDataException or FormatException or ArgumentException)
         {
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
         }
         var m = package.Manifest;
         try
@@ -55,7 +55,7 @@ public sealed class ToraPipeline : IDisposable
         }
         catch (ArgumentException e)
         {
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, e.Message);
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, e.Message, e);
         }
         // SAT-imported packages: the unconditional branch is all zeros (docs/model.md §5.4, issue 12's semantics).
         _prompts = new PromptEncoder(tokenizer, m.TextLength, m.Transformer.TextEmbedDim,
@@ -91,9 +91,9 @@ public sealed class ToraPipeline : IDisposable
     public int[] LatentShape => [1, _package.Geometry.LatentFrames, _package.Geometry.LatentChannels, _package.Geometry.LatentHeight, _package.Geometry.LatentWidth];
 
     /// <summary>Runs one generation (the paper's figure, top to bottom).</summary>
-    /// <exception cref="ToraPipelineException">The request does not fit the package (code <c>invalid_input</c> or <c>unsupported_size</c>).</exception>
+    /// <exception cref="GenerationException">The request does not fit the package (code <c>invalid_input</c> or <c>unsupported_size</c>).</exception>
     /// <exception cref="OperationCanceledException">Cancelled (checked between phases and between steps).</exception>
-    public async Task<ToraResult> GenerateAsync(ToraRequest request, IProgress<PipelineProgress>? progress, CancellationToken cancellationToken)
+    public async Task<ToraResult> GenerateAsync(ToraRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         var job = new JobClock(CheckRequest(request), progress, cancellationToken);
         var text = job.Run("encode_text", () => EncodeText(request));
@@ -114,9 +114,9 @@ public sealed class ToraPipeline : IDisposable
     private int CheckRequest(ToraRequest request)
     {
         var g = _package.Geometry;
-        static ToraPipelineException Invalid(string message) => new(ToraPipelineException.InvalidInput, message);
+        static GenerationException Invalid(string message) => new(GenerationErrorCodes.InvalidInput, message);
         if (request.Frames is { } f && f != g.Frames)
-            throw new ToraPipelineException(ToraPipelineException.UnsupportedSize, $"this model package generates {g.Frames} frames, not {f}");
+            throw new GenerationException(GenerationErrorCodes.UnsupportedSize, $"this model package generates {g.Frames} frames, not {f}");
         if (request.Steps < 1 || request.Steps > _package.SchedulerConfig.NumTrainTimesteps)
             throw Invalid($"steps must be 1..{_package.SchedulerConfig.NumTrainTimesteps}, got {request.Steps}");
         if (!double.IsFinite(request.GuidanceScale) || request.GuidanceScale < 0)
@@ -215,7 +215,7 @@ public sealed class ToraPipeline : IDisposable
     public void Dispose() => _sessions.Dispose();
 
     /// <summary>Phase timings, progress reports and cancellation checks of one job.</summary>
-    private sealed class JobClock(int totalSteps, IProgress<PipelineProgress>? progress, CancellationToken cancellationToken)
+    private sealed class JobClock(int totalSteps, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly Dictionary<string, double> _phases = [];
@@ -240,7 +240,7 @@ public sealed class ToraPipeline : IDisposable
         public void Report(string phase, int step)
         {
             _step = step;
-            progress?.Report(new PipelineProgress(phase, step, totalSteps, _clock.Elapsed));
+            progress?.Report(new GenerationProgress(phase, step, totalSteps, _clock.Elapsed));
         }
 
         public T Run<T>(string phase, Func<T> work)
