@@ -26,6 +26,9 @@ public sealed class ServiceFixture : IAsyncLifetime
 
     /// <summary>The API.</summary>
     public WebApplicationFactory<Program> Api { get; private set; } = null!;
+    /// <summary>A second API instance on the same database (started on first use), for what must hold across instances.</summary>
+    public WebApplicationFactory<Program> SecondApi => _secondApi.Value;
+    private readonly Lazy<WebApplicationFactory<Program>> _secondApi;
     /// <summary>The connection string of the test database.</summary>
     public string ConnectionString { get; private set; } = "";
     /// <summary>Blob root.</summary>
@@ -38,6 +41,21 @@ public sealed class ServiceFixture : IAsyncLifetime
     public string AdminKey { get; private set; } = "";
     /// <summary>The fake generator of the tora-tiny worker.</summary>
     public FakeVideoGenerator Fake { get; } = new("tora-tiny");
+
+    /// <summary>Creates the fixture (the service starts in <see cref="InitializeAsync"/>).</summary>
+    public ServiceFixture()
+    {
+        _secondApi = new(() =>
+        {
+            var settings = Settings();
+            var api = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+            {
+                foreach (var (k, v) in settings) b.UseSetting(k, v);
+            });
+            _ = api.Server;
+            return api;
+        });
+    }
 
     /// <summary>Settings shared by the API and the workers.</summary>
     public Dictionary<string, string?> Settings() => new()
@@ -89,6 +107,9 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Limits:Tenants:ratelimited:RequestsPerMinute"] = "3",
         ["Tora:Limits:Tenants:capped:MaxQueued"] = "3",
         ["Tora:Limits:Tenants:capped:MaxRunning"] = "1",
+        ["Tora:Limits:Tenants:fair-heavy:Weight"] = "2",
+        // Short, so the key rotation test sees the old key stop working.
+        ["Tora:Keys:RotationGracePeriod"] = "00:00:03",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
@@ -177,10 +198,10 @@ public sealed class ServiceFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>A client authenticated with <paramref name="key"/> (none when null).</summary>
-    public HttpClient Client(string? key)
+    /// <summary>A client of <paramref name="api"/> (default: the first instance) authenticated with <paramref name="key"/> (none when null).</summary>
+    public HttpClient Client(string? key, WebApplicationFactory<Program>? api = null)
     {
-        var client = Api.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var client = (api ?? Api).CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
         if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }
@@ -223,6 +244,7 @@ public sealed class ServiceFixture : IAsyncLifetime
             await w.StopAsync(TimeSpan.FromSeconds(10));
             w.Dispose();
         }
+        if (_secondApi.IsValueCreated) await _secondApi.Value.DisposeAsync();
         await Api.DisposeAsync();
         if (_database is not null) await _database.DisposeAsync();
         try { Directory.Delete(BlobRoot, true); } catch (IOException) { }
