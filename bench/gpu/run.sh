@@ -272,9 +272,10 @@ stage_check() {
     if ((!DRY)) && command -v ffmpeg >/dev/null 2>&1; then
         # The whole tiny pipeline on CUDA (VAE encode/decode included), 4 steps.
         "$TORA" generate --model "$WORK/full-fp32" --prompt "A squirrel gathering nuts." --steps 4 --seed 42 \
-            --out "$WORK/tiny.mp4" 2>&1 | tee -a "$log"
+            --out "$WORK/tiny.mp4" 2>&1 | tee "$WORK/generate.txt"
         [[ ${PIPESTATUS[0]} == 0 ]] || die "tiny generate on CUDA"
-        grep -q "CUDAExecutionProvider" "$log" || die "tiny generate did not run on CUDA"
+        cat "$WORK/generate.txt" >> "$log"
+        grep -q "execution provider: CUDAExecutionProvider" "$WORK/generate.txt" || die "tiny generate did not run on CUDA"
     else
         say "tiny generate skipped ($( ((DRY)) && echo 'dry run' || echo 'no ffmpeg on this machine'))" | tee -a "$log"
     fi

@@ -38,6 +38,14 @@ public static class GenerateCommand
         var noise = new Option<string?>("--noise") { Description = "Replay every random draw from this .npz (noise_000, noise_001, ... in consumption order) instead of the seed." };
         var recordNoise = new Option<string?>("--record-noise") { Description = "Write every random draw, in consumption order, to this .npz." };
         var lowMemory = new Option<bool>("--low-memory") { Description = "Load the graphs stage by stage and release each after its stage (small GPUs)." };
+        var vaeTiling = new Option<string?>("--vae-tiling")
+        {
+            Description = "Decode (and encode) the VAE tile by tile as diffusers' enable_tiling() does: alone, diffusers' default tiles "
+                + "(half the frame height and width); HxW sets the tile size in pixels (e.g. 48x40); 'off' decodes whole frames. "
+                + "Default: on in --low-memory mode where the default tiles cover the frame, off otherwise.",
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "HxW",
+        };
         var device = new Option<int>("--device") { Description = "CUDA device index (the CPU is used when CUDA is not usable).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "The MP4 to write.", Required = true };
         var outFrames = new Option<string?>("--out-frames") { Description = "Also write the frames as a NumPy .npy, uint8 [F, H, W, 3]." };
@@ -45,7 +53,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Generate a video with a model package (text-to-video, or image-to-video with --image), guided by trajectories.")
         {
-            model, prompt, negative, traj, image, frames, steps, guidance, noDynamic, seed, fps, noise, recordNoise, lowMemory, device, output, outFrames, outLatents,
+            model, prompt, negative, traj, image, frames, steps, guidance, noDynamic, seed, fps, noise, recordNoise, lowMemory, vaeTiling, device, output, outFrames, outLatents,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -55,7 +63,8 @@ public static class GenerateCommand
                 var options = new Options(parse.GetRequiredValue(model), parse.GetRequiredValue(prompt), parse.GetValue(negative) ?? "",
                     parse.GetValue(traj) ?? [], parse.GetValue(image), parse.GetValue(frames), parse.GetValue(steps), parse.GetValue(guidance),
                     !parse.GetValue(noDynamic), parse.GetValue(seed), parse.GetValue(fps), parse.GetValue(noise), parse.GetValue(recordNoise),
-                    parse.GetValue(lowMemory), parse.GetValue(device), parse.GetRequiredValue(output), parse.GetValue(outFrames), parse.GetValue(outLatents));
+                    parse.GetValue(lowMemory), ReadVaeTiling(parse.GetResult(vaeTiling) is null ? null : parse.GetValue(vaeTiling) ?? "on"),
+                    parse.GetValue(device), parse.GetRequiredValue(output), parse.GetValue(outFrames), parse.GetValue(outLatents));
                 await RunAsync(options, stdout, cancellationToken);
                 return 0;
             }
@@ -69,8 +78,22 @@ public static class GenerateCommand
     }
 
     private sealed record Options(string Model, string Prompt, string Negative, string[] Trajectories, string? Image, int? Frames, int Steps,
-        double Guidance, bool DynamicCfg, ulong Seed, int Fps, string? Noise, string? RecordNoise, bool LowMemory, int Device,
+        double Guidance, bool DynamicCfg, ulong Seed, int Fps, string? Noise, string? RecordNoise, bool LowMemory, VaeTilingChoice VaeTiling, int Device,
         string Out, string? OutFrames, string? OutLatents);
+
+    /// <summary><c>--vae-tiling</c>: absent (null) → auto; alone → on; else off, auto, on or HxW.</summary>
+    private static VaeTilingChoice ReadVaeTiling(string? value)
+    {
+        if (value is null) return VaeTilingChoice.Auto;
+        try
+        {
+            return VaeTilingChoice.Parse(value);
+        }
+        catch (FormatException e)
+        {
+            throw new CliException($"--vae-tiling: {e.Message}");
+        }
+    }
 
     private static async Task RunAsync(Options o, TextWriter stdout, CancellationToken cancellationToken)
     {
@@ -94,6 +117,7 @@ public static class GenerateCommand
             {
                 DeviceId = o.Device,
                 LowMemory = o.LowMemory,
+                VaeTiling = o.VaeTiling,
                 Log = line => stdout.WriteLine(line),
             });
             var request = new ToraRequest

@@ -104,3 +104,16 @@ public sealed class WebPageTests(ServiceFixture service)
         Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("/web/missing.js")).StatusCode);
     }
 }
+
+/// <summary>The preview draws each path in the editor's colour: both palettes must stay the same.</summary>
+public sealed class PreviewPaletteTests
+{
+    [Fact]
+    public void The_preview_palette_is_the_web_editors_palette()
+    {
+        var editor = File.ReadAllText(Path.Combine(Tora.TestSupport.TestData.RepositoryRoot, "src", "Tora.Api", "Web", "editor.js"));
+        var line = System.Text.RegularExpressions.Regex.Match(editor, @"export const COLOURS = \[(.*?)\];").Groups[1].Value;
+        var web = System.Text.RegularExpressions.Regex.Matches(line, "#([0-9a-f]{6})").Select(m => m.Groups[1].Value).ToArray();
+        Assert.Equal(web, Tora.Motion.Video.TrajectoryPreview.EditorColours.Select(c => $"{c.R:x2}{c.G:x2}{c.B:x2}").ToArray());
+    }
+}

@@ -65,7 +65,7 @@ public static class TrajectoriesApi
 
         var tracks = TrajectoryResampler.ToVideo(trajectories, geometry);
         var flow = FlowVideo.Create(tracks, geometry);
-        var video = mode == "flow" ? TrajectoryPreview.FlowVideo(flow) : TrajectoryPreview.DrawPaths(tracks, geometry, image?.Bytes);
+        var video = mode == "flow" ? TrajectoryPreview.FlowVideo(flow) : TrajectoryPreview.DrawPaths(tracks, geometry, image?.Bytes, TrajectoryPreview.EditorColours);
         var mp4 = await Mp4Writer.EncodeAsync(video, new Mp4Options { Fps = fps, Crf = 23, Preset = "veryfast" }, ct);
         return TypedResults.Ok(new TrajectoryPreviewResponse(frames, width, height, mode,
             tracks.Select(t => t.Select(p => new[] { p.X, p.Y }).ToArray()).ToArray(),

@@ -24,6 +24,7 @@ public sealed class ToraPipeline : IDisposable
     private readonly PromptEncoder _prompts;
     private readonly Action<string> _log;
     private readonly float[] _ropeCos, _ropeSin;
+    private readonly VaeTiling? _vaeTiling;
 
     /// <summary>Opens <paramref name="package"/> (checked, tokenizer loaded; sessions are created on first use).</summary>
     /// <exception cref="GenerationException">The package is unusable, or CUDA was required and is not usable.</exception>
@@ -48,6 +49,14 @@ public sealed class ToraPipeline : IDisposable
             throw new GenerationException(GenerationErrorCodes.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
         }
         var m = package.Manifest;
+        try
+        {
+            _vaeTiling = options.VaeTiling.Resolve(m.Geometry.Height, m.Geometry.Width, package.Vae.SpatialCompression, options.LowMemory, _log);
+        }
+        catch (ArgumentException e)
+        {
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, e.Message, e);
+        }
         // SAT-imported packages: the unconditional branch is all zeros (docs/model.md §5.4, issue 12's semantics).
         _prompts = new PromptEncoder(tokenizer, m.TextLength, m.Transformer.TextEmbedDim,
             zeroUnconditional: m.Source.Semantics?.UnconditionalText == "zeros");
@@ -71,6 +80,9 @@ public sealed class ToraPipeline : IDisposable
 
     /// <summary>The prompt encoder (tokenizer and T5 with the negative-prompt cache).</summary>
     public PromptEncoder Prompts => _prompts;
+
+    /// <summary>The VAE tile size in use; null: whole frames.</summary>
+    public VaeTiling? VaeTiling => _vaeTiling;
 
     /// <summary>Components whose sessions are loaded now.</summary>
     public IReadOnlyCollection<string> LoadedComponents => _sessions.Loaded;
@@ -131,7 +143,7 @@ public sealed class ToraPipeline : IDisposable
     private float[]? EncodeFirstFrame(ToraRequest request)
     {
         if (request.FirstFrame is null) return null;
-        using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var encoder = NewVaeEncoder();
         var latents = FirstFrameEncoder.Encode(request.FirstFrame, encoder, _package.Vae.ScalingFactor, _package.Geometry.LatentFrames, request.Noise);
         if (request.Trajectories.Count == 0 && request.FlowVideo is null) _sessions.Release(ModelPackage.VaeEncoder);
         return latents;
@@ -143,7 +155,7 @@ public sealed class ToraPipeline : IDisposable
         var g = _package.Geometry;
         if (request.Trajectories.Count == 0 && request.FlowVideo is null) return MotionGuidance.Off(_sessions.Get(ModelPackage.Transformer));
         var video = new VideoGeometry(g.Frames, g.Height, g.Width);
-        using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var encoder = NewVaeEncoder();
         var trajectoryEncoder = _sessions.Get(ModelPackage.TrajectoryEncoder);
         var motion = request.FlowVideo is { } flow
             ? MotionGuidance.FromFlowVideo(flow, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory)
@@ -151,6 +163,9 @@ public sealed class ToraPipeline : IDisposable
         _sessions.Release(ModelPackage.VaeEncoder);
         return motion;
     }
+
+    private VaeEncoder NewVaeEncoder() => new(_sessions.Get(ModelPackage.VaeEncoder), _package.Geometry.Height, _package.Geometry.Width,
+        _package.Vae.TemporalCompression, _factory.DeviceMemory, _vaeTiling);
 
     /// <summary>Initial latents: one standard-normal draw × <c>init_noise_sigma</c> (1, docs/model.md §5.1).</summary>
     private float[] PrepareLatents(ToraRequest request)
@@ -178,7 +193,8 @@ public sealed class ToraPipeline : IDisposable
     /// <summary>Latents ÷ scaling factor → VAE decoder in the original's chunks → 8-bit frames, diffusers rounding (docs/model.md §5.8).</summary>
     private byte[] Decode(float[] latents)
     {
-        using var decoder = new VaeDecoder(_sessions.Get(ModelPackage.VaeDecoder), _package.Vae.ScalingFactor, _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var decoder = new VaeDecoder(_sessions.Get(ModelPackage.VaeDecoder), _package.Vae.ScalingFactor,
+            _package.Geometry.LatentHeight, _package.Geometry.LatentWidth, _package.Vae.TemporalCompression, _factory.DeviceMemory, _vaeTiling);
         var frames = decoder.DecodeToUint8(latents, _package.Geometry.LatentFrames, FrameLayout.FramesFirst);
         _sessions.Release(ModelPackage.VaeDecoder);
         return frames;
