@@ -5,8 +5,10 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Prometheus;
+using Tora.Api;
 using Tora.Api.Apis;
 using Tora.Api.Auth;
+using Tora.Api.Bench;
 using Tora.Api.Generations;
 using Tora.Api.Observability;
 using Tora.Api.OpenApi;
@@ -43,10 +45,16 @@ builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
 builder.Services.AddAuthorizationBuilder()
     .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireRole(ApiKeyAuthenticationHandler.AdminRole));
 
+builder.Services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.Section))
+    .Validate(o => o.JobWorkers >= 1, "Tora:Api:JobWorkers must be at least 1")
+    .Validate(o => o.JobInvisibilityTimeout > TimeSpan.Zero, "Tora:Api:JobInvisibilityTimeout must be positive")
+    .ValidateOnStart();
+builder.Services.AddOptions<BenchOptions>().Bind(builder.Configuration.GetSection(BenchOptions.Section));
+// The Hangfire registrations below need the values while the services are being built.
+var apiOptions = builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>() ?? new ApiOptions();
+
 // Generation jobs are created by the dispatcher and run by workers.
-// A delivery job of a killed API process is fetched again after Tora:Api:JobInvisibilityTimeout (default 5 min; the
-// sliding timeout keeps a running job invisible however long it takes, so a short value is safe for these light jobs).
-builder.Services.AddHangfire(c => c.UseToraStorage(connectionString, builder.Configuration.GetValue<TimeSpan?>("Tora:Api:JobInvisibilityTimeout")));
+builder.Services.AddHangfire(c => c.UseToraStorage(connectionString, apiOptions.JobInvisibilityTimeout));
 builder.Services.AddSingleton<GenerationDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationDispatcher>());
 builder.Services.AddSingleton<GenerationCanceller>();
@@ -60,12 +68,12 @@ builder.Services.AddHostedService<GenerationSweeper>();
 builder.Services.AddHostedService<WebhookDispatcher>();
 // The API runs the light jobs itself (webhook deliveries, retention); GPU jobs run only in workers, on their model
 // queues. Tora:Api:RunJobServer=false makes an instance serve requests only (another instance runs these jobs).
-if (builder.Configuration.GetValue("Tora:Api:RunJobServer", true))
+if (apiOptions.RunJobServer)
     builder.Services.AddHangfireServer(o =>
     {
         o.Queues = [IWebhookDeliveryJob.Queue, IRetentionJob.Queue];
         // Deliveries mostly wait on receivers (up to the attempt timeout each), so more workers than cores.
-        o.WorkerCount = builder.Configuration.GetValue("Tora:Api:JobWorkers", 20);
+        o.WorkerCount = apiOptions.JobWorkers;
         o.ServerName = $"api-{Environment.MachineName}-{Environment.ProcessId}";
         // Webhook retries are scheduled jobs: move them to their queue promptly once due.
         o.SchedulePollingInterval = TimeSpan.FromSeconds(1);
@@ -100,7 +108,7 @@ app.MapKeysApi();
 app.MapUsageApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();
-app.MapBenchApi();
+app.MapBenchInsertEndpoint();
 app.MapHealthApi();
 app.MapMetrics("/metrics");
 // Admin keys only: the dashboard can delete and re-run jobs. Hangfire's own filter would allow local requests

@@ -182,7 +182,7 @@ public static class GenerateCommand
     {
         public void Report(GenerationProgress value)
         {
-            if (value.Phase == "denoise" && value.Step > 0)
+            if (value.Phase == GenerationPhases.Denoise && value.Step > 0)
                 stdout.WriteLine($"step {value.Step}/{value.TotalSteps} ({value.Elapsed.TotalSeconds:F1} s)");
         }
     }

@@ -21,7 +21,7 @@ namespace Tora.Worker;
 /// </summary>
 /// <remarks>
 /// A blob store outage never re-runs the pipeline: reading the first frame and storing the finished video are retried
-/// for <see cref="WorkerOptions.StorageRetryWindow"/> (phase <see cref="WaitingForStoragePhase"/>), and then the
+/// for <see cref="WorkerOptions.StorageRetryWindow"/> (phase <see cref="GenerationPhases.WaitingForStorage"/>), and then the
 /// generation fails with <see cref="BlobStoreUnavailableException.ErrorCode"/> with whatever it stored removed.
 /// </remarks>
 public sealed class GenerationJob(
@@ -29,12 +29,6 @@ public sealed class GenerationJob(
     IHostApplicationLifetime lifetime, ILogger<GenerationJob> logger)
     : IGenerationJob
 {
-    /// <summary>The progress phase while the video and thumbnail are written to the blob store.</summary>
-    public const string StoringPhase = "storing";
-
-    /// <summary>The progress phase while the job waits for an unavailable blob store.</summary>
-    public const string WaitingForStoragePhase = "waiting_for_storage";
-
     /// <inheritdoc />
     public async Task RunAsync(Guid generationId, PerformContext? context, CancellationToken cancellationToken)
     {
@@ -77,7 +71,7 @@ public sealed class GenerationJob(
             var thumbnail = Path.Combine(scratch, "thumbnail.jpg");
             await WriteThumbnailAsync(result.VideoPath, thumbnail, cancellationToken);
             var video = await DescribeAsync(result.VideoPath, cancellationToken);
-            progress.Report(new GenerationProgress(StoringPhase, g.TotalSteps, g.TotalSteps));
+            progress.Report(new GenerationProgress(GenerationPhases.Storing, g.TotalSteps, g.TotalSteps));
             var stored = await storage.RunAsync(ct => UploadAsync(g, video, result.VideoPath, thumbnail, pieces, ct),
                 (e, attempt) => WaitingForStorage(g, progress, e, attempt, g.TotalSteps), clientCancel.Token);
             var timings = result.PhaseMilliseconds.ToDictionary(p => p.Key + "_ms", p => Math.Round(p.Value, 1));
@@ -246,7 +240,7 @@ public sealed class GenerationJob(
     /// <summary>Shows the wait on the generation (and learns of a client's cancel meanwhile), and logs it.</summary>
     private void WaitingForStorage(Generation g, IProgress<GenerationProgress> progress, BlobStoreUnavailableException e, int attempt, int step)
     {
-        progress.Report(new GenerationProgress(WaitingForStoragePhase, step, g.TotalSteps));
+        progress.Report(new GenerationProgress(GenerationPhases.WaitingForStorage, step, g.TotalSteps));
         if (attempt == 1) logger.LogWarning("generation {Id}: blob store unavailable, waiting up to {Window}: {Message}", g.Id, options.Value.StorageRetryWindow, e.Message);
         else logger.LogInformation("generation {Id}: blob store still unavailable (attempt {Attempt}): {Message}", g.Id, attempt, e.Message);
     }
@@ -330,7 +324,7 @@ public sealed class GenerationJob(
                 (_phase, _phaseStart, _phaseSteps) = (value.Phase, DateTimeOffset.UtcNow, 0);
             }
             if (value.Phase == _phase) _phaseSteps = value.Step;
-            if (value.Phase == "denoise" && value.Step > 0) WorkerMetrics.StepSeconds.WithLabels(model).Observe(_step.Elapsed.TotalSeconds);
+            if (value.Phase == GenerationPhases.Denoise && value.Step > 0) WorkerMetrics.StepSeconds.WithLabels(model).Observe(_step.Elapsed.TotalSeconds);
             _step.Restart();
             if (Environment.TickCount64 < _quietUntil) return;
             try

@@ -44,7 +44,7 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
         }
         phases["denoise"] = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
-        progress.Report(new GenerationProgress("encode_video", request.Steps, request.Steps));
+        progress.Report(new GenerationProgress(GenerationPhases.EncodeVideo, request.Steps, request.Steps));
         var frames = Enumerable.Range(0, request.NumFrames).Select(i => (IVideoFrame)new DotFrame(request, i));
         var source = new RawVideoPipeSource(frames) { FrameRate = request.Fps };
         var result = await FFMpegArguments.FromPipeInput(source)
@@ -54,7 +54,7 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
             .CancellableThrough(cancellationToken)
             .ProcessAsynchronously(throwOnError: false);
         if (!result.Success) throw new InvalidOperationException("ffmpeg failed: " + result.StandardError);
-        phases["encode_video"] = sw.Elapsed.TotalMilliseconds;
+        phases[GenerationPhases.EncodeVideo] = sw.Elapsed.TotalMilliseconds;
         return new VideoGenerationResult(request.OutputPath, request.NumFrames, request.Fps,
             new Reproducibility("sha256:fake", "fake-steps", "none", "CPUExecutionProvider"), phases);
     }

@@ -1,7 +1,6 @@
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -19,7 +18,7 @@ namespace Tora.Core.Jobs;
 /// </summary>
 public sealed class GenerationDispatcher(
     NpgsqlDataSource dataSource, IBackgroundJobClient jobs, ILogger<GenerationDispatcher> logger, IOptions<LimitOptions>? limits = null)
-    : BackgroundService
+    : PollingService(logger)
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly FairScheduler _scheduler = new(limits?.Value);
@@ -39,26 +38,16 @@ public sealed class GenerationDispatcher(
     }
 
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override string Activity => "dispatching generations";
+
+    /// <inheritdoc />
+    protected override async Task RunPassAsync(CancellationToken ct)
     {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                while (await DispatchBatchAsync(stoppingToken) > 0) { }
-                await _signal.WaitAsync(IdlePoll, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "dispatching generations failed; retrying in 1 s");
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
-            }
-        }
+        while (await DispatchBatchAsync(ct) > 0) { }
     }
+
+    /// <inheritdoc />
+    protected override Task WaitAsync(CancellationToken ct) => _signal.WaitAsync(IdlePoll, ct);
 
     /// <summary>
     /// Releases the generations <see cref="FairScheduler"/> picks (as many as the model queues have room for) as

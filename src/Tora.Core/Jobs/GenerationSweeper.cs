@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tora.Core.Generations;
 
@@ -8,7 +7,7 @@ namespace Tora.Core.Jobs;
 /// Enforces <c>cancel_after</c> deadlines once a second, and finishes cancels whose worker died before confirming.
 /// Cancelling is idempotent, so several API instances can run it side by side.
 /// </summary>
-public sealed class GenerationSweeper(GenerationStore store, GenerationCanceller canceller, ILogger<GenerationSweeper> logger) : BackgroundService
+public sealed class GenerationSweeper(GenerationStore store, GenerationCanceller canceller, ILogger<GenerationSweeper> logger) : PollingService(logger)
 {
     /// <summary>How often deadlines are checked.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
@@ -17,26 +16,16 @@ public sealed class GenerationSweeper(GenerationStore store, GenerationCanceller
     public static readonly TimeSpan CancelGrace = TimeSpan.FromMinutes(2);
 
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await SweepAsync(stoppingToken);
-                await Task.Delay(Interval, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "sweeping deadlines failed; retrying");
-                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
-            }
-        }
-    }
+    protected override string Activity => "sweeping deadlines";
+
+    /// <inheritdoc />
+    protected override TimeSpan RetryDelay => TimeSpan.FromSeconds(5);
+
+    /// <inheritdoc />
+    protected override Task RunPassAsync(CancellationToken ct) => SweepAsync(ct);
+
+    /// <inheritdoc />
+    protected override Task WaitAsync(CancellationToken ct) => Task.Delay(Interval, ct);
 
     /// <summary>One pass.</summary>
     public async Task SweepAsync(CancellationToken ct)

@@ -1,5 +1,4 @@
 using Hangfire;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -11,32 +10,22 @@ namespace Tora.Core.Webhooks;
 /// (<c>FOR UPDATE SKIP LOCKED</c>, safe with several API instances) until the flag is committed.
 /// </summary>
 public sealed class WebhookDispatcher(NpgsqlDataSource dataSource, IBackgroundJobClient jobs, ILogger<WebhookDispatcher> logger)
-    : BackgroundService
+    : Jobs.PollingService(logger)
 {
     /// <summary>How often the outbox is read.</summary>
     public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
 
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override string Activity => "dispatching webhook events";
+
+    /// <inheritdoc />
+    protected override async Task RunPassAsync(CancellationToken ct)
     {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                while (await DispatchBatchAsync(stoppingToken) > 0) { }
-                await Task.Delay(Poll, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "dispatching webhook events failed; retrying in 1 s");
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
-            }
-        }
+        while (await DispatchBatchAsync(ct) > 0) { }
     }
+
+    /// <inheritdoc />
+    protected override Task WaitAsync(CancellationToken ct) => Task.Delay(Poll, ct);
 
     /// <summary>Creates the first delivery job of up to 32 new events; returns how many.</summary>
     public async Task<int> DispatchBatchAsync(CancellationToken ct)

@@ -96,17 +96,17 @@ public sealed class ToraPipeline : IDisposable
     public async Task<ToraResult> GenerateAsync(ToraRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         var job = new JobClock(CheckRequest(request), progress, cancellationToken);
-        var text = job.Run("encode_text", () => EncodeText(request));
-        var image = job.Run("encode_motion", () => EncodeFirstFrame(request));
+        var text = job.Run(GenerationPhases.EncodeText, () => EncodeText(request));
+        var image = request.FirstFrame is null ? null : job.Run(GenerationPhases.EncodeImage, () => EncodeFirstFrame(request));
         float[] latents;
-        using (var motion = job.Run("encode_motion", () => EncodeMotion(request)))
+        using (var motion = job.Run(GenerationPhases.EncodeMotion, () => EncodeMotion(request)))
         {
             latents = PrepareLatents(request);
-            job.Run("denoise", () => Denoise(request, job, latents, text, motion, image));
+            job.Run(GenerationPhases.Denoise, () => Denoise(request, job, latents, text, motion, image));
         }
         _sessions.Release(ModelPackage.TrajectoryEncoder); // after the modulations it allocated are freed
-        var frames = job.Run("decode", () => Decode(latents));
-        await job.RunAsync("encode_video", () => EncodeVideoAsync(request, frames, cancellationToken));
+        var frames = job.Run(GenerationPhases.Decode, () => Decode(latents));
+        await job.RunAsync(GenerationPhases.EncodeVideo, () => EncodeVideoAsync(request, frames, cancellationToken));
         return new ToraResult(frames, _package.Geometry.Frames, _package.Geometry.Height, _package.Geometry.Width, latents, LatentShape,
             job.PhaseMilliseconds, _factory.ProviderName);
     }
@@ -234,7 +234,7 @@ public sealed class ToraPipeline : IDisposable
 
         private sealed class DenoisePhase(JobClock job) : IProgress<DenoisingProgress>
         {
-            public void Report(DenoisingProgress value) => job.Report("denoise", value.Step);
+            public void Report(DenoisingProgress value) => job.Report(GenerationPhases.Denoise, value.Step);
         }
 
         public void Report(string phase, int step)

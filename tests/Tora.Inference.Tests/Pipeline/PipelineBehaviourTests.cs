@@ -119,8 +119,14 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         var fox = File.ReadAllBytes(TestData.Path("tora-data/images/fox.png"));
         var mp4 = Path.Combine(TestData.TempFolder(), "fox.mp4");
         var noise = new RecordingNoiseSource(new SeededNoiseSource(42));
-        var result = await i2v.GenerateAsync(Request(noise) with { FirstFrame = fox, OutputPath = mp4, OverlayTrajectory = true }, null, default);
+        var phases = new List<string>();
+        var result = await i2v.GenerateAsync(Request(noise) with { FirstFrame = fox, OutputPath = mp4, OverlayTrajectory = true },
+            new SyncProgress(r => phases.Add(r.Phase)), default);
         Assert.Equal([NoiseConsumer.ImagePosterior, NoiseConsumer.FlowPosterior, NoiseConsumer.InitialLatents], noise.Consumers.Take(3));
+        // The first frame is its own phase, named as in GenerationPhases, with its own timing.
+        Assert.Equal([GenerationPhases.EncodeText, GenerationPhases.EncodeImage, GenerationPhases.EncodeMotion, GenerationPhases.Denoise,
+            GenerationPhases.Decode, GenerationPhases.EncodeVideo], phases.Distinct());
+        Assert.Contains(GenerationPhases.EncodeImage, result.PhaseMilliseconds.Keys);
         var probe = MediaProbe.Probe(mp4);
         Assert.Equal(("h264", "yuv420p", 96, 64, 49, "8/1"), (probe.Codec, probe.PixelFormat, probe.Width, probe.Height, probe.Frames, probe.FrameRate));
         Assert.Equal(49 * 64 * 96 * 3, result.Frames.Length);

@@ -8,19 +8,19 @@ using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Generations;
 
-namespace Tora.Api.Apis;
+namespace Tora.Api.Bench;
 
 /// <summary>
 /// The load test's reference endpoint (bench/load): the same body reading and validation as
 /// <c>POST /v1/generations</c>, then one INSERT and nothing else (no authentication, no outbox row). Mapped only
 /// when <c>Tora:Bench:InsertEndpoint</c> is true, and never part of the published API.
 /// </summary>
-public static class BenchApi
+public static class BenchInsertEndpoint
 {
     /// <summary>Maps <c>POST /bench/insert</c> when enabled by configuration.</summary>
-    public static void MapBenchApi(this WebApplication app)
+    public static void MapBenchInsertEndpoint(this WebApplication app)
     {
-        if (!app.Configuration.GetValue<bool>("Tora:Bench:InsertEndpoint")) return;
+        if (!app.Services.GetRequiredService<IOptions<BenchOptions>>().Value.InsertEndpoint) return;
         app.MapPost("/bench/insert", Insert).AllowAnonymous().ExcludeFromDescription();
     }
 
@@ -45,4 +45,14 @@ public static class BenchApi
         await cmd.ExecuteNonQueryAsync(ct);
         return TypedResults.Accepted($"/bench/{id}", id);
     }
+}
+
+/// <summary>Benchmark-only switches. Bound from <c>Tora:Bench</c>.</summary>
+public sealed class BenchOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Bench";
+
+    /// <summary>Map <c>POST /bench/insert</c> (bench/load's reference endpoint); off in production.</summary>
+    public bool InsertEndpoint { get; set; }
 }
