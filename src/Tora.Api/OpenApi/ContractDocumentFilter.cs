@@ -84,6 +84,9 @@ public sealed class ContractDocumentFilter : IDocumentFilter
                     response.Headers["RateLimit-Policy"] = new OpenApiHeaderReference("RateLimit-Policy", document);
                     response.Headers["RateLimit"] = new OpenApiHeaderReference("RateLimit", document);
                 }
+            // Problems the endpoint mapping declared itself (ProducesProblem) use the one Problem schema too.
+            foreach (var response in operation.Responses.Values.OfType<OpenApiResponse>())
+                if (Get(response.Content, ProblemJson) is OpenApiMediaType problem) problem.Schema = new OpenApiSchemaReference(ProblemSchema, document);
             TightenParameters(id, operation);
             // Sorted by status, so that the served document and openapi.yaml read the same way.
             var sorted = operation.Responses.OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
