@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Benchmarks;
 

@@ -3,7 +3,7 @@ using BenchmarkDotNet.Engines;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
 using Tora.Inference.Sampling;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 using Tora.Models.Package;
 
 namespace Tora.Benchmarks;

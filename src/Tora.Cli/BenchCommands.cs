@@ -5,7 +5,7 @@ using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Tora.Inference.Embeddings;
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Inference.Package;
 
 namespace Tora.Cli;

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
-using Tora.Inference.Trajectories;
-using Tora.Inference.Video;
+using Tora.Motion.Trajectories;
+using Tora.Motion.Video;
 
 namespace Tora.Cli;
 

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Tora.Inference.IO;
-using Tora.Inference.Trajectories;
-using Tora.Inference.Video;
+using Tora.Motion.IO;
+using Tora.Motion.Trajectories;
+using Tora.Motion.Video;
 
 namespace Tora.Cli;
 

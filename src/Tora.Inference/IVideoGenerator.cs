@@ -1,4 +1,4 @@
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Inference;
 

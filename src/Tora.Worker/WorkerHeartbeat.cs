@@ -6,7 +6,8 @@ using Tora.Inference;
 namespace Tora.Worker;
 
 /// <summary>Announces this worker and its model's readiness every few seconds (read by /health/ready and /v1/models).</summary>
-public sealed class WorkerHeartbeat(WorkerRegistry registry, IVideoGenerator generator, IOptions<WorkerOptions> options, ILogger<WorkerHeartbeat> logger)
+public sealed class WorkerHeartbeat(WorkerRegistry registry, IVideoGenerator generator, WorkerHealth health, IOptions<WorkerOptions> options,
+    ILogger<WorkerHeartbeat> logger)
     : BackgroundService
 {
     /// <inheritdoc />
@@ -24,9 +25,11 @@ public sealed class WorkerHeartbeat(WorkerRegistry registry, IVideoGenerator gen
                 status = generator.Status;
                 await registry.HeartbeatAsync(new WorkerInfo(o.ResolvedName, o.Model, ModelDefinition.QueueFor(o.Model), status.Ready,
                     status.Detail, $"gpu{o.DeviceIndex}", started), started, stoppingToken);
+                health.HeartbeatSucceeded(status.Ready, status.Detail);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                health.HeartbeatFailed(e.Message);
                 logger.LogWarning(e, "heartbeat failed");
             }
             try { await Task.Delay(o.HeartbeatInterval, stoppingToken); } catch (OperationCanceledException) { break; }

@@ -1,7 +1,7 @@
 using Hangfire;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Prometheus;
 using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Jobs;
@@ -53,7 +53,9 @@ public static class WorkerHost
         });
         // The host must wait longer than Hangfire's shutdown so cancellation reaches running jobs (Hangfire issue #2026).
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
-        if (worker.MetricsPort > 0) services.AddHostedService(_ => new MetricServerHost(worker.MetricsPort));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<WorkerHealth>();
+        if (worker.MetricsPort > 0) services.AddHostedService<WorkerStatusServer>();
         return builder;
     }
 
@@ -80,23 +82,5 @@ public static class WorkerHost
     {
         await DatabaseMigrator.MigrateAsync(host.Services.GetRequiredService<NpgsqlDataSource>(), cancellationToken);
         await host.RunAsync(cancellationToken);
-    }
-
-    /// <summary>Prometheus endpoint of the worker.</summary>
-    private sealed class MetricServerHost(int port) : IHostedService
-    {
-        private MetricServer? _server;
-
-        public Task StartAsync(CancellationToken cancellationToken)
-        {
-            _server = new MetricServer(port: port);
-            _server.Start();
-            return Task.CompletedTask;
-        }
-
-        public async Task StopAsync(CancellationToken cancellationToken)
-        {
-            if (_server is not null) await _server.StopAsync();
-        }
     }
 }

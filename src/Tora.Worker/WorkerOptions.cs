@@ -18,7 +18,10 @@ public sealed class WorkerOptions
     /// <summary>A unique name (default <c>host:pid:device</c>), shown in heartbeats and the Hangfire dashboard.</summary>
     public string? Name { get; set; }
 
-    /// <summary>Port of this worker's Prometheus endpoint (job durations, step times, failures); 0 turns it off.</summary>
+    /// <summary>
+    /// Port of this worker's own HTTP endpoint: <c>/metrics</c> (Prometheus: job durations, step times, failures),
+    /// <c>/health/live</c> and <c>/health/ready</c>; 0 turns it off.
+    /// </summary>
     public int MetricsPort { get; set; }
 
     /// <summary>Folder for per-job scratch files (default: the system temp folder).</summary>

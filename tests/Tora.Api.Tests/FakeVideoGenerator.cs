@@ -2,7 +2,7 @@ using System.Diagnostics;
 using FFMpegCore;
 using FFMpegCore.Pipes;
 using Tora.Inference;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Api.Tests;
 

@@ -10,8 +10,11 @@ namespace Tora.Api.Tests;
 [Collection(ServiceCollection.Name)]
 public sealed class WorkerProcessTests(ServiceFixture service)
 {
+    /// <summary>The path deploy/Dockerfile.worker's HEALTHCHECK probes on the worker's metrics port.</summary>
+    public const string WorkerHealthPath = "/health/live";
+
     /// <summary>Starts Tora.Worker as a child process serving <paramref name="model"/> from <paramref name="package"/>.</summary>
-    private Process StartWorker(string model, string name, string package, System.Text.StringBuilder log)
+    private Process StartWorker(string model, string name, string package, System.Text.StringBuilder log, int metricsPort = 0)
     {
         var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Tora.Worker.dll")])
         {
@@ -23,6 +26,7 @@ public sealed class WorkerProcessTests(ServiceFixture service)
         psi.Environment["Tora__Worker__Model"] = model;
         psi.Environment["Tora__Worker__Name"] = name;
         psi.Environment["Tora__Worker__ModelPackage"] = package;
+        psi.Environment["Tora__Worker__MetricsPort"] = metricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment.Remove("TORA_MODEL_PACKAGE");
         var worker = Process.Start(psi)!;
         worker.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
@@ -30,6 +34,13 @@ public sealed class WorkerProcessTests(ServiceFixture service)
         worker.BeginOutputReadLine();
         worker.BeginErrorReadLine();
         return worker;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>A clean stop (SIGTERM) lets the worker deregister; kill only if it does not exit.</summary>
@@ -91,8 +102,9 @@ public sealed class WorkerProcessTests(ServiceFixture service)
     public async Task A_separate_worker_process_takes_the_job_and_reports_its_missing_model_package()
     {
         var log = new System.Text.StringBuilder();
+        var statusPort = FreePort();
         using var worker = StartWorker("tora-proc", "child-process-worker",
-            Path.Combine(Path.GetTempPath(), $"no-such-package-{Guid.NewGuid():N}"), log);
+            Path.Combine(Path.GetTempPath(), $"no-such-package-{Guid.NewGuid():N}"), log, statusPort);
         try
         {
             using var alpha = service.Client(service.AlphaKey);
@@ -107,6 +119,17 @@ public sealed class WorkerProcessTests(ServiceFixture service)
             var models = await alpha.GetFromJsonAsync<JsonElement>("/v1/models");
             var proc = models.GetProperty("data").EnumerateArray().Single(m => m.GetProperty("id").GetString() == "tora-proc");
             Assert.Equal(1, proc.GetProperty("workers").GetProperty("online").GetInt32());
+
+            // The worker's own port: live (its heartbeat reaches the database), not ready (no model), metrics.
+            using var status = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{statusPort}") };
+            var live = await status.GetAsync(WorkerHealthPath);
+            Assert.True(live.StatusCode == HttpStatusCode.OK, $"{await live.Content.ReadAsStringAsync()}\n{log}");
+            var ready = await status.GetAsync("/health/ready");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            var readyBody = await ready.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("not_ready", readyBody.GetProperty("status").GetString());
+            Assert.Contains("does not exist", readyBody.GetProperty("detail").GetString());
+            Assert.Contains("tora_job_failures_total", await status.GetStringAsync("/metrics"));
         }
         finally
         {

@@ -1,4 +1,4 @@
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 
 namespace Tora.Cli.Tests;

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
 using Tora.Models.Graph;

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 
 namespace Tora.Models.Tests;
 

@@ -1,5 +1,5 @@
 using Tora.Cli;
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Inference.Package;
 using Tora.Models.Checkpoints;
 using Tora.Models.Checkpoints.Sat;

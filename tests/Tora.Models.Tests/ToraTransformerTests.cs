@@ -1,4 +1,4 @@
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Models.Architectures;
 using Xunit.Abstractions;
 

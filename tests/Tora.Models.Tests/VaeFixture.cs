@@ -1,5 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
 using Tora.TestSupport;

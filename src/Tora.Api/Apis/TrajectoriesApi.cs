@@ -5,8 +5,8 @@ using Tora.Api.Generations;
 using Tora.Api.Limits;
 using Tora.Api.Problems;
 using Tora.Core;
-using Tora.Inference.Trajectories;
-using Tora.Inference.Video;
+using Tora.Motion.Trajectories;
+using Tora.Motion.Video;
 
 namespace Tora.Api.Apis;
 

@@ -3,7 +3,7 @@ using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Generations;
 using Tora.Core.Webhooks;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Api.Generations;
 

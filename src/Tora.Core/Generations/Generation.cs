@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Core.Generations;
 

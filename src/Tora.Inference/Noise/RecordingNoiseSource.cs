@@ -1,4 +1,4 @@
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 
 namespace Tora.Inference.Noise;
 

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Tora.Inference.Sampling;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Inference.Pipeline;
 

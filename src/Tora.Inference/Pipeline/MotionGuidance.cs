@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Tora.Inference.Noise;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 using Tora.Inference.Vae;
 
 namespace Tora.Inference.Pipeline;

@@ -3,9 +3,9 @@ using Tora.Inference.Embeddings;
 using Tora.Inference.Noise;
 using Tora.Inference.Sampling;
 using Tora.Inference.Text;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 using Tora.Inference.Vae;
-using Tora.Inference.Video;
+using Tora.Motion.Video;
 
 namespace Tora.Inference.Pipeline;
 

@@ -1,5 +1,5 @@
 using Tora.Inference.Noise;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Inference.Pipeline;
 

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Tora.Inference.Noise;
-using Tora.Inference.Video;
+using Tora.Motion.Video;
 
 namespace Tora.Inference.Pipeline;
 

@@ -1,6 +1,6 @@
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Inference.Tests.Pipeline;
 

@@ -86,13 +86,13 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { FirstFrame = [1, 2, 3] }, null, default));
         Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
         Assert.Contains("text-to-video", e.Message);
-        var outside = new Tora.Inference.Trajectories.Trajectory([new(10, 10), new(300, 10)]);
+        var outside = new Tora.Motion.Trajectories.Trajectory([new(10, 10), new(300, 10)]);
         e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Trajectories = [outside] }, null, default));
         Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
         Assert.StartsWith("invalid trajectories:", e.Message);
         e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Steps = 0 }, null, default));
         Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
-        var short_ = new ReplayNoiseSource(new Dictionary<string, Tora.Inference.IO.NpyArray> { ["noise_000"] = Tora.Inference.IO.NpyArray.FromFloats(new float[4], 4) });
+        var short_ = new ReplayNoiseSource(new Dictionary<string, Tora.Motion.IO.NpyArray> { ["noise_000"] = Tora.Motion.IO.NpyArray.FromFloats(new float[4], 4) });
         await Assert.ThrowsAsync<NoiseSourceException>(() => fixture.Pipeline.GenerateAsync(Request(short_), null, default));
     }
 

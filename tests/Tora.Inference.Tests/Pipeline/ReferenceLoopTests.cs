@@ -35,9 +35,9 @@ public sealed class ReferenceLoopTests(TinyPackageFixture fixture, Xunit.Abstrac
     [Fact]
     public void The_only_difference_of_the_rendered_flow_is_the_original_OpenCV_blur()
     {
-        var rendered = Tora.Inference.Trajectories.FlowVideo.FromTrajectories(fixture.Coaster, new Tora.Inference.Trajectories.VideoGeometry(49, 64, 96)).ToRgb();
+        var rendered = Tora.Motion.Trajectories.FlowVideo.FromTrajectories(fixture.Coaster, new Tora.Motion.Trajectories.VideoGeometry(49, 64, 96)).ToRgb();
         var reference = ReferenceFlowVideo();
-        var directConv = Tora.Inference.IO.NpzFile.Read(Tora.TestSupport.TestData.Path("fixtures/tiny-tora-t2v/reference/flow_video_coaster_64x96.npz"));
+        var directConv = Tora.Motion.IO.NpzFile.Read(Tora.TestSupport.TestData.Path("fixtures/tiny-tora-t2v/reference/flow_video_coaster_64x96.npz"));
         // The loop's flow video is the OpenCV one, value for value.
         Assert.Equal(directConv["rgb_uint8_TCHW"].Data, fixture.Loop["flow_video_uint8_TCHW"].Data);
         // Where the port's exact blur differs from it, only the blue channel does (the hue branch cut).

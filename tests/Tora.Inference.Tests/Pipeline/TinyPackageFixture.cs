@@ -1,6 +1,6 @@
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Inference.Pipeline;
-using Tora.Inference.Trajectories;
+using Tora.Motion.Trajectories;
 using Tora.Models.Package;
 using Tora.TestSupport;
 

@@ -1,5 +1,5 @@
 using Tora.Inference.Embeddings;
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 
 namespace Tora.Inference.Tests.Sampling;

@@ -1,4 +1,4 @@
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Inference.Noise;
 using Tora.Inference.Sampling;
 using Tora.TestSupport;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Tora.Inference.IO;
+using Tora.Motion.IO;
 using Tora.Inference.Text;
 using Tora.TestSupport;
 
