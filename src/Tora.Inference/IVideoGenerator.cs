@@ -48,6 +48,8 @@ public sealed record VideoGenerationRequest
     public required int Fps { get; init; }
     /// <summary>Draw the trajectories over the output video.</summary>
     public bool OverlayTrajectory { get; init; }
+    /// <summary>Motion strength and step window (already validated).</summary>
+    public MotionControls Motion { get; init; } = MotionControls.Default;
     /// <summary>Where to write the MP4 (the folder exists; the file does not).</summary>
     public required string OutputPath { get; init; }
 }

@@ -75,7 +75,7 @@ public sealed class GenerationJob(
             timings["store_ms"] = Math.Round(store0.Elapsed.TotalMilliseconds, 1);
             timings["worker_ms"] = Math.Round(total.Elapsed.TotalMilliseconds, 1);
             var r = result.Reproducibility;
-            var repro = new ReproducibilityInfo(r.ModelPackageHash, r.Scheduler, r.OnnxRuntimeVersion, r.ExecutionProvider, g.Input.Seed, worker);
+            var repro = new ReproducibilityInfo(r.ModelPackageHash, r.Scheduler, r.OnnxRuntimeVersion, r.ExecutionProvider, g.Input.Seed, worker, g.Input.Motion);
             if (!await ThroughOutageAsync(g.Id, "recording the result", () => store.CompleteAsync(g.Id, jobId, stored, timings, repro, CancellationToken.None), cancellationToken))
             {
                 // Deleted while running: its files must not outlive it.
@@ -208,6 +208,7 @@ public sealed class GenerationJob(
             Seed = i.Seed,
             Fps = i.Fps,
             OverlayTrajectory = i.OverlayTrajectory,
+            Motion = i.Motion,
             OutputPath = outputPath,
         };
     }

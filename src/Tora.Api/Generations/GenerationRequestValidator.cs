@@ -67,6 +67,13 @@ public static class GenerationRequestValidator
             ? ValidateTrajectories(r.Trajectories, new VideoGeometry(numFrames, height, width), errors)
             : [];
 
+        var motion = MotionControls.Default;
+        if (r.Motion is { } m)
+        {
+            motion = new MotionControls(m.Strength ?? 1, m.Start ?? 0, m.End ?? 1);
+            foreach (var (field, message) in motion.Validate()) Error($"/motion/{field}", "out_of_range", $"motion.{field} {message}");
+        }
+
         if (r.Metadata is { } meta)
         {
             if (meta.Count > 16) Error("/metadata", "too_many", "metadata holds at most 16 entries");
@@ -113,6 +120,7 @@ public static class GenerationRequestValidator
             Seed = r.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue),
             Fps = fps,
             OverlayTrajectory = r.OverlayTrajectory ?? false,
+            Motion = motion,
             HasFirstFrame = hasImage,
             Metadata = r.Metadata?.ToDictionary(e => e.Key, e => e.Value!),
             Webhook = webhook,

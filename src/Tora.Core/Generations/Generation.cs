@@ -73,6 +73,8 @@ public sealed record GenerationInput
     [JsonPropertyName("fps")] public required int Fps { get; init; }
     /// <summary>Draw the trajectories over the video.</summary>
     [JsonPropertyName("overlay_trajectory")] public bool OverlayTrajectory { get; init; }
+    /// <summary>Motion strength and step window (records made before they existed read as the defaults).</summary>
+    [JsonPropertyName("motion")] public MotionControls Motion { get; init; } = MotionControls.Default;
     /// <summary>Whether a first frame was given.</summary>
     [JsonPropertyName("has_first_frame")] public bool HasFirstFrame { get; init; }
     /// <summary>Client metadata, echoed.</summary>
@@ -92,14 +94,15 @@ public sealed record WebhookSpec(
     [property: JsonPropertyName("url")] string Url,
     [property: JsonPropertyName("events")] IReadOnlyList<string> Events);
 
-/// <summary>Reproducibility block as stored and served.</summary>
+/// <summary>Reproducibility block as stored and served (<c>motion</c>: the strength and window the worker applied).</summary>
 public sealed record ReproducibilityInfo(
     [property: JsonPropertyName("model_package_hash")] string ModelPackageHash,
     [property: JsonPropertyName("scheduler")] string Scheduler,
     [property: JsonPropertyName("onnxruntime_version")] string OnnxRuntimeVersion,
     [property: JsonPropertyName("execution_provider")] string ExecutionProvider,
     [property: JsonPropertyName("seed")] long Seed,
-    [property: JsonPropertyName("worker")] string Worker);
+    [property: JsonPropertyName("worker")] string Worker,
+    [property: JsonPropertyName("motion")] MotionControls? Motion = null);
 
 /// <summary>A generation record as read from the store.</summary>
 public sealed record Generation

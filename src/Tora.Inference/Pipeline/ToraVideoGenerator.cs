@@ -57,6 +57,7 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
             OutputPath = request.OutputPath,
             Fps = request.Fps,
             OverlayTrajectory = request.OverlayTrajectory,
+            Motion = request.Motion,
         };
         await _oneJob.WaitAsync(cancellationToken);
         try

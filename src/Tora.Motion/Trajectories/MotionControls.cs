@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Tora.Motion.Trajectories;
 
 /// <summary>
@@ -10,7 +12,10 @@ namespace Tora.Motion.Trajectories;
 /// <param name="Strength">Multiplier of the extractor features, 0 … <see cref="MaxStrength"/>.</param>
 /// <param name="Start">First guided fraction of the steps, 0 … <paramref name="End"/>.</param>
 /// <param name="End">Last guided fraction of the steps, <paramref name="Start"/> … 1.</param>
-public sealed record MotionControls(double Strength = 1, double Start = 0, double End = 1)
+public sealed record MotionControls(
+    [property: JsonPropertyName("strength")] double Strength = 1,
+    [property: JsonPropertyName("start")] double Start = 0,
+    [property: JsonPropertyName("end")] double End = 1)
 {
     /// <summary>The largest accepted strength.</summary>
     public const double MaxStrength = 10;
@@ -19,7 +24,7 @@ public sealed record MotionControls(double Strength = 1, double Start = 0, doubl
     public static MotionControls Default { get; } = new();
 
     /// <summary>True when every step is inside the window.</summary>
-    public bool CoversEveryStep => Start <= 0 && End >= 1;
+    [JsonIgnore] public bool CoversEveryStep => Start <= 0 && End >= 1;
 
     /// <summary>
     /// Whether step <paramref name="step"/> (0-based) of <paramref name="steps"/> is guided: <c>Start ≤ step / steps ≤ End</c>,
