@@ -8,6 +8,8 @@ using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
 using Tora.Inference;
+using Tora.Motion.Trajectories;
+using Tora.Motion.Video;
 
 namespace Tora.Worker;
 
@@ -192,6 +194,13 @@ public sealed class GenerationJob(
             firstFrame = await storage.RunAsync(c => ReadFirstFrameAsync(key, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
                 ?? throw new VideoGenerationException("input_missing", "the first-frame image is missing from blob storage");
         }
+        byte[]? flowVideo = null;
+        if (g.FlowVideoKey is { } flowKey)
+        {
+            var mp4 = await storage.RunAsync(c => ReadFirstFrameAsync(flowKey, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
+                ?? throw new VideoGenerationException("input_missing", "the flow video is missing from blob storage");
+            flowVideo = await DecodeFlowVideoAsync(mp4, g.Input, ct);
+        }
         var i = g.Input;
         return new VideoGenerationRequest
         {
@@ -199,6 +208,7 @@ public sealed class GenerationJob(
             NegativePrompt = i.NegativePrompt,
             Trajectories = i.Trajectories.Select(t => t.ToTrajectory()).ToArray(),
             FirstFrame = firstFrame,
+            FlowVideo = flowVideo,
             NumFrames = i.NumFrames,
             Width = i.Width,
             Height = i.Height,
@@ -211,6 +221,20 @@ public sealed class GenerationJob(
             Motion = i.Motion,
             OutputPath = outputPath,
         };
+    }
+
+    /// <summary>The stored flow-video MP4 as RGB <c>[F, H, W, 3]</c>; the API checked it, so a failure here is a broken blob.</summary>
+    private static async Task<byte[]> DecodeFlowVideoAsync(byte[] mp4, GenerationInput input, CancellationToken ct)
+    {
+        try
+        {
+            var video = await Mp4Reader.ReadAsync(mp4, ct);
+            return FlowVideoInput.FromVideo(video, new VideoGeometry(input.NumFrames, input.Height, input.Width), "flow_video");
+        }
+        catch (Exception e) when (e is VideoDecodingException or FlowVideoInputException)
+        {
+            throw new VideoGenerationException("invalid_input", $"the stored flow video cannot be used: {e.Message}");
+        }
     }
 
     private async Task<byte[]?> ReadFirstFrameAsync(string key, CancellationToken ct)

@@ -77,6 +77,8 @@ public sealed record GenerationInput
     [JsonPropertyName("motion")] public MotionControls Motion { get; init; } = MotionControls.Default;
     /// <summary>Whether a first frame was given.</summary>
     [JsonPropertyName("has_first_frame")] public bool HasFirstFrame { get; init; }
+    /// <summary>Whether a flow video (multipart part <c>flow_video</c>) is the motion input instead of trajectories.</summary>
+    [JsonPropertyName("has_flow_video")] public bool HasFlowVideo { get; init; }
     /// <summary>Client metadata, echoed.</summary>
     [JsonPropertyName("metadata")] public IReadOnlyDictionary<string, string>? Metadata { get; init; }
     /// <summary>Where and for which events to send webhooks (none when null).</summary>
@@ -119,6 +121,11 @@ public sealed record Generation
     public required GenerationInput Input { get; init; }
     /// <summary>Blob key of the first frame, when given.</summary>
     public string? FirstFrameKey { get; init; }
+    /// <summary>Blob key of the uploaded flow video (an MP4), when <see cref="GenerationInput.HasFlowVideo"/>.</summary>
+    public string? FlowVideoKey => Input.HasFlowVideo ? FlowVideoKeyOf(Tenant, Id) : null;
+
+    /// <summary>Where a generation's uploaded flow video is stored (derived from its id: no column of its own).</summary>
+    public static string FlowVideoKeyOf(string tenant, Guid id) => Tora.Core.Blobs.BlobKeys.For(tenant, id, "flow-video.mp4");
     /// <summary>When accepted.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
     /// <summary>When a job was created for it.</summary>

@@ -49,6 +49,7 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
             NegativePrompt = request.NegativePrompt,
             Trajectories = request.Trajectories,
             FirstFrame = request.FirstFrame,
+            FlowVideo = request.FlowVideo,
             Frames = request.NumFrames,
             Steps = request.Steps,
             GuidanceScale = request.GuidanceScale,
