@@ -141,6 +141,8 @@ public sealed class WebBrowserTests(BrowserFixture web)
         var mp4 = await Tora.Motion.Video.Mp4Writer.EncodeAsync(new Tora.Motion.Video.RgbVideo(rgb, 13, 96, 160));
         await page.SetInputFilesAsync("#flowFile", new FilePayload { Name = "flow.mp4", MimeType = "video/mp4", Buffer = mp4 });
         await Assertions.Expect(page.Locator("#flowInfo")).ToContainTextAsync("flow.mp4");
+        await page.ClickAsync("#previewButton");
+        await Assertions.Expect(page.Locator("#videoCaption")).ToContainTextAsync("uploaded flow video");
         await page.FillAsync("#prompt", "a flow video from the page");
         await page.ClickAsync("#generate");
         // The status still shows the previous job's "Done": wait until the worker has this job's request.

@@ -142,7 +142,8 @@ public static class CreateRequestReader
         }
     }
 
-    private static (T?, ProblemHttpResult?) Parse<T>(byte[] body) where T : class
+    /// <summary>Parses a strict JSON document (a body, or a multipart part) with typed errors and pointers.</summary>
+    public static (T?, ProblemHttpResult?) Parse<T>(byte[] body) where T : class
     {
         if (body.Length == 0) return (null, ApiProblem.BadRequest("invalid_json", "the body is empty; send a JSON object"));
         try

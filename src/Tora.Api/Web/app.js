@@ -221,14 +221,24 @@ $("model").onchange = () => { localStorage.setItem("tora-model", $("model").valu
 $("previewButton").onclick = async () => {
   clearErrors();
   const trajectories = editor.request();
-  if (!trajectories.length) { $("trajectoryError").textContent = "Draw a trajectory or pick a preset first."; return; }
+  if (!trajectories.length && !flowVideo) { $("trajectoryError").textContent = "Draw a trajectory or pick a preset first."; return; }
   const flow = $("previewFlow").checked;
-  const body = { model: $("model").value, trajectories, mode: flow ? "flow" : "paths" };
+  const body = { model: $("model").value, mode: flow ? "flow" : "paths" };
+  if (!flowVideo) body.trajectories = trajectories;
   if (image && !flow) body.image = image;
+  // With a flow video chosen, the preview shows that video (over the first frame unless "as flow").
+  let request = { json: body };
+  if (flowVideo) {
+    const form = new FormData();
+    form.append("request", JSON.stringify(body));
+    form.append("flow_video", flowVideo, flowVideo.name || "flow.mp4");
+    request = { body: form };
+  }
   $("previewButton").disabled = true;
   try {
-    const p = await getJson("/v1/trajectories/preview", { method: "POST", json: body });
-    showVideo(p.video, `Motion preview (${p.mode}): ${p.num_frames} frames at ${p.width}×${p.height}, largest step ${p.max_flow_norm} px.`, null);
+    const p = await getJson("/v1/trajectories/preview", { method: "POST", ...request });
+    showVideo(p.video, `Motion preview (${p.mode}): ${p.num_frames} frames at ${p.width}×${p.height}`
+      + (p.max_flow_norm == null ? ", uploaded flow video." : `, largest step ${p.max_flow_norm} px.`), null);
   } catch (e) { showProblem(e); }
   finally { $("previewButton").disabled = false; }
 };
