@@ -13,6 +13,7 @@ start_private_postgres "$PG_DATA" "$PG_PORT"
 trap stop_private_postgres EXIT
 export TORA_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Pooling=true"
 export TORA_TEST_S3RVER="$(ensure_s3rver "$PWD/.data/node")"
+export TORA_TEST_NODE_BIN="$(ensure_contract_tools "$PWD/.data/node")"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Tora.Server.sln -c Release -p:UseSharedCompilation=true -nologo -v:q -clp:ErrorsOnly

@@ -14,11 +14,14 @@ ensure_debian_packages() {
     command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
     # The browser tests drive Debian's Chromium with Playwright (never a downloaded browser).
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # The CUDA placement test builds stand-in CUDA libraries from the provider's imports (docs/gpu.md).
+    command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+    command -v nm >/dev/null 2>&1 && command -v objdump >/dev/null 2>&1 || missing+=(binutils)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (apt)" >&2
-    as_root apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
   fi
 }
 
@@ -58,6 +61,24 @@ ensure_s3rver() {
     command -v npm >/dev/null 2>&1 || { echo "npm is needed to install s3rver for the S3 tests" >&2; return 1; }
     mkdir -p "$dir"
     (cd "$dir" && npm install --no-audit --no-fund --prefer-offline --silent s3rver@3.7.1 >/dev/null)
+  fi
+  echo "$bin"
+}
+
+# The npm tools of the contract checks (tests/Tora.Client.Tests), pinned: Stoplight Prism (validating proxy),
+# openapi-typescript and TypeScript (the TypeScript check), Redocly CLI (lint), js-yaml (clients/csharp/generate.sh).
+CONTRACT_NPM_TOOLS=(@stoplight/prism-cli@5.16.0 openapi-typescript@7.13.0 typescript@5.9.3 @redocly/cli@2.77.0 js-yaml@4.1.0)
+
+# ensure_contract_tools DIR: installs CONTRACT_NPM_TOOLS under DIR once (exact versions; a reinstall prefers npm's
+# local cache, so it also works offline once cached). Prints DIR/node_modules/.bin.
+ensure_contract_tools() {
+  local dir="$1" bin="$1/node_modules/.bin"
+  local stamp="$dir/.contract-tools" want="${CONTRACT_NPM_TOOLS[*]}"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "npm is needed to install the contract check tools" >&2; return 1; }
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --no-audit --no-fund --prefer-offline --save-exact --silent "${CONTRACT_NPM_TOOLS[@]}" >/dev/null)
+    echo "$want" > "$stamp"
   fi
   echo "$bin"
 }

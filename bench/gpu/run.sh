@@ -7,28 +7,37 @@
 #                                         diffusers source, one .tar.xz bundle split into parts that each fit one
 #                                         device call next to the working tree; prints the calls to make.
 #   bench/gpu/run.sh --receive            THERE (GPU machine), once per part: stores the carried part(s) in $WORK;
-#                                         after the last one checks the SHA-256 sums and unpacks the bundle.
+#                                         after the last one checks the SHA-256 sums, unpacks the bundle and goes
+#                                         straight on with the stages in the same call (the fewest calls).
 #   bench/gpu/run.sh [--stages a,b,...]   THERE: the measurement, stages in order, each skipped once done (markers
 #                                         in $WORK), so a run cut by the 10-minute call limit goes on where it stopped.
 #   bench/gpu/run.sh --dry-run            HERE: the whole flow on the tiny config with CUDA absent (the fallback to
 #                                         CPU is asserted) and PyTorch skipped unless TORCH_PYTHON names a python
 #                                         with torch; exercises every other step.
 #
-# Stages: env ckpt packages tiny ours profile fallback torch table (default: all, in this order).
+# Stages, in budget order (default): env tiny check ckpt packages ours torch table; on request: profile fallback.
+#   Correctness first (tiny fixture on CUDA: fp32 within 1e-4 of the original, fp16/bf16 drift; every graph of the
+#   tiny fp32/fp16/bf16/I2V-bf16 packages placed on CUDA with the CPU fallback disabled, after the start-up Conv),
+#   then the real-size bf16 step and its memory, then PyTorch on the same machine. See bench/README.md (GPU) for
+#   the device-time plan: 15 minutes in all, calls of at most 10 minutes.
+# Call budget: a stage starts only when its estimate fits in what is left of the call (CALL_BUDGET seconds, default
+#   540; the estimates are EST_<stage> below); otherwise run.sh stops with exit code 75 and "CONTINUE:", and the
+#   next call goes on from there. Results go to $OUT after every stage, so a call cut short still returns them.
 # Environment: TORA_GPU_WORK (work folder; default /root/tora-gpu there, a temp folder in --dry-run),
-#   RUNS (timed runs, default 10), WARMUP (default 2), PYTHON (default python3), TORCH_PYTHON (dry run only),
-#   PRECISIONS (GPU packages, default "bf16 fp16"; the first is the one timed with motion on and profiled),
-#   TORCH_MODES (default fp32,eager,compile), ORT_CUDA_OPTIONS (extra CUDA provider options for every step run,
-#   space-separated key=value, e.g. "sdpa_kernel=8" to pin cuDNN flash attention),
+#   RUNS (timed runs, default 5), WARMUP (default 1), PYTHON (default python3), TORCH_PYTHON (dry run only),
+#   PRECISIONS (real-size packages, default "bf16"; the first is timed with motion off and on),
+#   TORCH_MODES (default eager; add fp32 and compile when the budget allows), ORT_CUDA_OPTIONS (extra CUDA provider
+#   options for every step run, space-separated key=value, e.g. "sdpa_kernel=8" to pin cuDNN flash attention),
+#   CALL_BUDGET (seconds one call may use, default 540 there, unlimited in --dry-run),
 #   DIFFUSERS_GIT (--prepare; default /work/.mirror/huggingface+diffusers/repo), COMPILE_MODE (default "default").
-# Disk on the GPU machine: checkpoint 11.3 GB + two transformer-only packages 11.3 GB each (+ inputs, profile).
+# Disk on the GPU machine: checkpoint 11.3 GB + one transformer-only bf16 package 11.3 GB (+ inputs, tiny packages).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 GPU="$ROOT/.gpu"
-RUNS=${RUNS:-10}
-WARMUP=${WARMUP:-2}
+RUNS=${RUNS:-5}
+WARMUP=${WARMUP:-1}
 PYTHON=${PYTHON:-python3}
 COMPILE_MODE=${COMPILE_MODE:-default}
 CARRY_LIMIT=$((64 * 1024 * 1024))
@@ -108,11 +117,31 @@ receive() {
     cat "$WORK/parts"/part-* | xz -dc | tar -x -C "$WORK/bundle" || die "unpacking the bundle"
     rm -rf "$WORK/parts"
     say "bundle unpacked in $WORK/bundle: $(ls "$WORK/bundle")"
+    RECEIVED=1
 }
 
 # ---------------------------------------------------------------------------------------------- stages
 done_marker() { [[ -f $WORK/done.$1 ]]; }
-finish() { touch "$WORK/done.$1"; say "stage $1 done"; }
+finish() { touch "$WORK/done.$1"; say "stage $1 done"; collect; }
+
+# Copies what the stages wrote so far to $OUT (at most 8 files come back: a tarball of the small results, the
+# table and the progress); called after every stage, so a call stopped by its limit still returns its results.
+collect() {
+    [[ -n ${OUT:-} && -d ${OUT:-} ]] || return 0
+    local keep=() f
+    for f in logs profile table.txt env.txt results.jsonl torch.jsonl diffs.txt diffs_real.txt attention.txt check.txt; do
+        [[ -e $WORK/$f ]] && keep+=("$f")
+    done
+    ls "$WORK"/done.* 2>/dev/null | sed 's/.*done\./done: /' > "$OUT/progress.txt" || true
+    ((${#keep[@]})) || return 0
+    tar -C "$WORK" -czf "$OUT/gpu-results.tar.gz" --exclude='*.npy' --exclude='*.npz' --exclude='*.onnx.data' "${keep[@]}" \
+        || die "collecting results into \$OUT"
+    [[ -f $WORK/table.txt ]] && cp "$WORK/table.txt" "$OUT/table.txt"
+    return 0
+}
+
+# Seconds each stage is expected to take on the GPU machine (estimates until measured; bench/README.md).
+EST_env=20 EST_tiny=60 EST_check=60 EST_ckpt=60 EST_packages=90 EST_ours=150 EST_torch=90 EST_table=10 EST_profile=90 EST_fallback=15
 
 # The tora binary, its folder (native libraries) and the diffusers source for this mode.
 locate_tools() {
@@ -201,7 +230,7 @@ bench() {
 }
 
 stage_tiny() {
-    # The tiny fixture on the device: fp32 must match the original within 1e-4 (fixtures/README.md); the
+    # The tiny fixture on the device: fp32 must match the original within 1e-4 (tests/data/fixtures/README.md); the
     # half-precision packages are reported against the same reference.
     local ref="$ROOT/tests/data/fixtures/tiny-tora-t2v" p
     for p in $TINY_PRECISIONS; do
@@ -215,6 +244,42 @@ stage_tiny() {
             || die "tiny $p outside tolerance"
     done
     finish tiny
+}
+
+stage_check() {
+    # Full tiny packages (every graph: text encoder, trajectory encoder, transformer, VAE encoder and decoder) at
+    # fp32, fp16, bf16 and I2V bf16, each session created on CUDA with the CPU fallback disabled after the
+    # start-up Conv (`tora model check`, docs/gpu.md). In the dry run CUDA is absent: the check must refuse at once.
+    local ref="$ROOT/tests/data/fixtures/tiny-tora-t2v" p name log="$WORK/check.txt"
+    : > "$log"
+    for p in fp32 fp16 bf16 i2v-bf16; do
+        name="full-$p"
+        rm -rf "$WORK/$name"
+        local extra=()
+        [[ $p == i2v-* ]] && extra=(--transformer "$ROOT/tests/data/fixtures/tiny-tora-i2v/transformer")
+        "$TORA" model build --from "$ref" --out "$WORK/$name" --precision "${p#i2v-}" "${extra[@]}" >/dev/null || die "tiny full build $p"
+        set +e
+        "$TORA" model check --package "$WORK/$name" > "$WORK/check-$p.txt" 2>&1
+        local rc=$?
+        set -e
+        { echo "== $p (exit $rc)"; cat "$WORK/check-$p.txt"; } | tee -a "$log"
+        if ((DRY)); then
+            ((rc == 2)) && grep -q "cannot be used on device" "$WORK/check-$p.txt" || die "check $p: expected the one-line CUDA refusal on this machine"
+        else
+            ((rc == 0)) || die "check $p: a graph is not placed on CUDA with the fallback disabled, or the device probe failed"
+        fi
+    done
+    if ((!DRY)) && command -v ffmpeg >/dev/null 2>&1; then
+        # The whole tiny pipeline on CUDA (VAE encode/decode included), 4 steps.
+        "$TORA" generate --model "$WORK/full-fp32" --prompt "A squirrel gathering nuts." --steps 4 --seed 42 \
+            --out "$WORK/tiny.mp4" 2>&1 | tee "$WORK/generate.txt"
+        [[ ${PIPESTATUS[0]} == 0 ]] || die "tiny generate on CUDA"
+        cat "$WORK/generate.txt" >> "$log"
+        grep -q "execution provider: CUDAExecutionProvider" "$WORK/generate.txt" || die "tiny generate did not run on CUDA"
+    else
+        say "tiny generate skipped ($( ((DRY)) && echo 'dry run' || echo 'no ffmpeg on this machine'))" | tee -a "$log"
+    fi
+    finish check
 }
 
 stage_ours() {
@@ -258,7 +323,7 @@ stage_fallback() {
 }
 
 stage_torch() {
-    local py=$PYTHON device=cuda modes=${TORCH_MODES:-fp32,eager,compile}
+    local py=$PYTHON device=cuda modes=${TORCH_MODES:-eager}
     if ((DRY)); then
         if [[ -z ${TORCH_PYTHON:-} ]] || ! "$TORCH_PYTHON" -c 'import torch' 2>/dev/null; then
             say "PyTorch side SKIPPED in the dry run (set TORCH_PYTHON to a python with torch, numpy, safetensors)"
@@ -286,8 +351,7 @@ stage_table() {
     else
         for p in ${PRECISIONS#"$first"}; do d "ours $p vs ours $first (no PyTorch run)" "$WORK/ours_${p}_noise_pred.npy" "$WORK/ours_${first}_noise_pred.npy"; done
     fi
-    local e2e="open: this build has no 'tora generate' (the pipeline issue)"
-    if "$TORA" --help | grep -qE '^ +generate( |$)'; then e2e="open: 'tora generate' exists but run.sh does not drive it yet"; fi
+    local e2e="not measured at real size (needs the real VAE and text encoder); the tiny pipeline on CUDA: stage check (check.txt)"
     python3 - "$WORK" "$e2e" "$CONFIG" <<'PY' | tee "$WORK/table.txt"
 import json, os, sys
 work, e2e, config = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -316,23 +380,13 @@ print(f"end to end (50 steps, VAE decode): {e2e}")
 PY
     cat "$WORK/diffs.txt" "$WORK/diffs_real.txt" 2>/dev/null || true
     [[ -f $WORK/attention.txt ]] && { echo "attention:"; cat "$WORK/attention.txt"; }
-    if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
-        local keep=() f
-        for f in logs profile table.txt env.txt results.jsonl torch.jsonl diffs.txt diffs_real.txt attention.txt; do
-            [[ -e $WORK/$f ]] && keep+=("$f")
-        done
-        tar -C "$WORK" -czf "$OUT/gpu-results.tar.gz" --exclude='*.npy' --exclude='*.npz' --exclude='*.onnx.data' "${keep[@]}" \
-            || die "collecting results into \$OUT"
-        cp "$WORK/table.txt" "$OUT/table.txt"
-        say "results copied to \$OUT (gpu-results.tar.gz, table.txt)"
-    fi
     finish table
 }
 
 # ---------------------------------------------------------------------------------------------- main
 DRY=0
 MODE=measure
-STAGES="env ckpt packages tiny ours profile fallback torch table"
+STAGES="env tiny check ckpt packages ours torch table"
 FULL=
 while (($#)); do
     case $1 in
@@ -355,21 +409,31 @@ if ((DRY)); then
 else
     WORK=${TORA_GPU_WORK:-/root/tora-gpu}
     CONFIG=cogvideox-5b
-    PRECISIONS=${PRECISIONS:-bf16 fp16}   # fp32 real size: PyTorch's fp32 step is the reference instead (22 GB of weights, no fused fp32 attention in ORT)
+    PRECISIONS=${PRECISIONS:-bf16}        # fp16 real size on request; fp32 real size: PyTorch's fp32 step is the reference instead
     TINY_PRECISIONS="fp32 fp16 bf16"
 fi
 mkdir -p "$WORK"
 
+CALL_START=$(date +%s)
+if ((DRY)); then CALL_BUDGET=${CALL_BUDGET:-0}; else CALL_BUDGET=${CALL_BUDGET:-540}; fi
+RECEIVED=0
 case $MODE in
     prepare) prepare "$FULL"; exit 0 ;;
-    receive) receive; exit 0 ;;
+    receive) receive; ((RECEIVED)) || exit 0 ;;
 esac
 
 say "work folder $WORK; stages: $STAGES; $( ((DRY)) && echo 'DRY RUN (tiny config, no CUDA)' || echo 'GPU run')"
 locate_tools
 for s in $STAGES; do
-    case $s in env|ckpt|packages|tiny|ours|profile|fallback|torch|table) ;; *) die "unknown stage '$s'" ;; esac
+    case $s in env|ckpt|packages|tiny|check|ours|profile|fallback|torch|table) ;; *) die "unknown stage '$s'" ;; esac
     if done_marker "$s"; then say "stage $s already done (rm $WORK/done.$s to redo)"; continue; fi
+    est_var=EST_$s
+    left=$((CALL_BUDGET - ($(date +%s) - CALL_START)))
+    if ((CALL_BUDGET > 0 && ${!est_var} > left)); then
+        collect
+        echo "CONTINUE: stage $s needs about ${!est_var} s and this call has $left s left; call 'bash bench/gpu/run.sh' again now (the machine stays warm 30 s)"
+        exit 75
+    fi
     [[ $s == env ]] || use_cuda_libs
     say "==== stage $s"
     start=$(date +%s)

@@ -43,7 +43,7 @@ public static class BenchCommands
         var profile = new Option<string?>("--profile") { Description = "ORT profiling file prefix: profiles every run of the transformer session (the timings then carry profiling overhead: time without it) and prints node placement and op-type totals." };
         var optimized = new Option<string?>("--optimized-model") { Description = "Save the optimised graph here (weights to <path>.data) and print its op counts." };
         var json = new Option<string?>("--json") { Description = "Append the result as one JSON line to this file." };
-        var cudaOptions = new Option<string[]>("--cuda-option") { Description = "Extra CUDA provider option key=value (repeatable), e.g. sdpa_kernel=8 to pin cuDNN flash attention (onnx-and-performance.md §2.1).", AllowMultipleArgumentsPerToken = false };
+        var cudaOptions = new Option<string[]>("--cuda-option") { Description = "Extra CUDA provider option key=value (repeatable), e.g. sdpa_kernel=8 to pin cuDNN flash attention (docs/model.md §6.3).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("step", "Time the CFG-batched transformer step with IOBinding: warm-up, then median/min/max of the timed runs, peak GPU memory.")
             { package, device, deviceId, warmup, runs, motion, inputs, saveInputs, timestep, seed, noisePred, profile, optimized, json, cudaOptions };
         command.SetAction(parse =>
@@ -130,7 +130,7 @@ internal sealed record StepBenchSettings(string Package, bool Cuda, int DeviceId
 /// <summary>
 /// The transformer step measurement (issue 10): one session with the chosen execution provider, every input
 /// bound once through IOBinding, the motion-guidance modulations computed once by the trajectory encoder and
-/// left on the device (onnx-and-performance.md §2.1 items 3 and 4), then warm-up and timed runs.
+/// left on the device (docs/model.md §6.2, §6.3), then warm-up and timed runs.
 /// </summary>
 internal static class StepBench
 {

@@ -58,13 +58,18 @@ internal sealed class ExecutionProvider : IDisposable
         return new ExecutionProvider(false, -1, extra);
     }
 
-    /// <summary>Session options for this provider (onnx-and-performance.md §7: all optimisations, arena grown as requested).</summary>
+    /// <summary>Session options for this provider (docs/model.md §6.3: all optimisations, arena grown as requested).</summary>
     /// <param name="profilePrefix">ORT profiling file prefix, or null.</param>
     /// <param name="optimizedModel">Path to save the optimised graph to (weights into <c>path.data</c>), or null.</param>
     public SessionOptions Options(string? profilePrefix, string? optimizedModel)
     {
         var o = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (IsCuda) AppendCuda(o, _deviceId, _extra);
+        if (IsCuda)
+        {
+            AppendCuda(o, _deviceId, _extra);
+            // A node off CUDA would make the measurement a CPU one in disguise (docs/gpu.md).
+            o.AddSessionConfigEntry(Tora.Inference.Pipeline.OrtSessionFactory.DisableCpuFallback, "1");
+        }
         if (profilePrefix is not null)
         {
             // The prefix first: setting EnableProfiling hands ORT the prefix it holds at that moment.
@@ -87,7 +92,7 @@ internal sealed class ExecutionProvider : IDisposable
         var settings = new Dictionary<string, string>
         {
             ["device_id"] = deviceId.ToString(CultureInfo.InvariantCulture),
-            // Power-of-two arena growth wastes GBs on multi-GB activations (onnx-and-performance.md §2.1 item 5).
+            // Power-of-two arena growth wastes GBs on multi-GB activations (docs/model.md §6.3).
             ["arena_extend_strategy"] = "kSameAsRequested",
             ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
         };

@@ -15,6 +15,7 @@ public static class ModelCommands
         var model = new Command("model", "Compile official Tora checkpoints into ONNX model packages.");
         model.Subcommands.Add(BuildCommand());
         model.Subcommands.Add(RandomCommand());
+        model.Subcommands.Add(ModelCheckCommand.Create());
         return model;
     }
 

@@ -9,7 +9,7 @@ namespace Tora.Cli;
 
 /// <summary>
 /// <c>tora trajectory render</c>: trajectory files → resampled points, the RGB flow video and an MP4 preview,
-/// without a model (tora-reference §1–2).
+/// without a model (docs/model.md §1–2).
 /// </summary>
 public static class TrajectoryCommands
 {

@@ -29,7 +29,7 @@ public static class ServiceCollectionExtensions
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         // Auto-preparation saves parsing and planning per statement; skipping DISCARD ALL on pooled reuse saves a
-        // round trip per request (research/api-throughput.md: both showed in the INSERT endpoint's profile).
+        // round trip per request (docs/architecture.md §8: both showed in the INSERT endpoint's profile).
         if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0) builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
         builder.ConnectionStringBuilder.NoResetOnClose = true;
         builder.ConnectionStringBuilder.ApplicationName ??= applicationName;

@@ -24,7 +24,7 @@ public sealed class ModelDefinition
     public int Height { get; set; } = 480;
     /// <summary>Sizes accepted, as <c>WxH</c> (empty = only the default).</summary>
     public List<string> AllowedSizes { get; set; } = [];
-    /// <summary>Default denoising steps (PRODUCT.md §4: 50).</summary>
+    /// <summary>Default denoising steps (docs/model.md §1.5: 50).</summary>
     public int Steps { get; set; } = 50;
     /// <summary>Largest step count accepted.</summary>
     public int MaxSteps { get; set; } = 100;

@@ -6,7 +6,7 @@ namespace Tora.Inference;
 /// The one seam between the service (the worker) and the Tora pipeline: turns one validated request into an
 /// MP4 file. The real implementation is the ONNX Runtime Tora pipeline; the worker knows nothing else of it.
 /// Implementations report progress once per denoising step and check the cancellation token
-/// between steps (PRODUCT.md §5), and throw <see cref="VideoGenerationException"/> for failures that running
+/// between steps (docs/architecture.md §4), and throw <see cref="VideoGenerationException"/> for failures that running
 /// the same request again would not fix.
 /// </summary>
 public interface IVideoGenerator

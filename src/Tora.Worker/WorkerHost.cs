@@ -41,7 +41,7 @@ public static class WorkerHost
         services.AddHangfire(c => c.UseToraStorage(connectionString, worker.JobInvisibilityTimeout));
         services.AddHangfireServer(o =>
         {
-            // One job at a time per process: the process owns one GPU and one set of warm ONNX sessions (PRODUCT.md §5).
+            // One job at a time per process: the process owns one GPU and one set of warm ONNX sessions (docs/architecture.md §4).
             o.WorkerCount = 1;
             o.Queues = [ModelDefinition.QueueFor(worker.Model)];
             o.ServerName = worker.ResolvedName;

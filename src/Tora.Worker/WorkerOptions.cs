@@ -9,7 +9,7 @@ public sealed class WorkerOptions
     /// <summary>The model package folder (made by <c>tora model build</c>); environment <c>TORA_MODEL_PACKAGE</c> also works.</summary>
     public string? ModelPackage { get; set; }
 
-    /// <summary>The GPU this process owns (one process per GPU, PRODUCT.md §5). Alternatively set <c>CUDA_VISIBLE_DEVICES</c> and keep 0.</summary>
+    /// <summary>The GPU this process owns (one process per GPU, docs/architecture.md §4). Alternatively set <c>CUDA_VISIBLE_DEVICES</c> and keep 0.</summary>
     public int DeviceIndex { get; set; }
 
     /// <summary>Load the pipeline's graphs stage by stage and release them after each job's stage (small GPUs); off keeps every graph resident (speed).</summary>

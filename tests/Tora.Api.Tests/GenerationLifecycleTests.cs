@@ -170,7 +170,11 @@ public sealed class GenerationLifecycleTests(ServiceFixture service)
         {
             var r = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = $"clip {i}" });
             Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
-            ids.Add((await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+            var accepted = await r.Content.ReadFromJsonAsync<JsonElement>();
+            ids.Add(accepted.GetProperty("id").GetString()!);
+            // The 202 shows the queue position a GET of the same generation shows.
+            var read = await client.GetFromJsonAsync<JsonElement>($"/v1/generations/{ids[^1]}");
+            Assert.Equal(read.GetProperty("queue_position").GetInt32(), accepted.GetProperty("queue_position").GetInt32());
         }
         var seen = new List<string>();
         string? cursor = null;

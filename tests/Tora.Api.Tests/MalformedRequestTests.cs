@@ -63,7 +63,7 @@ public sealed class MalformedRequestTests(ServiceFixture service)
         Invalid("prompt too long", "\"negative_prompt\": \"\"", "/prompt") with { Body = Json("{\"prompt\": \"" + new string('a', 2001) + "\"}") },
         Invalid("negative prompt too long", $"\"negative_prompt\": \"{new string('n', 2001)}\"", "/negative_prompt"),
         Post("unknown model", "{\"prompt\": \"a fox\", \"model\": \"sora\"}", 422, "validation_failed", "/model"),
-        Invalid("num_frames not offered", "\"num_frames\": 49", "/num_frames"),
+        Invalid("num_frames not offered", "\"num_frames\": 50", "/num_frames"),
         Invalid("num_frames zero", "\"num_frames\": 0", "/num_frames"),
         Invalid("width not offered", "\"width\": 4096", "/width"),
         Invalid("height not offered", "\"height\": 97", "/height"),
@@ -117,6 +117,7 @@ public sealed class MalformedRequestTests(ServiceFixture service)
         // Body size, media types, multipart.
         new("body over 16 MB", HttpMethod.Post, "/v1/generations", "application/json", () => new byte[17 * 1024 * 1024], 413, "payload_too_large"),
         new("text/plain body", HttpMethod.Post, "/v1/generations", "text/plain", Json("{\"prompt\": \"a fox\"}"), 415, "unsupported_media_type"),
+        new("webhook test as text", HttpMethod.Post, "/v1/webhooks/test", "text/plain", Json("url=x"), 415, "unsupported_media_type"),
         new("no content type", HttpMethod.Post, "/v1/generations", null, Json("{\"prompt\": \"a fox\"}"), 415, "unsupported_media_type"),
         new("xml body", HttpMethod.Post, "/v1/generations", "application/xml", Json("<prompt>a fox</prompt>"), 415, "unsupported_media_type"),
         new("multipart without request part", HttpMethod.Post, "/v1/generations", null, null, 400, "missing_part", "/request",
@@ -152,11 +153,11 @@ public sealed class MalformedRequestTests(ServiceFixture service)
         new("delete unknown id", HttpMethod.Delete, $"/v1/generations/{Guid.NewGuid()}", null, null, 404, "not_found"),
         new("unknown route", HttpMethod.Get, "/v1/videos", null, null, 404, "not_found"),
         new("wrong method", HttpMethod.Put, "/v1/generations", "application/json", Json("{}"), 405, "method_not_allowed"),
-        new("bad status filter", HttpMethod.Get, "/v1/generations?status=done", null, null, 400, "invalid_query", "status"),
-        new("limit zero", HttpMethod.Get, "/v1/generations?limit=0", null, null, 400, "invalid_query", "limit"),
-        new("limit too big", HttpMethod.Get, "/v1/generations?limit=101", null, null, 400, "invalid_query", "limit"),
-        new("limit not a number", HttpMethod.Get, "/v1/generations?limit=ten", null, null, 400, "invalid_query", "limit"),
-        new("bad cursor", HttpMethod.Get, "/v1/generations?after=xyz", null, null, 400, "invalid_query", "after"),
+        new("bad status filter", HttpMethod.Get, "/v1/generations?status=done", null, null, 400, "invalid_query", "parameter status"),
+        new("limit zero", HttpMethod.Get, "/v1/generations?limit=0", null, null, 400, "invalid_query", "parameter limit"),
+        new("limit too big", HttpMethod.Get, "/v1/generations?limit=101", null, null, 400, "invalid_query", "parameter limit"),
+        new("limit not a number", HttpMethod.Get, "/v1/generations?limit=ten", null, null, 400, "invalid_query", "parameter limit"),
+        new("bad cursor", HttpMethod.Get, "/v1/generations?after=xyz", null, null, 400, "invalid_query", "parameter after"),
     }.Select(c => new object[] { c });
 
     [Theory]
@@ -185,9 +186,14 @@ public sealed class MalformedRequestTests(ServiceFixture service)
         var problem = JsonDocument.Parse(text).RootElement;
         Assert.Equal(c.Code, problem.GetProperty("code").GetString());
         Assert.Equal(c.Status, problem.GetProperty("status").GetInt32());
+        // Every problem says why and carries the W3C trace id of its request (32 hex digits), framework ones (405, 415) too.
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()), $"{c.Name}: no detail: {text}");
+        Assert.Matches("^[0-9a-f]{32}$", problem.GetProperty("trace_id").GetString());
         if (c.Pointer is not null)
         {
-            var pointers = problem.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("pointer").GetString()).ToList();
+            // A body field is named by its JSON pointer, a query parameter in its own member.
+            var pointers = problem.GetProperty("errors").EnumerateArray()
+                .Select(e => e.TryGetProperty("pointer", out var p) ? p.GetString() : "parameter " + e.GetProperty("parameter").GetString()).ToList();
             Assert.Contains(c.Pointer, pointers);
         }
     }

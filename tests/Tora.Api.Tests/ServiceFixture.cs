@@ -48,6 +48,7 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Models:0:NumFrames"] = "13",
         ["Tora:Models:0:AllowedNumFrames:0"] = "13",
         ["Tora:Models:0:AllowedNumFrames:1"] = "9",
+        ["Tora:Models:0:AllowedNumFrames:2"] = "49", // the length of the real model's videos (the client tests)
         ["Tora:Models:0:Width"] = "160",
         ["Tora:Models:0:Height"] = "96",
         ["Tora:Models:0:AllowedSizes:0"] = "160x96",
@@ -150,6 +151,24 @@ public sealed class ServiceFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// A second API instance of this service on a real loopback socket (Kestrel), for clients that cannot use the
+    /// in-memory test server (a proxy in another process). Dispose it when done.
+    /// </summary>
+    public KestrelApi StartKestrelApi()
+    {
+        var settings = Settings();
+        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            foreach (var (k, v) in settings) b.UseSetting(k, v);
+        });
+        factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
+        factory.StartServer();
+        var addresses = factory.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+        return new KestrelApi(factory, new Uri(addresses.First()));
+    }
+
     /// <summary>A client authenticated with <paramref name="key"/> (none when null).</summary>
     public HttpClient Client(string? key)
     {
@@ -199,6 +218,15 @@ public sealed class ServiceFixture : IAsyncLifetime
         if (_database is not null) await _database.DisposeAsync();
         try { Directory.Delete(BlobRoot, true); } catch (IOException) { }
     }
+}
+
+/// <summary>An API instance on a loopback socket (<see cref="ServiceFixture.StartKestrelApi"/>).</summary>
+/// <param name="Factory">The running API.</param>
+/// <param name="BaseUrl">Its address, <c>http://127.0.0.1:port</c>.</param>
+public sealed record KestrelApi(WebApplicationFactory<Program> Factory, Uri BaseUrl) : IAsyncDisposable
+{
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => Factory.DisposeAsync();
 }
 
 /// <summary>Tests sharing one running service.</summary>

@@ -39,7 +39,7 @@ public sealed class TrajectoriesApiTests(ServiceFixture service)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var preview = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(13, preview.GetProperty("points")[0].GetArrayLength());
-        // canvas256 (40, 208) on a 160x96 video: int(160*40/256) = 25, int(96*208/256) = 78 (tora-reference §1.2).
+        // canvas256 (40, 208) on a 160x96 video: int(160*40/256) = 25, int(96*208/256) = 78 (docs/model.md §1.2).
         Assert.Equal(25, preview.GetProperty("points")[0][0][0].GetInt32());
         Assert.Equal(78, preview.GetProperty("points")[0][0][1].GetInt32());
         Assert.True(preview.GetProperty("max_flow_norm").GetDouble() > 0);

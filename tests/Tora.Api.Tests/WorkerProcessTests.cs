@@ -119,6 +119,10 @@ public sealed class WorkerProcessTests(ServiceFixture service)
             var models = await alpha.GetFromJsonAsync<JsonElement>("/v1/models");
             var proc = models.GetProperty("data").EnumerateArray().Single(m => m.GetProperty("id").GetString() == "tora-proc");
             Assert.Equal(1, proc.GetProperty("workers").GetProperty("online").GetInt32());
+            // Tenants learn why the model cannot run, not where the server keeps its packages.
+            var detail = proc.GetProperty("workers").GetProperty("detail").GetString()!;
+            Assert.Contains("<server path>", detail);
+            Assert.DoesNotContain("no-such-package", detail);
 
             // The worker's own port: live (its heartbeat reaches the database), not ready (no model), metrics.
             using var status = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{statusPort}") };

@@ -32,7 +32,7 @@ public sealed class BenchCommandTests
         Assert.Contains("execution provider: CPUExecutionProvider", r.Output);
         Assert.Contains("RESULT step provider=CPUExecutionProvider precision=fp32 motion=on runs=3 median_ms=", r.Output);
 
-        // fixtures/README.md: transformer outputs within 1e-4 of the original (timestep 999, with the trajectory).
+        // tests/data/fixtures/README.md: transformer outputs within 1e-4 of the original (timestep 999, with the trajectory).
         var diff = await CliRunner.RunAsync("bench", "diff", "--actual", pred, "--expected", Reference + ":noise_pred_t999", "--max-abs", "1e-4");
         Assert.True(diff.ExitCode == 0, diff.Output + diff.Error);
         Assert.Contains("(≤ 1.0E-004: ok)", diff.Output);

@@ -27,11 +27,11 @@ public sealed class CheckpointLayoutTests
         var tensors = CheckpointLayout.ToraTransformer(RandomCheckpoint.TransformerConfig(RandomConfig.CogVideoX5B));
         long Count(Func<CheckpointTensor, bool> which) => tensors.Where(which).Sum(t => t.ElementCount);
         bool IsBuffer(CheckpointTensor t) => t.Name.Contains("running_") || t.Name.EndsWith("num_batches_tracked", StringComparison.Ordinal);
-        // tora-reference §3.1, §3.2: TE 24,910,976 parameters + 43,176 BN buffers; 42 fusers 669,441,024.
+        // docs/model.md §3.1, §3.2: TE 24,910,976 parameters + 43,176 BN buffers; 42 fusers 669,441,024.
         Assert.Equal(24_910_976, Count(t => t.Name.StartsWith("traj_extractor.", StringComparison.Ordinal) && !IsBuffer(t)));
         Assert.Equal(43_176, Count(t => t.Name.StartsWith("traj_extractor.", StringComparison.Ordinal) && IsBuffer(t)));
         Assert.Equal(669_441_024, Count(t => t.Name.StartsWith("fuser.", StringComparison.Ordinal)));
-        // §4.2: the CogVideoX-5B transformer itself ≈ 5.570 B.
+        // docs/model.md §4.2: the CogVideoX-5B transformer itself ≈ 5.570 B.
         long dit = Count(t => !t.Name.StartsWith("fuser.", StringComparison.Ordinal) && !t.Name.StartsWith("traj_extractor.", StringComparison.Ordinal));
         Assert.InRange(dit, 5_565_000_000, 5_575_000_000);
         // 24 tensors per block: norm1/norm2 (linear + LayerNorm), q/k norms, q/k/v/out, two feed-forward linears.
@@ -42,7 +42,7 @@ public sealed class CheckpointLayoutTests
     public void T5_XXL_layout_has_about_4_76_billion_parameters()
     {
         var tensors = CheckpointLayout.T5Encoder(T5EncoderConfig.XXL);
-        Assert.InRange(tensors.Sum(t => t.ElementCount), 4_750_000_000, 4_770_000_000); // tora-reference §4.1
+        Assert.InRange(tensors.Sum(t => t.ElementCount), 4_750_000_000, 4_770_000_000); // docs/model.md §4.1
     }
 
     [Fact]

@@ -58,10 +58,13 @@ public sealed class PackageBuilderTests
         var decoderSpec = manifest.Components[PackageBuilder.VaeDecoderComponent];
         Assert.Equal("fp32", decoderSpec.Precision);
         Assert.Equal("latents", decoderSpec.Inputs[0].Name);
-        Assert.Equal(["1", "16", "past_frames", "8", "12"], decoderSpec.Inputs[1].Shape);
+        var pasts = decoderSpec.Inputs.Where(i => i.Name.StartsWith(CogVideoXVae.PastPrefix, StringComparison.Ordinal)).ToList();
+        Assert.Equal(["1", "16", "past_frames", "8", "12"], pasts[0].Shape);
+        Assert.Equal([Tora.Inference.Vae.VaeFrameInputs.CacheFill, Tora.Inference.Vae.VaeFrameInputs.OddFrames],
+            decoderSpec.Inputs.Where(i => Tora.Inference.Vae.VaeFrameInputs.Is(i.Name)).Select(i => i.Name).Order(StringComparer.Ordinal));
         Assert.Equal(["1", "16", "latent_frames", "8", "12"], decoderSpec.Inputs[0].Shape);
         Assert.Equal("sample", decoderSpec.Outputs[0].Name);
-        Assert.Equal(decoderSpec.Inputs.Skip(1).Select(i => i.Name.Replace("past.", "present.")), decoderSpec.Outputs.Skip(1).Select(o => o.Name));
+        Assert.Equal(pasts.Select(i => i.Name.Replace("past.", "present.")), decoderSpec.Outputs.Skip(1).Select(o => o.Name));
         Assert.Equal(["mean", "logvar"], manifest.Components[PackageBuilder.VaeEncoderComponent].Outputs.Take(2).Select(o => o.Name));
         Assert.Equal(["1", "3", "frames", "64", "96"], manifest.Components[PackageBuilder.VaeEncoderComponent].Inputs[0].Shape);
 
@@ -133,7 +136,7 @@ public sealed class PackageBuilderTests
         var output = Path.Combine(TestData.TempFolder(), "package");
         PackageBuilder.Build(Source, output, Precision.Fp32);
         var path = Path.Combine(output, ModelManifest.FileName);
-        File.WriteAllText(path, File.ReadAllText(path).Replace("\"format_version\": 1", "\"format_version\": 99"));
+        File.WriteAllText(path, File.ReadAllText(path).Replace($"\"format_version\": {ModelManifest.CurrentFormatVersion}", "\"format_version\": 99"));
         var e = Assert.Throws<InvalidDataException>(() => ModelManifest.Read(output));
         Assert.Contains("format version 99", e.Message);
     }

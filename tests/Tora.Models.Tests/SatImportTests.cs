@@ -62,7 +62,7 @@ public sealed class SatImportTests
         var manifest = BuildSat(Ckpts(Sat("fp32/t2v/mp_rank_00_model_states.pt")), "t2v", fromSat);
 
         AssertSameInitializers(fromDiffusers, fromSat);
-        // The one numerical SAT difference in the graphs: the output LayerNorm's eps (tora-reference §4.2, §9.14).
+        // The one numerical SAT difference in the graphs: the output LayerNorm's eps (docs/model.md §4.2, §9.14).
         static List<float> Eps(string package) => Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(package, "transformer.onnx"))).Graph.Node
             .Where(n => n.OpType == "LayerNormalization").Select(n => n.Attribute.Single(a => a.Name == "epsilon").F).ToList();
         var (diffusersEps, satEps) = (Eps(fromDiffusers), Eps(fromSat));

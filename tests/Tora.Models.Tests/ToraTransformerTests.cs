@@ -6,7 +6,7 @@ namespace Tora.Models.Tests;
 
 public sealed class ToraTransformerTests(ToraReferenceFixture f, ITestOutputHelper output) : IClassFixture<ToraReferenceFixture>
 {
-    private const float Tolerance = 1e-4f; // fixtures/README.md: transformer outputs, block outputs, temb, TE features, fuser modulations
+    private const float Tolerance = 1e-4f; // tests/data/fixtures/README.md: transformer outputs, block outputs, temb, TE features, fuser modulations
 
     private void AssertClose(NpyArray actual, NpyArray expected, string what)
     {

@@ -6,7 +6,7 @@ namespace Tora.Models.Tests;
 
 public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IClassFixture<VaeFixture>
 {
-    private const float Tolerance = 1e-4f; // fixtures/README.md: VAE decoder sample, max abs
+    private const float Tolerance = 1e-4f; // tests/data/fixtures/README.md: VAE decoder sample, max abs
 
     [Fact]
     public void Chunked_decode_matches_the_reference_sample()
@@ -179,5 +179,36 @@ public sealed class VaeEncoderTests(VaeFixture f, ITestOutputHelper output) : IC
         var posterior = encoder.Encode(image, 1, FrameLayout.ChannelsFirst);
         Assert.Equal(1, posterior.Frames);
         Assert.All(posterior.Mean, v => Assert.True(float.IsFinite(v)));
+    }
+}
+
+public sealed class VaeGraphShapeArithmeticTests(VaeFixture f) : IClassFixture<VaeFixture>
+{
+    [Fact]
+    public void The_vae_graphs_read_no_shapes_at_run_time()
+    {
+        // Shape-derived int64 arithmetic is placed on the CPU by ONNX Runtime (docs/gpu.md): the frame counts
+        // come in as host-computed inputs instead.
+        foreach (var bytes in new[] { f.DecoderModel, f.EncoderModel })
+        {
+            var model = Tora.Models.Onnx.ModelProto.Parser.ParseFrom(bytes);
+            Assert.DoesNotContain(model.Graph.Node, n => n.OpType is "Shape" or "Size" or "Mod" or "Neg");
+            Assert.Contains(model.Graph.Input, i => i.Name == VaeFrameInputs.CacheFill);
+        }
+    }
+
+    [Theory]
+    [InlineData(9, new long[] { 1, 1, 1, 1, 1 }, new long[] { 1, 1, 1, 1, 1 })]
+    [InlineData(8, new long[] { 1, 1, 0, 1, 1 }, new long[] { 1, 1, 0, 1, 1 })]
+    [InlineData(1, new long[] { 1, 1, 1, 1, 1 }, new long[] { 1, 1, 1, 1, 1 })]
+    [InlineData(6, new long[] { 1, 1, 0, 1, 1 }, new long[] { 1, 1, 1, 1, 1 })]
+    public void Frame_inputs_follow_the_chunk_length(int frames, long[] pad0, long[] pad1)
+    {
+        Assert.Equal(pad0, VaeFrameInputs.Value(VaeFrameInputs.DownsamplePadPrefix + 0, frames, 0, 2));
+        Assert.Equal(pad1, VaeFrameInputs.Value(VaeFrameInputs.DownsamplePadPrefix + 1, frames, 0, 2));
+        Assert.Equal(new long[] { frames % 2 }, VaeFrameInputs.Value(VaeFrameInputs.OddFrames, frames, 2, 2));
+        Assert.Equal(new long[] { 1, 1, 2, 1, 1 }, VaeFrameInputs.Value(VaeFrameInputs.CacheFill, frames, 0, 2));
+        Assert.Equal(new long[] { 1, 1, 0, 1, 1 }, VaeFrameInputs.Value(VaeFrameInputs.CacheFill, frames, 2, 2));
+        Assert.Throws<InvalidDataException>(() => VaeFrameInputs.Value("frames.unknown", frames, 0, 2));
     }
 }

@@ -19,7 +19,7 @@ public sealed class VaeLayoutTests
     [Fact]
     public void The_CogVideoX_5B_VAE_has_about_216_million_parameters()
     {
-        // tora-reference §4.3: ~216 M parameters (from the release's totals).
+        // docs/model.md §4.3: ~216 M parameters (from the release's totals).
         long count = CogVideoXVaeLayout.Tensors(CogVideoXVaeConfig.CogVideoX5B).Sum(t => t.ElementCount);
         Assert.InRange(count, 215_000_000, 217_000_000);
     }

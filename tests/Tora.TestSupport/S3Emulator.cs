@@ -50,7 +50,7 @@ public sealed class S3Emulator : IAsyncDisposable
     /// <summary>Starts the (stopped) emulator on its port and waits until it accepts connections.</summary>
     public async Task StartAsync()
     {
-        // Started directly (not through npx) so killing the process id stops the server (toolchain.md §3).
+        // Started directly (not through npx) so killing the process id stops the server (docs/operations.md §6).
         _process = Process.Start(new ProcessStartInfo(_exe, ["-d", _folder, "-a", "127.0.0.1", "-p", _port.ToString(), "--silent", "--configure-bucket", Bucket])
         {
             RedirectStandardOutput = true,

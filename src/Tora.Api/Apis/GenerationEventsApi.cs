@@ -34,7 +34,7 @@ public static class GenerationEventsApi
             .WithName("StreamGenerationEvents")
             .WithSummary("Server-Sent Events: status changes and per-step progress (ETA), queue position; resumable with Last-Event-ID")
             .WithDescription("Events: 'status' (data: id, status, phase, step, total_steps, attempts, error), 'progress' (data: id, status, " +
-                             "phase, step, total_steps, percent, eta_seconds), and 'queue' (data: queue_position; no id) while queued. " +
+                             "phase, step, total_steps, percent, eta_seconds), and 'queue' (data: id, queue_position) while queued. 'queue' events carry no event id (they are not replayed on resume; a resumed stream sends the current position). " +
                              "Comment lines (': heartbeat') keep idle streams open. The stream closes after the terminal status, or when the serving instance shuts down: reconnect (to any instance) with Last-Event-ID.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest)

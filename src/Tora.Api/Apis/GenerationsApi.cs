@@ -178,7 +178,7 @@ public static class GenerationsApi
         }
         dispatcher.Signal();
         var location = $"/v1/generations/{id}";
-        if (subscription is null) return TypedResults.Accepted(location, generation.ToResource());
+        if (subscription is null) return TypedResults.Accepted(location, await AcceptedResourceAsync(generation, store, ct));
 
         http.HttpContext.Response.Headers["Preference-Applied"] = $"wait={wait}";
         try
@@ -198,6 +198,22 @@ public static class GenerationsApi
         {
             // Accepted and committed: the outage only ends the wait, it must not turn an accepted generation into a 503.
             return TypedResults.Accepted(location, generation.ToResource());
+        }
+    }
+
+    /// <summary>
+    /// The 202 body of a committed generation with the queue position a GET would show. Committed means accepted: a
+    /// database outage while counting the queue leaves the position unknown (null) instead of failing the request.
+    /// </summary>
+    private static async Task<GenerationResource> AcceptedResourceAsync(Generation g, GenerationStore store, CancellationToken ct)
+    {
+        try
+        {
+            return await ResourceAsync(g, store, ct);
+        }
+        catch (Exception e) when (DatabaseOutage.IsOutage(e))
+        {
+            return g.ToResource();
         }
     }
 
@@ -234,16 +250,16 @@ public static class GenerationsApi
     {
         var errors = new List<FieldError>();
         if (status is not null && !GenerationStatus.All.Contains(status))
-            errors.Add(new FieldError("status", "not_allowed", $"status must be one of {string.Join(", ", GenerationStatus.All)}"));
+            errors.Add(FieldError.ForParameter("status", "not_allowed", $"status must be one of {string.Join(", ", GenerationStatus.All)}"));
         Guid? cursor = null;
         if (after is not null)
         {
             if (Guid.TryParse(after, out var g)) cursor = g;
-            else errors.Add(new FieldError("after", "invalid_cursor", "after must be a next_cursor value from a previous page"));
+            else errors.Add(FieldError.ForParameter("after", "invalid_cursor", "after must be a next_cursor value from a previous page"));
         }
         var pageSize = 20;
         if (limit is not null && (!int.TryParse(limit, out pageSize) || pageSize < 1 || pageSize > MaxPageSize))
-            errors.Add(new FieldError("limit", "out_of_range", $"limit must be an integer between 1 and {MaxPageSize}"));
+            errors.Add(FieldError.ForParameter("limit", "out_of_range", $"limit must be an integer between 1 and {MaxPageSize}"));
         if (errors.Count > 0)
             return ApiProblem.Create(StatusCodes.Status400BadRequest, "invalid_query", "The query string is invalid.", errors[0].Detail, errors);
 

@@ -31,10 +31,19 @@ public static class ModelsApi
             return new ModelResource(m.Name, m.Description,
                 new ModelDefaults(m.NumFrames, m.Width, m.Height, m.Steps, 6.0, true, 8),
                 new ModelLimits(m.FrameChoices, m.SizeChoices.Select(s => $"{s.Width}x{s.Height}").ToList(), m.MaxSteps, m.AcceptsFirstFrame),
-                new ModelWorkers(mine.Count, ready, ready > 0 ? "ready" : "unavailable", detail));
+                new ModelWorkers(mine.Count, ready, ready > 0 ? "ready" : "unavailable", WithoutServerPaths(detail)));
         }).ToList();
         return TypedResults.Ok(new ModelList(models));
     }
+
+    private static readonly System.Text.RegularExpressions.Regex PathToken = new(@"[^\s'""(),;]*[/\\][^\s'""(),;]*",
+        System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// A worker's detail as every tenant may see it: the worker reports where its model package lies (operators read
+    /// that in <c>/health/ready</c> and the worker log), but the server's file system is none of a tenant's business.
+    /// </summary>
+    public static string WithoutServerPaths(string detail) => PathToken.Replace(detail, "<server path>");
 }
 
 /// <summary>The models.</summary>

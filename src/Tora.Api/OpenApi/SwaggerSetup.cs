@@ -112,7 +112,10 @@ public static class SwaggerSetup
                 [new OpenApiSecuritySchemeReference("bearer", document)] = [],
             });
             c.OperationFilter<ExamplesOperationFilter>();
+            c.DocumentFilter<ContractDocumentFilter>();
             c.SupportNonNullableReferenceTypes();
+            // A nullable reference (error, reproducibility, webhook) can only say so through allOf in OpenAPI 3.0.
+            c.UseAllOfToExtendReferenceSchemas();
             var xml = Path.Combine(AppContext.BaseDirectory, "Tora.Api.xml");
             if (File.Exists(xml)) c.IncludeXmlComments(xml);
         });
@@ -155,7 +158,7 @@ public static class SwaggerSetup
                         "Same key and payload: the same generation again (Idempotent-Replayed: true); another payload: 422 " +
                         "idempotency_key_reused; first request still in progress: 409 idempotency_key_in_flight (a request that never " +
                         "finished frees its key after 10 s). After a 503, retry with the same key: it never creates a second generation.",
-                        "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""));
+                        "8e03978e-40d5-43e8-bc93-6894a57f9324"));
                     AddParameter(operation, Header("Prefer",
                         "wait=N (RFC 7240, N ≤ 60): hold the answer until the generation finishes (201 with the finished resource) " +
                         "or N seconds pass (202). Preference-Applied echoes it.", "wait=30"));

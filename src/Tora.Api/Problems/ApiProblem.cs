@@ -4,17 +4,28 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Tora.Api.Problems;
 
-/// <summary>One invalid field: a JSON pointer into the request (RFC 6901), a stable code and a message.</summary>
-/// <param name="Pointer">Where, e.g. <c>/trajectories/0/points/3/1</c>.</param>
+/// <summary>
+/// One invalid input: in the body, a JSON pointer into the request (RFC 6901); in the query string, the parameter's
+/// name (<see cref="Parameter"/>, as RFC 9457 suggests, since a pointer addresses a JSON document); a stable code and a message.
+/// </summary>
+/// <param name="Pointer">Where in the body, e.g. <c>/trajectories/0/points/3/1</c>; absent for a query parameter.</param>
 /// <param name="Code">Stable snake_case code.</param>
 /// <param name="Detail">What is wrong, for a human.</param>
 public sealed record FieldError(
-    [property: JsonPropertyName("pointer")] string Pointer,
+    [property: JsonPropertyName("pointer"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Pointer,
     [property: JsonPropertyName("code")] string Code,
-    [property: JsonPropertyName("detail")] string Detail);
+    [property: JsonPropertyName("detail")] string Detail)
+{
+    /// <summary>The query parameter at fault (absent for a body field).</summary>
+    [JsonPropertyName("parameter"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Parameter { get; init; }
+
+    /// <summary>An invalid query parameter.</summary>
+    public static FieldError ForParameter(string name, string code, string detail) => new(null, code, detail) { Parameter = name };
+}
 
 /// <summary>
-/// RFC 9457 problem details with a stable <c>code</c> extension (PRODUCT.md §4). The <c>type</c> URI names the
+/// RFC 9457 problem details with a stable <c>code</c> extension (docs/architecture.md §5). The <c>type</c> URI names the
 /// code, so clients can switch on either.
 /// </summary>
 public static class ApiProblem

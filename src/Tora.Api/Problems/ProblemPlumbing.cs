@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Tora.Core.Blobs;
@@ -18,6 +19,10 @@ public static class ProblemPlumbing
         services.AddExceptionHandler<DatabaseUnavailableHandler>().AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
         {
             var problem = ctx.ProblemDetails;
+            // One trace id on every problem, ours and the framework's alike: the W3C trace id of the request (what
+            // traceparent carries and the logs record), never the connection-scoped TraceIdentifier.
+            problem.Extensions.Remove("traceId");
+            problem.Extensions["trace_id"] = TraceId();
             if (problem.Extensions.ContainsKey("code")) return;
             var exception = ctx.Exception ?? ctx.HttpContext.Features.Get<IExceptionHandlerFeature>()?.Error;
             if (exception is BlobStoreUnavailableException) { DescribeStorageOutage(ctx); return; }
@@ -32,10 +37,23 @@ public static class ProblemPlumbing
             ctx.HttpContext.Response.StatusCode = status;
             problem.Title = title;
             problem.Type = ApiProblem.TypeFor(code);
-            if (exception is BadHttpRequestException bad) problem.Detail = bad.Message;
+            problem.Detail = exception is BadHttpRequestException bad ? bad.Message : problem.Detail ?? DetailFor(status, ctx.HttpContext.Request);
             problem.Extensions["code"] = code;
-            problem.Extensions["trace_id"] = ctx.HttpContext.TraceIdentifier;
         });
+
+    /// <summary>The W3C trace id (32 hex digits) of the current request.</summary>
+    public static string TraceId() => (Activity.Current?.TraceId ?? ActivityTraceId.CreateRandom()).ToHexString();
+
+    /// <summary>What a client should know about a status the framework answered by itself.</summary>
+    private static string DetailFor(int status, HttpRequest request) => status switch
+    {
+        404 => $"no resource at {request.Path}",
+        405 => $"{request.Method} is not allowed on {request.Path}; the Allow header lists the methods that are",
+        415 => $"Content-Type '{request.ContentType ?? "(none)"}' is not accepted here; send application/json",
+        401 => "send 'Authorization: Bearer <key>' with a valid API key",
+        403 => "this key may not use this endpoint",
+        _ => $"the request to {request.Path} failed with status {status}",
+    };
 
     /// <summary>Seconds a client is asked to wait when the blob store is unavailable.</summary>
     public const int StorageRetryAfterSeconds = 10;
@@ -54,7 +72,6 @@ public static class ProblemPlumbing
         problem.Detail = $"the blob store cannot be reached or written right now; retry after {StorageRetryAfterSeconds} s";
         problem.Type = ApiProblem.TypeFor(BlobStoreUnavailableException.ErrorCode);
         problem.Extensions["code"] = BlobStoreUnavailableException.ErrorCode;
-        problem.Extensions["trace_id"] = ctx.HttpContext.TraceIdentifier;
     }
 
     private static string CodeFor(int status) => status switch

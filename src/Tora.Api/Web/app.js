@@ -9,10 +9,10 @@ let models = [], presets = [], image = null /* data URI */, watcher = null, curr
 let flowVideo = null; /* File: an MP4 of flow images, the motion input instead of the trajectories */
 
 // --- API -------------------------------------------------------------------------------------------------------
-/** An API error with the problem+json body (RFC 9457 with code and errors[{pointer, code, detail}]). */
+/** An API error with the problem+json body (RFC 9457 with code and errors[{pointer or parameter, code, detail}]). */
 class ApiError extends Error {
   constructor(status, problem) {
-    const fields = (problem?.errors ?? []).map(e => `${e.pointer}: ${e.detail}`);
+    const fields = (problem?.errors ?? []).map(e => `${e.pointer ?? e.parameter}: ${e.detail}`);
     super(problem ? [`${problem.title ?? "Error"}${problem.detail ? ": " + problem.detail : ""}`, ...fields].join("\n") : `HTTP ${status}`);
     this.status = status; this.problem = problem;
   }
@@ -48,6 +48,7 @@ function showProblem(e, fallback = $("formError")) {
   if (!(e instanceof ApiError)) { fallback.textContent = e.message ?? String(e); return; }
   const rest = [];
   for (const err of e.problem?.errors ?? []) {
+    if (err.pointer === undefined) { rest.push(`${err.parameter}: ${err.detail}`); continue; }
     const m = /^\/trajectories\/(\d+)(?:\/points\/(\d+))?/.exec(err.pointer);
     if (m) {
       const t = editor.requestIndex(Number(m[1]));

@@ -1,7 +1,7 @@
 namespace Tora.Core.Blobs;
 
 /// <summary>
-/// Where videos, thumbnails and first frames live; the database keeps keys only (PRODUCT.md §5). Keys are
+/// Where videos, thumbnails and first frames live; the database keeps keys only (docs/architecture.md §7). Keys are
 /// relative paths of lowercase segments (<c>tenant/id/video.mp4</c>), valid as filesystem paths and S3 keys.
 /// Whole-object put/get/delete by key is all the service needs, which is what S3-compatible stores offer.
 /// </summary>

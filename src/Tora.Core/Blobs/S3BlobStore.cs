@@ -39,7 +39,7 @@ public interface ISignedUrlBlobStore : IBlobStore
 
 /// <summary>
 /// Blobs in an S3-compatible bucket through AWSSDK.S3. Uploads are single PUTs without aws-chunked encoding
-/// (toolchain.md §3: s3rver and some other S3-compatible servers would store the chunk framing in the object).
+/// (docs/operations.md §6: s3rver and some other S3-compatible servers would store the chunk framing in the object).
 /// </summary>
 public sealed class S3BlobStore : ISignedUrlBlobStore, IDisposable
 {

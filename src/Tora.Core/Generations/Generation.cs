@@ -4,7 +4,7 @@ using Tora.Motion.Trajectories;
 
 namespace Tora.Core.Generations;
 
-/// <summary>Life cycle of a generation (PRODUCT.md §4).</summary>
+/// <summary>Life cycle of a generation (docs/architecture.md §5).</summary>
 public static class GenerationStatus
 {
     /// <summary>Accepted, waiting for a worker.</summary>

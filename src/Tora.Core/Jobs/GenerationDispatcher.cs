@@ -11,7 +11,7 @@ namespace Tora.Core.Jobs;
 /// <summary>
 /// Moves accepted generations from the outbox (<c>dispatched_at IS NULL</c>) into Hangfire, off the request path:
 /// Hangfire's enqueue costs about 8 round trips and 3 commits, far too slow for the accept path
-/// (research/api-throughput.md), so the API commits one INSERT and this loop creates the jobs.
+/// (docs/architecture.md §8), so the API commits one INSERT and this loop creates the jobs.
 /// Rows are locked (<c>FOR UPDATE SKIP LOCKED</c>, so several API instances can run it) until the job id is
 /// committed on the row; a worker that picks the job up first waits on that lock, and a job whose id never got
 /// committed (crash in between) finds the row owned by no one and does nothing, while the row is dispatched again.

@@ -6,7 +6,7 @@ namespace Tora.Core.Jobs;
 /// <summary>Hangfire settings shared by the API (client, dashboard) and the workers (server).</summary>
 public static class HangfireSetup
 {
-    /// <summary>Queue polling interval: an idle worker notices a new job within this time (target ≤ 200 ms, PRODUCT.md §5).</summary>
+    /// <summary>Queue polling interval: an idle worker notices a new job within this time (target ≤ 200 ms, docs/architecture.md §4).</summary>
     public static readonly TimeSpan QueuePollInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Default time after which a killed worker's job is fetched again by a live worker.</summary>
@@ -14,7 +14,7 @@ public static class HangfireSetup
 
     /// <summary>
     /// Configures Hangfire on PostgreSQL. The sliding invisibility timeout keeps a long GPU job invisible to
-    /// other workers for as long as its worker heartbeats (anchors.md §6: a fixed timeout re-runs long jobs),
+    /// other workers for as long as its worker heartbeats (docs/architecture.md §4: a fixed timeout re-runs long jobs),
     /// while a job of a dead worker becomes visible again within <see cref="PostgreSqlStorageOptions.InvisibilityTimeout"/>.
     /// </summary>
     /// <param name="configuration">Hangfire's configuration.</param>

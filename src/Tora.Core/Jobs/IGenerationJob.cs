@@ -16,7 +16,7 @@ public interface IGenerationJob
     /// <remarks>
     /// Retries fit GPU work: few (a job holds a GPU for minutes), spaced out (a transient fault such as a driver
     /// reset needs time), and only for unexpected exceptions; deterministic failures (bad package, unsupported size)
-    /// are recorded as failed by the job itself and never thrown (anchors.md §6). After the last retry the job
+    /// are recorded as failed by the job itself and never thrown (docs/architecture.md §4). After the last retry the job
     /// records the generation as failed itself, so Hangfire's failed state needs no mapping.
     /// </remarks>
     [AutomaticRetry(Attempts = MaxRetries, DelaysInSeconds = [15, 60], OnAttemptsExceeded = AttemptsExceededAction.Fail)]

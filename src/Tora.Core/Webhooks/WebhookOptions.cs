@@ -5,7 +5,7 @@ public sealed class WebhookOptions
 {
     /// <summary>
     /// Delays before each retry after the first attempt. The default spreads 10 attempts over about three days
-    /// (Svix/Stripe-like: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h; anchors.md §2).
+    /// (Svix/Stripe-like: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h; docs/architecture.md §6).
     /// </summary>
     public List<TimeSpan> RetryDelays { get; set; } = [];
 

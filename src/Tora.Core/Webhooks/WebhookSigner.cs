@@ -4,7 +4,7 @@ using System.Text;
 namespace Tora.Core.Webhooks;
 
 /// <summary>
-/// Standard Webhooks v1 symmetric signatures (anchors.md §2): the signed content is
+/// Standard Webhooks v1 symmetric signatures (docs/architecture.md §6): the signed content is
 /// <c>{webhook-id}.{webhook-timestamp}.{raw body}</c>, the signature is <c>v1,</c> + base64 HMAC-SHA256 with the
 /// secret's bytes, and several signatures are space-separated (one per secret during a rotation).
 /// </summary>

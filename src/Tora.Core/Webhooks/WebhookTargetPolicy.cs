@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace Tora.Core.Webhooks;
 
 /// <summary>
-/// Which webhook targets may be called (SSRF defence, anchors.md §2). URLs are checked when a request is accepted,
+/// Which webhook targets may be called (SSRF defence, docs/architecture.md §6). URLs are checked when a request is accepted,
 /// and every address is checked again at connect time, after DNS resolution, so a name that later resolves to a
 /// private address (DNS rebinding) is refused too. All network access goes through <see cref="IWebhookNetwork"/>.
 /// </summary>

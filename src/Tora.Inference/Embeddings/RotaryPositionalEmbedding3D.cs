@@ -2,7 +2,7 @@ namespace Tora.Inference.Embeddings;
 
 /// <summary>
 /// The 3D rotary position tables CogVideoX feeds its attention (diffusers <c>get_3d_rotary_pos_embed</c> with
-/// <c>use_real=True</c>, as the pipeline's <c>_prepare_rotary_positional_embeddings</c> calls it; tora-reference
+/// <c>use_real=True</c>, as the pipeline's <c>_prepare_rotary_positional_embeddings</c> calls it; docs/model.md
 /// §4.2): the head dimension is split into time (¼), height (⅜) and width (⅜); each axis has frequencies
 /// <c>1 / 10000^(2k/d)</c> over its positions, interleaved twice; rows are tokens in (frame, row, column) order.
 /// Computed in float32 as diffusers computes them.

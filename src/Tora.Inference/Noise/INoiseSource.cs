@@ -19,12 +19,12 @@ public enum NoiseConsumer
 
 /// <summary>
 /// The single source of every random draw of one generation, consumed in the order of the original diffusers
-/// pipeline's one CPU <c>torch.Generator</c> (tora-reference §5.5; fixtures README, confirmed by the tiny
+/// pipeline's one CPU <c>torch.Generator</c> (docs/model.md §5.5; tests/data/fixtures/README.md, confirmed by the tiny
 /// text-to-video loop, whose eight draws are one seed-42 stream):
 /// <list type="number">
 /// <item>text-to-video: the flow video's VAE posterior sample <c>[1, 16, T, h, w]</c> (only with a trajectory);</item>
 /// <item>image-to-video: the first frame's VAE posterior sample <c>[1, 16, 1, h, w]</c> — diffusers draws it first,
-/// and samples the flow posterior without the generator (tora-reference §5.5, §9.11);</item>
+/// and samples the flow posterior without the generator (docs/model.md §5.5, §9.11);</item>
 /// <item>the initial latents <c>[1, T, 16, h, w]</c> (<c>init_noise_sigma = 1</c>);</item>
 /// <item>the scheduler: 1 draw at step 0, 2 at each middle step (the first unused), 1 at the last step
 /// (<see cref="Tora.Inference.Sampling.DpmSolverStepper"/> takes them).</item>

@@ -5,7 +5,7 @@ namespace Tora.Inference.Noise;
 /// <summary>
 /// The 32-bit Mersenne Twister exactly as PyTorch's <c>at::mt19937</c> (the reference MT19937 with Knuth's
 /// seeding of the 624-word state from a 32-bit seed): the engine behind <c>torch.Generator().manual_seed(s)</c>
-/// on the CPU (tora-reference §5.5).
+/// on the CPU (docs/model.md §5.5).
 /// </summary>
 internal sealed class Mt19937
 {

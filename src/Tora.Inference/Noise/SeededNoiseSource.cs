@@ -1,7 +1,7 @@
 namespace Tora.Inference.Noise;
 
 /// <summary>Draws from a torch-compatible CPU generator seeded once: the same seed gives the same video as the
-/// original pipeline's <c>torch.Generator().manual_seed(seed)</c> (float32 draws, tora-reference §5.5).</summary>
+/// original pipeline's <c>torch.Generator().manual_seed(seed)</c> (float32 draws, docs/model.md §5.5).</summary>
 public sealed class SeededNoiseSource : INoiseSource
 {
     private readonly TorchGenerator _generator;

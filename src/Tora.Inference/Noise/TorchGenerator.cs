@@ -4,7 +4,7 @@ namespace Tora.Inference.Noise;
 
 /// <summary>
 /// A bit-exact reproduction of <c>torch.Generator().manual_seed(seed)</c> followed by
-/// <c>torch.randn(shape, generator=g)</c> on the CPU (tora-reference §5.5): the same MT19937 stream, the same
+/// <c>torch.randn(shape, generator=g)</c> on the CPU (docs/model.md §5.5): the same MT19937 stream, the same
 /// uniform conversion and the same normal transform, chosen by tensor size as torch chooses it:
 /// <list type="bullet">
 /// <item>float32, 16 elements or more: all uniforms <c>(u32 &amp; 0xFFFFFF)·2⁻²⁴</c> first, then Box-Muller

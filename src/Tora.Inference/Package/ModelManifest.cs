@@ -4,14 +4,14 @@ using System.Text.Json.Serialization;
 namespace Tora.Inference.Package;
 
 /// <summary>
-/// <c>manifest.json</c> of a model package written by <c>tora model build</c> (PRODUCT.md §3): what was
+/// <c>manifest.json</c> of a model package written by <c>tora model build</c> (docs/model.md §6.1): what was
 /// compiled from which checkpoint, and the exact interface of every graph, so the runtime can check a
 /// package before loading multi-GB sessions.
 /// </summary>
 public sealed record ModelManifest
 {
     /// <summary>The format version this code writes and understands.</summary>
-    public const int CurrentFormatVersion = 1;
+    public const int CurrentFormatVersion = 2;
 
     /// <summary>File name inside the package folder.</summary>
     public const string FileName = "manifest.json";
@@ -101,7 +101,7 @@ public sealed record ModelManifest
 public sealed record SourceCheckpoint(string Path, IReadOnlyList<SourceFile> Files, string Layout = "diffusers", string? Variant = null, SourceSemantics? Semantics = null);
 
 /// <summary>
-/// Where the SAT and diffusers implementations of Tora differ numerically, not by naming (tora-reference §4.2,
+/// Where the SAT and diffusers implementations of Tora differ numerically, not by naming (docs/model.md §4.2,
 /// §4.4, §5.7, §9), and which one a package follows.
 /// </summary>
 /// <param name="Implementation"><c>sat</c> or <c>diffusers</c>.</param>
@@ -120,7 +120,7 @@ public sealed record SourceSemantics(string Implementation, double OutputNormEps
 /// <param name="Sha256">Lower-case hex SHA-256.</param>
 public sealed record SourceFile(string Path, long Bytes, string Sha256);
 
-/// <summary>Video and latent geometry (tora-reference §4.2, §4.3).</summary>
+/// <summary>Video and latent geometry (docs/model.md §4.2, §4.3).</summary>
 /// <param name="Frames">Video frames (49).</param>
 /// <param name="Height">Video height in pixels (480).</param>
 /// <param name="Width">Video width in pixels (720).</param>
@@ -148,7 +148,7 @@ public sealed record PackageGeometry(int Frames, int Height, int Width, int Late
 public sealed record TransformerInfo(int NumLayers, int NumAttentionHeads, int AttentionHeadDim, int InnerDim, int InChannels,
     int OutChannels, int TextEmbedDim, double SpatialInterpolationScale, double TemporalInterpolationScale, int SampleHeight, int SampleWidth);
 
-/// <summary>VAE facts the host needs to run the <c>vae_encoder</c> / <c>vae_decoder</c> chunk loops (tora-reference §4.3).</summary>
+/// <summary>VAE facts the host needs to run the <c>vae_encoder</c> / <c>vae_decoder</c> chunk loops (docs/model.md §4.3).</summary>
 /// <param name="ScalingFactor">Latent scaling factor (0.7): the encoder's sample is multiplied by it, the decoder's input divided.</param>
 /// <param name="TemporalCompression">Video frames per latent frame after the first (4).</param>
 /// <param name="SpatialCompression">Pixels per latent pixel along each axis (8).</param>

@@ -5,10 +5,10 @@ using Tora.Motion.Trajectories;
 namespace Tora.Inference.Pipeline;
 
 /// <summary>
-/// The transformer bound once for a whole denoising loop (onnx-and-performance.md §5): every input and the output
+/// The transformer bound once for a whole denoising loop (docs/model.md §6.3): every input and the output
 /// are <see cref="OrtValue"/>s over buffers allocated here once and bound through one <see cref="OrtIoBinding"/>;
-/// a step copies the latents into the batched input (both CFG halves, tora-reference §5.3; image latents
-/// concatenated on channels for image-to-video, §4.4), writes the timestep and runs. Nothing is allocated per
+/// a step copies the latents into the batched input (both CFG halves, docs/model.md §5.3; image latents
+/// concatenated on channels for image-to-video, docs/model.md §4.4), writes the timestep and runs. Nothing is allocated per
 /// step beyond what ONNX Runtime needs. With a motion window (<see cref="MotionControls"/>) a second binding holds
 /// the same buffers with the fuser modulations at zero (motion guidance off), and each step runs the binding its
 /// window position asks for.

@@ -19,7 +19,7 @@ public sealed record ExecutionOptions
     /// <summary>The execution provider (default: CUDA if usable, else CPU).</summary>
     public ExecutionProviderChoice Provider { get; init; } = ExecutionProviderChoice.Auto;
 
-    /// <summary>The CUDA device index (one process per GPU, PRODUCT.md §5).</summary>
+    /// <summary>The CUDA device index (one process per GPU, docs/architecture.md §4).</summary>
     public int DeviceId { get; init; }
 
     /// <summary>
@@ -28,6 +28,12 @@ public sealed record ExecutionOptions
     /// resident at a time (small GPUs). Off: every session stays loaded between jobs (speed).
     /// </summary>
     public bool LowMemory { get; init; }
+
+    /// <summary>
+    /// Create CUDA sessions without first running the start-up Conv on the device (<c>tora model check
+    /// --placement-only</c>: where nodes go can be checked over CUDA libraries that cannot compute). Off by default.
+    /// </summary>
+    public bool SkipDeviceProbe { get; init; }
 
     /// <summary>Intra-op threads of CPU sessions (0: ONNX Runtime's default, one per core).</summary>
     public int IntraOpThreads { get; init; }

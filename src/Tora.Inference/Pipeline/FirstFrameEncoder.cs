@@ -5,7 +5,7 @@ using Tora.Inference.Vae;
 namespace Tora.Inference.Pipeline;
 
 /// <summary>
-/// Image-to-video conditioning (tora-reference §4.4): the first frame decoded, converted to RGB with the alpha
+/// Image-to-video conditioning (docs/model.md §4.4): the first frame decoded, converted to RGB with the alpha
 /// channel dropped (PIL <c>convert("RGB")</c>, not composited), resized to the model's size when it differs
 /// (<see cref="PillowBicubicResize"/>),
 /// scaled to [−1, 1], VAE-encoded as a one-frame clip, posterior-sampled with the job's noise source
@@ -36,7 +36,7 @@ public static class FirstFrameEncoder
             source[i * 3 + 1] = rgba[i * 4 + 1];
             source[i * 3 + 2] = rgba[i * 4 + 2];
         }
-        // Aspect ratio not preserved, Pillow's default bicubic (the original's resize((W, H)), §4.4).
+        // Aspect ratio not preserved, Pillow's default bicubic (the original's resize((W, H)), docs/model.md §4.4).
         return decoded.Width == width && decoded.Height == height
             ? source
             : PillowBicubicResize.Resize(source, decoded.Width, decoded.Height, width, height);

@@ -5,7 +5,7 @@ using Tora.Inference.Sampling;
 namespace Tora.Inference.Pipeline;
 
 /// <summary>
-/// A model package on disk, checked before any session is created (PRODUCT.md §3): the manifest is of a format
+/// A model package on disk, checked before any session is created (docs/model.md §6.1): the manifest is of a format
 /// version this build reads, names a model type it runs, and lists every graph the pipeline needs, whose files
 /// exist; the scheduler configuration parses; the tokenizer is present.
 /// </summary>

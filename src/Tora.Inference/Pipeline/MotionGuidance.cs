@@ -8,9 +8,9 @@ namespace Tora.Inference.Pipeline;
 
 /// <summary>
 /// The per-block Motion-guidance Fuser modulations <c>mgf_gamma_i</c>/<c>mgf_beta_i</c> the transformer takes,
-/// computed once per job (tora-reference §3) and kept where the session's provider put them (GPU memory with CUDA).
+/// computed once per job (docs/model.md §3) and kept where the session's provider put them (GPU memory with CUDA).
 /// With no trajectory they are zeros of shape <c>[1, 1, D]</c>: the fuser is then the identity, which is motion
-/// guidance off (PRODUCT.md §3, the transformer graph's documented convention).
+/// guidance off (docs/model.md §7, the transformer graph's documented convention).
 /// </summary>
 public sealed class MotionGuidance : IDisposable
 {
@@ -53,7 +53,7 @@ public sealed class MotionGuidance : IDisposable
     }
 
     /// <summary>
-    /// Motion guidance from trajectories (tora-reference §2, §3; the diffusers T2V pipeline's flow path): the flow
+    /// Motion guidance from trajectories (docs/model.md §2, §3; the diffusers T2V pipeline's flow path): the flow
     /// video in [−1, 1] → VAE encoder (chunks of 8 frames) → posterior sample with the job's noise source
     /// (<see cref="NoiseConsumer.FlowPosterior"/>) × scaling factor, in the transformer's <c>[1, T, C, h, w]</c>
     /// layout → trajectory encoder once (both CFG halves share it).
@@ -88,7 +88,7 @@ public sealed class MotionGuidance : IDisposable
         if (rgb.Length != 3L * video.Frames * plane)
             throw new ToraPipelineException(ToraPipelineException.InvalidInput,
                 $"the flow video holds {rgb.Length} bytes; this model needs {video.Frames} x {video.Height} x {video.Width} x 3");
-        // [F, H, W, 3] → [1, 3, F, H, W] in [−1, 1] (x / 127.5 − 1 in float32, as the original, §2.4).
+        // [F, H, W, 3] → [1, 3, F, H, W] in [−1, 1] (x / 127.5 − 1 in float32, as the original, docs/model.md §2.4).
         var pixels = new float[rgb.Length];
         for (int t = 0; t < video.Frames; t++)
             for (int c = 0; c < 3; c++)

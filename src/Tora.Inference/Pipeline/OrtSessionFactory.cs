@@ -4,8 +4,11 @@ namespace Tora.Inference.Pipeline;
 
 /// <summary>
 /// Chooses the execution provider once and creates sessions with it. CUDA is tried by appending it to a probe
-/// <see cref="SessionOptions"/>: ONNX Runtime throws <see cref="OnnxRuntimeException"/> there when the CUDA
-/// provider library or the CUDA/cuDNN runtime cannot be loaded, which is the only reliable test. In
+/// <see cref="SessionOptions"/> (ONNX Runtime throws <see cref="OnnxRuntimeException"/> there when the CUDA
+/// provider library or the CUDA runtime cannot be loaded) and then running a tiny Conv on the device
+/// (<see cref="CudaProbe"/>), which loads cuDNN and proves the device computes. On CUDA every session is created
+/// with the CPU fallback disabled (<see cref="DisableCpuFallback"/>): a node without a CUDA kernel fails the
+/// session instead of running on the CPU (docs/gpu.md). In
 /// <see cref="ExecutionProviderChoice.Auto"/> mode the factory then falls back to the CPU and logs which provider
 /// it uses and why; it never falls back silently, and an explicit CUDA request fails instead.
 /// </summary>
@@ -16,6 +19,9 @@ public sealed class OrtSessionFactory
 
     /// <summary>ONNX Runtime's name of the CPU provider.</summary>
     public const string CpuProvider = "CPUExecutionProvider";
+
+    /// <summary>The session config key that makes session creation fail when a node would fall back to the CPU provider.</summary>
+    public const string DisableCpuFallback = "session.disable_cpu_ep_fallback";
 
     private readonly ExecutionOptions _options;
 
@@ -30,10 +36,10 @@ public sealed class OrtSessionFactory
             ProviderName = CpuProvider;
             Reason = "the CPU provider was requested";
         }
-        else if (TryCuda(options.DeviceId, out var failure))
+        else if (TryCuda(options.DeviceId, !options.SkipDeviceProbe, out var failure))
         {
             ProviderName = CudaProvider;
-            Reason = $"CUDA device {options.DeviceId} is usable";
+            Reason = options.SkipDeviceProbe ? $"CUDA device {options.DeviceId} loads (not probed)" : $"CUDA device {options.DeviceId} is usable";
         }
         else if (options.Provider == ExecutionProviderChoice.Cuda)
         {
@@ -68,7 +74,11 @@ public sealed class OrtSessionFactory
         try
         {
             if (_options.IntraOpThreads > 0) options.IntraOpNumThreads = _options.IntraOpThreads;
-            if (UsesCuda) options.AppendExecutionProvider_CUDA(_options.DeviceId);
+            if (UsesCuda)
+            {
+                options.AppendExecutionProvider_CUDA(_options.DeviceId);
+                options.AddSessionConfigEntry(DisableCpuFallback, "1");
+            }
             return new InferenceSession(modelPath, options);
         }
         catch (OnnxRuntimeException e)
@@ -82,7 +92,7 @@ public sealed class OrtSessionFactory
         }
     }
 
-    private static bool TryCuda(int deviceId, out string failure)
+    private static bool TryCuda(int deviceId, bool probeDevice, out string failure)
     {
         failure = "";
         if (!OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider))
@@ -98,7 +108,19 @@ public sealed class OrtSessionFactory
         {
             using var probe = new SessionOptions();
             probe.AppendExecutionProvider_CUDA(deviceId);
-            return true;
+            if (!probeDevice) return true;
+            probe.AddSessionConfigEntry(DisableCpuFallback, "1");
+            try
+            {
+                var wrong = CudaProbe.Run(probe);
+                failure = wrong ?? "";
+                return wrong is null;
+            }
+            catch (OnnxRuntimeException e)
+            {
+                failure = $"the CUDA provider loads but a Conv on the device fails: {Cause(e.Message)}";
+                return false;
+            }
         }
         catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -109,6 +131,23 @@ public sealed class OrtSessionFactory
         {
             env.EnvLogLevel = level;
         }
+    }
+
+    /// <summary>
+    /// The innermost reason of a kernel failure: ONNX Runtime wraps it as "… Status Message: file:line function
+    /// [ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : reason" (e.g. "cuDNN is unavailable …: dlopen failed for libcudnn.so").
+    /// </summary>
+    private static string Cause(string message)
+    {
+        var line = message.Split('\n', 2)[0];
+        int at = line.LastIndexOf("[ONNXRuntimeError] : ", StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            var parts = line[at..].Split(" : ", 4);
+            if (parts.Length == 4) return FirstLine(parts[3]);
+        }
+        at = line.LastIndexOf("Status Message: ", StringComparison.Ordinal);
+        return FirstLine(at >= 0 ? line[(at + "Status Message: ".Length)..] : line);
     }
 
     private static string FirstLine(string message)

@@ -2,7 +2,7 @@ namespace Tora.Inference.Pipeline;
 
 /// <summary>
 /// Pillow's <c>Image.resize(size)</c> for 8-bit RGB with its default bicubic filter, value for value
-/// (tora-reference §4.4: the original image-to-video path resizes the first frame with <c>resize((W, H))</c>):
+/// (docs/model.md §4.4: the original image-to-video path resizes the first frame with <c>resize((W, H))</c>):
 /// separable (horizontal pass, then vertical), cubic convolution with a = −0.5 widened by the scale when
 /// shrinking (antialiasing), weights normalised per output pixel and applied in 22-bit fixed point with
 /// clipping to 8 bits after each pass, exactly as libImaging's <c>Resample.c</c> does.

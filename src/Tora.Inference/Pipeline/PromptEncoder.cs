@@ -4,9 +4,9 @@ using Tora.Inference.Text;
 namespace Tora.Inference.Pipeline;
 
 /// <summary>
-/// Prompt → T5 embedding <c>[226, D]</c> (tora-reference §4.1): the tokenizer's ids (no BOS, EOS appended, padded
+/// Prompt → T5 embedding <c>[226, D]</c> (docs/model.md §4.1): the tokenizer's ids (no BOS, EOS appended, padded
 /// to the package's text length) through the <c>text_encoder</c> graph, no attention mask (as the pipeline calls it).
-/// The negative prompt (diffusers semantics: T5 of the negative prompt, §5.4) is the same for almost every job, so
+/// The negative prompt (diffusers semantics: T5 of the negative prompt, docs/model.md §5.4) is the same for almost every job, so
 /// its embedding is cached by text. Packages imported from SAT checkpoints follow SAT instead
 /// (<paramref name="zeroUnconditional"/>): its <c>force_uc_zero_embeddings</c> gives the unconditional branch an
 /// all-zero embedding for the default empty negative prompt; a non-empty negative prompt, which SAT has no way to
@@ -40,7 +40,7 @@ public sealed class PromptEncoder(T5Tokenizer tokenizer, int textLength, int emb
 
     /// <summary>
     /// The transformer's text input for one job: <c>[uncond, cond]</c> (<c>[2, 226, D]</c>) when guidance is on, the
-    /// prompt's embedding alone (<c>[1, 226, D]</c>) when it is off (tora-reference §5.3: batch order uncond first).
+    /// prompt's embedding alone (<c>[1, 226, D]</c>) when it is off (docs/model.md §5.3: batch order uncond first).
     /// </summary>
     public float[] EncodeForGuidance(InferenceSession session, string prompt, string negativePrompt, bool guidance)
     {

@@ -10,7 +10,7 @@ using Tora.Motion.Video;
 namespace Tora.Inference.Pipeline;
 
 /// <summary>
-/// The Tora pipeline over one model package (tora-reference §4–5, PRODUCT.md §3, the diffusers T2V/I2V semantics):
+/// The Tora pipeline over one model package (docs/model.md §4–5, §7, the diffusers T2V/I2V semantics):
 /// prompt → T5, trajectories → flow video → VAE → trajectory encoder, (first frame → VAE), noise → DPM-Solver++(2M)
 /// loop of the CFG-batched transformer → chunked VAE decode → 8-bit frames → MP4. Every random draw comes from the
 /// request's noise source in the original's order: image posterior, flow posterior, initial latents, scheduler.
@@ -33,6 +33,10 @@ public sealed class ToraPipeline : IDisposable
         _package = package;
         _log = options.Log ?? (_ => { });
         _factory = new OrtSessionFactory(options);
+        // The CPU provider has no bfloat16 MatMul: a bf16 package would fail at its first session, mid-job.
+        if (package.Manifest.Precision == Bf16 && !_factory.UsesCuda)
+            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable,
+                $"the bf16 model package {package.Folder} needs CUDA, and {_factory.Reason}; use an fp32 package ('tora model build --precision fp32') on the CPU");
         _sessions = new PackageSessions(package, _factory, options.LowMemory, _log);
         T5Tokenizer tokenizer;
         try
@@ -44,7 +48,7 @@ public sealed class ToraPipeline : IDisposable
             throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
         }
         var m = package.Manifest;
-        // SAT-imported packages: the unconditional branch is all zeros (tora-reference §5.4, issue 12's semantics).
+        // SAT-imported packages: the unconditional branch is all zeros (docs/model.md §5.4, issue 12's semantics).
         _prompts = new PromptEncoder(tokenizer, m.TextLength, m.Transformer.TextEmbedDim,
             zeroUnconditional: m.Source.Semantics?.UnconditionalText == "zeros");
         // The 3D RoPE table of the video tokens depends only on the geometry (diffusers: base grid = sample size / patch).
@@ -52,6 +56,9 @@ public sealed class ToraPipeline : IDisposable
         (_ropeCos, _ropeSin) = RotaryPositionalEmbedding3D.Compute(m.Transformer.AttentionHeadDim, g.LatentFrames,
             g.LatentHeight / g.PatchSize, g.LatentWidth / g.PatchSize, m.Transformer.SampleHeight / g.PatchSize, m.Transformer.SampleWidth / g.PatchSize);
     }
+
+    /// <summary>The manifest precision that only the CUDA provider can run.</summary>
+    public const string Bf16 = "bf16";
 
     /// <summary>The package.</summary>
     public ModelPackage Package => _package;
@@ -113,7 +120,7 @@ public sealed class ToraPipeline : IDisposable
         return request.Steps;
     }
 
-    /// <summary>T5 of the negative prompt and the prompt, batched <c>[uncond, cond]</c> (tora-reference §5.3, §5.4).</summary>
+    /// <summary>T5 of the negative prompt and the prompt, batched <c>[uncond, cond]</c> (docs/model.md §5.3, §5.4).</summary>
     private float[] EncodeText(ToraRequest request)
     {
         var guidance = new ClassifierFreeGuidance(request.GuidanceScale, request.DynamicCfg);
@@ -122,7 +129,7 @@ public sealed class ToraPipeline : IDisposable
         return embeddings;
     }
 
-    /// <summary>Image-to-video: the padded first-frame latents (its posterior draw comes first, §5.5); null for text-to-video.</summary>
+    /// <summary>Image-to-video: the padded first-frame latents (its posterior draw comes first, docs/model.md §5.5); null for text-to-video.</summary>
     private float[]? EncodeFirstFrame(ToraRequest request)
     {
         if (request.FirstFrame is null) return null;
@@ -132,7 +139,7 @@ public sealed class ToraPipeline : IDisposable
         return latents;
     }
 
-    /// <summary>The fuser modulations from the trajectories, or motion guidance off (§3, PRODUCT.md §3).</summary>
+    /// <summary>The fuser modulations from the trajectories, or motion guidance off (§3, docs/model.md §7).</summary>
     private MotionGuidance EncodeMotion(ToraRequest request)
     {
         var g = _package.Geometry;
@@ -147,7 +154,7 @@ public sealed class ToraPipeline : IDisposable
         return motion;
     }
 
-    /// <summary>Initial latents: one standard-normal draw × <c>init_noise_sigma</c> (1, §5.1).</summary>
+    /// <summary>Initial latents: one standard-normal draw × <c>init_noise_sigma</c> (1, docs/model.md §5.1).</summary>
     private float[] PrepareLatents(ToraRequest request)
     {
         var shape = LatentShape;
@@ -156,7 +163,7 @@ public sealed class ToraPipeline : IDisposable
         return latents;
     }
 
-    /// <summary>The step loop: batched transformer, CFG (dynamic from the timestep value), DPM-Solver++(2M) step (§5.2, §5.3).</summary>
+    /// <summary>The step loop: batched transformer, CFG (dynamic from the timestep value), DPM-Solver++(2M) step (docs/model.md §5.2, §5.3).</summary>
     private void Denoise(ToraRequest request, JobClock job, float[] latents, float[] text, MotionGuidance motion, float[]? image)
     {
         var g = _package.Geometry;
@@ -170,7 +177,7 @@ public sealed class ToraPipeline : IDisposable
         _sessions.Release(ModelPackage.Transformer);
     }
 
-    /// <summary>Latents ÷ scaling factor → VAE decoder in the original's chunks → 8-bit frames, diffusers rounding (§5.8).</summary>
+    /// <summary>Latents ÷ scaling factor → VAE decoder in the original's chunks → 8-bit frames, diffusers rounding (docs/model.md §5.8).</summary>
     private byte[] Decode(float[] latents)
     {
         using var decoder = new VaeDecoder(_sessions.Get(ModelPackage.VaeDecoder), _package.Vae.ScalingFactor, _package.Vae.TemporalCompression, _factory.DeviceMemory);
@@ -179,7 +186,7 @@ public sealed class ToraPipeline : IDisposable
         return frames;
     }
 
-    /// <summary>The MP4 (H.264, yuv420p, CRF 18 by default), with the trajectories drawn over it when asked (§5.8).</summary>
+    /// <summary>The MP4 (H.264, yuv420p, CRF 18 by default), with the trajectories drawn over it when asked (docs/model.md §5.8).</summary>
     private async Task EncodeVideoAsync(ToraRequest request, byte[] frames, CancellationToken cancellationToken)
     {
         if (request.OutputPath is null) return;

@@ -12,7 +12,7 @@ public sealed record ToraRequest
     /// <summary>The text prompt.</summary>
     public required string Prompt { get; init; }
 
-    /// <summary>The negative prompt (the unconditional branch is T5 of it, diffusers semantics, tora-reference §5.4).</summary>
+    /// <summary>The negative prompt (the unconditional branch is T5 of it, diffusers semantics, docs/model.md §5.4).</summary>
     public string NegativePrompt { get; init; } = "";
 
     /// <summary>Motion trajectories; empty: motion guidance off.</summary>
@@ -21,7 +21,7 @@ public sealed record ToraRequest
     /// <summary>
     /// A flow video already rendered, 8-bit RGB <c>[F, H, W, 3]</c> at the package's size, used for motion guidance
     /// instead of rendering <see cref="Trajectories"/> (which then only feed the overlay): a dense optical-flow
-    /// video, or a flow video rendered elsewhere (the original's OpenCV blur, tora-reference §9.2).
+    /// video, or a flow video rendered elsewhere (the original's OpenCV blur, docs/model.md §9.2).
     /// </summary>
     public byte[]? FlowVideo { get; init; }
 
@@ -40,7 +40,7 @@ public sealed record ToraRequest
     /// <summary>Classifier-free guidance scale (6); at or below 1 guidance is off.</summary>
     public double GuidanceScale { get; init; } = 6.0;
 
-    /// <summary>Dynamic CFG from the timestep value (tora-reference §5.3).</summary>
+    /// <summary>Dynamic CFG from the timestep value (docs/model.md §5.3).</summary>
     public bool DynamicCfg { get; init; } = true;
 
     /// <summary>Every random draw of the job, in the original's order (seeded, replayed or recording).</summary>

@@ -7,7 +7,7 @@ namespace Tora.Inference.Pipeline;
 /// <summary>
 /// <see cref="IVideoGenerator"/> over <see cref="ToraPipeline"/>: the worker's real generator. The package is opened
 /// when the generator is created; when that fails, <see cref="Status"/> says why and every job fails with
-/// <c>model_unavailable</c>. Seeds become the torch-compatible noise stream (PRODUCT.md §3). One job at a time.
+/// <c>model_unavailable</c>. Seeds become the torch-compatible noise stream (docs/model.md §5.5). One job at a time.
 /// </summary>
 public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
 {
@@ -24,7 +24,7 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
         {
             _pipeline = new ToraPipeline(ModelPackage.Open(packageFolder), options);
             var m = _pipeline.Package.Manifest;
-            _detail = $"{m.ModelType} {m.Precision} package {_pipeline.Package.Folder} ({m.Geometry.Frames} frames {m.Geometry.Width}x{m.Geometry.Height}) on {_pipeline.ExecutionProvider}";
+            _detail = $"{m.ModelType} {m.Precision} package {_pipeline.Package.Folder} ({m.Geometry.Frames} frames {m.Geometry.Width}x{m.Geometry.Height}) on {_pipeline.ExecutionProvider} ({_pipeline.ExecutionProviderReason})";
         }
         catch (ToraPipelineException e)
         {

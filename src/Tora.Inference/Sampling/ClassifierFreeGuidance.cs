@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace Tora.Inference.Sampling;
 
 /// <summary>
-/// Classifier-free guidance as the original pipelines apply it (tora-reference §5.3): the transformer runs on
+/// Classifier-free guidance as the original pipelines apply it (docs/model.md §5.3): the transformer runs on
 /// the batch <c>[uncond, cond]</c>, and the guided prediction is <c>uncond + s·(cond − uncond)</c> in float32
 /// (three separately rounded operations, <c>s</c> rounded to float32 once), with the dynamic scale computed from
 /// the timestep value.

@@ -2,7 +2,7 @@ namespace Tora.Inference.Sampling;
 
 /// <summary>
 /// The noise schedule, timesteps and per-step coefficients of diffusers' <c>CogVideoXDPMScheduler</c> for one
-/// step count (tora-reference §5.1–5.2): float64 alpha products (scaled-linear betas, SNR shift, zero terminal
+/// step count (docs/model.md §5.1–5.2): float64 alpha products (scaled-linear betas, SNR shift, zero terminal
 /// SNR), diffusers' timestep spacing, and the stochastic DPM-Solver++(2M) multipliers of every step.
 /// Immutable; the per-generation state lives in <see cref="DpmSolverStepper"/>.
 /// </summary>

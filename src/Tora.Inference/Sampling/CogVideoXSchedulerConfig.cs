@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Tora.Inference.Sampling;
 
 /// <summary>
-/// The keys of a diffusers <c>scheduler_config.json</c> that the CogVideoX DPM scheduler uses (tora-reference
+/// The keys of a diffusers <c>scheduler_config.json</c> that the CogVideoX DPM scheduler uses (docs/model.md
 /// §5.1). Values missing from a file take diffusers' <c>CogVideoXDPMScheduler</c> defaults.
 /// </summary>
 public sealed record CogVideoXSchedulerConfig

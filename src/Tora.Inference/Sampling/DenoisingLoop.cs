@@ -27,7 +27,7 @@ public delegate void DenoisingStepObserver(int step, ReadOnlySpan<float> latents
 public readonly record struct DenoisingProgress(int Step, int TotalSteps, TimeSpan Elapsed);
 
 /// <summary>
-/// The sampling loop of the original pipeline (tora-reference §5): initial latents from the noise source, then
+/// The sampling loop of the original pipeline (docs/model.md §5): initial latents from the noise source, then
 /// for every timestep the model's <c>[uncond, cond]</c> prediction, guidance (dynamic or constant) and one DPM
 /// step, with progress after each step and cancellation between steps. Buffers are allocated once per loop
 /// object; a step allocates nothing beyond what the denoiser does. The scheduler's noise draws of a step do not

@@ -2,7 +2,7 @@ namespace Tora.Inference.Sampling;
 
 /// <summary>
 /// The float64 scalars of one stochastic DPM-Solver++(2M) step of diffusers' <c>CogVideoXDPMScheduler</c>
-/// (tora-reference §5.2). Infinities are legitimate: at the first step <c>ᾱ_t = 0</c> gives <c>λ = −∞</c>,
+/// (docs/model.md §5.2). Infinities are legitimate: at the first step <c>ᾱ_t = 0</c> gives <c>λ = −∞</c>,
 /// <c>h = ∞</c>; at the second <c>r = ∞</c>; at the last <c>h = ∞</c> and <c>Mult3 = Mult4 = ∞</c>, which the
 /// first-order last step never touches.
 /// </summary>

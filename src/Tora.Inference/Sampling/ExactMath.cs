@@ -4,7 +4,7 @@ namespace Tora.Inference.Sampling;
 public static class ExactMath
 {
     /// <summary>
-    /// <c>exp(x) − 1</c> without cancellation near 0 (torch's <c>expm1</c>, tora-reference §5.2): Kahan's
+    /// <c>exp(x) − 1</c> without cancellation near 0 (torch's <c>expm1</c>, docs/model.md §5.2): Kahan's
     /// <c>(u − 1)·x / log(u)</c> with <c>u = exp(x)</c>, exact at ±∞ (−∞ → −1, +∞ → +∞) and NaN → NaN.
     /// </summary>
     public static double Expm1(double x)

@@ -5,7 +5,7 @@ namespace Tora.Inference.Text;
 /// <summary>
 /// Rewrites a SentencePiece <c>ModelProto</c> in memory so that Microsoft.ML.Tokenizers 2.0.1 can load T5's
 /// model: its Unigram loader indexes the BOS piece and throws on T5's <c>trainer_spec.bos_id = -1</c>
-/// (toolchain.md §6). Setting <c>bos_id</c> to the pad id is harmless because the T5 tokenizer never adds a BOS.
+/// (docs/model.md §4.1). Setting <c>bos_id</c> to the pad id is harmless because the T5 tokenizer never adds a BOS.
 /// The proto is edited on the wire format (field numbers of <c>sentencepiece_model.proto</c>), every other
 /// field copied byte for byte.
 /// </summary>

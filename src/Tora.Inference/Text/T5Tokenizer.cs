@@ -5,7 +5,7 @@ namespace Tora.Inference.Text;
 
 /// <summary>
 /// The T5 tokenizer as the CogVideoX/Tora pipelines call transformers' slow <c>T5Tokenizer</c> (legacy mode,
-/// tora-reference §4.1): the SentencePiece Unigram model on the text between
+/// docs/model.md §4.1): the SentencePiece Unigram model on the text between
 /// added tokens (<c>&lt;extra_id_N&gt;</c>, which eat the whitespace around them, and the literal special tokens
 /// <c>&lt;/s&gt;</c>, <c>&lt;pad&gt;</c>, <c>&lt;unk&gt;</c>), no BOS, EOS appended unless the text already ends with
 /// it, truncated to leave room for the EOS, right-padded with the pad id to <c>max_length</c> (226).

@@ -9,7 +9,8 @@ namespace Tora.Inference.Vae;
 /// <c>past.m</c> input of the next through <see cref="OrtIoBinding"/>, so the caches stay where the
 /// session's provider put them (GPU memory with CUDA) and never cross to the host. A clip's first chunk
 /// runs with empty pasts (time length 0), which makes the graph pad with the chunk's first frame (the
-/// original's "no cache").
+/// original's "no cache"). The graph's frame-arithmetic inputs (<see cref="VaeFrameInputs"/>) are computed
+/// here from the chunk's length, so the graph needs no int64 shape arithmetic of its own.
 /// </summary>
 internal sealed class CausalChunkRunner : IDisposable
 {
@@ -22,6 +23,8 @@ internal sealed class CausalChunkRunner : IDisposable
     private readonly string[] _outputs;
     private readonly string[] _pastNames;
     private readonly string[] _presentNames;
+    private readonly string[] _frameInputs;
+    private readonly int _cacheFrames;
     private readonly OrtValue[] _emptyPasts;
     private readonly byte[] _emptyBacking = GC.AllocateArray<byte>(16, pinned: true);
     private readonly OrtMemoryInfo _cacheMemory;
@@ -44,7 +47,9 @@ internal sealed class CausalChunkRunner : IDisposable
         foreach (var name in outputs)
             if (!session.OutputMetadata.ContainsKey(name)) throw new InvalidDataException($"VAE graph has no output '{name}'");
 
-        _pastNames = session.InputMetadata.Keys.Where(k => k != input).Order(StringComparer.Ordinal).ToArray();
+        _frameInputs = session.InputMetadata.Keys.Where(VaeFrameInputs.Is).Order(StringComparer.Ordinal).ToArray();
+        foreach (var name in _frameInputs) VaeFrameInputs.Value(name, 1, 0, 0);
+        _pastNames = session.InputMetadata.Keys.Where(k => k != input && !VaeFrameInputs.Is(k)).Order(StringComparer.Ordinal).ToArray();
         _presentNames = new string[_pastNames.Length];
         _emptyPasts = new OrtValue[_pastNames.Length];
         for (int i = 0; i < _pastNames.Length; i++)
@@ -58,6 +63,7 @@ internal sealed class CausalChunkRunner : IDisposable
             var dims = meta.Dimensions;
             if (dims.Length != 5 || dims.Where((d, k) => k != TimeAxis && (d <= 0 || d != outMeta.Dimensions[k])).Any())
                 throw new InvalidDataException($"VAE cache '{_pastNames[i]}' must be [1, C, frames, h, w] with fixed C, h, w equal to its output's");
+            _cacheFrames = outMeta.Dimensions[TimeAxis];
             // The first chunk's past: the declared shape with no frames (nothing to read, so any pointer does).
             var shape = dims.Select((d, k) => k == TimeAxis ? 0L : d).ToArray();
             _emptyPasts[i] = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, meta.ElementDataType, shape,
@@ -84,6 +90,26 @@ internal sealed class CausalChunkRunner : IDisposable
         using var binding = _session.CreateIoBinding();
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data, shape);
         binding.BindInput(_input, input);
+        var frameValues = new OrtValue[_frameInputs.Length];
+        try
+        {
+            int pastFrames = _results is null ? 0 : _cacheFrames;
+            for (int i = 0; i < _frameInputs.Length; i++)
+            {
+                var value = VaeFrameInputs.Value(_frameInputs[i], checked((int)shape[TimeAxis]), pastFrames, _cacheFrames);
+                frameValues[i] = OrtValue.CreateTensorValueFromMemory(value, [value.Length]);
+                binding.BindInput(_frameInputs[i], frameValues[i]);
+            }
+            RunBound(binding, consume);
+        }
+        finally
+        {
+            foreach (var v in frameValues) v?.Dispose();
+        }
+    }
+
+    private void RunBound(OrtIoBinding binding, Action<int, ReadOnlySpan<float>, long[]> consume)
+    {
         for (int i = 0; i < _pastNames.Length; i++)
             binding.BindInput(_pastNames[i], _results is null ? _emptyPasts[i] : _results[_outputs.Length + i]);
         foreach (var name in _outputs) binding.BindOutputToDevice(name, OrtMemoryInfo.DefaultInstance);

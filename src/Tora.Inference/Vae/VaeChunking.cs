@@ -7,7 +7,7 @@ public readonly record struct FrameChunk(int Start, int Count);
 
 /// <summary>
 /// How the original splits frames into chunks for the CogVideoX VAE (diffusers <c>AutoencoderKLCogVideoX</c>
-/// <c>_decode</c>/<c>_encode</c>, tora-reference §4.3): <c>max(n / size, 1)</c> chunks of <c>size</c>
+/// <c>_decode</c>/<c>_encode</c>, docs/model.md §4.3): <c>max(n / size, 1)</c> chunks of <c>size</c>
 /// frames, the remainder <c>n mod size</c> added to the FIRST chunk. Decoding 13 latent frames in batches
 /// of 2 gives 3, 2, 2, 2, 2, 2; encoding 49 video frames in batches of 8 gives 9, 8, 8, 8, 8, 8; one
 /// frame (an image) is one chunk.

@@ -14,7 +14,7 @@ public enum FrameLayout
 
 /// <summary>
 /// Decodes final latents into video frames with the <c>vae_decoder</c> chunk graph, as the original does
-/// (tora-reference §4.3, §5.8): latents ÷ scaling factor, latent frames in chunks 3, 2, 2, 2, 2, 2
+/// (docs/model.md §4.3, §5.8): latents ÷ scaling factor, latent frames in chunks 3, 2, 2, 2, 2, 2
 /// (<see cref="VaeChunking"/>), the causal caches carried from chunk to chunk on the session's device.
 /// One instance decodes one clip at a time (not thread-safe).
 /// </summary>

@@ -13,7 +13,7 @@ public sealed record VaePosterior(float[] Mean, float[] LogVar, int Channels, in
 {
     /// <summary>
     /// <c>(mean + exp(0.5 · clamp(logvar, −30, 20)) · noise) · scale</c> in float32 as diffusers'
-    /// <c>DiagonalGaussianDistribution.sample</c> followed by the pipeline's scaling (tora-reference §2.4),
+    /// <c>DiagonalGaussianDistribution.sample</c> followed by the pipeline's scaling (docs/model.md §2.4),
     /// written in <paramref name="layout"/>.
     /// </summary>
     /// <param name="noise">Standard normal draws [1, C, T, h, w] from the pipeline's noise source.</param>
@@ -43,7 +43,7 @@ public sealed record VaePosterior(float[] Mean, float[] LogVar, int Channels, in
 
 /// <summary>
 /// Encodes video into the VAE posterior with the <c>vae_encoder</c> chunk graph as diffusers does
-/// (tora-reference §4.3): frames in batches of 8 with the remainder in the first (49 → 9, 8, 8, 8, 8, 8; an
+/// (docs/model.md §4.3): frames in batches of 8 with the remainder in the first (49 → 9, 8, 8, 8, 8, 8; an
 /// image is one batch of 1), the causal caches carried between batches on the session's device, GroupNorm
 /// statistics per batch. One instance encodes one clip at a time (not thread-safe).
 /// </summary>

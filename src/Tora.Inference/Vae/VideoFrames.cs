@@ -1,6 +1,6 @@
 namespace Tora.Inference.Vae;
 
-/// <summary>Conversions between the VAE's float frames in [−1, 1] and 8-bit video (tora-reference §2.4, §5.8).</summary>
+/// <summary>Conversions between the VAE's float frames in [−1, 1] and 8-bit video (docs/model.md §2.4, §5.8).</summary>
 public static class VideoFrames
 {
     /// <summary>

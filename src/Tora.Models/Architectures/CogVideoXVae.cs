@@ -1,29 +1,33 @@
+using Tora.Inference.Vae;
 using Tora.Models.Checkpoints;
 using Tora.Models.Graph;
 
 namespace Tora.Models.Architectures;
 
 /// <summary>
-/// The CogVideoX 3D VAE (diffusers <c>AutoencoderKLCogVideoX</c>, tora-reference §4.3) as two ONNX graphs that
+/// The CogVideoX 3D VAE (diffusers <c>AutoencoderKLCogVideoX</c>, docs/model.md §4.3) as two ONNX graphs that
 /// each run ONE chunk of frames and carry every causal convolution's time cache explicitly, so that the
 /// caller loops over chunks as the original does (latent frames 3, 2, 2, …; video frames 9, 8, 8, …) and
-/// a 49 × 480 × 720 decode never holds more than one chunk's activations (onnx-and-performance.md §1.2, §7).
+/// a 49 × 480 × 720 decode never holds more than one chunk's activations (docs/model.md §6.2).
 /// </summary>
 /// <remarks>
 /// <para><b>One graph for every chunk.</b> The time axis is dynamic and the spatial axes are fixed. The
 /// original's parity rules (odd chunks keep their first frame apart in the time up/down-samplers and in the
-/// decoder's <c>zq</c> interpolation) are written parity-free with the chunk's frame count read from the
-/// tensor shape: the time-doubling upsampler repeats every frame twice and drops the first (T mod 2) frames;
-/// the time-halving downsampler prepends the first frame (T mod 2) times (the mean of a frame with itself
-/// is that frame, bit for bit) and averages pairs; <c>zq</c> is repeated r times in time and its last
-/// T<sub>f</sub> frames are kept. Each equals the original's odd and even branches, so the same graph runs
-/// the first 3-frame chunk and the later 2-frame chunks, and encodes 9-, 8- and 1-frame batches.</para>
+/// decoder's <c>zq</c> interpolation) are written parity-free: the time-doubling upsampler repeats every frame
+/// twice and drops the first (T mod 2) frames; the time-halving downsampler prepends the first frame (T mod 2)
+/// times (the mean of a frame with itself is that frame, bit for bit) and averages pairs; <c>zq</c> is doubled
+/// in time the same way as the frames it conditions. Each equals the original's odd and even branches, so the
+/// same graph runs the first 3-frame chunk and the later 2-frame chunks, and encodes 9-, 8- and 1-frame batches.</para>
+/// <para><b>No shape arithmetic at run time.</b> The frame counts those rules need are int64 graph inputs the
+/// host computes from the chunk's length (<see cref="VaeFrameInputs"/>), never Shape/Slice/Sub/Mod nodes: ONNX Runtime places such int64
+/// arithmetic on the CPU, so a graph with it cannot load on CUDA with the CPU fallback disabled
+/// (docs/gpu.md).</para>
 /// <para><b>Cache.</b> Every kernel-3 causal convolution <c>m</c> has an input <c>past.m</c> of shape
 /// [1, C_in, cache_frames, h, w] and an output <c>present.m</c> of shape [1, C_in, 2, h, w]: the two frames
 /// before the chunk and, after it, the last two frames of (past ‖ chunk) — what diffusers keeps in
 /// <c>conv_cache</c>. A clip's first chunk passes EMPTY pasts (cache_frames = 0): the convolution then pads
-/// with the chunk's first frame repeated 2 − cache_frames times, the original's "no cache" case, so no flag
-/// input and no zero-filled caches are needed. The kernel-1 convolutions of the spatial norms need no cache.</para>
+/// with the chunk's first frame repeated 2 − cache_frames times (<see cref="VaeFrameInputs.CacheFill"/>), the original's
+/// "no cache" case, so no zero-filled caches are needed. The kernel-1 convolutions of the spatial norms need no cache.</para>
 /// <para><b>Statistics.</b> GroupNorm statistics are computed over the chunk only, as the original's chunked
 /// decode and encode do (not over the whole clip).</para>
 /// </remarks>
@@ -74,7 +78,7 @@ public static class CogVideoXVae
 
         int h = latentHeight, w = latentWidth;
         var x = v.CausalConv("decoder.conv_in", z, cl, channels[0], h, w);
-        var zq = new ZqCache(g, z, cl, latentHeight, latentWidth);
+        var zq = new ZqCache(g, z, cl, latentHeight, latentWidth, v.OddFrames);
         for (int i = 0; i < 2; i++)
             x = v.SpatialResnet($"decoder.mid_block.resnets.{i}", x, channels[0], channels[0], zq, 1, 1, h, w);
 
@@ -89,7 +93,7 @@ public static class CogVideoXVae
             }
             if (i == levels - 1) break;
             bool compressTime = i < config.TemporalCompressLevels;
-            x = v.Upsample($"decoder.up_blocks.{i}.upsamplers.0", x, cout, compressTime, h, w);
+            x = v.Upsample($"decoder.up_blocks.{i}.upsamplers.0", x, cout, compressTime, h, w, v.OddFrames);
             if (compressTime) timeScale *= 2;
             spaceScale *= 2;
             h *= 2;
@@ -133,7 +137,7 @@ public static class CogVideoXVae
                 cin = cout;
             }
             if (i == levels - 1) break;
-            x = v.Downsample($"encoder.down_blocks.{i}.downsamplers.0", x, cout, i < config.TemporalCompressLevels, h, w);
+            x = v.Downsample($"encoder.down_blocks.{i}.downsamplers.0", x, cout, i < config.TemporalCompressLevels ? g.Input(VaeFrameInputs.DownsamplePadPrefix + i, ElementType.Int64, 5) : null, h, w);
             h /= 2;
             w /= 2;
         }
@@ -150,43 +154,50 @@ public static class CogVideoXVae
     }
 
     /// <summary>The decoder's conditioning latents resized to each (time, space) scale once and shared by the norms there.</summary>
-    private sealed class ZqCache(GraphBuilder g, Value latents, int channels, int height, int width)
+    private sealed class ZqCache(GraphBuilder g, Value latents, int channels, int height, int width, Value oddFrames)
     {
         private readonly Dictionary<(int, int), Value> _resized = [];
 
         /// <summary>
-        /// <c>zq</c> at time scale <paramref name="r"/> and space scale <paramref name="s"/>, matched to
-        /// <paramref name="f"/>'s frame count: nearest repetition, then the last T_f frames, which is the
+        /// <c>zq</c> at time scale <paramref name="r"/> (a power of two) and space scale <paramref name="s"/>:
+        /// doubled in time as the frames are (every frame twice, the first T mod 2 dropped), which gives the
         /// original's odd-chunk rule (first latent frame once, the others r times) and its even rule alike.
         /// </summary>
-        public Value For(Value f, int r, int s)
+        public Value For(int r, int s)
         {
             if (r == 1 && s == 1) return latents;
             if (_resized.TryGetValue((r, s), out var z)) return z;
+            if ((r & (r - 1)) != 0) throw new ArgumentException($"time scale {r} is not a power of two");
             using var _ = g.Scope($"zq_t{r}_s{s}");
             // Time first, at latent resolution, so the full-resolution tensor holds only the kept frames.
-            z = latents;
-            if (r > 1) z = g.Slice(g.RepeatNearest(z, channels, height, width, r, 1), 2, g.Neg(g.Dimension(f, 2)), g.Int64s(long.MaxValue));
+            z = s > 1 ? For(r, 1) : For(r / 2, 1);
             if (s > 1) z = g.RepeatNearest(z, channels, height, width, 1, s);
+            else z = g.Slice(g.RepeatNearest(z, channels, height, width, 2, 1), 2, oddFrames, g.Int64s(long.MaxValue));
             _resized[(r, s)] = z;
             return z;
         }
     }
 
-    /// <summary>Module-level builders sharing the graph, checkpoint, config and the first-chunk flag.</summary>
+    /// <summary>Module-level builders sharing the graph, checkpoint, config and the host-computed frame inputs.</summary>
     private sealed class VaeGraph
     {
         private readonly GraphBuilder _g;
         private readonly Checkpoint _ckpt;
         private readonly CogVideoXVaeConfig _config;
         private readonly List<(Value Value, string Name, Dim[] Shape)> _presents = [];
+        private readonly Value _cacheFill;
+        private Value? _oddFrames;
 
         public VaeGraph(GraphBuilder g, Checkpoint ckpt, CogVideoXVaeConfig config)
         {
             _g = g;
             _ckpt = ckpt;
             _config = config;
+            _cacheFill = g.Input(VaeFrameInputs.CacheFill, ElementType.Int64, 5);
         }
+
+        /// <summary>The decoder's <see cref="VaeFrameInputs.OddFrames"/>, declared on first use.</summary>
+        public Value OddFrames => _oddFrames ??= _g.Input(VaeFrameInputs.OddFrames, ElementType.Int64, 1);
 
         /// <summary>Declares the <c>present.*</c> outputs after the data outputs, in the order of the <c>past.*</c> inputs.</summary>
         public void DeclareCacheOutputs()
@@ -207,8 +218,7 @@ public static class CogVideoXVae
         {
             using var _ = _g.Scope(prefix);
             var past = _g.Input(PastPrefix + prefix, _g.ComputeType, 1, cin, PastFramesDim, h, w);
-            var missing = _g.Sub(_g.Int64s(CacheFrames), _g.Dimension(past, 2));
-            var fill = _g.Node("Tile", _g.Slice(x, 2, 0, 1), _g.Concat(0, _g.Int64s(1, 1), missing, _g.Int64s(1, 1)));
+            var fill = _g.Node("Tile", _g.Slice(x, 2, 0, 1), _cacheFill);
             var padded = _g.Concat(2, past, fill, x);
             var present = _g.Slice(padded, 2, -CacheFrames, long.MaxValue);
             _presents.Add((present, PresentPrefix + prefix, [1, cin, CacheFrames, h, w]));
@@ -239,7 +249,7 @@ public static class CogVideoXVae
         public Value SpatialNorm(string prefix, Value f, int channels, ZqCache zq, int timeScale, int spaceScale)
         {
             using var _ = _g.Scope(prefix);
-            var z = zq.For(f, timeScale, spaceScale);
+            var z = zq.For(timeScale, spaceScale);
             int cz = _config.LatentChannels;
             var y = PointwiseConv(prefix + ".conv_y.conv", z, cz, channels);
             var b = PointwiseConv(prefix + ".conv_b.conv", z, cz, channels);
@@ -273,30 +283,26 @@ public static class CogVideoXVae
         /// <c>CogVideoXUpsample3D</c>: nearest ×2 in space (and in time when <paramref name="compressTime"/>,
         /// dropping the first of the doubled frames in odd chunks), then a per-frame 3×3 conv, padding 1.
         /// </summary>
-        public Value Upsample(string prefix, Value x, int channels, bool compressTime, int h, int w)
+        public Value Upsample(string prefix, Value x, int channels, bool compressTime, int h, int w, Value oddFrames)
         {
             using var _ = _g.Scope(prefix);
             var y = x;
-            if (compressTime)
-            {
-                var odd = _g.Mod(_g.Dimension(x, 2), _g.Int64s(2));
-                y = _g.Slice(_g.RepeatNearest(y, channels, h, w, 2, 1), 2, odd, _g.Int64s(long.MaxValue));
-            }
+            if (compressTime) y = _g.Slice(_g.RepeatNearest(y, channels, h, w, 2, 1), 2, oddFrames, _g.Int64s(long.MaxValue));
             y = _g.RepeatNearest(y, channels, h, w, 1, 2);
             return FrameConv(prefix + ".conv", y, channels, [0, 1, 1, 0, 1, 1], 1);
         }
 
         /// <summary>
-        /// <c>CogVideoXDownsample3D</c>: when <paramref name="compressTime"/>, average pairs of frames (odd
-        /// chunks keep their first frame alone); then zero-pad right and bottom by 1 and a per-frame 3×3 conv, stride 2.
+        /// <c>CogVideoXDownsample3D</c>: when <paramref name="padRepeats"/> (a <see cref="VaeFrameInputs.DownsamplePadPrefix"/>
+        /// input) is given, average pairs of frames (odd chunks keep their first frame alone); then zero-pad right
+        /// and bottom by 1 and a per-frame 3×3 conv, stride 2.
         /// </summary>
-        public Value Downsample(string prefix, Value x, int channels, bool compressTime, int h, int w)
+        public Value Downsample(string prefix, Value x, int channels, Value? padRepeats, int h, int w)
         {
             using var _ = _g.Scope(prefix);
-            if (compressTime)
+            if (padRepeats is not null)
             {
-                var odd = _g.Mod(_g.Dimension(x, 2), _g.Int64s(2));
-                var head = _g.Slice(x, 2, _g.Int64s(0), odd);
+                var head = _g.Node("Tile", _g.Slice(x, 2, 0, 1), padRepeats);
                 var even = _g.Concat(2, head, x);
                 x = _g.ReduceMeanDrop(_g.Reshape(even, 0, channels, -1, 2, h, w), 3);
             }

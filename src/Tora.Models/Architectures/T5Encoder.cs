@@ -6,7 +6,7 @@ namespace Tora.Models.Architectures;
 /// <summary>
 /// The T5 v1.1 encoder (transformers <c>T5EncoderModel</c>) as an ONNX graph: <c>input_ids [B, L] int64</c> →
 /// <c>last_hidden_state [B, L, d_model] float32</c>, run without an attention mask as CogVideoX calls it
-/// (tora-reference §4.1). The relative position bias depends only on L, so it is computed here for the
+/// (docs/model.md §4.1). The relative position bias depends only on L, so it is computed here for the
 /// package's fixed L and stored as one constant shared by all layers.
 /// </summary>
 public static class T5Encoder
@@ -23,7 +23,7 @@ public static class T5Encoder
     /// <param name="sequenceLength">Fixed token count L (226 for CogVideoX).</param>
     /// <param name="computeType">float32, or a half type: then the attention and feed-forward matmuls run in it
     /// while the residual stream, RMS norms, attention bias and softmax inputs stay float32 (T5 overflows in fp16;
-    /// onnx-and-performance.md §1.2).</param>
+    /// docs/model.md §6.2).</param>
     public static GraphBuilder Build(Checkpoint ckpt, T5EncoderConfig config, int sequenceLength = 226, ElementType computeType = ElementType.Float32)
     {
         var g = new GraphBuilder("t5_encoder", computeType);

@@ -5,7 +5,7 @@ namespace Tora.Models.Architectures;
 
 /// <summary>
 /// The Tora transformer (CogVideoX-5B blocks with a Motion-guidance Fuser per block, diffusers
-/// <c>ToraTransformer3DModel</c>; tora-reference §3.2, §4.2) as one ONNX graph predicting v.
+/// <c>ToraTransformer3DModel</c>; docs/model.md §3.2, §4.2) as one ONNX graph predicting v.
 /// </summary>
 /// <remarks>
 /// <para>Inputs: <c>hidden_states [B, T, C_in, H, W]</c> (C_in 16 for T2V, 32 for I2V: noise and image
@@ -141,7 +141,7 @@ public static class ToraTransformer
         }
 
         /// <summary>
-        /// One block (tora-reference §4.2 block order): AdaLN-Zero, the fuser on the modulated video tokens,
+        /// One block (docs/model.md §4.2 block order): AdaLN-Zero, the fuser on the modulated video tokens,
         /// joint attention, gated residual; AdaLN-Zero, joint feed-forward, gated residual.
         /// </summary>
         public (Value Video, Value Text) ToraBlock(int i, Value video, Value text, Value condition, Value cos, Value sin, Value gamma, Value beta)
@@ -174,7 +174,7 @@ public static class ToraTransformer
         }
 
         /// <summary>
-        /// The step-dependent half of the Motion-guidance Fuser (tora-reference §3.2):
+        /// The step-dependent half of the Motion-guidance Fuser (docs/model.md §3.2):
         /// h + GroupNorm₃₂(h)·gamma + beta, GroupNorm per latent frame over (D/32 channels × h × w), float32.
         /// </summary>
         private Value MotionGuidanceFuser(string prefix, Value h, Value gamma, Value beta)

@@ -4,7 +4,7 @@ using Tora.Models.Graph;
 namespace Tora.Models.Architectures;
 
 /// <summary>
-/// Tora's motion branch up to everything that depends only on the trajectory (tora-reference §3): the
+/// Tora's motion branch up to everything that depends only on the trajectory (docs/model.md §3): the
 /// Trajectory Extractor and, for every block, the spatial and temporal convolutions of its Motion-guidance
 /// Fuser. Inputs <c>video_flow [N, T, 16, H, W]</c> (flow latents in the transformer's layout) and
 /// <c>motion_strength [1]</c> (float32, 1 when not fed: the extractor features are multiplied by it before the
@@ -13,7 +13,7 @@ namespace Tora.Models.Architectures;
 /// channels last, exactly the layout the transformer adds to its modulated video tokens.
 /// </summary>
 /// <remarks>
-/// Memory/compute trade-off (onnx-and-performance.md §3.3, §7): the diffusers pipeline recomputes the
+/// Memory/compute trade-off (docs/model.md §6.2, §6.3): the diffusers pipeline recomputes the
 /// extractor and all fuser convolutions every step for both CFG halves (≈ 49 TFLOP per step at real size).
 /// Here they run once per job with N = 1 (both CFG halves share the flow) and the transformer broadcasts
 /// them. The price is keeping gamma/beta for all 42 blocks resident: 2 × 42 × 17 550 × 3072 values
@@ -30,7 +30,7 @@ public static class TrajectoryEncoder
     /// <summary>Graph input name of the motion strength (float32 <c>[1]</c>, default 1).</summary>
     public const string MotionStrength = "motion_strength";
 
-    /// <summary>Channels of every extractor stage (tora-reference §3.1).</summary>
+    /// <summary>Channels of every extractor stage (docs/model.md §3.1).</summary>
     public const int FeatureChannels = 128;
 
     /// <summary>Residual blocks per extractor stage.</summary>

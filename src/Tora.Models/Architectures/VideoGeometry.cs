@@ -1,6 +1,6 @@
 namespace Tora.Models.Architectures;
 
-/// <summary>The fixed latent geometry a package is compiled for (static shapes; onnx-and-performance.md §1.2).</summary>
+/// <summary>The fixed latent geometry a package is compiled for (static shapes; docs/model.md §6.2).</summary>
 /// <param name="LatentFrames">Latent frames T (13 for 49 video frames).</param>
 /// <param name="LatentHeight">Latent height H (60 for 480 px).</param>
 /// <param name="LatentWidth">Latent width W (90 for 720 px).</param>
@@ -16,7 +16,7 @@ public sealed record VideoGeometry(int LatentFrames, int LatentHeight, int Laten
     /// <summary>Video tokens T·h·w.</summary>
     public int VideoTokens => LatentFrames * PatchRows * PatchColumns;
 
-    /// <summary>The training geometry of a transformer config (sample_frames is the pixel frame count, tora-reference §4.2).</summary>
+    /// <summary>The training geometry of a transformer config (sample_frames is the pixel frame count, docs/model.md §4.2).</summary>
     public static VideoGeometry FromConfig(Checkpoints.ToraTransformerConfig c) =>
         Validate(new VideoGeometry((c.SampleFrames - 1) / c.TemporalCompressionRatio + 1, c.SampleHeight, c.SampleWidth, c.PatchSize));
 

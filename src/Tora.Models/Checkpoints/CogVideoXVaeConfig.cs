@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Tora.Models.Checkpoints;
 
-/// <summary><c>vae/config.json</c> of an <c>AutoencoderKLCogVideoX</c> (diffusers layout, tora-reference §4.3).</summary>
+/// <summary><c>vae/config.json</c> of an <c>AutoencoderKLCogVideoX</c> (diffusers layout, docs/model.md §4.3).</summary>
 public sealed record CogVideoXVaeConfig
 {
     /// <summary>Video channels in.</summary>

@@ -2,7 +2,7 @@ namespace Tora.Models.Checkpoints;
 
 /// <summary>
 /// The state-dict names and shapes of a diffusers <c>AutoencoderKLCogVideoX</c> (<c>vae/</c>) for a config,
-/// derived from its modules (tora-reference §4.3): causal convs hold <c>.conv.weight</c>, the spatial norms
+/// derived from its modules (docs/model.md §4.3): causal convs hold <c>.conv.weight</c>, the spatial norms
 /// <c>norm_layer</c>, <c>conv_y</c>, <c>conv_b</c>, the up/down samplers a 2-D <c>.conv</c>. The VAE graph
 /// builders read exactly these; random checkpoints write them.
 /// </summary>

@@ -52,7 +52,7 @@ public sealed record ToraTransformerConfig
     [JsonPropertyName("norm_eps")] public double NormEps { get; init; } = 1e-5;
     /// <summary>
     /// Epsilon of the output LayerNorm (<c>norm_out.norm</c>) when it differs from <see cref="NormEps"/>: not a
-    /// diffusers key; set by the SAT importer, whose <c>final_layer.norm_final</c> uses 1e-6 (tora-reference §4.2, §9.14).
+    /// diffusers key; set by the SAT importer, whose <c>final_layer.norm_final</c> uses 1e-6 (docs/model.md §4.2, §9.14).
     /// </summary>
     [JsonPropertyName("output_norm_eps")] public double? OutputNormEps { get; init; }
     /// <summary>Spatial interpolation scale of the RoPE grid.</summary>
@@ -61,7 +61,7 @@ public sealed record ToraTransformerConfig
     [JsonPropertyName("temporal_interpolation_scale")] public double TemporalInterpolationScale { get; init; } = 1.0;
     /// <summary>3D RoPE on (must be true).</summary>
     [JsonPropertyName("use_rotary_positional_embeddings")] public bool UseRotaryPositionalEmbeddings { get; init; } = true;
-    /// <summary>Learned positional embedding (must be false: Tora never adds it, tora-reference §4.4).</summary>
+    /// <summary>Learned positional embedding (must be false: Tora never adds it, docs/model.md §4.4).</summary>
     [JsonPropertyName("use_learned_positional_embeddings")] public bool UseLearnedPositionalEmbeddings { get; init; }
     /// <summary>Bias on the patch embedding.</summary>
     [JsonPropertyName("patch_bias")] public bool PatchBias { get; init; } = true;

@@ -21,9 +21,9 @@ public sealed record Value(string Name)
 /// <c>LayerNormalization</c>, every op used is older than that, ONNX Runtime 1.31 implements all of them on
 /// the CPU and CUDA execution providers in float32, float16 and (CUDA) bfloat16, and the contrib ops
 /// <c>MultiHeadAttention</c> and <c>FastGelu</c> give the fused attention and GELU kernels
-/// (onnx-and-performance.md §1.2, §2.1: MultiHeadAttention gets Flash/cuDNN SDPA on H100, unlike the
+/// (docs/model.md §6.2: MultiHeadAttention gets Flash/cuDNN SDPA on H100, unlike the
 /// standard Attention-23 in ORT). IR 8 / opset 17 also validate with the Debian onnx 1.12 tooling
-/// (toolchain.md §5).
+/// (docs/model.md §6.2).
 /// </remarks>
 public sealed partial class GraphBuilder
 {

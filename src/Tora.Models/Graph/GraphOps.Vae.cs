@@ -1,12 +1,12 @@
 namespace Tora.Models.Graph;
 
-/// <summary>Op helpers the 3D VAE needs: group norm, nearest upsampling, shape arithmetic.</summary>
+/// <summary>Op helpers the 3D VAE needs: group norm, nearest upsampling, slices with host-computed bounds.</summary>
 public sealed partial class GraphBuilder
 {
     /// <summary>
     /// <c>nn.GroupNorm</c> on an [N, C, …] tensor: statistics per (sample, group) over the group's channels and
     /// every position, then the per-channel affine. Expressed as InstanceNormalization over [N, groups, −1]
-    /// (ORT's contrib GroupNorm is NHWC 4-D only; onnx-and-performance.md §1.2) followed by Mul/Add with
+    /// (ORT's contrib GroupNorm is NHWC 4-D only; docs/model.md §6.2) followed by Mul/Add with
     /// <paramref name="gamma"/> and <paramref name="beta"/> shaped [C, 1, …] to broadcast.
     /// </summary>
     public Value GroupNorm(Value x, int groups, Value gamma, Value beta, float epsilon)
@@ -66,14 +66,8 @@ public sealed partial class GraphBuilder
     /// <summary>The shape of <paramref name="x"/> as int64 [rank].</summary>
     public Value Shape(Value x) => Node("Shape", x);
 
-    /// <summary>Dimension <paramref name="axis"/> of <paramref name="x"/> as int64 [1].</summary>
-    public Value Dimension(Value x, long axis) => Node("Slice", Shape(x), Int64s(axis), Int64s(axis + 1), Int64s(0));
-
     /// <summary>x[start:end] along <paramref name="axis"/> with computed (int64 [1]) bounds.</summary>
     public Value Slice(Value x, long axis, Value start, Value end) => Node("Slice", x, start, end, Int64s(axis));
-
-    /// <summary>Integer remainder (int64).</summary>
-    public Value Mod(Value a, Value b) => Node("Mod", a, b);
 
     /// <summary>Mean over <paramref name="axes"/>, dropping them.</summary>
     public Value ReduceMeanDrop(Value x, params long[] axes) => Node("ReduceMean", [x], Attr.Ints("axes", axes), Attr.Int("keepdims", 0));

@@ -34,7 +34,7 @@ public enum PackageParts
 /// <summary>
 /// Compiles a diffusers-layout Tora pipeline folder into a model package: <c>text_encoder.onnx</c>,
 /// <c>trajectory_encoder.onnx</c>, <c>transformer.onnx</c>, <c>vae_encoder.onnx</c>, <c>vae_decoder.onnx</c> (each with <c>.onnx.data</c> when over the
-/// external-data threshold), the tokenizer files, and <c>manifest.json</c> (PRODUCT.md §3). Weights
+/// external-data threshold), the tokenizer files, and <c>manifest.json</c> (docs/model.md §6.1). Weights
 /// stream from the memory-mapped checkpoint into the output one tensor at a time.
 /// </summary>
 public static class PackageBuilder
@@ -45,7 +45,7 @@ public static class PackageBuilder
     /// <summary>Component names of the VAE chunk graphs in the manifest.</summary>
     public const string VaeEncoderComponent = "vae_encoder", VaeDecoderComponent = "vae_decoder";
 
-    /// <summary>Text tokens of every CogVideoX prompt (tora-reference §4.1).</summary>
+    /// <summary>Text tokens of every CogVideoX prompt (docs/model.md §4.1).</summary>
     public const int TextLength = 226;
 
     /// <summary>Builds the package from a diffusers pipeline folder.</summary>
@@ -55,7 +55,7 @@ public static class PackageBuilder
     /// <param name="log">Progress lines.</param>
     /// <param name="transformerSource">A transformer folder (config.json + weights) to use instead of
     /// <c>source/transformer</c>: an image-to-video transformer released alone borrows the text encoder, VAE,
-    /// tokenizer and scheduler of the text-to-video pipeline folder (fixtures README: tiny-tora-i2v).</param>
+    /// tokenizer and scheduler of the text-to-video pipeline folder (tests/data/fixtures/README.md: tiny-tora-i2v).</param>
     /// <param name="parts">Which parts to compile (default all); the folder only needs the components of these parts.</param>
     /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
     /// <exception cref="IOException">The output folder is not empty.</exception>
@@ -146,7 +146,7 @@ public static class PackageBuilder
     /// <summary>
     /// The VAE encoder and decoder chunk graphs (CogVideoXVae) for the package geometry, always float32: the
     /// VAE's GroupNorms over multi-GB activations are left in full precision until the GPU work measures a
-    /// half-precision variant (onnx-and-performance.md §1.2).
+    /// half-precision variant (docs/model.md §6.2).
     /// </summary>
     private static VaeInfo BuildVae(PipelineSource source, string output, VideoGeometry geometry, ToraTransformerConfig transformer,
         Dictionary<string, ComponentManifest> components, Action<string> log, Stopwatch clock)

@@ -2,7 +2,7 @@ namespace Tora.Motion.Trajectories;
 
 /// <summary>
 /// The original's 99 × 99 Gaussian (sigma 10) divided by its centre value, i.e. <c>K(dy, dx) = g(dy)·g(dx)</c> with
-/// <c>g(d) = exp(−d²/200)</c> and peak 1 (tora-reference §2.2), applied as an exact separable correlation with
+/// <c>g(d) = exp(−d²/200)</c> and peak 1 (docs/model.md §2.2), applied as an exact separable correlation with
 /// OpenCV's default <c>BORDER_REFLECT_101</c>. Instead of convolving whole frames, it gives the 1-D weights with
 /// which one source pixel spreads along an axis, mirrored images at the borders included.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace Tora.Motion.Trajectories;
 
 /// <summary>
-/// torchvision's <c>flow_to_image</c> colouring (tora-reference §2.3): the Middlebury colour wheel of 55 entries,
+/// torchvision's <c>flow_to_image</c> colouring (docs/model.md §2.3): the Middlebury colour wheel of 55 entries,
 /// hue from the flow direction, saturation from its magnitude relative to one global maximum norm, all in
 /// float32 and in the same operation order, so the bytes match the original.
 /// </summary>
@@ -45,7 +45,7 @@ public static class FlowColorWheel
         var nu = u / denominator;
         var nv = v / denominator;
         var norm = MathF.Sqrt(nu * nu + nv * nv);
-        // atan2(−v, −u): for v == +0 and u > 0 this is −π (red), the seam of §9.2.
+        // atan2(−v, −u): for v == +0 and u > 0 this is −π (red), the seam of docs/model.md §9.2.
         var a = MathF.Atan2(-nv, -nu) / MathF.PI;
         var fk = (a + 1f) / 2f * (Columns - 1);
         var k0 = (int)MathF.Floor(fk);

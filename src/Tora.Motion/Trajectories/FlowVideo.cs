@@ -1,6 +1,6 @@
 namespace Tora.Motion.Trajectories;
 
-/// <summary>One non-zero entry of the sparse flow before blurring (tora-reference §2.1).</summary>
+/// <summary>One non-zero entry of the sparse flow before blurring (docs/model.md §2.1).</summary>
 /// <param name="Frame">Frame <c>t</c> (1..F−1) the displacement leads into.</param>
 /// <param name="X">Column of the object in frame <c>t−1</c>, where the displacement is stored.</param>
 /// <param name="Y">Row of the object in frame <c>t−1</c>.</param>
@@ -11,7 +11,7 @@ public readonly record struct SparseFlowEntry(int Frame, int X, int Y, float Dx,
 /// <summary>
 /// Tora's flow video computed sparsely: per frame, each trajectory contributes one displacement pixel, blurred
 /// by the peak-1 Gaussian (so it reaches only 49 px), then coloured with <c>flow_to_image</c> under one global
-/// max norm (tora-reference §2). Everything outside the blurred windows is zero flow, i.e. white, so only the
+/// max norm (docs/model.md §2). Everything outside the blurred windows is zero flow, i.e. white, so only the
 /// windows are computed; the cost does not grow with the frame size except for filling the output.
 /// </summary>
 public sealed class FlowVideo
@@ -38,7 +38,7 @@ public sealed class FlowVideo
     /// <summary>
     /// Builds the sparse flow of trajectories already resampled to video pixels (one array of F points each, all
     /// inside the frame). The displacement into frame <c>t</c> is stored at the position of frame <c>t−1</c>; frame
-    /// 0 stays empty; a later trajectory overwrites an earlier one on the same pixel (§1.3, §2.1).
+    /// 0 stays empty; a later trajectory overwrites an earlier one on the same pixel (docs/model.md §1.3, §2.1).
     /// </summary>
     public static FlowVideo Create(IReadOnlyList<PixelPoint[]> tracks, VideoGeometry geometry)
     {
@@ -95,7 +95,7 @@ public sealed class FlowVideo
 
     /// <summary>
     /// Writes what the VAE encoder takes: the RGB flow video as float <c>[1, 3, F, H, W]</c> in [−1, 1]
-    /// (<c>rgb/255·2−1</c>, tora-reference §2.4; in float32 this is bit-identical to diffusers' <c>rgb/127.5−1</c>)
+    /// (<c>rgb/255·2−1</c>, docs/model.md §2.4; in float32 this is bit-identical to diffusers' <c>rgb/127.5−1</c>)
     /// into <paramref name="destination"/>, which may be pooled: every value is overwritten.
     /// </summary>
     public void WriteVaeInput(Span<float> destination)
@@ -211,7 +211,7 @@ public sealed class FlowVideo
             (float*)basePtr + (1L * f + t) * plane,
             (float*)basePtr + (2L * f + t) * plane,
             w);
-        // Zero flow colours to white, 255 → 1.0 (§2.3).
+        // Zero flow colours to white, 255 → 1.0 (docs/model.md §2.3).
         StreamingFill.Fill(new Span<float>(sink.R, (int)plane), 1f);
         StreamingFill.Fill(new Span<float>(sink.G, (int)plane), 1f);
         StreamingFill.Fill(new Span<float>(sink.B, (int)plane), 1f);
@@ -423,7 +423,7 @@ public sealed class FlowVideo
 
     private static readonly float[] ByteToUnit = MakeByteToUnit();
 
-    // float32 rgb/255·2−1 as the SAT code does it (§2.4).
+    // float32 rgb/255·2−1 as the SAT code does it (docs/model.md §2.4).
     private static float[] MakeByteToUnit()
     {
         var lut = new float[256];

@@ -11,9 +11,9 @@ public enum CoordinateSpace
     Normalized,
 
     /// <summary>
-    /// The original's 256 × 256 integer canvas (tora-reference §1.1): valid values are 0 ≤ v &lt; 256, fractions are
+    /// The original's 256 × 256 integer canvas (docs/model.md §1.1): valid values are 0 ≤ v &lt; 256, fractions are
     /// truncated toward zero on input like the original's <c>int()</c>, and a point maps to the video pixel
-    /// <c>int(W·x/256)</c>, <c>int(H·y/256)</c> (§1.2 step 3).
+    /// <c>int(W·x/256)</c>, <c>int(H·y/256)</c> (docs/model.md §1.2 step 3).
     /// </summary>
     Canvas256,
 
@@ -34,7 +34,7 @@ public readonly record struct PixelPoint(int X, int Y);
 
 /// <summary>
 /// One moving object's path: key positions in time order. Without <see cref="Frames"/>, the points are spread
-/// over the video as the original's <c>process_points</c> does (tora-reference §1.2); with it, point <c>i</c> is
+/// over the video as the original's <c>process_points</c> does (docs/model.md §1.2); with it, point <c>i</c> is
 /// pinned to video frame <c>Frames[i]</c> and positions in between are interpolated linearly.
 /// </summary>
 /// <param name="Points">The key positions; at least one.</param>
@@ -53,7 +53,7 @@ public sealed record Trajectory(IReadOnlyList<TrajectoryPoint> Points, Coordinat
 /// <param name="Width">Width W in pixels.</param>
 public readonly record struct VideoGeometry(int Frames, int Height, int Width)
 {
-    /// <summary>Tora's default: 49 frames at 480 × 720 (tora-reference §1.2).</summary>
+    /// <summary>Tora's default: 49 frames at 480 × 720 (docs/model.md §1.2).</summary>
     public static VideoGeometry Default => new(49, 480, 720);
 
     /// <summary>Number of pixels of one frame.</summary>

@@ -9,7 +9,7 @@ public sealed record TrajectoryPreset(string Name, Trajectory Trajectory);
 
 /// <summary>
 /// The nine example trajectories of the original (circle, coaster, dance, infinity, pause, sawtooth, shake,
-/// spiral, wave; tora-reference §1.1), embedded in this assembly so the API and CLI can serve them.
+/// spiral, wave; docs/model.md §1.1), embedded in this assembly so the API and CLI can serve them.
 /// </summary>
 public static class TrajectoryPresets
 {

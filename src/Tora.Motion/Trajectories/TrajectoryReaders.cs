@@ -15,7 +15,7 @@ public sealed record TrajectoryParseResult(IReadOnlyList<Trajectory> Trajectorie
 }
 
 /// <summary>
-/// Reads the original's trajectory files (<c>sat/trajs/*.txt</c>, tora-reference §1.1): one <c>x,y</c> or
+/// Reads the original's trajectory files (<c>sat/trajs/*.txt</c>, docs/model.md §1.1): one <c>x,y</c> or
 /// <c>x, y</c> point per line on the 256 × 256 canvas. Unlike the original, blank lines (a trailing empty
 /// line) are skipped instead of crashing; a non-integer value is accepted and truncated later.
 /// </summary>

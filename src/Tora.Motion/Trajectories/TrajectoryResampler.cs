@@ -2,7 +2,7 @@ namespace Tora.Motion.Trajectories;
 
 /// <summary>
 /// Turns a trajectory's key points into exactly one position per video frame, then into video pixels
-/// (tora-reference §1.2; the deliberate differences are PRODUCT §3's).
+/// (docs/model.md §1.2; the deliberate differences are docs/model.md §7's).
 /// </summary>
 /// <remarks>
 /// Rules, in the trajectory's own coordinate space (canvas256 and pixels coordinates are truncated to integers
@@ -16,7 +16,7 @@ namespace Tora.Motion.Trajectories;
 /// the <c>n−1</c> segments, <c>⌊(F−n)/(n−1)⌋</c> each and one more for the first <c>(F−n) mod (n−1)</c>; inserted
 /// point <c>j</c> of <c>m</c> is <c>p0 + j/(m+1)·(p1−p0)</c>.</item>
 /// <item>More than F points: frame <c>i</c> takes the point at fractional index <c>s = i·(n−1)/(F−1)</c>,
-/// linearly interpolated between its neighbours (the original drops the tail instead, §9.5).</item>
+/// linearly interpolated between its neighbours (the original drops the tail instead, docs/model.md §9.5).</item>
 /// </list>
 /// Interpolated canvas256/pixels coordinates are truncated toward zero as Python's <c>int()</c> does; normalized
 /// coordinates stay fractional until the mapping to pixels.
@@ -99,7 +99,7 @@ public static class TrajectoryResampler
         result[o] = p[n - 1];
     }
 
-    // More points than frames: even resampling over the whole path (PRODUCT §3).
+    // More points than frames: even resampling over the whole path (docs/model.md §7).
     private static void ResampleEvenly(TrajectoryPoint[] p, TrajectoryPoint[] result, bool truncate)
     {
         var n = p.Length;

@@ -60,7 +60,7 @@ public sealed record TrajectoryLimits
 public static class TrajectoryValidator
 {
     /// <summary>Returns every problem of <paramref name="trajectories"/> for a video of <paramref name="geometry"/>; empty when valid.</summary>
-    /// <remarks>No trajectory at all is valid: it means motion guidance off (PRODUCT §3).</remarks>
+    /// <remarks>No trajectory at all is valid: it means motion guidance off (docs/model.md §7).</remarks>
     public static IReadOnlyList<TrajectoryError> Validate(IReadOnlyList<Trajectory> trajectories, VideoGeometry geometry, TrajectoryLimits? limits = null)
     {
         limits ??= TrajectoryLimits.Default;

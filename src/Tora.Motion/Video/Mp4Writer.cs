@@ -7,10 +7,10 @@ namespace Tora.Motion.Video;
 /// <summary>Encoding settings of <see cref="Mp4Writer"/>.</summary>
 public sealed record Mp4Options
 {
-    /// <summary>Frames per second (Tora's default 8, tora-reference §1.5).</summary>
+    /// <summary>Frames per second (Tora's default 8, docs/model.md §1.5).</summary>
     public int Fps { get; init; } = 8;
 
-    /// <summary>x264 constant rate factor, 0 (lossless) to 51; 18 is visually lossless (the SAT writer's value, §9.16).</summary>
+    /// <summary>x264 constant rate factor, 0 (lossless) to 51; 18 is visually lossless (the SAT writer's value, docs/model.md §9.16).</summary>
     public int Crf { get; init; } = 18;
 
     /// <summary>x264 preset (speed versus size).</summary>

@@ -1,3 +1,4 @@
+using Tora.Inference.Package;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
 using Tora.TestSupport;
@@ -207,7 +208,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
 
         var copy = CopyPackage();
         var manifest = Path.Combine(copy, "manifest.json");
-        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"format_version\": 1", "\"format_version\": 7"));
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace($"\"format_version\": {ModelManifest.CurrentFormatVersion}", "\"format_version\": 7"));
         e = Assert.Throws<ToraPipelineException>(() => ModelPackage.Open(copy));
         Assert.Equal(ToraPipelineException.ModelUnavailable, e.Code);
         Assert.Contains("format version 7 is not supported", e.Message);

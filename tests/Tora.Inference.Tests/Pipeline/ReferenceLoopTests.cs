@@ -5,11 +5,11 @@ using Tora.Inference.Pipeline;
 namespace Tora.Inference.Tests.Pipeline;
 
 /// <summary>
-/// The whole pipeline against the original's tiny text-to-video loop (fixtures README: prompt "A squirrel gathering
+/// The whole pipeline against the original's tiny text-to-video loop (tests/data/fixtures/README.md: prompt "A squirrel gathering
 /// nuts.", coaster trajectory, 4 DPM steps, CFG 6 with dynamic CFG, seed 42): tokens, embeddings, latents after
 /// every step, final latents and 8-bit frames, within the stated tolerances. The loop's flow video is the
-/// original's OpenCV rendering (blue-channel sign noise at the hue branch cut, tora-reference §9.2), which this
-/// port deliberately does not reproduce (PRODUCT.md §3: exact separable blur); the loop tests therefore feed the
+/// original's OpenCV rendering (blue-channel sign noise at the hue branch cut, docs/model.md §9.2), which this
+/// port deliberately does not reproduce (docs/model.md §7: exact separable blur); the loop tests therefore feed the
 /// reference flow video, and <see cref="The_only_difference_of_the_rendered_flow_is_the_original_OpenCV_blur"/>
 /// pins that difference down.
 /// </summary>
@@ -121,7 +121,7 @@ internal sealed class ModelPackageSessions(TinyPackageFixture fixture)
         new OrtSessionFactory(TinyPackageFixture.Cpu).Create(ModelPackage.Open(fixture.T2VPackage).GraphPath(ModelPackage.TextEncoder));
 }
 
-/// <summary>The fixtures README tolerances.</summary>
+/// <summary>The tests/data/fixtures/README.md tolerances.</summary>
 internal static class Tolerance
 {
     public static double MaxAbs(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)

@@ -4,7 +4,7 @@ namespace Tora.Motion.Tests.Trajectories;
 
 /// <summary>
 /// The sparse flow renderer against an independent dense implementation (a plain 2-D correlation with the
-/// 99 × 99 kernel and reflect-101 borders), plus the semantics of tora-reference §2.1 and §2.3.
+/// 99 × 99 kernel and reflect-101 borders), plus the semantics of docs/model.md §2.1 and §2.3.
 /// </summary>
 public sealed class FlowVideoTests
 {

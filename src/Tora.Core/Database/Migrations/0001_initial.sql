@@ -1,4 +1,4 @@
--- Tenants own API keys and generations; a tenant sees only its own rows (PRODUCT.md §4).
+-- Tenants own API keys and generations; a tenant sees only its own rows (docs/architecture.md §5).
 CREATE TABLE tenants (
     name        text PRIMARY KEY,
     created_at  timestamptz NOT NULL DEFAULT now()

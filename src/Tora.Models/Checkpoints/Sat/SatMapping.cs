@@ -53,7 +53,7 @@ internal sealed class SatTensor(TorchCheckpointFile file, TorchTensor source, lo
 }
 
 /// <summary>
-/// SAT → diffusers tensor names (tiny-tora-sat README "Name mapping"; tora-reference §4.2): the transformer
+/// SAT → diffusers tensor names (tiny-tora-sat README "Name mapping"; docs/model.md §4.2): the transformer
 /// under <c>model.diffusion_model.</c> with Tora's Trajectory Extractor and fusers, the T5 copy under
 /// <c>conditioner.embedders.0.transformer.</c>, the VAE under <c>first_stage_model.</c> or in <c>3d-vae.pt</c>.
 /// Names nobody maps fail by name; SAT-only buffers are dropped deliberately.
@@ -69,7 +69,7 @@ public static partial class SatMapping
 
     /// <summary>
     /// SAT-only transformer tensors, dropped: the RoPE tables (recomputed by the host), the never-used absolute
-    /// position table, and I2V's learned position embedding, which Tora never adds (tora-reference §4.4).
+    /// position table, and I2V's learned position embedding, which Tora never adds (docs/model.md §4.4).
     /// </summary>
     private static readonly string[] DroppedTransformer =
         ["mixins.pos_embed.freqs_sin", "mixins.pos_embed.freqs_cos", "transformer.position_embeddings.weight", "mixins.pos_embed.pos_embedding"];

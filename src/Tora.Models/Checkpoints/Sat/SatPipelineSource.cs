@@ -228,7 +228,7 @@ public sealed class SatPipelineSource : PipelineSource, IDisposable
             TimeEmbedDim = (int)ShapeOf(f, "time_embed.0.weight")[0], TextEmbedDim = (int)ShapeOf(f, "mixins.patch_embed.text_proj.weight")[1],
             NumLayers = layers, SampleHeight = latentHeight, SampleWidth = latentWidth, SampleFrames = frames, PatchSize = patch,
             TemporalCompressionRatio = compress, MaxTextSeqLength = textLength,
-            // SwissArmyTransformer's layernorm_epsilon default for the block and final norms; FinalLayerMixin's own 1e-6 (tora-reference §4.2).
+            // SwissArmyTransformer's layernorm_epsilon default for the block and final norms; FinalLayerMixin's own 1e-6 (docs/model.md §4.2).
             NormEps = 1e-5, OutputNormEps = 1e-6,
         };
     }
@@ -255,7 +255,7 @@ public sealed class SatPipelineSource : PipelineSource, IDisposable
         return CogVideoXVaeConfig.Validate(config, path);
     }
 
-    /// <summary>The diffusers form of SAT's denoiser/sampler settings (tora-reference §5.1): the same zero-terminal-SNR v-prediction schedule.</summary>
+    /// <summary>The diffusers form of SAT's denoiser/sampler settings (docs/model.md §5.1): the same zero-terminal-SNR v-prediction schedule.</summary>
     private static JsonElement SchedulerConfigFor(SatYaml? yaml)
     {
         var node = new JsonObject
