@@ -8,7 +8,7 @@ source scripts/common.sh
 ensure_debian_packages test
 PG_PORT="${TORA_TEST_PG_PORT:-55433}"
 PG_DATA="$PWD/.data/pg-test"
-rm -rf "$PG_DATA"
+remove_private_postgres "$PG_DATA"
 start_private_postgres "$PG_DATA" "$PG_PORT"
 trap stop_private_postgres EXIT
 export TORA_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Pooling=true"

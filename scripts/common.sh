@@ -26,25 +26,55 @@ ensure_debian_packages() {
 }
 
 # start_private_postgres DATA_DIR PORT: initialises (once) and starts a cluster on 127.0.0.1:PORT,
-# owned by the postgres user when run as root (postgres refuses to run as root).
+# owned by the postgres user when run as root (postgres refuses to run as root). That user cannot enter a clone
+# inside a folder only root may enter (a root home, mode 0700): the cluster then lives under
+# /var/lib/postgresql/tora/ (named after DATA_DIR's path), DATA_DIR is a link to it, and a line says so.
+# Sets PG_DATA_DIR to where the cluster really is.
 start_private_postgres() {
   local data="$1" port="$2"
   PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
   local owner; owner="$(id -un)"
   local run=()
-  if [ "$(id -u)" = 0 ]; then owner=postgres; run=(runuser -u postgres --); fi
   mkdir -p "$(dirname "$data")"
-  if [ ! -f "$data/PG_VERSION" ]; then
-    install -d -o "$owner" -m 700 "$data"
-    "${run[@]}" "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+  PG_DATA_DIR="$data"
+  if [ "$(id -u)" = 0 ]; then
+    owner=postgres
+    # From / so that the tools never need the (possibly unreachable) current folder.
+    run=(runuser -u postgres -- env -C /)
+    if ! runuser -u postgres -- test -x "$(dirname "$data")"; then
+      PG_DATA_DIR="$(private_postgres_elsewhere "$data")"
+      if [ -d "$data" ] && [ ! -L "$data" ]; then
+        rmdir "$data" 2>/dev/null || { echo "start_private_postgres: $data is a folder the postgres user cannot reach; move it away" >&2; return 1; }
+      fi
+      install -d -o postgres -g postgres -m 755 "$(dirname "$PG_DATA_DIR")"
+      ln -sfn "$PG_DATA_DIR" "$data"
+      echo "PostgreSQL data: $PG_DATA_DIR (the postgres user cannot enter $(dirname "$data"); $data links there)" >&2
+    fi
   fi
-  "${run[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+  if [ ! -f "$PG_DATA_DIR/PG_VERSION" ]; then
+    install -d -o "$owner" -m 700 "$PG_DATA_DIR"
+    "${run[@]}" "$PGBIN/initdb" -D "$PG_DATA_DIR" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+  fi
+  "${run[@]}" "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PG_DATA_DIR/server.log" -w -t 60 \
     -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
-  PG_STOP_CMD=("${run[@]}" "$PGBIN/pg_ctl" -D "$data" stop -m fast)
+  PG_STOP_CMD=("${run[@]}" "$PGBIN/pg_ctl" -D "$PG_DATA_DIR" stop -m fast)
+}
+
+# private_postgres_elsewhere DATA_DIR: the folder under /var/lib/postgresql/tora/ that holds DATA_DIR's cluster
+# when the postgres user cannot reach DATA_DIR (one per clone and cluster name).
+private_postgres_elsewhere() {
+  local abs; abs="$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")"
+  echo "/var/lib/postgresql/tora/$(basename "$1")-$(printf %s "$abs" | sha256sum | cut -c1-12)"
 }
 
 stop_private_postgres() {
   if [ -n "${PG_STOP_CMD+x}" ]; then "${PG_STOP_CMD[@]}" >/dev/null 2>&1 || true; fi
+}
+
+# remove_private_postgres DATA_DIR: deletes a (stopped) cluster, wherever start_private_postgres put it.
+remove_private_postgres() {
+  if [ -L "$1" ]; then rm -rf "$(readlink "$1")"; fi
+  rm -rf "$1"
 }
 
 # ensure_database PORT NAME

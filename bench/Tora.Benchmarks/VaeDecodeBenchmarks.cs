@@ -26,10 +26,10 @@ public class VaeDecodeBenchmarks
         var config = CogVideoXVaeConfig.Load(Path.Combine(folder, "config.json"));
         using var ckpt = Checkpoint.Open(folder);
         int f = config.SpatialCompression;
-        var graph = CogVideoXVae.BuildDecoderChunk(ckpt, config, config.SampleHeight / f, config.SampleWidth / f);
+        var graph = CogVideoXVae.BuildDecoderChunk(ckpt, config);
         _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
         _session = new InferenceSession(graph.ToBytes(), _options);
-        _decoder = new VaeDecoder(_session, config.ScalingFactor);
+        _decoder = new VaeDecoder(_session, config.ScalingFactor, config.SampleHeight / f, config.SampleWidth / f);
         var random = new Random(7);
         _latents = new float[13 * config.LatentChannels * _decoder.LatentHeight * _decoder.LatentWidth];
         for (int i = 0; i < _latents.Length; i++) _latents[i] = (float)(random.NextDouble() * 2 - 1);

@@ -9,7 +9,7 @@ ROUNDS="${1:-3}"; SECONDS_PER_RUN="${2:-20}"
 PG_PORT="${TORA_BENCH_PG_PORT:-55460}"; API_PORT="${TORA_BENCH_API_PORT:-55461}"
 command -v wrk >/dev/null || { as_root apt-get install -y -qq wrk >/dev/null; }
 ensure_debian_packages
-rm -rf .data/pg-bench
+remove_private_postgres "$PWD/.data/pg-bench"
 start_private_postgres "$PWD/.data/pg-bench" "$PG_PORT"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; stop_private_postgres; }

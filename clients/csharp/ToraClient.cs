@@ -77,7 +77,13 @@ public sealed class ToraClient
         var json = new StringContent(await KiotaJsonSerializer.SerializeAsStringAsync(request, serializeOnlyChangedValues: false, cancellationToken: cancellationToken).ConfigureAwait(false), Encoding.UTF8, "application/json");
         var file = new StreamContent(image);
         file.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
-        message.Content = new MultipartFormDataContent { { json, "request" }, { file, "image", fileName } };
+        // A quoted file name, as browsers send it (some multipart parsers read nothing else).
+        file.Headers.ContentDisposition = new System.Net.Http.Headers.ContentDispositionHeaderValue("form-data")
+        {
+            Name = "\"image\"",
+            FileName = "\"" + fileName.Replace("\"", "", StringComparison.Ordinal) + "\"",
+        };
+        message.Content = new MultipartFormDataContent { { json, "request" }, file };
         using var response = await _http.SendAsync(message, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw await ReadProblemAsync(response, cancellationToken).ConfigureAwait(false);
         return await KiotaJsonSerializer.DeserializeAsync(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false),

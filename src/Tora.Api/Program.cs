@@ -14,6 +14,8 @@ using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Jobs;
+using Tora.Core.Observability;
+using OpenTelemetry.Trace;
 using Tora.Core.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -25,12 +27,17 @@ var connectionString = builder.Configuration.GetToraConnectionString();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = CreateRequestReader.MaxBodyBytes);
 builder.Services.AddToraCore(builder.Configuration, "tora-api");
 builder.Services.AddToraProblems();
+// One trace per generation (OTLP by the standard OTEL_* variables; off when unset): the request span is the root.
+builder.Services.AddToraTracing(builder.Configuration, "tora-api", t => t.AddAspNetCoreInstrumentation());
 builder.Services.AddMemoryCache();
 builder.Services.ConfigureHttpJsonOptions(o =>
 {
     o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
     o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
 });
+builder.Services.AddSingleton<ApiKeyCache>();
+builder.Services.AddHostedService<ApiKeyChangeListener>();
+builder.Services.AddOptions<Tora.Core.Tenancy.KeyOptions>().Bind(builder.Configuration.GetSection("Tora:Keys"));
 builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 builder.Services.AddAuthorizationBuilder()
@@ -89,6 +96,8 @@ app.MapWebPage();
 app.MapGenerationsApi();
 app.MapGenerationEventsApi();
 app.MapWebhooksApi();
+app.MapKeysApi();
+app.MapUsageApi();
 app.MapModelsApi();
 app.MapTrajectoriesApi();
 app.MapBenchApi();

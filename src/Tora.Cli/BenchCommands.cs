@@ -22,6 +22,7 @@ public static class BenchCommands
         var bench = new Command("bench", "Measure a package's transformer step (CUDA or CPU) and compare outputs.");
         bench.Subcommands.Add(StepCommand());
         bench.Subcommands.Add(DiffCommand());
+        bench.Subcommands.Add(VaeBench.Create());
         return bench;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Tora.Inference;
 using Tora.Motion.IO;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
@@ -46,6 +47,14 @@ public static class GenerateCommand
         var noise = new Option<string?>("--noise") { Description = "Replay every random draw from this .npz (noise_000, noise_001, ... in consumption order) instead of the seed." };
         var recordNoise = new Option<string?>("--record-noise") { Description = "Write every random draw, in consumption order, to this .npz." };
         var lowMemory = new Option<bool>("--low-memory") { Description = "Load the graphs stage by stage and release each after its stage (small GPUs)." };
+        var vaeTiling = new Option<string?>("--vae-tiling")
+        {
+            Description = "Decode (and encode) the VAE tile by tile as diffusers' enable_tiling() does: alone, diffusers' default tiles "
+                + "(half the frame height and width); HxW sets the tile size in pixels (e.g. 48x40); 'off' decodes whole frames. "
+                + "Default: on in --low-memory mode where the default tiles cover the frame, off otherwise.",
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "HxW",
+        };
         var device = new Option<int>("--device") { Description = "CUDA device index (the CPU is used when CUDA is not usable).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "The MP4 to write.", Required = true };
         var outFrames = new Option<string?>("--out-frames") { Description = "Also write the frames as a NumPy .npy, uint8 [F, H, W, 3]." };
@@ -53,7 +62,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Generate a video with a model package (text-to-video, or image-to-video with --image), guided by trajectories.")
         {
-            model, prompt, negative, traj, flow, motionStrength, motionStart, motionEnd, image, frames, steps, guidance, noDynamic, seed, fps, noise, recordNoise, lowMemory, device, output, outFrames, outLatents,
+            model, prompt, negative, traj, flow, motionStrength, motionStart, motionEnd, image, frames, steps, guidance, noDynamic, seed, fps, noise, recordNoise, lowMemory, vaeTiling, device, output, outFrames, outLatents,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -63,7 +72,8 @@ public static class GenerateCommand
                 var options = new Options(parse.GetRequiredValue(model), parse.GetRequiredValue(prompt), parse.GetValue(negative) ?? "",
                     parse.GetValue(traj) ?? [], parse.GetValue(image), parse.GetValue(frames), parse.GetValue(steps), parse.GetValue(guidance),
                     !parse.GetValue(noDynamic), parse.GetValue(seed), parse.GetValue(fps), parse.GetValue(noise), parse.GetValue(recordNoise),
-                    parse.GetValue(lowMemory), parse.GetValue(device), parse.GetRequiredValue(output), parse.GetValue(outFrames), parse.GetValue(outLatents),
+                    parse.GetValue(lowMemory), ReadVaeTiling(parse.GetResult(vaeTiling) is null ? null : parse.GetValue(vaeTiling) ?? "on"),
+                    parse.GetValue(device), parse.GetRequiredValue(output), parse.GetValue(outFrames), parse.GetValue(outLatents),
                     parse.GetValue(flow), new MotionControls(parse.GetValue(motionStrength), parse.GetValue(motionStart), parse.GetValue(motionEnd)));
                 await RunAsync(options, stdout, cancellationToken);
                 return 0;
@@ -78,8 +88,22 @@ public static class GenerateCommand
     }
 
     private sealed record Options(string Model, string Prompt, string Negative, string[] Trajectories, string? Image, int? Frames, int Steps,
-        double Guidance, bool DynamicCfg, ulong Seed, int Fps, string? Noise, string? RecordNoise, bool LowMemory, int Device,
+        double Guidance, bool DynamicCfg, ulong Seed, int Fps, string? Noise, string? RecordNoise, bool LowMemory, VaeTilingChoice VaeTiling, int Device,
         string Out, string? OutFrames, string? OutLatents, string? Flow, MotionControls Motion);
+
+    /// <summary><c>--vae-tiling</c>: absent (null) → auto; alone → on; else off, auto, on or HxW.</summary>
+    private static VaeTilingChoice ReadVaeTiling(string? value)
+    {
+        if (value is null) return VaeTilingChoice.Auto;
+        try
+        {
+            return VaeTilingChoice.Parse(value);
+        }
+        catch (FormatException e)
+        {
+            throw new CliException($"--vae-tiling: {e.Message}");
+        }
+    }
 
     private static async Task RunAsync(Options o, TextWriter stdout, CancellationToken cancellationToken)
     {
@@ -99,7 +123,7 @@ public static class GenerateCommand
             var g = package.Geometry;
             if (o.Frames is { } f && f != g.Frames) throw new CliException($"--frames {f}: the model package {o.Model} generates {g.Frames} frames");
             var geometry = new VideoGeometry(g.Frames, g.Height, g.Width);
-            var trajectories = o.Trajectories.SelectMany(file => LoadTrajectories(file, geometry)).ToArray();
+            var trajectories = o.Trajectories.SelectMany(file => TrajectoryFiles.Load(file, geometry)).ToArray();
             var flowVideo = o.Flow is null ? null : await FlowVideoInput.LoadAsync(o.Flow, geometry, cancellationToken);
             INoiseSource source = o.Noise is null ? new SeededNoiseSource(o.Seed) : ReplayNoiseSource.Load(o.Noise);
             var recorder = o.RecordNoise is null ? null : new RecordingNoiseSource(source);
@@ -107,6 +131,7 @@ public static class GenerateCommand
             {
                 DeviceId = o.Device,
                 LowMemory = o.LowMemory,
+                VaeTiling = o.VaeTiling,
                 Log = line => stdout.WriteLine(line),
             });
             var request = new ToraRequest
@@ -137,7 +162,7 @@ public static class GenerateCommand
             stdout.WriteLine($"{o.Out}: {result.FrameCount} frames {result.Width}x{result.Height} at {o.Fps} fps, "
                 + $"{(o.Noise is null ? $"seed {o.Seed}" : $"noise replayed from {o.Noise}")}, {result.ExecutionProvider}, {clock.Elapsed.TotalSeconds:F1} s ({phases})");
         }
-        catch (ToraPipelineException e)
+        catch (GenerationException e)
         {
             throw new CliException(e.Message);
         }
@@ -159,33 +184,6 @@ public static class GenerateCommand
         }
     }
 
-    private static IReadOnlyList<Trajectory> LoadTrajectories(string file, VideoGeometry geometry)
-    {
-        if (!File.Exists(file)) throw new CliException($"{file}: no such file");
-        TrajectoryParseResult parsed;
-        try
-        {
-            parsed = Path.GetExtension(file).ToLowerInvariant() switch
-            {
-                ".txt" => TrajectoryTextReader.ReadFile(file),
-                ".json" => TrajectoryJsonReader.ReadFile(file),
-                var other => throw new CliException($"{file}: unknown trajectory file type '{other}' (expected .txt or .json)"),
-            };
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"{file}: {e.Message}");
-        }
-        if (!parsed.Success) throw new CliException($"{file}: {Describe(parsed.Errors)}");
-        if (parsed.Trajectories.Count == 0) throw new CliException($"{file}: no trajectories");
-        var errors = TrajectoryValidator.Validate(parsed.Trajectories, geometry);
-        if (errors.Count > 0) throw new CliException($"{file}: {Describe(errors)}");
-        return parsed.Trajectories;
-    }
-
-    private static string Describe(IReadOnlyList<TrajectoryError> errors) =>
-        errors[0] + (errors.Count > 1 ? $" (and {errors.Count - 1} more)" : "");
-
     private static void Write(string path, Action<string> write)
     {
         try
@@ -201,9 +199,9 @@ public static class GenerateCommand
     }
 
     /// <summary>One line per denoising step on stdout.</summary>
-    private sealed class StepPrinter(TextWriter stdout) : IProgress<PipelineProgress>
+    private sealed class StepPrinter(TextWriter stdout) : IProgress<GenerationProgress>
     {
-        public void Report(PipelineProgress value)
+        public void Report(GenerationProgress value)
         {
             if (value.Phase == "denoise" && value.Step > 0)
                 stdout.WriteLine($"step {value.Step}/{value.TotalSteps} ({value.Elapsed.TotalSeconds:F1} s)");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
+using Tora.Inference;
 using Tora.Inference.Pipeline;
 
 namespace Tora.Cli;
@@ -43,7 +44,7 @@ public static class ModelCheckCommand
                         targets.Add((component, opened.GraphPath(component)));
                 }
             }
-            catch (ToraPipelineException e)
+            catch (GenerationException e)
             {
                 return Fail(e.Message);
             }
@@ -58,7 +59,7 @@ public static class ModelCheckCommand
             {
                 factory = new OrtSessionFactory(new ExecutionOptions { Provider = ExecutionProviderChoice.Cuda, DeviceId = parse.GetValue(device), SkipDeviceProbe = parse.GetValue(placementOnly), Log = Console.WriteLine });
             }
-            catch (ToraPipelineException e)
+            catch (GenerationException e)
             {
                 return Fail(e.Message);
             }
@@ -71,7 +72,7 @@ public static class ModelCheckCommand
                     using var session = factory.Create(path);
                     Console.WriteLine($"OK {name}");
                 }
-                catch (ToraPipelineException e)
+                catch (GenerationException e)
                 {
                     failed++;
                     Console.WriteLine($"FAIL {name}: {e.Message}");

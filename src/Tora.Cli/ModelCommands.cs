@@ -104,25 +104,30 @@ public static class ModelCommands
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random values.", DefaultValueFactory = _ => 0UL };
         var layout = new Option<string>("--layout") { Description = "diffusers (a pipeline folder) or sat (a SAT ckpts/ folder: tora/t2v, vae/3d-vae.pt, t5-v1_1-xxl/config.json).", DefaultValueFactory = _ => "diffusers" };
         layout.AcceptOnlyFromAmong("diffusers", "sat");
-        var only = new Option<string>("--only") { Description = "'transformer': write only transformer/ and the scheduler config (enough for 'model build --only transformer'; diffusers layout); 'all' (default): every component.", DefaultValueFactory = _ => "all" };
-        only.AcceptOnlyFromAmong("all", "transformer");
-        var command = new Command("random", "Write a random checkpoint with exactly the official tensor names and shapes.") { config, output, seed, layout, only };
+        var only = new Option<string>("--only") { Description = "'transformer': write only transformer/ and the scheduler config (enough for 'model build --only transformer'; diffusers layout); 'vae': write only vae/ (for 'tora bench vae'); 'all' (default): every component.", DefaultValueFactory = _ => "all" };
+        only.AcceptOnlyFromAmong("all", "transformer", "vae");
+        var layers = new Option<int?>("--layers") { Description = "Transformer blocks to write (real widths, the first N of the configuration's blocks, with their fusers; diffusers layout), e.g. 2 for a real-geometry step on the CPU." };
+        var command = new Command("random", "Write a random checkpoint with exactly the official tensor names and shapes.") { config, output, seed, layout, only, layers };
         command.SetAction(parse =>
         {
             var folder = parse.GetRequiredValue(output);
             if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
                 return Fail($"{folder} is not empty; give a new folder");
             var which = parse.GetRequiredValue(config) == "tiny" ? RandomConfig.Tiny : RandomConfig.CogVideoX5B;
+            var blocks = parse.GetValue(layers);
+            if (blocks is int n && (n < 1 || n > RandomCheckpoint.TransformerConfig(which).NumLayers))
+                return Fail($"--layers must be 1..{RandomCheckpoint.TransformerConfig(which).NumLayers}, got {n}");
             var clock = Stopwatch.StartNew();
             try
             {
-                bool transformerOnly = parse.GetValue(only) == "transformer";
+                bool transformerOnly = parse.GetValue(only) == "transformer", vaeOnly = parse.GetValue(only) == "vae";
                 if (parse.GetValue(layout) == "sat")
                 {
-                    if (transformerOnly) return Fail("--only transformer writes a diffusers folder; leave out --layout sat");
+                    if (transformerOnly || vaeOnly || blocks is not null) return Fail("--only transformer|vae and --layers write a diffusers folder; leave out --layout sat");
                     RandomSatCheckpoint.Write(which, folder, parse.GetValue(seed));
                 }
-                else RandomCheckpoint.Write(which, folder, parse.GetValue(seed), transformerOnly);
+                else if (vaeOnly) RandomCheckpoint.WriteVae(which, folder, parse.GetValue(seed));
+                else RandomCheckpoint.Write(which, folder, parse.GetValue(seed), transformerOnly, blocks);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

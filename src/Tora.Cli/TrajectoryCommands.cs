@@ -77,7 +77,7 @@ public static class TrajectoryCommands
 
         var tracks = new List<PixelPoint[]>();
         foreach (var file in r.Files)
-            tracks.AddRange(Load(file, g));
+            tracks.AddRange(TrajectoryFiles.Load(file, g).Select(t => TrajectoryResampler.ToVideo(t, g)));
 
         var flow = FlowVideo.Create(tracks, g);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -120,31 +120,6 @@ public static class TrajectoryCommands
         }
     }
 
-    private static IEnumerable<PixelPoint[]> Load(string file, VideoGeometry g)
-    {
-        if (!File.Exists(file)) throw new CliException($"{file}: no such file");
-        var extension = Path.GetExtension(file).ToLowerInvariant();
-        TrajectoryParseResult parsed;
-        try
-        {
-            parsed = extension switch
-            {
-                ".txt" => TrajectoryTextReader.ReadFile(file),
-                ".json" => TrajectoryJsonReader.ReadFile(file),
-                _ => throw new CliException($"{file}: unknown trajectory file type '{extension}' (expected .txt or .json)"),
-            };
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"{file}: {e.Message}");
-        }
-        if (!parsed.Success) throw new CliException($"{file}: {Describe(parsed.Errors)}");
-        if (parsed.Trajectories.Count == 0) throw new CliException($"{file}: no trajectories");
-        var errors = TrajectoryValidator.Validate(parsed.Trajectories, g);
-        if (errors.Count > 0) throw new CliException($"{file}: {Describe(errors)}");
-        return parsed.Trajectories.Select(t => TrajectoryResampler.ToVideo(t, g));
-    }
-
     private static byte[]? LoadImage(string overlayOn)
     {
         if (overlayOn == "blank" && !File.Exists(overlayOn)) return null;
@@ -160,9 +135,6 @@ public static class TrajectoryCommands
             throw new CliException($"{overlayOn}: {e.Message}");
         }
     }
-
-    private static string Describe(IReadOnlyList<TrajectoryError> errors) =>
-        errors[0] + (errors.Count > 1 ? $" (and {errors.Count - 1} more)" : "");
 
     private static void Write(string path, Action<string> write)
     {

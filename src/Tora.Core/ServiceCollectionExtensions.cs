@@ -50,6 +50,7 @@ public static class ServiceCollectionExtensions
             .Validate(o => o.Effective.All(m => m.SizeChoices.Count > 0 && m.FrameChoices.All(f => f > 0) && m.Steps <= m.MaxSteps),
                 "Tora:Models: a model has no valid sizes, frame counts or Steps > MaxSteps");
         services.AddSingleton<GenerationStore>();
+        services.AddSingleton<UsageStore>();
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<WorkerRegistry>();

@@ -106,6 +106,9 @@ public sealed class LimitOptions
 
     /// <summary>The queued cap of a tenant.</summary>
     public int MaxQueuedFor(string tenant) => Tenants.TryGetValue(tenant, out var o) && o.MaxQueued is { } v ? v : MaxQueuedPerTenant;
+
+    /// <summary>The scheduling weight of a tenant (1 unless its plan sets one).</summary>
+    public double WeightFor(string tenant) => Tenants.TryGetValue(tenant, out var o) && o.Weight is { } w and > 0 ? w : 1;
 }
 
 /// <summary>One tenant's own limits (unset values fall back to the defaults).</summary>
@@ -117,4 +120,9 @@ public sealed class TenantLimitOverride
     public int? MaxQueued { get; set; }
     /// <summary>Running cap (see <see cref="LimitOptions.MaxRunningPerTenant"/>).</summary>
     public int? MaxRunning { get; set; }
+    /// <summary>
+    /// Share of each model's workers while several tenants have queued work (default 1): a tenant of weight 2 has
+    /// two generations started for every one of a tenant of weight 1.
+    /// </summary>
+    public double? Weight { get; set; }
 }

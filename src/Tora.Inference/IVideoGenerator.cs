@@ -6,7 +6,7 @@ namespace Tora.Inference;
 /// The one seam between the service (the worker) and the Tora pipeline: turns one validated request into an
 /// MP4 file. The real implementation is the ONNX Runtime Tora pipeline; the worker knows nothing else of it.
 /// Implementations report progress once per denoising step and check the cancellation token
-/// between steps (docs/architecture.md §4), and throw <see cref="VideoGenerationException"/> for failures that running
+/// between steps (docs/architecture.md §4), and throw <see cref="GenerationException"/> for failures that running
 /// the same request again would not fix.
 /// </summary>
 public interface IVideoGenerator
@@ -60,7 +60,8 @@ public sealed record VideoGenerationRequest
 /// <param name="Phase">A short phase name: <c>encode_text</c>, <c>encode_motion</c>, <c>denoise</c>, <c>decode</c>, <c>encode_video</c>.</param>
 /// <param name="Step">Denoising steps done (0 outside <c>denoise</c> before the first step).</param>
 /// <param name="TotalSteps">Denoising steps in all.</param>
-public sealed record GenerationProgress(string Phase, int Step, int TotalSteps);
+/// <param name="Elapsed">Time since the pipeline started the job (zero where the reporter does not time it).</param>
+public sealed record GenerationProgress(string Phase, int Step, int TotalSteps, TimeSpan Elapsed = default);
 
 /// <summary>What identifies how a video was made, so that it can be made again.</summary>
 /// <param name="ModelPackageHash">SHA-256 of the model package manifest.</param>
@@ -83,12 +84,3 @@ public sealed record VideoGenerationResult(
 /// <param name="Model">The model name served (queue names derive from it).</param>
 /// <param name="Detail">Why it is not ready, or a one-line description of what is loaded.</param>
 public sealed record VideoGeneratorStatus(bool Ready, string Model, string Detail);
-
-/// <summary>A failure that retrying the same request would not fix (bad package, unsupported size, out of memory at this size).</summary>
-/// <param name="code">A stable snake_case error code shown to API clients.</param>
-/// <param name="message">A clear one-line message.</param>
-public sealed class VideoGenerationException(string code, string message) : Exception(message)
-{
-    /// <summary>The stable error code (for example <c>model_unavailable</c>).</summary>
-    public string Code { get; } = code;
-}

@@ -7,6 +7,7 @@ using Tora.Core.Blobs;
 using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
+using Tora.Core.Observability;
 using Tora.Inference;
 using Tora.Motion.Trajectories;
 using Tora.Motion.Video;
@@ -47,19 +48,25 @@ public sealed class GenerationJob(
             return;
         }
         var model = g.Input.Model;
+        // Continues the trace of the request that created the generation (ToraTracing; no-op when not tracing).
+        using var run = ToraTracing.Source.StartActivity("generation.run", ActivityKind.Consumer, ToraTracing.ParentOf(g.TraceParent));
+        run?.SetTag("tora.generation.id", g.Id.ToString());
+        run?.SetTag("tora.tenant", g.Tenant);
+        run?.SetTag("tora.model", model);
+        run?.SetTag("tora.attempt", retry + 1);
         var total = Stopwatch.StartNew();
         var scratch = Path.Combine(options.Value.ScratchRoot ?? Path.GetTempPath(), $"tora-job-{generationId:N}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(scratch);
         // Cancelled when a progress report learns that the client asked to cancel (stops at the next step).
         using var clientCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel, logger);
+        var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel, logger, run?.Context ?? default);
         var storage = new BlobStoreRetry(options.Value.StorageRetryWindow);
         // Keys this attempt may have written (added before each put: a put that timed out may still have landed).
         var pieces = new List<string>();
         try
         {
             var status = generator.Status;
-            if (!status.Ready) throw new VideoGenerationException(UnavailableVideoGenerator.ErrorCode, status.Detail);
+            if (!status.Ready) throw new GenerationException(GenerationErrorCodes.ModelUnavailable, status.Detail);
 
             var request = await BuildRequestAsync(g, Path.Combine(scratch, "video.mp4"), storage, progress, clientCancel.Token);
             var result = await generator.GenerateAsync(request, progress, clientCancel.Token);
@@ -84,9 +91,11 @@ public sealed class GenerationJob(
                 foreach (var key in new[] { stored.VideoKey, stored.ThumbnailKey }) await blobs.DeleteAsync(key, CancellationToken.None);
             }
             WorkerMetrics.JobSeconds.WithLabels(model, "succeeded").Observe(total.Elapsed.TotalSeconds);
+            WorkerMetrics.RecordUsage(g.Tenant, model, GenerationStatus.Succeeded, timings["worker_ms"] / 1000, timings,
+                (double)result.FrameCount / result.Fps);
             logger.LogInformation("generation {Id} succeeded in {Seconds:F1} s ({Frames} frames)", g.Id, total.Elapsed.TotalSeconds, result.FrameCount);
         }
-        catch (VideoGenerationException e)
+        catch (GenerationException e)
         {
             await FailAsync(g, jobId, e.Code, e.Message, total);
         }
@@ -112,6 +121,7 @@ public sealed class GenerationJob(
         {
             // The job was deleted (dashboard, or the API's cancel): the pipeline stopped between steps.
             WorkerMetrics.JobSeconds.WithLabels(model, "cancelled").Observe(total.Elapsed.TotalSeconds);
+            WorkerMetrics.RecordUsage(g.Tenant, model, GenerationStatus.Cancelled, total.Elapsed.TotalSeconds);
             logger.LogInformation("generation {Id}: job {Job} cancelled between steps", g.Id, jobId);
             await RemovePiecesAsync(g, pieces);
             await store.CancelAsync(g.Id, jobId, CancellationToken.None);
@@ -120,7 +130,7 @@ public sealed class GenerationJob(
         {
             logger.LogError(e, "generation {Id} failed on its last attempt", g.Id);
             await RemovePiecesAsync(g, pieces);
-            await FailAsync(g, jobId, "internal_error", $"the worker failed {retry + 1} times; last error: {e.Message}", total);
+            await FailAsync(g, jobId, GenerationErrorCodes.InternalError, $"the worker failed {retry + 1} times; last error: {e.Message}", total);
         }
         catch (Exception e)
         {
@@ -132,6 +142,7 @@ public sealed class GenerationJob(
         }
         finally
         {
+            progress.EndPhase();
             try { Directory.Delete(scratch, recursive: true); } catch (IOException) { /* best effort */ }
         }
     }
@@ -153,8 +164,10 @@ public sealed class GenerationJob(
 
     private async Task FailAsync(Generation g, string jobId, string code, string message, Stopwatch total)
     {
+        Activity.Current?.SetStatus(ActivityStatusCode.Error, code);
         WorkerMetrics.Failures.WithLabels(g.Input.Model, code).Inc();
         WorkerMetrics.JobSeconds.WithLabels(g.Input.Model, "failed").Observe(total.Elapsed.TotalSeconds);
+        WorkerMetrics.RecordUsage(g.Tenant, g.Input.Model, GenerationStatus.Failed, total.Elapsed.TotalSeconds);
         logger.LogWarning("generation {Id} failed: {Code}: {Message}", g.Id, code, message);
         await ThroughOutageAsync(g.Id, "recording the failure", () => store.FailAsync(g.Id, jobId, code, message, CancellationToken.None), CancellationToken.None);
     }
@@ -192,13 +205,13 @@ public sealed class GenerationJob(
         if (g.FirstFrameKey is { } key)
         {
             firstFrame = await storage.RunAsync(c => ReadFirstFrameAsync(key, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
-                ?? throw new VideoGenerationException("input_missing", "the first-frame image is missing from blob storage");
+                ?? throw new GenerationException(GenerationErrorCodes.InputMissing, "the first-frame image is missing from blob storage");
         }
         byte[]? flowVideo = null;
         if (g.FlowVideoKey is { } flowKey)
         {
             var mp4 = await storage.RunAsync(c => ReadFirstFrameAsync(flowKey, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
-                ?? throw new VideoGenerationException("input_missing", "the flow video is missing from blob storage");
+                ?? throw new GenerationException(GenerationErrorCodes.InputMissing, "the flow video is missing from blob storage");
             flowVideo = await DecodeFlowVideoAsync(mp4, g.Input, ct);
         }
         var i = g.Input;
@@ -206,7 +219,7 @@ public sealed class GenerationJob(
         {
             Prompt = i.Prompt,
             NegativePrompt = i.NegativePrompt,
-            Trajectories = i.Trajectories.Select(t => t.ToTrajectory()).ToArray(),
+            Trajectories = StoredTrajectories(i),
             FirstFrame = firstFrame,
             FlowVideo = flowVideo,
             NumFrames = i.NumFrames,
@@ -233,8 +246,15 @@ public sealed class GenerationJob(
         }
         catch (Exception e) when (e is VideoDecodingException or FlowVideoInputException)
         {
-            throw new VideoGenerationException("invalid_input", $"the stored flow video cannot be used: {e.Message}");
+            throw new GenerationException(GenerationErrorCodes.InvalidInput, $"the stored flow video cannot be used: {e.Message}");
         }
+    }
+
+    /// <summary>The stored trajectories through the same parser and validator that accepted them.</summary>
+    private static IReadOnlyList<Trajectory> StoredTrajectories(GenerationInput i)
+    {
+        var r = TrajectoryValidator.Resolve(i.Trajectories, new VideoGeometry(i.NumFrames, i.Height, i.Width));
+        return r.Success ? r.Trajectories : throw new InvalidOperationException($"the stored trajectories are invalid: {r.Errors[0]}");
     }
 
     private async Task<byte[]?> ReadFirstFrameAsync(string key, CancellationToken ct)
@@ -306,15 +326,33 @@ public sealed class GenerationJob(
     /// failure, so a down server costs no connect attempt per step) and the run goes on — a restart of PostgreSQL must
     /// not throw away minutes of GPU work.
     /// </summary>
-    private sealed class StoreProgress(GenerationStore store, Guid id, string jobId, string model, CancellationTokenSource clientCancel, ILogger logger)
+    private sealed class StoreProgress(
+        GenerationStore store, Guid id, string jobId, string model, CancellationTokenSource clientCancel, ILogger logger, ActivityContext run)
         : IProgress<GenerationProgress>
     {
         private static readonly TimeSpan OutagePause = TimeSpan.FromSeconds(2);
         private readonly Stopwatch _step = Stopwatch.StartNew();
         private long _quietUntil;
+        private string? _phase;
+        private DateTimeOffset _phaseStart;
+        private int _phaseSteps;
+
+        /// <summary>Ends the current phase's span (a phase is a span of the run: the denoising loop is one).</summary>
+        public void EndPhase()
+        {
+            if (_phase is null) return;
+            ToraTracing.RecordSpan(_phase, run, _phaseStart, DateTimeOffset.UtcNow, ("tora.steps", _phaseSteps));
+            _phase = null;
+        }
 
         public void Report(GenerationProgress value)
         {
+            if (value.Phase != _phase && run != default)
+            {
+                EndPhase();
+                (_phase, _phaseStart, _phaseSteps) = (value.Phase, DateTimeOffset.UtcNow, 0);
+            }
+            if (value.Phase == _phase) _phaseSteps = value.Step;
             if (value.Phase == "denoise" && value.Step > 0) WorkerMetrics.StepSeconds.WithLabels(model).Observe(_step.Elapsed.TotalSeconds);
             _step.Restart();
             if (Environment.TickCount64 < _quietUntil) return;

@@ -11,15 +11,12 @@ namespace Tora.Worker;
 /// </summary>
 public sealed class UnavailableVideoGenerator(IOptions<WorkerOptions> options) : IVideoGenerator
 {
-    /// <summary>The stable error code of jobs it refuses.</summary>
-    public const string ErrorCode = "model_unavailable";
-
     /// <inheritdoc />
     public VideoGeneratorStatus Status => new(false, options.Value.Model, Reason());
 
     /// <inheritdoc />
     public Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken) =>
-        throw new VideoGenerationException(ErrorCode, Reason());
+        throw new GenerationException(GenerationErrorCodes.ModelUnavailable, Reason());
 
     private string Reason()
     {

@@ -5,6 +5,7 @@ using Npgsql;
 using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Jobs;
+using Tora.Core.Observability;
 using Tora.Inference;
 using Tora.Inference.Pipeline;
 
@@ -23,6 +24,7 @@ public static class WorkerHost
         var services = builder.Services;
 
         services.AddToraCore(configuration, "tora-worker");
+        services.AddToraTracing(configuration, "tora-worker");
         services.AddOptions<WorkerOptions>().Bind(configuration.GetSection("Tora:Worker"))
             .Validate(o => o.DeviceIndex >= 0, "Tora:Worker:DeviceIndex must be 0 or more")
             .Validate(o => o.JobInvisibilityTimeout >= TimeSpan.FromSeconds(5), "Tora:Worker:JobInvisibilityTimeout must be at least 5 seconds")
@@ -69,10 +71,20 @@ public static class WorkerHost
         var options = services.GetRequiredService<IOptions<WorkerOptions>>();
         if (options.Value.ResolvedModelPackage is not { } package) return new UnavailableVideoGenerator(options);
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Tora.Pipeline");
+        VaeTilingChoice vaeTiling;
+        try
+        {
+            vaeTiling = VaeTilingChoice.Parse(options.Value.VaeTiling);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidOperationException($"Tora:Worker:VaeTiling: {e.Message}", e);
+        }
         return new ToraVideoGenerator(options.Value.Model, package, new ExecutionOptions
         {
             DeviceId = options.Value.DeviceIndex,
             LowMemory = options.Value.LowMemory,
+            VaeTiling = vaeTiling,
             Log = message => logger.LogInformation("{Message}", message),
         });
     }

@@ -15,6 +15,13 @@ public sealed class WorkerOptions
     /// <summary>Load the pipeline's graphs stage by stage and release them after each job's stage (small GPUs); off keeps every graph resident (speed).</summary>
     public bool LowMemory { get; set; }
 
+    /// <summary>
+    /// VAE tiling (docs/vae-tiling.md): <c>auto</c> (default: diffusers' half-frame tiles in low-memory mode where they
+    /// cover the frame exactly), <c>on</c> (half-frame tiles), <c>off</c>, or a tile size <c>HxW</c> in pixels. A tile
+    /// size that does not cover the package's frame makes the worker not ready, saying why.
+    /// </summary>
+    public string VaeTiling { get; set; } = "auto";
+
     /// <summary>A unique name (default <c>host:pid:device</c>), shown in heartbeats and the Hangfire dashboard.</summary>
     public string? Name { get; set; }
 

@@ -14,7 +14,14 @@ public sealed class CancellationTests(ServiceFixture service)
     public async Task A_queued_generation_is_cancelled_at_once_and_never_starts()
     {
         using var alpha = service.Client(service.AlphaKey);
-        // tora-text has no worker: it stays queued.
+        // tora-text has no worker: it stays queued. Without a worker its queue takes one released generation at a
+        // time (fair scheduling): earlier tests' leftovers are cancelled so that this one gets the Hangfire job.
+        var canceller = service.Api.Services.GetRequiredService<Tora.Core.Jobs.GenerationCanceller>();
+        await using (var db = Npgsql.NpgsqlDataSource.Create(service.ConnectionString))
+        await using (var cmd = db.CreateCommand("SELECT id FROM generations WHERE queue = 'gen-tora-text' AND status = 'queued'"))
+        await using (var reader = await cmd.ExecuteReaderAsync())
+            while (await reader.ReadAsync())
+                await canceller.CancelAsync(reader.GetGuid(0), null, "cancelled", "test clean-up", default);
         var created = await alpha.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "never to run" });
         var location = created.Headers.Location!.ToString();
         var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();

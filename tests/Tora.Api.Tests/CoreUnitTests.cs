@@ -18,7 +18,7 @@ public sealed class CoreUnitTests
     [InlineData("$.trajectories[0].points[3][1]", "/trajectories/0/points/3/1")]
     [InlineData("$.metadata['a/b']", "/metadata/a~1b")]
     public void Json_paths_become_json_pointers(string path, string pointer) =>
-        Assert.Equal(pointer, CreateRequestReader.ToPointer(path));
+        Assert.Equal(pointer, Tora.Motion.JsonPointer.FromPath(path));
 
     [Theory]
     [InlineData("t2v bf16 package /models/tora-t2v (49 frames 720x480) on CUDA", "t2v bf16 package <server path> (49 frames 720x480) on CUDA")]
@@ -74,7 +74,7 @@ public sealed class CoreUnitTests
         Assert.Contains("has no manifest.json", new UnavailableVideoGenerator(Options.Create(new WorkerOptions { ModelPackage = empty })).Status.Detail);
         File.WriteAllText(Path.Combine(empty, "manifest.json"), "{ not json");
         Assert.Contains("cannot be used", new UnavailableVideoGenerator(Options.Create(new WorkerOptions { ModelPackage = empty })).Status.Detail);
-        var e = Assert.Throws<Tora.Inference.VideoGenerationException>(() =>
+        var e = Assert.Throws<Tora.Inference.GenerationException>(() =>
             new UnavailableVideoGenerator(Options.Create(new WorkerOptions { ModelPackage = empty })).GenerateAsync(null!, null!, default).GetAwaiter().GetResult());
         Assert.Equal("model_unavailable", e.Code);
     }

@@ -26,6 +26,9 @@ public sealed class ServiceFixture : IAsyncLifetime
 
     /// <summary>The API.</summary>
     public WebApplicationFactory<Program> Api { get; private set; } = null!;
+    /// <summary>A second API instance on the same database (started on first use), for what must hold across instances.</summary>
+    public WebApplicationFactory<Program> SecondApi => _secondApi.Value;
+    private readonly Lazy<WebApplicationFactory<Program>> _secondApi;
     /// <summary>The connection string of the test database.</summary>
     public string ConnectionString { get; private set; } = "";
     /// <summary>Blob root.</summary>
@@ -38,6 +41,21 @@ public sealed class ServiceFixture : IAsyncLifetime
     public string AdminKey { get; private set; } = "";
     /// <summary>The fake generator of the tora-tiny worker.</summary>
     public FakeVideoGenerator Fake { get; } = new("tora-tiny");
+
+    /// <summary>Creates the fixture (the service starts in <see cref="InitializeAsync"/>).</summary>
+    public ServiceFixture()
+    {
+        _secondApi = new(() =>
+        {
+            var settings = Settings();
+            var api = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+            {
+                foreach (var (k, v) in settings) b.UseSetting(k, v);
+            });
+            _ = api.Server;
+            return api;
+        });
+    }
 
     /// <summary>Settings shared by the API and the workers.</summary>
     public Dictionary<string, string?> Settings() => new()
@@ -89,6 +107,9 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Limits:Tenants:ratelimited:RequestsPerMinute"] = "3",
         ["Tora:Limits:Tenants:capped:MaxQueued"] = "3",
         ["Tora:Limits:Tenants:capped:MaxRunning"] = "1",
+        ["Tora:Limits:Tenants:fair-heavy:Weight"] = "2",
+        // Short, so the key rotation test sees the old key stop working.
+        ["Tora:Keys:RotationGracePeriod"] = "00:00:03",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
@@ -151,28 +172,36 @@ public sealed class ServiceFixture : IAsyncLifetime
         }
     }
 
+    private WebApplicationFactory<Program>? _kestrelApi;
+    private Uri? _kestrelUrl;
+
     /// <summary>
-    /// A second API instance of this service on a real loopback socket (Kestrel), for clients that cannot use the
-    /// in-memory test server (a proxy in another process). Dispose it when done.
+    /// The address of a second API instance of this service on a real loopback socket (Kestrel), started on first use,
+    /// for clients that cannot use the in-memory test server (a proxy in another process). It lives as long as the
+    /// fixture: Hangfire's job storage is process-wide, so an API host stopped early would take it from the others.
     /// </summary>
-    public KestrelApi StartKestrelApi()
+    public Uri KestrelApiUrl()
     {
-        var settings = Settings();
-        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        lock (_workers)
         {
-            foreach (var (k, v) in settings) b.UseSetting(k, v);
-        });
-        factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
-        factory.StartServer();
-        var addresses = factory.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
-            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
-        return new KestrelApi(factory, new Uri(addresses.First()));
+            if (_kestrelUrl is not null) return _kestrelUrl;
+            var settings = Settings();
+            _kestrelApi = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+            {
+                foreach (var (k, v) in settings) b.UseSetting(k, v);
+            });
+            _kestrelApi.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
+            _kestrelApi.StartServer();
+            var addresses = _kestrelApi.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+                .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+            return _kestrelUrl = new Uri(addresses.First());
+        }
     }
 
-    /// <summary>A client authenticated with <paramref name="key"/> (none when null).</summary>
-    public HttpClient Client(string? key)
+    /// <summary>A client of <paramref name="api"/> (default: the first instance) authenticated with <paramref name="key"/> (none when null).</summary>
+    public HttpClient Client(string? key, WebApplicationFactory<Program>? api = null)
     {
-        var client = Api.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var client = (api ?? Api).CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
         if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }
@@ -209,24 +238,17 @@ public sealed class ServiceFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_s3 is not null) await _s3.DisposeAsync();
+        if (_kestrelApi is not null) await _kestrelApi.DisposeAsync();
         foreach (var w in _workers)
         {
             await w.StopAsync(TimeSpan.FromSeconds(10));
             w.Dispose();
         }
+        if (_secondApi.IsValueCreated) await _secondApi.Value.DisposeAsync();
         await Api.DisposeAsync();
         if (_database is not null) await _database.DisposeAsync();
         try { Directory.Delete(BlobRoot, true); } catch (IOException) { }
     }
-}
-
-/// <summary>An API instance on a loopback socket (<see cref="ServiceFixture.StartKestrelApi"/>).</summary>
-/// <param name="Factory">The running API.</param>
-/// <param name="BaseUrl">Its address, <c>http://127.0.0.1:port</c>.</param>
-public sealed record KestrelApi(WebApplicationFactory<Program> Factory, Uri BaseUrl) : IAsyncDisposable
-{
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => Factory.DisposeAsync();
 }
 
 /// <summary>Tests sharing one running service.</summary>

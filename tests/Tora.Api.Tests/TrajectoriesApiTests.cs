@@ -93,6 +93,30 @@ public sealed class TrajectoriesApiTests(ServiceFixture service)
         var error0 = (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors")[0];
         Assert.Equal(("/flow_video", "invalid_flow_video"), (error0.GetProperty("pointer").GetString(), error0.GetProperty("code").GetString()));
     }
+
+    [Theory]
+    [InlineData("""{"model": "no-such-model", "trajectories": [{"points": [[0.5, 0.5]]}]}""")]
+    [InlineData("""{"model": "tora-tiny", "width": 333, "trajectories": [{"points": [[0.5, 0.5]]}]}""")]
+    [InlineData("""{"model": "tora-tiny", "trajectories": [{"points": [[0.5, 0.5], [1.5, 0.5]]}, {"points": [[1, 2]], "space": "polar"}]}""")]
+    [InlineData("""{"model": "tora-tiny", "trajectories": [{"points": [[0.5, 0.5], [0.6]]}, null]}""")]
+    public async Task Preview_refuses_what_create_refuses_with_the_same_errors(string body)
+    {
+        using var client = service.Client(service.AlphaKey);
+        var preview = await Errors(await client.PostAsync("/v1/trajectories/preview", Json(body)));
+        var create = await Errors(await client.PostAsync("/v1/generations", Json(body.Replace("{\"model\"", "{\"prompt\": \"p\", \"model\""))));
+        Assert.NotEmpty(preview);
+        Assert.Equal(create, preview);
+    }
+
+    private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
+
+    private static async Task<string[]> Errors(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return problem.GetProperty("errors").EnumerateArray()
+            .Select(e => $"{e.GetProperty("pointer").GetString()} {e.GetProperty("code").GetString()} {e.GetProperty("detail").GetString()}").ToArray();
+    }
 }
 
 [Collection(ServiceCollection.Name)]
@@ -116,5 +140,18 @@ public sealed class WebPageTests(ServiceFixture service)
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/web/editor.js")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/web/style.css")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("/web/missing.js")).StatusCode);
+    }
+}
+
+/// <summary>The preview draws each path in the editor's colour: both palettes must stay the same.</summary>
+public sealed class PreviewPaletteTests
+{
+    [Fact]
+    public void The_preview_palette_is_the_web_editors_palette()
+    {
+        var editor = File.ReadAllText(Path.Combine(Tora.TestSupport.TestData.RepositoryRoot, "src", "Tora.Api", "Web", "editor.js"));
+        var line = System.Text.RegularExpressions.Regex.Match(editor, @"export const COLOURS = \[(.*?)\];").Groups[1].Value;
+        var web = System.Text.RegularExpressions.Regex.Matches(line, "#([0-9a-f]{6})").Select(m => m.Groups[1].Value).ToArray();
+        Assert.Equal(web, Tora.Motion.Video.TrajectoryPreview.EditorColours.Select(c => $"{c.R:x2}{c.G:x2}{c.B:x2}").ToArray());
     }
 }

@@ -157,7 +157,7 @@ public sealed class CudaPlacementTests(CudaPlacementFixture f, ITestOutputHelper
             Prompt = "A fox.", Width = 96, Height = 64, NumFrames = 49, Steps = 1, GuidanceScale = 6, DynamicCfg = true, Seed = 1,
             OutputPath = Path.Combine(f.Root, "w.mp4"), Fps = 8, Trajectories = [],
         };
-        var e = await Assert.ThrowsAsync<Tora.Inference.VideoGenerationException>(() => generator.GenerateAsync(request, new Progress<Tora.Inference.GenerationProgress>(), CancellationToken.None));
+        var e = await Assert.ThrowsAsync<Tora.Inference.GenerationException>(() => generator.GenerateAsync(request, new Progress<Tora.Inference.GenerationProgress>(), CancellationToken.None));
         Assert.Equal("model_unavailable", e.Code);
     }
 

@@ -68,6 +68,8 @@ public sealed class GenerateCommandTests(TinyPackage package) : IClassFixture<Ti
     [InlineData("--steps", "0", "--steps must be at least 1")]
     [InlineData("--fps", "0", "--fps must be 1..240")]
     [InlineData("--noise", "missing.npz", "missing.npz: no such file")]
+    [InlineData("--vae-tiling", "40x64", "do not cover the 64x96 frame exactly (diffusers' tile arithmetic gives 66x100 pixels)")]
+    [InlineData("--vae-tiling", "48", "--vae-tiling: the VAE tile size must be HxW")]
     public async Task Bad_inputs_are_one_line_errors_with_a_non_zero_exit_code(string option, string value, string message)
     {
         var dir = TestData.TempFolder();
@@ -77,6 +79,30 @@ public sealed class GenerateCommandTests(TinyPackage package) : IClassFixture<Ti
         Assert.Contains(message, r.Error);
         Assert.Single(r.Error.Trim().Split('\n'));
         Assert.False(File.Exists(Path.Combine(dir, "x.mp4")));
+    }
+
+    [Fact]
+    public async Task Vae_tiling_decodes_tile_by_tile_and_alone_asks_for_diffusers_default_tiles()
+    {
+        // Without trajectories the VAE only decodes, so tiling changes the frames and not the latents.
+        var dir = TestData.TempFolder();
+        string[] common = ["generate", "--model", package.Folder, "--prompt", "A fox.", "--steps", "1", "--seed", "7"];
+        var whole = await CliRunner.RunAsync([.. common, "--out", Path.Combine(dir, "whole.mp4"), "--out-frames", Path.Combine(dir, "whole.npy"),
+            "--out-latents", Path.Combine(dir, "whole-latents.npy")]);
+        Assert.True(whole.ExitCode == 0, whole.Error);
+        var tiled = await CliRunner.RunAsync([.. common, "--vae-tiling", "48x40", "--out", Path.Combine(dir, "tiled.mp4"), "--out-frames", Path.Combine(dir, "tiled.npy"),
+            "--out-latents", Path.Combine(dir, "tiled-latents.npy")]);
+        Assert.True(tiled.ExitCode == 0, tiled.Error);
+        Assert.Contains("VAE tiling: 48x40 pixel tiles", tiled.Output);
+        Assert.Equal(NpyArray.Read(Path.Combine(dir, "whole-latents.npy")).Data, NpyArray.Read(Path.Combine(dir, "tiled-latents.npy")).Data);
+        Assert.NotEqual(NpyArray.Read(Path.Combine(dir, "whole.npy")).Data, NpyArray.Read(Path.Combine(dir, "tiled.npy")).Data);
+
+        // Alone: half the frame, 32 x 48, which diffusers would turn into 70 x 110 frames here: refused before any work.
+        var r = await CliRunner.RunAsync([.. common, "--vae-tiling", "--out", Path.Combine(dir, "half.mp4")]);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("VAE tiles of 32x48 do not cover the 64x96 frame exactly", r.Error);
+        Assert.Single(r.Error.Trim().Split('\n'));
+        Assert.False(File.Exists(Path.Combine(dir, "half.mp4")));
     }
 
     [Fact]

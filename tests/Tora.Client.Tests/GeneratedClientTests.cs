@@ -29,7 +29,7 @@ public sealed class GeneratedClientTests(ServiceFixture service)
         Seed = 7,
         Trajectories =
         [
-            new TrajectoryRequest { Points = ToraClient.Points((40, 208), (88, 148), (128, 68), (198, 76)), Space = TrajectoryRequest_space.Canvas256 },
+            new TrajectorySpec { Points = ToraClient.Points((40, 208), (88, 148), (128, 68), (198, 76)), Space = TrajectorySpec_space.Canvas256 },
         ],
     };
 

@@ -23,7 +23,9 @@ public sealed class SecurityProbeTests(FaultFixture service, ITestOutputHelper o
         var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
         try
         {
-            var operations = OpenApiOperations.All.Where(o => o.Path.Contains("{id}", StringComparison.Ordinal)).ToList();
+            // Admin operations answer 403 to every non-admin key before looking at the id (KeyLifecycleTests).
+            var operations = OpenApiOperations.All.Where(o => o.Path.Contains("{id}", StringComparison.Ordinal)
+                && !o.Path.StartsWith("/v1/admin/", StringComparison.Ordinal)).ToList();
             Assert.True(operations.Count >= 7, string.Join(", ", operations));
             foreach (var op in operations)
             {

@@ -1,5 +1,6 @@
 using Tora.Cli;
 using Tora.Inference.Package;
+using Tora.Models.Checkpoints;
 using Tora.TestSupport;
 
 namespace Tora.Models.Tests;
@@ -59,6 +60,32 @@ public sealed class ModelCommandsTests
         var file = "transformer/diffusion_pytorch_model.safetensors";
         Assert.Equal(File.ReadAllBytes(Path.Combine(root, "a", file)), File.ReadAllBytes(Path.Combine(root, "b", file)));
         Assert.NotEqual(File.ReadAllBytes(Path.Combine(root, "a", file)), File.ReadAllBytes(Path.Combine(root, "c", file)));
+    }
+
+    [Fact]
+    public async Task Random_layers_writes_the_first_blocks_with_their_fusers_and_only_vae_writes_the_vae_alone()
+    {
+        var root = TestData.TempFolder();
+        string one = Path.Combine(root, "one"), all = Path.Combine(root, "all"), vae = Path.Combine(root, "vae");
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--only", "transformer", "--layers", "1", "--out", one]));
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--only", "transformer", "--out", all]));
+        using (var a = Checkpoint.Open(Path.Combine(one, "transformer")))
+        using (var b = Checkpoint.Open(Path.Combine(all, "transformer")))
+        {
+            // A subset of the full checkpoint's names (the Trajectory Extractor is sized for the blocks kept): block 0 and
+            // its fuser, not block 1 and its fuser.
+            Assert.Subset(b.Names.ToHashSet(), a.Names.ToHashSet());
+            Assert.Contains(a.Names, n => n.StartsWith("transformer_blocks.0.", StringComparison.Ordinal));
+            Assert.Contains(a.Names, n => n.StartsWith("fuser.0.", StringComparison.Ordinal));
+            Assert.DoesNotContain(a.Names, n => n.StartsWith("transformer_blocks.1.", StringComparison.Ordinal) || n.StartsWith("fuser.1.", StringComparison.Ordinal));
+            Assert.Contains(b.Names, n => n.StartsWith("fuser.1.", StringComparison.Ordinal));
+        }
+        Assert.Contains("\"num_layers\": 1", File.ReadAllText(Path.Combine(one, "transformer", "config.json")));
+
+        Assert.Equal(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--only", "vae", "--out", vae]));
+        Assert.Equal(["vae"], Directory.GetDirectories(vae).Select(Path.GetFileName));
+        Assert.True(File.Exists(Path.Combine(vae, "vae", "diffusion_pytorch_model.safetensors")));
+        Assert.NotEqual(0, await ToraCommand.RunAsync(["model", "random", "--config", "tiny", "--layers", "3", "--out", Path.Combine(root, "x")]));
     }
 
     [Fact]

@@ -40,6 +40,20 @@ internal sealed class OrtRunner : IDisposable
         return r.Run(inputs, outputs);
     }
 
+    /// <summary>Share of equal bytes and the largest difference in levels of two 8-bit videos.</summary>
+    public static (double Exact, int Worst) CompareBytes(byte[] actual, byte[] expected)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        int exact = 0, worst = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            int d = Math.Abs(actual[i] - expected[i]);
+            if (d == 0) exact++;
+            worst = Math.Max(worst, d);
+        }
+        return ((double)exact / actual.Length, worst);
+    }
+
     public static float MaxAbsDiff(NpyArray actual, NpyArray expected)
     {
         Assert.Equal(expected.Shape, actual.Shape);

@@ -58,19 +58,23 @@ public sealed class PackageBuilderTests
         var decoderSpec = manifest.Components[PackageBuilder.VaeDecoderComponent];
         Assert.Equal("fp32", decoderSpec.Precision);
         Assert.Equal("latents", decoderSpec.Inputs[0].Name);
+        // Spatial sizes are symbolic (one graph for whole frames and tiles): each cache is named relative to the input.
         var pasts = decoderSpec.Inputs.Where(i => i.Name.StartsWith(CogVideoXVae.PastPrefix, StringComparison.Ordinal)).ToList();
-        Assert.Equal(["1", "16", "past_frames", "8", "12"], pasts[0].Shape);
+        Assert.Equal(["1", "16", "past_frames", "latent_height", "latent_width"], pasts[0].Shape);
+        Assert.All(pasts, i => Assert.Matches(@"^latent_height(\*\d+)?$", i.Shape[3]));
+        Assert.Contains(pasts, i => i.Shape[3] == "latent_height*8");
         Assert.Equal([Tora.Inference.Vae.VaeFrameInputs.CacheFill, Tora.Inference.Vae.VaeFrameInputs.OddFrames],
             decoderSpec.Inputs.Where(i => Tora.Inference.Vae.VaeFrameInputs.Is(i.Name)).Select(i => i.Name).Order(StringComparer.Ordinal));
-        Assert.Equal(["1", "16", "latent_frames", "8", "12"], decoderSpec.Inputs[0].Shape);
+        Assert.Equal(["1", "16", "latent_frames", "latent_height", "latent_width"], decoderSpec.Inputs[0].Shape);
         Assert.Equal("sample", decoderSpec.Outputs[0].Name);
         Assert.Equal(pasts.Select(i => i.Name.Replace("past.", "present.")), decoderSpec.Outputs.Skip(1).Select(o => o.Name));
         Assert.Equal(["mean", "logvar"], manifest.Components[PackageBuilder.VaeEncoderComponent].Outputs.Take(2).Select(o => o.Name));
-        Assert.Equal(["1", "3", "frames", "64", "96"], manifest.Components[PackageBuilder.VaeEncoderComponent].Inputs[0].Shape);
+        Assert.Equal(["1", "3", "frames", "height", "width"], manifest.Components[PackageBuilder.VaeEncoderComponent].Inputs[0].Shape);
+        Assert.Equal(["1", "16", "latent_frames", "height/8", "width/8"], manifest.Components[PackageBuilder.VaeEncoderComponent].Outputs[0].Shape);
 
         var reference = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/vae_decoder.npz"));
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(output, decoderSpec.File));
-        using var decoder = new Tora.Inference.Vae.VaeDecoder(session, manifest.Vae!.ScalingFactor, manifest.Vae.TemporalCompression);
+        using var decoder = new Tora.Inference.Vae.VaeDecoder(session, manifest.Vae!.ScalingFactor, 8, 12, manifest.Vae.TemporalCompression);
         var sample = decoder.DecodeUnscaled(reference["latents"].ToFloats(), 13, Tora.Inference.Vae.FrameLayout.ChannelsFirst);
         Assert.True(OrtRunner.MaxAbsDiff(NpyArray.FromFloats(sample, 1, 3, 49, 64, 96), reference["sample"]) <= 1e-4f);
     }
@@ -88,7 +92,7 @@ public sealed class PackageBuilderTests
         Assert.Subset(encoder.Outputs.Select(i => i.Name).ToHashSet(), new HashSet<string> { "mean", "logvar" });
         Assert.Contains(encoder.Inputs, i => i.Name.StartsWith("past.", StringComparison.Ordinal));
         var latents = manifest.Components[PackageBuilder.VaeDecoderComponent].Inputs.Single(i => i.Name == "latents");
-        Assert.Equal(["1", "16", "latent_frames", "8", "12"], latents.Shape);
+        Assert.Equal(["1", "16", "latent_frames", "latent_height", "latent_width"], latents.Shape);
         Assert.Contains(manifest.Source.Files, f => f.Path == "vae/diffusion_pytorch_model.safetensors");
         Assert.Contains(manifest.Source.Files, f => f.Path.EndsWith("tiny-tora-i2v/transformer/config.json", StringComparison.Ordinal));
         Assert.All(manifest.Components.Values, c => Assert.True(File.Exists(Path.Combine(output, c.File))));

@@ -11,7 +11,7 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Chunked_decode_matches_the_reference_sample()
     {
-        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        using var decoder = f.NewDecoder();
         var latents = f.Decode["latents"];
         var sample = decoder.DecodeUnscaled(latents.ToFloats(), latents.Shape[2], FrameLayout.ChannelsFirst);
         float err = OrtRunner.MaxAbsDiff(NpyArray.FromFloats(sample, 1, 3, 49, 64, 96), f.Decode["sample"]);
@@ -24,7 +24,7 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     {
         // The decoder is causal and its statistics are per chunk, so latent frames 0-2 alone decode to the
         // clip's frames 0-8 exactly as in the full decode (the original's first chunk).
-        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        using var decoder = f.NewDecoder();
         var all = f.Decode["latents"].ToFloats();
         int plane = 8 * 12;
         var first = new float[16 * 3 * plane];
@@ -42,7 +42,7 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     {
         // Latent frames 3-4 decoded as a clip of their own (no cache: first-frame padding) must differ from
         // frames 9-16 of the full decode, which saw the cache of chunk 0 — the cache is not a no-op.
-        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        using var decoder = f.NewDecoder();
         var all = f.Decode["latents"].ToFloats();
         int plane = 8 * 12, framePlane = 64 * 96;
         var pair = new float[16 * 2 * plane];
@@ -58,7 +58,7 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Decoding_twice_gives_the_same_frames()
     {
-        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        using var decoder = f.NewDecoder();
         var latents = f.Loop["final_latents"].ToFloats();
         Assert.Equal(decoder.Decode(latents, 13, FrameLayout.FramesFirst), decoder.Decode(latents, 13, FrameLayout.FramesFirst));
     }
@@ -66,19 +66,11 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Final_latents_decode_to_the_reference_uint8_frames()
     {
-        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        using var decoder = f.NewDecoder();
         var latents = f.Loop["final_latents"];
         var frames = decoder.DecodeToUint8(latents.ToFloats(), latents.Shape[1], FrameLayout.FramesFirst);
         var expected = f.Loop["frames_uint8_THWC"];
-        Assert.Equal(expected.Data.Length, frames.Length);
-        int exact = 0, worst = 0;
-        for (int i = 0; i < frames.Length; i++)
-        {
-            int d = Math.Abs(frames[i] - expected.Data[i]);
-            if (d == 0) exact++;
-            worst = Math.Max(worst, d);
-        }
-        double share = exact / (double)frames.Length;
+        var (share, worst) = OrtRunner.CompareBytes(frames, expected.Data);
         output.WriteLine($"uint8 frames: max diff {worst}, exact {share:P3}");
         Assert.True(worst <= 1, $"max difference {worst} levels");
         Assert.True(share >= 0.999, $"only {share:P3} exact");
@@ -87,7 +79,7 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Chunkwise_uint8_conversion_equals_converting_the_whole_clip()
     {
-        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        using var decoder = f.NewDecoder();
         var latents = f.Loop["final_latents"].ToFloats();
         var whole = VideoFrames.ToUint8(decoder.Decode(latents, 13, FrameLayout.FramesFirst), 3, 49, 64, 96);
         Assert.Equal(whole, decoder.DecodeToUint8(latents, 13, FrameLayout.FramesFirst));
@@ -105,7 +97,7 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Decodes_49_frames_from_13_latent_frames()
     {
-        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        using var decoder = f.NewDecoder();
         Assert.Equal(49, decoder.FramesFor(13));
         Assert.Equal((64, 96, 3), (decoder.Height, decoder.Width, decoder.Channels));
     }
@@ -113,7 +105,7 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Rejects_latents_of_another_size()
     {
-        using var decoder = new VaeDecoder(f.DecoderSession, f.Config.ScalingFactor);
+        using var decoder = f.NewDecoder();
         var e = Assert.Throws<ArgumentException>(() => decoder.Decode(new float[16 * 13 * 8 * 11], 13, FrameLayout.FramesFirst));
         Assert.Contains("8 x 12", e.Message);
     }
@@ -121,7 +113,7 @@ public sealed class VaeDecoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Rejects_a_session_that_is_not_a_vae_decoder()
     {
-        Assert.Throws<InvalidDataException>(() => new VaeDecoder(f.EncoderSession, f.Config.ScalingFactor));
+        Assert.Throws<InvalidDataException>(() => new VaeDecoder(f.EncoderSession, f.Config.ScalingFactor, 8, 12));
     }
 }
 
@@ -130,7 +122,7 @@ public sealed class VaeEncoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Flow_video_encodes_to_the_reference_flow_latents()
     {
-        using var encoder = new VaeEncoder(f.EncoderSession);
+        using var encoder = f.NewEncoder();
         var video = f.Loop["flow_video_uint8_TCHW"];
         var frames = VideoFrames.FromUint8Fchw(video.Data, video.Shape[0], video.Shape[1], video.Shape[2], video.Shape[3]);
         var posterior = encoder.Encode(frames, video.Shape[0], FrameLayout.ChannelsFirst);
@@ -144,7 +136,7 @@ public sealed class VaeEncoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Frame_order_of_the_input_does_not_change_the_posterior()
     {
-        using var encoder = new VaeEncoder(f.EncoderSession);
+        using var encoder = f.NewEncoder();
         var video = f.Loop["flow_video_uint8_TCHW"];
         var channelsFirst = VideoFrames.FromUint8Fchw(video.Data, 49, 3, 64, 96);
         var framesFirst = new float[channelsFirst.Length];
@@ -161,7 +153,7 @@ public sealed class VaeEncoderTests(VaeFixture f, ITestOutputHelper output) : IC
     [Fact]
     public void Encodes_13_latent_frames_from_49_and_rejects_other_sizes()
     {
-        using var encoder = new VaeEncoder(f.EncoderSession);
+        using var encoder = f.NewEncoder();
         Assert.Equal((13, 1, 3), (encoder.LatentFramesFor(49), encoder.LatentFramesFor(1), encoder.LatentFramesFor(9)));
         var e = Assert.Throws<ArgumentException>(() => encoder.Encode(new float[3 * 49 * 64 * 95], 49, FrameLayout.FramesFirst));
         Assert.Contains("64 x 96", e.Message);
@@ -173,7 +165,7 @@ public sealed class VaeEncoderTests(VaeFixture f, ITestOutputHelper output) : IC
     public void An_image_encodes_to_one_latent_frame()
     {
         // One frame is one batch: every causal conv pads with the frame itself, the time downsamplers keep it.
-        using var encoder = new VaeEncoder(f.EncoderSession);
+        using var encoder = f.NewEncoder();
         var video = f.Loop["flow_video_uint8_TCHW"];
         var image = VideoFrames.FromUint8Fchw(video.Data.AsSpan(0, 3 * 64 * 96), 1, 3, 64, 96);
         var posterior = encoder.Encode(image, 1, FrameLayout.ChannelsFirst);

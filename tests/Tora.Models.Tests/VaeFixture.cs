@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Vae;
 using Tora.Motion.IO;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
@@ -16,9 +17,8 @@ public sealed class VaeFixture : IDisposable
         var folder = TestData.Path("fixtures/tiny-tora-t2v/vae");
         Config = CogVideoXVaeConfig.Load(Path.Combine(folder, "config.json"));
         using var ckpt = Checkpoint.Open(folder);
-        int f = Config.SpatialCompression;
-        var decoder = CogVideoXVae.BuildDecoderChunk(ckpt, Config, Config.SampleHeight / f, Config.SampleWidth / f);
-        var encoder = CogVideoXVae.BuildEncoder(ckpt, Config, Config.SampleHeight, Config.SampleWidth);
+        var decoder = CogVideoXVae.BuildDecoderChunk(ckpt, Config);
+        var encoder = CogVideoXVae.BuildEncoder(ckpt, Config);
         ckpt.EnsureAllUsed();
         DecoderModel = decoder.ToBytes();
         EncoderModel = encoder.ToBytes();
@@ -29,6 +29,13 @@ public sealed class VaeFixture : IDisposable
     }
 
     public CogVideoXVaeConfig Config { get; }
+
+    /// <summary>A decoder of the tiny 8 × 12 latents (64 × 96 video), whole frames or <paramref name="tiling"/>.</summary>
+    public VaeDecoder NewDecoder(VaeTiling? tiling = null) =>
+        new(DecoderSession, Config.ScalingFactor, Config.SampleHeight / Config.SpatialCompression, Config.SampleWidth / Config.SpatialCompression, tiling: tiling);
+
+    /// <summary>An encoder of the tiny 64 × 96 video, whole frames or <paramref name="tiling"/>.</summary>
+    public VaeEncoder NewEncoder(VaeTiling? tiling = null) => new(EncoderSession, Config.SampleHeight, Config.SampleWidth, tiling: tiling);
     public byte[] DecoderModel { get; }
     public byte[] EncoderModel { get; }
     public InferenceSession DecoderSession { get; }

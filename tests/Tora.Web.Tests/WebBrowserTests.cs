@@ -169,6 +169,8 @@ public sealed class WebBrowserTests(BrowserFixture web)
         var point = page.Locator("[data-pointer='/trajectories/0/points/2']");
         await Assertions.Expect(point).ToHaveAttributeAsync("aria-invalid", "true");
         await Assertions.Expect(point.Locator(".field-error")).ToContainTextAsync("outside");
+        // The API says "trajectory 0 point 2" (its pointers count from 0); the page says what its rows say.
+        await Assertions.Expect(point.Locator(".field-error")).ToContainTextAsync("trajectory 1 point 3 (300, 90)");
         await Assertions.Expect(page.Locator("[data-pointer='/trajectories/0/points/1']")).Not.ToHaveAttributeAsync("aria-invalid", "true");
         await Assertions.Expect(page.Locator("#formError")).Not.ToBeEmptyAsync();
         await web.ScreenshotAsync(page, "05-field-error");

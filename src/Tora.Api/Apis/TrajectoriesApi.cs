@@ -56,7 +56,7 @@ public static class TrajectoriesApi
 
     /// <summary>The nine example trajectories of the original repository, on its 256×256 canvas.</summary>
     public static Ok<PresetList> ListPresets() => TypedResults.Ok(new PresetList(TrajectoryPresets.List
-        .Select(p => new PresetResource(p.Name, "canvas256", p.Trajectory.Points.Select(q => new[] { q.X, q.Y }).ToArray()))
+        .Select(p => new PresetResource(p.Name, CoordinateSpaces.Name(p.Trajectory.Space), p.Trajectory.Points.Select(q => new[] { q.X, q.Y }).ToArray()))
         .ToArray()));
 
     /// <summary>
@@ -74,15 +74,13 @@ public static class TrajectoriesApi
         if (http.HasFormContentType) (r, flowUpload, problem) = await ReadMultipartAsync(http, ct);
         else (r, problem) = await CreateRequestReader.ReadJsonBodyAsync<TrajectoryPreviewRequest>(http, ct);
         if (problem is not null) return problem;
+        // The same model, size and trajectory checks as a create request (GenerationRequestValidator).
         var errors = new List<FieldError>();
-        var model = r!.Model is null ? catalog.Value.Effective[0] : catalog.Value.Find(r.Model);
-        if (model is null) return ApiProblem.Validation([new FieldError("/model", "unknown_model", $"model '{r.Model}' is not offered")]);
-        var frames = r.NumFrames ?? model.NumFrames;
-        var (width, height) = (r.Width ?? model.Width, r.Height ?? model.Height);
-        if (!model.FrameChoices.Contains(frames)) errors.Add(new FieldError("/num_frames", "not_allowed", $"num_frames {frames} is not offered by {model.Name}"));
-        if (!model.SizeChoices.Contains((width, height))) errors.Add(new FieldError("/width", "not_allowed", $"size {width}x{height} is not offered by {model.Name}"));
-        var fps = r.Fps ?? 8;
-        if (fps is < 1 or > 60) errors.Add(new FieldError("/fps", "out_of_range", "fps must be between 1 and 60"));
+        var model = GenerationRequestValidator.FindModel(r!.Model, catalog.Value, errors);
+        if (model is null) return ApiProblem.Validation(errors);
+        var geometry = GenerationRequestValidator.ResolveVideo(model, r.NumFrames, r.Width, r.Height, errors);
+        var (frames, width, height) = (geometry.Frames, geometry.Width, geometry.Height);
+        var fps = GenerationRequestValidator.ResolveFps(r.Fps, errors);
         var mode = r.Mode ?? "flow";
         if (mode is not ("flow" or "paths")) errors.Add(new FieldError("/mode", "not_allowed", "mode must be 'flow' or 'paths'"));
         if (flowUpload is null && r.Trajectories is not { Count: > 0 }) errors.Add(new FieldError("/trajectories", "required", "at least one trajectory is required"));
@@ -115,13 +113,12 @@ public static class TrajectoriesApi
                 "data:video/mp4;base64," + Convert.ToBase64String(encoded)));
         }
 
-        var geometry = new VideoGeometry(frames, height, width);
         var trajectories = GenerationRequestValidator.ValidateTrajectories(r.Trajectories, geometry, errors);
         if (errors.Count > 0) return ApiProblem.Validation(errors);
 
         var tracks = TrajectoryResampler.ToVideo(trajectories, geometry);
         var flow = FlowVideo.Create(tracks, geometry);
-        var video = mode == "flow" ? TrajectoryPreview.FlowVideo(flow) : TrajectoryPreview.DrawPaths(tracks, geometry, image?.Bytes);
+        var video = mode == "flow" ? TrajectoryPreview.FlowVideo(flow) : TrajectoryPreview.DrawPaths(tracks, geometry, image?.Bytes, TrajectoryPreview.EditorColours);
         var mp4 = await Mp4Writer.EncodeAsync(video, new Mp4Options { Fps = fps, Crf = 23, Preset = "veryfast" }, ct);
         return TypedResults.Ok(new TrajectoryPreviewResponse(frames, width, height, mode,
             tracks.Select(t => t.Select(p => new[] { p.X, p.Y }).ToArray()).ToArray(),
@@ -134,7 +131,7 @@ public static class TrajectoriesApi
 public sealed record TrajectoryPreviewRequest
 {
     /// <summary>The trajectories (as in a generation request).</summary>
-    [JsonPropertyName("trajectories")] public List<TrajectoryRequest?>? Trajectories { get; init; }
+    [JsonPropertyName("trajectories")] public List<TrajectorySpec?>? Trajectories { get; init; }
     /// <summary>Model whose sizes apply (default: the first model).</summary>
     [JsonPropertyName("model")] public string? Model { get; init; }
     /// <summary>Frames (default: the model's).</summary>

@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Tora.Api.Problems;
 using Tora.Core.Tenancy;
@@ -10,12 +9,12 @@ namespace Tora.Api.Auth;
 
 /// <summary>
 /// <c>Authorization: Bearer tora_…</c> authentication against the hashed keys in PostgreSQL. Lookups are cached
-/// for a short time (a revoked key stops working within <see cref="CacheFor"/>), so a busy client costs no
-/// database round trip per request.
+/// by <see cref="ApiKeyCache"/> (a revoked or expired key stops working on every instance within moments), so a busy
+/// client costs no database round trip per request.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    ApiKeyStore keys, IMemoryCache cache)
+    ApiKeyStore keys, ApiKeyCache cache)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     /// <summary>The scheme name.</summary>
@@ -24,8 +23,6 @@ public sealed class ApiKeyAuthenticationHandler(
     public const string TenantClaim = "tora:tenant";
     /// <summary>Role of admin keys.</summary>
     public const string AdminRole = "admin";
-    /// <summary>How long a lookup result is reused.</summary>
-    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
 
     /// <inheritdoc />
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -36,13 +33,13 @@ public sealed class ApiKeyAuthenticationHandler(
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) key = header["Bearer ".Length..].Trim();
         else if (IsDashboard && TryBasicPassword(header, out var password)) key = password;
         else return AuthenticateResult.Fail("the Authorization header must be 'Bearer <api key>'");
-        var cacheKey = "apikey:" + Convert.ToHexString(ApiKeyStore.Hash(key));
-        if (!cache.TryGetValue(cacheKey, out ApiKeyOwner? owner))
+        var hash = Convert.ToHexString(ApiKeyStore.Hash(key));
+        if (!cache.TryGet(hash, out var owner))
         {
             owner = await keys.FindAsync(key, Context.RequestAborted);
-            cache.Set(cacheKey, owner, owner is null ? TimeSpan.FromSeconds(2) : CacheFor);
+            cache.Set(hash, owner);
         }
-        if (owner is null) return AuthenticateResult.Fail("the API key is not valid");
+        if (owner is null) return AuthenticateResult.Fail("the API key is not valid (unknown, revoked or expired)");
         var claims = new List<Claim> { new(TenantClaim, owner.Tenant), new(ClaimTypes.NameIdentifier, owner.KeyId.ToString()) };
         if (owner.IsAdmin) claims.Add(new Claim(ClaimTypes.Role, AdminRole));
         return AuthenticateResult.Success(new AuthenticationTicket(

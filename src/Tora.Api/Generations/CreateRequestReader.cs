@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Tora.Api.Problems;
 
+using Tora.Motion;
+
 namespace Tora.Api.Generations;
 
 /// <summary>
@@ -155,7 +157,7 @@ public static class CreateRequestReader
         }
         catch (JsonException e)
         {
-            var pointer = ToPointer(e.Path);
+            var pointer = JsonPointer.FromPath(e.Path);
             var unknown = e.Message.Contains("could not be mapped", StringComparison.Ordinal);
             var typeError = pointer.Length > 0 && e.Message.Contains("could not be converted", StringComparison.Ordinal)
                 && !e.Message.Contains("depth", StringComparison.Ordinal);
@@ -167,36 +169,6 @@ public static class CreateRequestReader
             return (null, ApiProblem.BadRequest(code, detail, pointer));
         }
     }
-
-    /// <summary>Converts System.Text.Json's <c>$.a[0].b</c> paths to JSON pointers (<c>/a/0/b</c>).</summary>
-    public static string ToPointer(string? path)
-    {
-        if (string.IsNullOrEmpty(path) || path == "$") return "";
-        var sb = new System.Text.StringBuilder();
-        var i = path.StartsWith('$') ? 1 : 0;
-        while (i < path.Length)
-        {
-            if (path[i] == '.')
-            {
-                var end = path.IndexOfAny(['.', '['], i + 1);
-                if (end < 0) end = path.Length;
-                sb.Append('/').Append(Escape(path[(i + 1)..end]));
-                i = end;
-            }
-            else if (path[i] == '[')
-            {
-                var end = path.IndexOf(']', i);
-                if (end < 0) break;
-                var inner = path[(i + 1)..end];
-                sb.Append('/').Append(Escape(inner.Trim('\'')));
-                i = end + 1;
-            }
-            else i++;
-        }
-        return sb.ToString();
-    }
-
-    private static string Escape(string segment) => segment.Replace("~", "~0").Replace("/", "~1");
 
     /// <summary>
     /// Reads the whole body, or returns null once it passes <see cref="MaxBodyBytes"/>. The body is gathered in

@@ -2,6 +2,8 @@ using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using Tora.Core.Generations;
 
+using Tora.Motion.Trajectories;
+
 namespace Tora.Api.Generations;
 
 /// <summary>The body of <c>POST /v1/generations</c> (JSON, or the <c>request</c> part of a multipart form).</summary>
@@ -14,7 +16,7 @@ public sealed record CreateGenerationRequest
     /// <summary>What it should not show.</summary>
     [JsonPropertyName("negative_prompt")] public string? NegativePrompt { get; init; }
     /// <summary>Motion trajectories (at most 16).</summary>
-    [JsonPropertyName("trajectories")] public List<TrajectoryRequest?>? Trajectories { get; init; }
+    [JsonPropertyName("trajectories")] public List<TrajectorySpec?>? Trajectories { get; init; }
     /// <summary>First frame as a data URI (<c>data:image/png;base64,…</c>), for image-to-video models.</summary>
     [JsonPropertyName("image")] public string? Image { get; init; }
     /// <summary>Frames (default and allowed values come from the model).</summary>
@@ -65,17 +67,6 @@ public sealed record WebhookRequest
     [JsonPropertyName("url")] public string? Url { get; init; }
     /// <summary>Event types (default: all of <c>generation.queued</c>, <c>generation.running</c>, <c>generation.succeeded</c>, <c>generation.failed</c>, <c>generation.cancelled</c>).</summary>
     [JsonPropertyName("events")] public List<string?>? Events { get; init; }
-}
-
-/// <summary>One trajectory: points in a coordinate space, optionally pinned to frames.</summary>
-public sealed record TrajectoryRequest
-{
-    /// <summary>Points as <c>[x, y]</c> pairs (1 to 2,048), spread over the video or pinned by <c>frames</c>.</summary>
-    [JsonPropertyName("points")] public List<double[]?>? Points { get; init; }
-    /// <summary><c>normalized</c> (0 ≤ v ≤ 1), <c>canvas256</c> (0 ≤ v &lt; 256, the original demo canvas) or <c>pixels</c> (0 ≤ x &lt; width, 0 ≤ y &lt; height). Default <c>normalized</c>.</summary>
-    [JsonPropertyName("space")] public string? Space { get; init; }
-    /// <summary>Optional frame index per point, strictly increasing, within the video.</summary>
-    [JsonPropertyName("frames")] public List<int>? Frames { get; init; }
 }
 
 /// <summary>A generation as the API shows it.</summary>

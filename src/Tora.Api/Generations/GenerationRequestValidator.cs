@@ -28,44 +28,27 @@ public static class GenerationRequestValidator
         var errors = new List<FieldError>();
         void Error(string pointer, string code, string detail) => errors.Add(new FieldError(pointer, code, detail));
 
-        var model = r.Model is null ? catalog.Effective[0] : catalog.Find(r.Model);
-        if (model is null)
-        {
-            Error("/model", "unknown_model", $"model '{r.Model}' is not offered; offered: {string.Join(", ", catalog.Effective.Select(m => m.Name))}");
-            return (null, null, errors);
-        }
+        var model = FindModel(r.Model, catalog, errors);
+        if (model is null) return (null, null, errors);
 
         if (string.IsNullOrWhiteSpace(r.Prompt)) Error("/prompt", "required", "prompt is required and must not be blank");
         else if (r.Prompt.Length > MaxPromptLength) Error("/prompt", "too_long", $"prompt is longer than {MaxPromptLength} characters");
         if (r.NegativePrompt is { Length: > MaxPromptLength }) Error("/negative_prompt", "too_long", $"negative_prompt is longer than {MaxPromptLength} characters");
 
-        var numFrames = r.NumFrames ?? model.NumFrames;
-        if (!model.FrameChoices.Contains(numFrames))
-            Error("/num_frames", "not_allowed", $"num_frames {numFrames} is not offered by {model.Name}; allowed: {string.Join(", ", model.FrameChoices)}");
-
-        var width = r.Width ?? model.Width;
-        var height = r.Height ?? model.Height;
-        if (!model.SizeChoices.Contains((width, height)))
-        {
-            var allowed = string.Join(", ", model.SizeChoices.Select(s => $"{s.Width}x{s.Height}"));
-            var pointer = r.Width is not null && !model.SizeChoices.Any(s => s.Width == width) ? "/width" : "/height";
-            Error(pointer, "not_allowed", $"size {width}x{height} is not offered by {model.Name}; allowed: {allowed}");
-        }
+        var video = ResolveVideo(model, r.NumFrames, r.Width, r.Height, errors);
+        var (numFrames, width, height) = (video.Frames, video.Width, video.Height);
 
         var steps = r.Steps ?? model.Steps;
         if (steps < 1 || steps > model.MaxSteps) Error("/steps", "out_of_range", $"steps must be between 1 and {model.MaxSteps}");
         var guidance = r.GuidanceScale ?? 6.0;
         if (!double.IsFinite(guidance) || guidance < 0 || guidance > 30) Error("/guidance_scale", "out_of_range", "guidance_scale must be between 0 and 30");
         if (r.Seed is < 0 or > MaxSeed) Error("/seed", "out_of_range", $"seed must be between 0 and {MaxSeed}");
-        var fps = r.Fps ?? 8;
-        if (fps < 1 || fps > 60) Error("/fps", "out_of_range", "fps must be between 1 and 60");
+        var fps = ResolveFps(r.Fps, errors);
 
         if (hasImage && !model.AcceptsFirstFrame)
             Error("/image", "not_supported", $"model {model.Name} is text-to-video and takes no first frame");
 
-        var trajectories = numFrames > 0 && width > 0 && height > 0
-            ? ValidateTrajectories(r.Trajectories, new VideoGeometry(numFrames, height, width), errors)
-            : [];
+        var trajectories = numFrames > 0 && width > 0 && height > 0 ? ValidateTrajectories(r.Trajectories, video, errors) : [];
 
         var motion = MotionControls.Default;
         if (r.Motion is { } m)
@@ -79,7 +62,7 @@ public static class GenerationRequestValidator
             if (meta.Count > 16) Error("/metadata", "too_many", "metadata holds at most 16 entries");
             foreach (var (k, v) in meta)
             {
-                var p = "/metadata/" + k.Replace("~", "~0").Replace("/", "~1");
+                var p = "/metadata/" + Tora.Motion.JsonPointer.Escape(k);
                 if (k.Length is 0 or > 64) Error(p, "invalid_key", "metadata keys are 1 to 64 characters");
                 if (v is null) Error(p, "invalid_type", "metadata values must be strings");
                 else if (v.Length > 512) Error(p, "too_long", "metadata values are at most 512 characters");
@@ -129,50 +112,47 @@ public static class GenerationRequestValidator
         }, model, errors);
     }
 
-    /// <summary>
-    /// Checks the trajectories' JSON shape, then validates them with the pipeline's own rules
-    /// (<see cref="TrajectoryValidator"/>) for the requested video size; errors point down to the point.
-    /// </summary>
-    public static IReadOnlyList<Trajectory> ValidateTrajectories(List<TrajectoryRequest?>? list, VideoGeometry geometry, List<FieldError> errors)
+    /// <summary>The requested model (the first one when none is named), or null with an <c>unknown_model</c> error.</summary>
+    public static ModelDefinition? FindModel(string? name, ModelCatalogOptions catalog, List<FieldError> errors)
     {
-        if (list is null) return [];
-        var before = errors.Count;
-        var result = new List<Trajectory>();
-        var limits = TrajectoryLimits.Default;
-        if (list.Count > limits.MaxTrajectories)
+        var model = name is null ? catalog.Effective[0] : catalog.Find(name);
+        if (model is null)
+            errors.Add(new FieldError("/model", "unknown_model", $"model '{name}' is not offered; offered: {string.Join(", ", catalog.Effective.Select(m => m.Name))}"));
+        return model;
+    }
+
+    /// <summary>The video size of a create or preview request: the model's defaults, checked against what it offers.</summary>
+    public static VideoGeometry ResolveVideo(ModelDefinition model, int? numFrames, int? width, int? height, List<FieldError> errors)
+    {
+        var frames = numFrames ?? model.NumFrames;
+        if (!model.FrameChoices.Contains(frames))
+            errors.Add(new FieldError("/num_frames", "not_allowed", $"num_frames {frames} is not offered by {model.Name}; allowed: {string.Join(", ", model.FrameChoices)}"));
+        var (w, h) = (width ?? model.Width, height ?? model.Height);
+        if (!model.SizeChoices.Contains((w, h)))
         {
-            errors.Add(new FieldError("/trajectories", TrajectoryErrorCodes.TooManyTrajectories, $"at most {limits.MaxTrajectories} trajectories are allowed"));
-            return [];
+            var allowed = string.Join(", ", model.SizeChoices.Select(s => $"{s.Width}x{s.Height}"));
+            var pointer = width is not null && !model.SizeChoices.Any(s => s.Width == w) ? "/width" : "/height";
+            errors.Add(new FieldError(pointer, "not_allowed", $"size {w}x{h} is not offered by {model.Name}; allowed: {allowed}"));
         }
-        for (var t = 0; t < list.Count; t++)
-        {
-            var at = $"/trajectories/{t}";
-            var item = list[t];
-            if (item is null) { errors.Add(new FieldError(at, TrajectoryErrorCodes.InvalidValue, "a trajectory must be an object with points")); continue; }
-            var space = TrajectoryJsonReader.DefaultSpace;
-            if (item.Space is not null && !TrajectoryJsonReader.TryParseSpace(item.Space, out space))
-            {
-                errors.Add(new FieldError(at + "/space", TrajectoryErrorCodes.UnknownSpace, "space must be one of normalized, canvas256, pixels"));
-                continue;
-            }
-            if (item.Points is null) { errors.Add(new FieldError(at + "/points", TrajectoryErrorCodes.InvalidValue, "points is required: a list of [x, y] pairs")); continue; }
-            var points = new List<TrajectoryPoint>(item.Points.Count);
-            var ok = true;
-            for (var i = 0; i < item.Points.Count; i++)
-            {
-                if (item.Points[i] is not [var x, var y])
-                {
-                    errors.Add(new FieldError($"{at}/points/{i}", TrajectoryErrorCodes.InvalidValue, "a point is an array [x, y] of two numbers"));
-                    ok = false;
-                    continue;
-                }
-                points.Add(new TrajectoryPoint(x, y));
-            }
-            if (ok) result.Add(new Trajectory(points, space, item.Frames));
-        }
-        if (errors.Count > before) return [];
-        foreach (var e in TrajectoryValidator.Validate(result, geometry, limits))
-            errors.Add(new FieldError(e.Pointer, e.Code, e.Message));
-        return errors.Count > before ? [] : result;
+        return new VideoGeometry(frames, h, w);
+    }
+
+    /// <summary>Frames per second of a video or preview (default 8, 1 to 60).</summary>
+    public static int ResolveFps(int? fps, List<FieldError> errors)
+    {
+        var value = fps ?? 8;
+        if (value is < 1 or > 60) errors.Add(new FieldError("/fps", "out_of_range", "fps must be between 1 and 60"));
+        return value;
+    }
+
+    /// <summary>
+    /// The trajectories through the one parser and validator (<see cref="TrajectoryValidator.Resolve"/>) for the
+    /// requested video size; errors point down to the point.
+    /// </summary>
+    public static IReadOnlyList<Trajectory> ValidateTrajectories(IReadOnlyList<TrajectorySpec?>? list, VideoGeometry geometry, List<FieldError> errors)
+    {
+        var r = TrajectoryValidator.Resolve(list, geometry);
+        foreach (var e in r.Errors) errors.Add(new FieldError(e.Pointer, e.Code, e.Message));
+        return r.Trajectories;
     }
 }

@@ -63,6 +63,7 @@ public sealed class ContractDocumentFilter : IDocumentFilter
         document.Components.Headers = Headers();
         AddProblemSchema(document);
         TightenRequests(document);
+        NullableObjectsByReference(document);
         RequireResponseProperties(document);
 
         foreach (var (path, item) in document.Paths)
@@ -323,7 +324,7 @@ public sealed class ContractDocumentFilter : IDocumentFilter
                 metadata.AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 512 };
             }
         }
-        if (Schema(document, "TrajectoryRequest") is { } trajectory)
+        if (Schema(document, "TrajectorySpec") is { } trajectory)
         {
             trajectory.Required = new HashSet<string> { "points" };
             if (Property(trajectory, "points") is { } points)
@@ -341,7 +342,7 @@ public sealed class ContractDocumentFilter : IDocumentFilter
             if (Property(trajectory, "space") is { } space)
             {
                 space.Type = JsonSchemaType.String;
-                space.Enum = new[] { "normalized", "canvas256", "pixels" }.Select(Node).ToList();
+                space.Enum = Enum.GetValues<Tora.Motion.Trajectories.CoordinateSpace>().Select(Tora.Motion.Trajectories.CoordinateSpaces.Name).Select(Node).ToList();
             }
             if (Property(trajectory, "frames")?.Items is OpenApiSchema frame) frame.Minimum = "0";
         }
@@ -395,6 +396,33 @@ public sealed class ContractDocumentFilter : IDocumentFilter
                     p.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Pattern = "^[0-9]+$" };
                     break;
             }
+        }
+    }
+
+    /// <summary>
+    /// A nullable object property (<c>error</c>, <c>reproducibility</c>, <c>input.webhook</c>) comes out of the generator as
+    /// <c>nullable</c> beside <c>allOf: [$ref]</c>, which OpenAPI 3.0 leaves untyped (Redocly refuses it). When a schema
+    /// is only ever referenced by such properties, the schema itself says <c>nullable</c> and the properties refer to it
+    /// plainly: every validator (Prism), generator (Kiota, openapi-typescript) and linter reads that the same way.
+    /// </summary>
+    private static void NullableObjectsByReference(OpenApiDocument document)
+    {
+        var schemas = document.Components!.Schemas!;
+        var nullableUses = new List<(OpenApiSchema Owner, string Property, string Target)>();
+        var plainTargets = new HashSet<string>();
+        foreach (var owner in schemas.Values.OfType<OpenApiSchema>())
+        foreach (var (name, property) in owner.Properties ?? new Dictionary<string, IOpenApiSchema>())
+        {
+            if (property is OpenApiSchemaReference plain && plain.Reference.Id is { } id) plainTargets.Add(id);
+            else if (property is OpenApiSchema { AllOf: [OpenApiSchemaReference { Reference.Id: { } target }] } wrapper
+                     && wrapper.Type is { } type && type.HasFlag(JsonSchemaType.Null))
+                nullableUses.Add((owner, name, target));
+        }
+        foreach (var (owner, property, target) in nullableUses)
+        {
+            if (plainTargets.Contains(target) || Schema(document, target) is not { } referenced) continue;
+            referenced.Type = (referenced.Type ?? JsonSchemaType.Object) | JsonSchemaType.Null;
+            owner.Properties![property] = new OpenApiSchemaReference(target, document);
         }
     }
 

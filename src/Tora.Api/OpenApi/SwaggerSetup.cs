@@ -116,8 +116,12 @@ public static class SwaggerSetup
             c.SupportNonNullableReferenceTypes();
             // A nullable reference (error, reproducibility, webhook) can only say so through allOf in OpenAPI 3.0.
             c.UseAllOfToExtendReferenceSchemas();
-            var xml = Path.Combine(AppContext.BaseDirectory, "Tora.Api.xml");
-            if (File.Exists(xml)) c.IncludeXmlComments(xml);
+            // Tora.Motion documents the trajectory wire record the requests carry.
+            foreach (var assembly in new[] { "Tora.Api.xml", "Tora.Motion.xml" })
+            {
+                var xml = Path.Combine(AppContext.BaseDirectory, assembly);
+                if (File.Exists(xml)) c.IncludeXmlComments(xml);
+            }
         });
 
     private sealed class ExamplesOperationFilter : IOperationFilter

@@ -43,6 +43,15 @@ function clearErrors() {
 }
 const fieldInputs = { "/prompt": "prompt", "/negative_prompt": "negative", "/seed": "seed", "/steps": "steps", "/guidance_scale": "guidance", "/model": "model",
   "/motion/strength": "motionStrength", "/motion/start": "motionStart", "/motion/end": "motionEnd", "/flow_video": "flowFile" };
+/**
+ * The API's details count trajectories (in request order, where empty ones are skipped), points and frame indexes
+ * from 0, like its pointers; the page numbers them from 1 in editor order. Rewrites a detail about editor
+ * trajectory `t` in the page's numbers, so the message matches the row it is shown on.
+ */
+function pageNumbers(detail, t) {
+  return detail.replace(/\btrajectory \d+/g, `trajectory ${t + 1}`)
+    .replace(/\b(point|frame index) (\d+)/g, (_, what, i) => `${what} ${Number(i) + 1}`);
+}
 /** Puts each field error of a problem next to its input, down to the trajectory point; the rest goes to the form. */
 function showProblem(e, fallback = $("formError")) {
   if (!(e instanceof ApiError)) { fallback.textContent = e.message ?? String(e); return; }
@@ -52,12 +61,13 @@ function showProblem(e, fallback = $("formError")) {
     const m = /^\/trajectories\/(\d+)(?:\/points\/(\d+))?/.exec(err.pointer);
     if (m) {
       const t = editor.requestIndex(Number(m[1]));
+      const detail = t >= 0 ? pageNumbers(err.detail, t) : err.detail;
       if (m[2] !== undefined && t >= 0) {
-        editor.errors.set(`${t}/${m[2]}`, err.detail);
+        editor.errors.set(`${t}/${m[2]}`, detail);
         editor.select(t, Number(m[2]));
         continue;
       }
-      $("trajectoryError").textContent += (t >= 0 ? `Trajectory ${t + 1}: ` : "") + err.detail + "\n";
+      $("trajectoryError").textContent += (t >= 0 && !/\btrajectory \d/.test(detail) ? `Trajectory ${t + 1}: ` : "") + detail + "\n";
       continue;
     }
     const top = "/" + err.pointer.split("/")[1];

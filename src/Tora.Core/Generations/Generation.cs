@@ -27,23 +27,6 @@ public static class GenerationStatus
     public static bool IsTerminal(string status) => status is Succeeded or Failed or Cancelled or Expired;
 }
 
-/// <summary>One trajectory as stored and echoed: points, their coordinate space, optional frame per point.</summary>
-public sealed record TrajectorySpec(
-    [property: JsonPropertyName("points")] double[][] Points,
-    [property: JsonPropertyName("space")] string Space,
-    [property: JsonPropertyName("frames")] int[]? Frames)
-{
-    /// <summary>The pipeline's trajectory (the spec was validated when accepted).</summary>
-    public Trajectory ToTrajectory() => new(
-        Points.Select(p => new TrajectoryPoint(p[0], p[1])).ToArray(),
-        TrajectoryJsonReader.TryParseSpace(Space, out var space) ? space : throw new InvalidOperationException($"stored trajectory has unknown space '{Space}'"),
-        Frames);
-
-    /// <summary>The stored form of a pipeline trajectory.</summary>
-    public static TrajectorySpec From(Trajectory t) => new(
-        t.Points.Select(p => new[] { p.X, p.Y }).ToArray(), TrajectoryValidator.SpaceName(t.Space), t.Frames?.ToArray());
-}
-
 /// <summary>The resolved input of a generation: what the client asked for with every default filled in (seed included).</summary>
 public sealed record GenerationInput
 {
@@ -164,6 +147,8 @@ public sealed record Generation
     public ReproducibilityInfo? Reproducibility { get; init; }
     /// <summary>When its files expire.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>The W3C traceparent of the request that created it (null when the API was not tracing).</summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>The JSON settings for stored documents (snake_case, like the API).</summary>

@@ -9,12 +9,12 @@ namespace Tora.Core.Generations;
 /// Every read and write from the API is scoped by tenant: a row of another tenant is simply not found.
 /// Worker writes are scoped by the Hangfire job id that owns the row, so a duplicate job cannot touch it.
 /// </summary>
-public sealed class GenerationStore(NpgsqlDataSource dataSource)
+public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<LimitOptions>? limits = null)
 {
     private const string Columns = """
         id, tenant, status, queue, input, first_frame_key, created_at, dispatched_at, job_id, started_at, finished_at,
         phase, step, total_steps, attempts, worker, error_code, error_message, video_key, video_etag, video_bytes,
-        thumbnail_key, timings, reproducibility, expires_at
+        thumbnail_key, timings, reproducibility, expires_at, traceparent
         """;
 
     /// <summary>Stores a new generation (one autocommitted statement: when it returns, the row is committed).</summary>
@@ -33,8 +33,8 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
     /// </remarks>
     public async Task<bool> InsertAsync(Generation g, IdempotencyReservation? reservation, CancellationToken ct)
     {
-        const string Values = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $8 + make_interval(secs => $10)";
-        const string InsertColumns = "id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps, deadline_at";
+        const string Values = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $8 + make_interval(secs => $10), $13";
+        const string InsertColumns = "id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps, deadline_at, traceparent";
         await using var cmd = dataSource.CreateCommand(reservation is null
             ? $"INSERT INTO generations ({InsertColumns}) VALUES ({Values})"
             : $"""
@@ -54,12 +54,20 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         cmd.Parameters.Add(new() { Value = g.CreatedAt });
         cmd.Parameters.Add(new() { Value = g.TotalSteps });
         cmd.Parameters.Add(new() { Value = (object?)(double?)g.Input.CancelAfter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
+        if (reservation is null)
+        {
+            // $11 and $12 belong to the reservation: typed placeholders keep the numbering of $13.
+            cmd.Parameters.Add(new() { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bytea });
+        }
         if (reservation is not null)
         {
             if (reservation.Tenant != g.Tenant) throw new ArgumentException("the reservation belongs to another tenant", nameof(reservation));
             cmd.Parameters.Add(new() { Value = reservation.Key });
             cmd.Parameters.Add(new() { Value = reservation.Fingerprint });
         }
+        // The accepting request's trace context, so the worker and the webhook deliveries continue its trace.
+        cmd.Parameters.Add(new() { Value = (object?)(g.TraceParent ?? Observability.ToraTracing.CurrentTraceParent()) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 
@@ -106,12 +114,38 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
-    /// <summary>How many queued generations of the same queue were accepted before this one.</summary>
+    /// <summary>
+    /// How many queued generations of the same queue start before this one, in the order the dispatcher releases
+    /// them (<see cref="Jobs.FairScheduler"/>): those already released to the workers, then the outbox in pass order,
+    /// each tenant's generations projected from its current pass (FIFO within the tenant, 1/weight apart). A
+    /// tenant held back by its running cap may start later than this says.
+    /// </summary>
     public async Task<int> QueuePositionAsync(string queue, Guid id, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("SELECT count(*) FROM generations WHERE queue = $1 AND status = 'queued' AND id < $2");
+        await using var cmd = dataSource.CreateCommand("""
+            WITH me AS (SELECT id, dispatched_at FROM generations WHERE id = $2 AND queue = $1 AND status = 'queued'),
+            released AS (
+                SELECT count(*) AS n FROM generations g, me
+                WHERE g.queue = $1 AND g.dispatched_at IS NOT NULL AND g.status = 'queued' AND g.attempts = 0
+                  AND (me.dispatched_at IS NULL OR (g.dispatched_at, g.id) < (me.dispatched_at, me.id))),
+            clock AS (SELECT coalesce((SELECT clock FROM fair_queues WHERE queue = $1), 0) AS c),
+            outbox AS (
+                SELECT g.id, g.tenant, row_number() OVER (PARTITION BY g.tenant ORDER BY g.id) - 1 AS k
+                FROM generations g WHERE g.queue = $1 AND g.dispatched_at IS NULL AND g.status = 'queued'),
+            projected AS (
+                SELECT o.id, greatest(coalesce(s.pass, clock.c), clock.c) + o.k / coalesce(w.weight, 1) AS pass
+                FROM outbox o CROSS JOIN clock
+                LEFT JOIN fair_shares s ON s.queue = $1 AND s.tenant = o.tenant
+                LEFT JOIN unnest($3::text[], $4::float8[]) AS w(tenant, weight) ON w.tenant = o.tenant)
+            SELECT (SELECT n FROM released)
+                 + CASE WHEN (SELECT dispatched_at FROM me) IS NOT NULL THEN 0
+                        ELSE (SELECT count(*) FROM projected a, projected m WHERE m.id = $2 AND (a.pass, a.id) < (m.pass, m.id)) END
+            """);
+        var weights = limits?.Value.Tenants.Where(t => t.Value.Weight is > 0).ToArray() ?? [];
         cmd.Parameters.Add(new() { Value = queue });
         cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = weights.Select(w => w.Key).ToArray() });
+        cmd.Parameters.Add(new() { Value = weights.Select(w => w.Value.Weight!.Value).ToArray() });
         return (int)(long)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
@@ -388,6 +422,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
             Timings = r.IsDBNull(22) ? null : JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(22), StoredJson.Options),
             Reproducibility = r.IsDBNull(23) ? null : JsonSerializer.Deserialize<ReproducibilityInfo>(r.GetString(23), StoredJson.Options),
             ExpiresAt = T(r, 24),
+            TraceParent = S(r, 25),
         };
     }
 }

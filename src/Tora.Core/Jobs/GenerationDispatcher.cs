@@ -9,10 +9,11 @@ using Npgsql;
 namespace Tora.Core.Jobs;
 
 /// <summary>
-/// Moves accepted generations from the outbox (<c>dispatched_at IS NULL</c>) into Hangfire, off the request path:
+/// Moves accepted generations from the outbox (<c>dispatched_at IS NULL</c>) into Hangfire, off the request path,
+/// in the fair order of <see cref="FairScheduler"/> and only as fast as the workers take them:
 /// Hangfire's enqueue costs about 8 round trips and 3 commits, far too slow for the accept path
 /// (docs/architecture.md §8), so the API commits one INSERT and this loop creates the jobs.
-/// Rows are locked (<c>FOR UPDATE SKIP LOCKED</c>, so several API instances can run it) until the job id is
+/// Rows are locked (<c>FOR UPDATE</c>; one instance plans at a time, so several API instances can run it) until the job id is
 /// committed on the row; a worker that picks the job up first waits on that lock, and a job whose id never got
 /// committed (crash in between) finds the row owned by no one and does nothing, while the row is dispatched again.
 /// </summary>
@@ -21,11 +22,12 @@ public sealed class GenerationDispatcher(
     : BackgroundService
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
+    private readonly FairScheduler _scheduler = new(limits?.Value);
+
+    private const long PlanLockKey = 0x746F7261_66616972; // "torafair"
 
     /// <summary>How often the outbox is read when nothing signalled (other API instances' rows).</summary>
     public static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(50);
-
-    private const int BatchSize = 16;
 
     /// <summary>Wakes the loop now (called after an accept in this process).</summary>
     public void Signal()
@@ -43,7 +45,7 @@ public sealed class GenerationDispatcher(
         {
             try
             {
-                while (await DispatchBatchAsync(stoppingToken) == BatchSize) { }
+                while (await DispatchBatchAsync(stoppingToken) > 0) { }
                 await _signal.WaitAsync(IdlePoll, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -58,49 +60,23 @@ public sealed class GenerationDispatcher(
         }
     }
 
-    /// <summary>Creates Hangfire jobs for up to one batch of outbox rows; returns how many.</summary>
+    /// <summary>
+    /// Releases the generations <see cref="FairScheduler"/> picks (as many as the model queues have room for) as
+    /// Hangfire jobs; returns how many. One API instance plans at a time (a transaction-scoped advisory lock), since
+    /// a plan reads and advances the tenants' passes.
+    /// </summary>
     public async Task<int> DispatchBatchAsync(CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var rows = new List<(Guid Id, string Queue)>();
-        var caps = limits?.Value;
-        var capped = caps?.HasRunningCaps == true;
-        // With per-tenant running caps, rows of tenants already at their cap stay in the outbox (the filter skips
-        // them, so other tenants' rows behind them are reached); within one batch the count is tracked here.
-        await using (var select = new NpgsqlCommand(!capped
-            ? "SELECT id, queue, tenant, 0::bigint FROM generations WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
-            : """
-              SELECT g.id, g.queue, g.tenant, a.active FROM generations g,
-                     LATERAL (SELECT count(*) AS active FROM generations x
-                              WHERE x.tenant = g.tenant AND x.dispatched_at IS NOT NULL AND x.status IN ('queued', 'running')) a
-              WHERE g.dispatched_at IS NULL
-                AND (coalesce((SELECT o.cap FROM unnest($3::text[], $4::int[]) AS o(tenant, cap) WHERE o.tenant = g.tenant), $2) <= 0
-                     OR a.active < coalesce((SELECT o.cap FROM unnest($3::text[], $4::int[]) AS o(tenant, cap) WHERE o.tenant = g.tenant), $2))
-              ORDER BY g.id LIMIT $1 FOR UPDATE OF g SKIP LOCKED
-              """, connection, tx))
+        await using (var lockCmd = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({PlanLockKey})", connection, tx))
+            if (!(bool)(await lockCmd.ExecuteScalarAsync(ct))!) return 0;
+        var rows = (await _scheduler.PlanAsync(connection, tx, ct)).Select(r => (r.Id, r.Queue)).ToList();
+        if (rows.Count == 0)
         {
-            select.Parameters.Add(new() { Value = BatchSize });
-            if (capped)
-            {
-                var overrides = caps!.Tenants.Where(t => t.Value.MaxRunning is not null).ToArray();
-                select.Parameters.Add(new() { Value = caps.MaxRunningPerTenant });
-                select.Parameters.Add(new() { Value = overrides.Select(o => o.Key).ToArray() });
-                select.Parameters.Add(new() { Value = overrides.Select(o => o.Value.MaxRunning!.Value).ToArray() });
-            }
-            var active = new Dictionary<string, long>();
-            await using var reader = await select.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                var tenant = reader.GetString(2);
-                var n = active.TryGetValue(tenant, out var seen) ? seen : reader.GetInt64(3);
-                var cap = caps?.MaxRunningFor(tenant) ?? 0;
-                if (cap > 0 && n >= cap) continue;
-                active[tenant] = n + 1;
-                rows.Add((reader.GetGuid(0), reader.GetString(1)));
-            }
+            await tx.CommitAsync(ct);
+            return 0;
         }
-        if (rows.Count == 0) return 0;
 
         var batch = new NpgsqlBatch(connection, tx);
         foreach (var (id, queue) in rows)

@@ -58,7 +58,7 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
         _inChannels = imageLatents is null ? latentChannels : 2 * latentChannels;
         var declared = session.InputMetadata[HiddenStates].Dimensions;
         if (declared.Length != 5 || declared[1] != latentFrames || declared[2] != _inChannels || declared[3] != latentHeight || declared[4] != latentWidth)
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable,
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable,
                 $"the transformer takes hidden_states [{string.Join(", ", declared)}], the pipeline has [batch, {latentFrames}, {_inChannels}, {latentHeight}, {latentWidth}]");
         _imageLatents = imageLatents;
         LatentLength = latentFrames * latentChannels * _plane;

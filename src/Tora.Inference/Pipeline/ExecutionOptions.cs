@@ -29,6 +29,9 @@ public sealed record ExecutionOptions
     /// </summary>
     public bool LowMemory { get; init; }
 
+    /// <summary>VAE tiling (docs/vae-tiling.md); default <see cref="VaeTilingChoice.Auto"/>: on in low-memory mode where diffusers' default tiles fit.</summary>
+    public VaeTilingChoice VaeTiling { get; init; } = VaeTilingChoice.Auto;
+
     /// <summary>
     /// Create CUDA sessions without first running the start-up Conv on the device (<c>tora model check
     /// --placement-only</c>: where nodes go can be checked over CUDA libraries that cannot compute). Off by default.

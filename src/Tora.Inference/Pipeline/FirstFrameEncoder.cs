@@ -15,17 +15,17 @@ namespace Tora.Inference.Pipeline;
 public static class FirstFrameEncoder
 {
     /// <summary>Decodes an image into RGB <c>[H, W, 3]</c> at <paramref name="width"/> × <paramref name="height"/>.</summary>
-    /// <exception cref="ToraPipelineException">The bytes are not a decodable image (code <c>invalid_input</c>).</exception>
+    /// <exception cref="GenerationException">The bytes are not a decodable image (code <c>invalid_input</c>).</exception>
     public static byte[] DecodeRgb(byte[] encoded, int width, int height)
     {
         using var data = SKData.CreateCopy(encoded);
         using var codec = SKCodec.Create(data)
-            ?? throw new ToraPipelineException(ToraPipelineException.InvalidInput, "the first frame cannot be decoded (expected PNG, JPEG, WebP, GIF or BMP)");
+            ?? throw new GenerationException(GenerationErrorCodes.InvalidInput, "the first frame cannot be decoded (expected PNG, JPEG, WebP, GIF or BMP)");
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var decoded = new SKBitmap(info);
         var result = codec.GetPixels(info, decoded.GetPixels());
         if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
-            throw new ToraPipelineException(ToraPipelineException.InvalidInput, $"the first frame image data is corrupt ({result})");
+            throw new GenerationException(GenerationErrorCodes.InvalidInput, $"the first frame image data is corrupt ({result})");
         // Alpha dropped, not blended: the colour values stay as stored (PIL convert("RGB")).
         var rgba = decoded.GetPixelSpan();
 

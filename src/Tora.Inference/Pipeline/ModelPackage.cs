@@ -58,10 +58,10 @@ public sealed class ModelPackage
     public string GraphPath(string component) => Path.Combine(Folder, Manifest.Components[component].File);
 
     /// <summary>Opens and checks the package in <paramref name="folder"/>.</summary>
-    /// <exception cref="ToraPipelineException">It is missing, malformed, incomplete or of an unknown format (code <c>model_unavailable</c>).</exception>
+    /// <exception cref="GenerationException">It is missing, malformed, incomplete or of an unknown format (code <c>model_unavailable</c>).</exception>
     public static ModelPackage Open(string folder)
     {
-        static ToraPipelineException Bad(string message) => new(ToraPipelineException.ModelUnavailable, message);
+        static GenerationException Bad(string message) => new(GenerationErrorCodes.ModelUnavailable, message);
         if (!Directory.Exists(folder)) throw Bad($"model package folder '{folder}' does not exist");
         folder = Path.GetFullPath(folder);
         ModelManifest manifest;

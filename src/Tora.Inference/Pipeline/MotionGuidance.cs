@@ -58,7 +58,7 @@ public sealed class MotionGuidance : IDisposable
     /// (<see cref="NoiseConsumer.FlowPosterior"/>) × scaling factor, in the transformer's <c>[1, T, C, h, w]</c>
     /// layout → trajectory encoder once (both CFG halves share it).
     /// </summary>
-    /// <exception cref="ToraPipelineException">The trajectories are invalid for the video (code <c>invalid_input</c>).</exception>
+    /// <exception cref="GenerationException">The trajectories are invalid for the video (code <c>invalid_input</c>).</exception>
     public static MotionGuidance FromTrajectories(IReadOnlyList<Trajectory> trajectories, VideoGeometry video, VaeEncoder vaeEncoder,
         double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory, double strength = 1)
     {
@@ -69,7 +69,7 @@ public sealed class MotionGuidance : IDisposable
         }
         catch (TrajectoryValidationException e)
         {
-            throw new ToraPipelineException(ToraPipelineException.InvalidInput, $"invalid trajectories: {string.Join("; ", e.Errors)}");
+            throw new GenerationException(GenerationErrorCodes.InvalidInput, $"invalid trajectories: {string.Join("; ", e.Errors)}");
         }
         var pixels = new float[flow.VaeInputLength];
         flow.WriteVaeInput(pixels); // [1, 3, F, H, W]
@@ -80,13 +80,13 @@ public sealed class MotionGuidance : IDisposable
     /// Motion guidance from an RGB flow video already rendered (8-bit <c>[F, H, W, 3]</c>, as <c>tora trajectory
     /// render --out-npy</c> writes it, or a dense optical-flow video coloured with <c>flow_to_image</c>).
     /// </summary>
-    /// <exception cref="ToraPipelineException">The video does not have the package's size (code <c>invalid_input</c>).</exception>
+    /// <exception cref="GenerationException">The video does not have the package's size (code <c>invalid_input</c>).</exception>
     public static MotionGuidance FromFlowVideo(ReadOnlySpan<byte> rgb, VideoGeometry video, VaeEncoder vaeEncoder,
         double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory, double strength = 1)
     {
         int plane = video.FramePixels;
         if (rgb.Length != 3L * video.Frames * plane)
-            throw new ToraPipelineException(ToraPipelineException.InvalidInput,
+            throw new GenerationException(GenerationErrorCodes.InvalidInput,
                 $"the flow video holds {rgb.Length} bytes; this model needs {video.Frames} x {video.Height} x {video.Width} x 3");
         // [F, H, W, 3] → [1, 3, F, H, W] in [−1, 1] (x / 127.5 − 1 in float32, as the original, docs/model.md §2.4).
         var pixels = new float[rgb.Length];
@@ -120,7 +120,7 @@ public sealed class MotionGuidance : IDisposable
         bool hasStrength = trajectoryEncoder.OverridableInitializerMetadata.ContainsKey(StrengthInput)
             || trajectoryEncoder.InputMetadata.ContainsKey(StrengthInput);
         if (!hasStrength && strength != 1)
-            throw new ToraPipelineException(ToraPipelineException.InvalidInput,
+            throw new GenerationException(GenerationErrorCodes.InvalidInput,
                 "this model package's trajectory encoder has no motion strength input: rebuild the package with 'tora model build' to use a strength other than 1");
         using var input = OrtValue.CreateTensorValueFromMemory(latents, shape);
         using var strengthValue = OrtValue.CreateTensorValueFromMemory(new[] { (float)strength }, [1]);

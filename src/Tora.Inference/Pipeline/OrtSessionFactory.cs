@@ -26,7 +26,7 @@ public sealed class OrtSessionFactory
     private readonly ExecutionOptions _options;
 
     /// <summary>Chooses the provider for <paramref name="options"/> and logs the choice.</summary>
-    /// <exception cref="ToraPipelineException">CUDA was required but cannot be used.</exception>
+    /// <exception cref="GenerationException">CUDA was required but cannot be used.</exception>
     public OrtSessionFactory(ExecutionOptions options)
     {
         _options = options;
@@ -43,7 +43,7 @@ public sealed class OrtSessionFactory
         }
         else if (options.Provider == ExecutionProviderChoice.Cuda)
         {
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"the CUDA execution provider cannot be used on device {options.DeviceId}: {failure}");
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, $"the CUDA execution provider cannot be used on device {options.DeviceId}: {failure}");
         }
         else
         {
@@ -67,7 +67,7 @@ public sealed class OrtSessionFactory
     public OrtMemoryInfo? DeviceMemory { get; }
 
     /// <summary>Creates a session for the graph at <paramref name="modelPath"/> (external data next to it is found by ONNX Runtime).</summary>
-    /// <exception cref="ToraPipelineException">The graph cannot be loaded.</exception>
+    /// <exception cref="GenerationException">The graph cannot be loaded.</exception>
     public InferenceSession Create(string modelPath)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
@@ -83,7 +83,7 @@ public sealed class OrtSessionFactory
         }
         catch (OnnxRuntimeException e)
         {
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"{modelPath}: ONNX Runtime cannot load the graph: {FirstLine(e.Message)}", e);
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, $"{modelPath}: ONNX Runtime cannot load the graph: {FirstLine(e.Message)}", e);
         }
         finally
         {

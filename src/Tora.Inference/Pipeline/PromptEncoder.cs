@@ -33,7 +33,7 @@ public sealed class PromptEncoder(T5Tokenizer tokenizer, int textLength, int emb
         using var outputs = session.Run(runOptions, [InputIds], [input], [LastHiddenState]);
         var values = outputs[0].GetTensorDataAsSpan<float>();
         if (values.Length != EmbeddingLength)
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable,
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable,
                 $"text encoder gave {values.Length} values per prompt, expected {textLength} x {embedDim}");
         return values.ToArray();
     }

@@ -24,9 +24,10 @@ public sealed class ToraPipeline : IDisposable
     private readonly PromptEncoder _prompts;
     private readonly Action<string> _log;
     private readonly float[] _ropeCos, _ropeSin;
+    private readonly VaeTiling? _vaeTiling;
 
     /// <summary>Opens <paramref name="package"/> (checked, tokenizer loaded; sessions are created on first use).</summary>
-    /// <exception cref="ToraPipelineException">The package is unusable, or CUDA was required and is not usable.</exception>
+    /// <exception cref="GenerationException">The package is unusable, or CUDA was required and is not usable.</exception>
     public ToraPipeline(ModelPackage package, ExecutionOptions? options = null)
     {
         options ??= new ExecutionOptions();
@@ -35,7 +36,7 @@ public sealed class ToraPipeline : IDisposable
         _factory = new OrtSessionFactory(options);
         // The CPU provider has no bfloat16 MatMul: a bf16 package would fail at its first session, mid-job.
         if (package.Manifest.Precision == Bf16 && !_factory.UsesCuda)
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable,
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable,
                 $"the bf16 model package {package.Folder} needs CUDA, and {_factory.Reason}; use an fp32 package ('tora model build --precision fp32') on the CPU");
         _sessions = new PackageSessions(package, _factory, options.LowMemory, _log);
         T5Tokenizer tokenizer;
@@ -45,9 +46,17 @@ public sealed class ToraPipeline : IDisposable
         }
         catch (Exception e) when (e is IOException or InvalidDataException or FormatException or ArgumentException)
         {
-            throw new ToraPipelineException(ToraPipelineException.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, $"{package.TokenizerFolder}: the tokenizer cannot be loaded: {e.Message}");
         }
         var m = package.Manifest;
+        try
+        {
+            _vaeTiling = options.VaeTiling.Resolve(m.Geometry.Height, m.Geometry.Width, package.Vae.SpatialCompression, options.LowMemory, _log);
+        }
+        catch (ArgumentException e)
+        {
+            throw new GenerationException(GenerationErrorCodes.ModelUnavailable, e.Message, e);
+        }
         // SAT-imported packages: the unconditional branch is all zeros (docs/model.md §5.4, issue 12's semantics).
         _prompts = new PromptEncoder(tokenizer, m.TextLength, m.Transformer.TextEmbedDim,
             zeroUnconditional: m.Source.Semantics?.UnconditionalText == "zeros");
@@ -72,6 +81,9 @@ public sealed class ToraPipeline : IDisposable
     /// <summary>The prompt encoder (tokenizer and T5 with the negative-prompt cache).</summary>
     public PromptEncoder Prompts => _prompts;
 
+    /// <summary>The VAE tile size in use; null: whole frames.</summary>
+    public VaeTiling? VaeTiling => _vaeTiling;
+
     /// <summary>Components whose sessions are loaded now.</summary>
     public IReadOnlyCollection<string> LoadedComponents => _sessions.Loaded;
 
@@ -79,9 +91,9 @@ public sealed class ToraPipeline : IDisposable
     public int[] LatentShape => [1, _package.Geometry.LatentFrames, _package.Geometry.LatentChannels, _package.Geometry.LatentHeight, _package.Geometry.LatentWidth];
 
     /// <summary>Runs one generation (the paper's figure, top to bottom).</summary>
-    /// <exception cref="ToraPipelineException">The request does not fit the package (code <c>invalid_input</c> or <c>unsupported_size</c>).</exception>
+    /// <exception cref="GenerationException">The request does not fit the package (code <c>invalid_input</c> or <c>unsupported_size</c>).</exception>
     /// <exception cref="OperationCanceledException">Cancelled (checked between phases and between steps).</exception>
-    public async Task<ToraResult> GenerateAsync(ToraRequest request, IProgress<PipelineProgress>? progress, CancellationToken cancellationToken)
+    public async Task<ToraResult> GenerateAsync(ToraRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         var job = new JobClock(CheckRequest(request), progress, cancellationToken);
         var text = job.Run("encode_text", () => EncodeText(request));
@@ -102,9 +114,9 @@ public sealed class ToraPipeline : IDisposable
     private int CheckRequest(ToraRequest request)
     {
         var g = _package.Geometry;
-        static ToraPipelineException Invalid(string message) => new(ToraPipelineException.InvalidInput, message);
+        static GenerationException Invalid(string message) => new(GenerationErrorCodes.InvalidInput, message);
         if (request.Frames is { } f && f != g.Frames)
-            throw new ToraPipelineException(ToraPipelineException.UnsupportedSize, $"this model package generates {g.Frames} frames, not {f}");
+            throw new GenerationException(GenerationErrorCodes.UnsupportedSize, $"this model package generates {g.Frames} frames, not {f}");
         if (request.Steps < 1 || request.Steps > _package.SchedulerConfig.NumTrainTimesteps)
             throw Invalid($"steps must be 1..{_package.SchedulerConfig.NumTrainTimesteps}, got {request.Steps}");
         if (!double.IsFinite(request.GuidanceScale) || request.GuidanceScale < 0)
@@ -133,7 +145,7 @@ public sealed class ToraPipeline : IDisposable
     private float[]? EncodeFirstFrame(ToraRequest request)
     {
         if (request.FirstFrame is null) return null;
-        using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var encoder = NewVaeEncoder();
         var latents = FirstFrameEncoder.Encode(request.FirstFrame, encoder, _package.Vae.ScalingFactor, _package.Geometry.LatentFrames, request.Noise);
         if (request.Trajectories.Count == 0 && request.FlowVideo is null) _sessions.Release(ModelPackage.VaeEncoder);
         return latents;
@@ -145,7 +157,7 @@ public sealed class ToraPipeline : IDisposable
         var g = _package.Geometry;
         if (request.Trajectories.Count == 0 && request.FlowVideo is null) return MotionGuidance.Off(_sessions.Get(ModelPackage.Transformer));
         var video = new VideoGeometry(g.Frames, g.Height, g.Width);
-        using var encoder = new VaeEncoder(_sessions.Get(ModelPackage.VaeEncoder), _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var encoder = NewVaeEncoder();
         var trajectoryEncoder = _sessions.Get(ModelPackage.TrajectoryEncoder);
         var motion = request.FlowVideo is { } flow
             ? MotionGuidance.FromFlowVideo(flow, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory, request.Motion.Strength)
@@ -153,6 +165,9 @@ public sealed class ToraPipeline : IDisposable
         _sessions.Release(ModelPackage.VaeEncoder);
         return motion;
     }
+
+    private VaeEncoder NewVaeEncoder() => new(_sessions.Get(ModelPackage.VaeEncoder), _package.Geometry.Height, _package.Geometry.Width,
+        _package.Vae.TemporalCompression, _factory.DeviceMemory, _vaeTiling);
 
     /// <summary>Initial latents: one standard-normal draw × <c>init_noise_sigma</c> (1, docs/model.md §5.1).</summary>
     private float[] PrepareLatents(ToraRequest request)
@@ -180,7 +195,8 @@ public sealed class ToraPipeline : IDisposable
     /// <summary>Latents ÷ scaling factor → VAE decoder in the original's chunks → 8-bit frames, diffusers rounding (docs/model.md §5.8).</summary>
     private byte[] Decode(float[] latents)
     {
-        using var decoder = new VaeDecoder(_sessions.Get(ModelPackage.VaeDecoder), _package.Vae.ScalingFactor, _package.Vae.TemporalCompression, _factory.DeviceMemory);
+        using var decoder = new VaeDecoder(_sessions.Get(ModelPackage.VaeDecoder), _package.Vae.ScalingFactor,
+            _package.Geometry.LatentHeight, _package.Geometry.LatentWidth, _package.Vae.TemporalCompression, _factory.DeviceMemory, _vaeTiling);
         var frames = decoder.DecodeToUint8(latents, _package.Geometry.LatentFrames, FrameLayout.FramesFirst);
         _sessions.Release(ModelPackage.VaeDecoder);
         return frames;
@@ -201,7 +217,7 @@ public sealed class ToraPipeline : IDisposable
     public void Dispose() => _sessions.Dispose();
 
     /// <summary>Phase timings, progress reports and cancellation checks of one job.</summary>
-    private sealed class JobClock(int totalSteps, IProgress<PipelineProgress>? progress, CancellationToken cancellationToken)
+    private sealed class JobClock(int totalSteps, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly Dictionary<string, double> _phases = [];
@@ -226,7 +242,7 @@ public sealed class ToraPipeline : IDisposable
         public void Report(string phase, int step)
         {
             _step = step;
-            progress?.Report(new PipelineProgress(phase, step, totalSteps, _clock.Elapsed));
+            progress?.Report(new GenerationProgress(phase, step, totalSteps, _clock.Elapsed));
         }
 
         public T Run<T>(string phase, Func<T> work)

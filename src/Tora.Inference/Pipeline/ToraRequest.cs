@@ -62,13 +62,6 @@ public sealed record ToraRequest
     public StepObserver? OnStep { get; init; }
 }
 
-/// <summary>Progress of one generation.</summary>
-/// <param name="Phase"><c>encode_text</c>, <c>encode_motion</c>, <c>denoise</c>, <c>decode</c>, <c>encode_video</c>.</param>
-/// <param name="Step">Denoising steps done.</param>
-/// <param name="TotalSteps">Denoising steps in all.</param>
-/// <param name="Elapsed">Time since the job started.</param>
-public sealed record PipelineProgress(string Phase, int Step, int TotalSteps, TimeSpan Elapsed);
-
 /// <summary>What a generation produced.</summary>
 /// <param name="Frames">The video, 8-bit RGB <c>[F, H, W, 3]</c> (without overlay).</param>
 /// <param name="FrameCount">F.</param>

@@ -26,7 +26,7 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
             var m = _pipeline.Package.Manifest;
             _detail = $"{m.ModelType} {m.Precision} package {_pipeline.Package.Folder} ({m.Geometry.Frames} frames {m.Geometry.Width}x{m.Geometry.Height}) on {_pipeline.ExecutionProvider} ({_pipeline.ExecutionProviderReason})";
         }
-        catch (ToraPipelineException e)
+        catch (GenerationException e)
         {
             _detail = e.Message;
         }
@@ -38,10 +38,10 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
     /// <inheritdoc />
     public async Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
     {
-        var pipeline = _pipeline ?? throw new VideoGenerationException(ToraPipelineException.ModelUnavailable, _detail);
+        var pipeline = _pipeline ?? throw new GenerationException(GenerationErrorCodes.ModelUnavailable, _detail);
         var g = pipeline.Package.Geometry;
         if (request.Width != g.Width || request.Height != g.Height || request.NumFrames != g.Frames)
-            throw new VideoGenerationException(ToraPipelineException.UnsupportedSize,
+            throw new GenerationException(GenerationErrorCodes.UnsupportedSize,
                 $"the model package generates {g.Frames} frames of {g.Width}x{g.Height}, not {request.NumFrames} of {request.Width}x{request.Height}");
         var job = new ToraRequest
         {
@@ -64,24 +64,20 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
         try
         {
             // The pipeline computes synchronously between awaits: keep it off the caller's thread.
-            var result = await Task.Run(() => pipeline.GenerateAsync(job, new SynchronousProgress(progress), cancellationToken), cancellationToken);
+            var result = await Task.Run(() => pipeline.GenerateAsync(job, progress, cancellationToken), cancellationToken);
             var scheduler = pipeline.Package.SchedulerConfig;
             var reproducibility = new Reproducibility(pipeline.Package.ManifestHash,
                 $"CogVideoXDPMScheduler {scheduler.TimestepSpacing} {scheduler.PredictionType} steps={request.Steps} cfg={request.GuidanceScale} dynamic_cfg={request.DynamicCfg}",
                 OrtEnv.Instance().GetVersionString(), result.ExecutionProvider);
             return new VideoGenerationResult(request.OutputPath, result.FrameCount, request.Fps, reproducibility, result.PhaseMilliseconds);
         }
-        catch (ToraPipelineException e)
-        {
-            throw new VideoGenerationException(e.Code, e.Message);
-        }
         catch (VideoEncodingException e)
         {
-            throw new VideoGenerationException("video_encoding_failed", e.Message);
+            throw new GenerationException(GenerationErrorCodes.VideoEncodingFailed, e.Message, e);
         }
         catch (OnnxRuntimeException e)
         {
-            throw new VideoGenerationException("inference_failed", $"ONNX Runtime failed: {e.Message.Split('\n', 2)[0]}");
+            throw new GenerationException(GenerationErrorCodes.InferenceFailed, $"ONNX Runtime failed: {e.Message.Split('\n', 2)[0]}", e);
         }
         finally
         {
@@ -94,11 +90,5 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
     {
         _pipeline?.Dispose();
         _oneJob.Dispose();
-    }
-
-    /// <summary>Relays pipeline progress to the worker's sink on the pipeline's thread (Progress&lt;T&gt; would post it later, out of order).</summary>
-    private sealed class SynchronousProgress(IProgress<GenerationProgress> sink) : IProgress<PipelineProgress>
-    {
-        public void Report(PipelineProgress value) => sink.Report(new GenerationProgress(value.Phase, value.Step, value.TotalSteps));
     }
 }

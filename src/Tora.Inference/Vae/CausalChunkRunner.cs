@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Tora.Inference.Vae;
 
@@ -23,9 +24,11 @@ internal sealed class CausalChunkRunner : IDisposable
     private readonly string[] _outputs;
     private readonly string[] _pastNames;
     private readonly string[] _presentNames;
+    private readonly PastShape[] _pastShapes;
+    private readonly OrtValue?[] _emptyPasts;
+    private (long Height, long Width) _emptySize = (-1, -1);
     private readonly string[] _frameInputs;
     private readonly int _cacheFrames;
-    private readonly OrtValue[] _emptyPasts;
     private readonly byte[] _emptyBacking = GC.AllocateArray<byte>(16, pinned: true);
     private readonly OrtMemoryInfo _cacheMemory;
     private readonly RunOptions _runOptions = new();
@@ -51,7 +54,8 @@ internal sealed class CausalChunkRunner : IDisposable
         foreach (var name in _frameInputs) VaeFrameInputs.Value(name, 1, 0, 0);
         _pastNames = session.InputMetadata.Keys.Where(k => k != input && !VaeFrameInputs.Is(k)).Order(StringComparer.Ordinal).ToArray();
         _presentNames = new string[_pastNames.Length];
-        _emptyPasts = new OrtValue[_pastNames.Length];
+        _emptyPasts = new OrtValue?[_pastNames.Length];
+        _pastShapes = new PastShape[_pastNames.Length];
         for (int i = 0; i < _pastNames.Length; i++)
         {
             if (!_pastNames[i].StartsWith(Past, StringComparison.Ordinal))
@@ -60,14 +64,8 @@ internal sealed class CausalChunkRunner : IDisposable
             var meta = session.InputMetadata[_pastNames[i]];
             if (!session.OutputMetadata.TryGetValue(_presentNames[i], out var outMeta))
                 throw new InvalidDataException($"VAE graph has cache input '{_pastNames[i]}' but no output '{_presentNames[i]}'");
-            var dims = meta.Dimensions;
-            if (dims.Length != 5 || dims.Where((d, k) => k != TimeAxis && (d <= 0 || d != outMeta.Dimensions[k])).Any())
-                throw new InvalidDataException($"VAE cache '{_pastNames[i]}' must be [1, C, frames, h, w] with fixed C, h, w equal to its output's");
+            _pastShapes[i] = PastShape.Of(_pastNames[i], meta, outMeta);
             _cacheFrames = outMeta.Dimensions[TimeAxis];
-            // The first chunk's past: the declared shape with no frames (nothing to read, so any pointer does).
-            var shape = dims.Select((d, k) => k == TimeAxis ? 0L : d).ToArray();
-            _emptyPasts[i] = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, meta.ElementDataType, shape,
-                Marshal.UnsafeAddrOfPinnedArrayElement(_emptyBacking, 0), 0);
         }
     }
 
@@ -87,6 +85,7 @@ internal sealed class CausalChunkRunner : IDisposable
     /// </summary>
     public void Run(Memory<float> data, long[] shape, Action<int, ReadOnlySpan<float>, long[]> consume)
     {
+        if (_results is null) PrepareEmptyPasts(shape[3], shape[4]);
         using var binding = _session.CreateIoBinding();
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data, shape);
         binding.BindInput(_input, input);
@@ -111,7 +110,7 @@ internal sealed class CausalChunkRunner : IDisposable
     private void RunBound(OrtIoBinding binding, Action<int, ReadOnlySpan<float>, long[]> consume)
     {
         for (int i = 0; i < _pastNames.Length; i++)
-            binding.BindInput(_pastNames[i], _results is null ? _emptyPasts[i] : _results[_outputs.Length + i]);
+            binding.BindInput(_pastNames[i], _results is null ? _emptyPasts[i]! : _results[_outputs.Length + i]);
         foreach (var name in _outputs) binding.BindOutputToDevice(name, OrtMemoryInfo.DefaultInstance);
         foreach (var name in _presentNames) binding.BindOutputToDevice(name, _cacheMemory);
         _session.RunWithBinding(_runOptions, binding);
@@ -125,11 +124,57 @@ internal sealed class CausalChunkRunner : IDisposable
         }
     }
 
+    /// <summary>
+    /// The first chunk's pasts for an input of <paramref name="height"/> × <paramref name="width"/>: each cache's
+    /// shape with no frames (nothing to read, so any pointer does), its spatial size resolved from the input's.
+    /// </summary>
+    private void PrepareEmptyPasts(long height, long width)
+    {
+        if (_emptySize == (height, width)) return;
+        for (int i = 0; i < _pastShapes.Length; i++)
+        {
+            _emptyPasts[i]?.Dispose();
+            _emptyPasts[i] = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, _pastShapes[i].Type,
+                _pastShapes[i].Empty(height, width), Marshal.UnsafeAddrOfPinnedArrayElement(_emptyBacking, 0), 0);
+        }
+        _emptySize = (height, width);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
         _results?.Dispose();
-        foreach (var v in _emptyPasts) v.Dispose();
+        foreach (var v in _emptyPasts) v?.Dispose();
         _runOptions.Dispose();
+    }
+
+    /// <summary>
+    /// A cache input's declared shape [1, C, frames, h, w]: C fixed, h and w fixed or <see cref="VaeSpatialDim"/>
+    /// names relative to the data input's height and width.
+    /// </summary>
+    private sealed record PastShape(TensorElementType Type, long Channels, SpatialSize Height, SpatialSize Width)
+    {
+        public static PastShape Of(string name, NodeMetadata past, NodeMetadata present)
+        {
+            var dims = past.Dimensions;
+            var error = $"VAE cache '{name}' must be [1, C, frames, h, w] with C fixed and h, w fixed or relative to the input's, equal to its output's";
+            if (dims.Length != 5 || present.Dimensions.Length != 5 || dims[1] <= 0 || dims[1] != present.Dimensions[1]) throw new InvalidDataException(error);
+            SpatialSize Spatial(int axis)
+            {
+                if (dims[axis] > 0 && dims[axis] == present.Dimensions[axis]) return new SpatialSize(dims[axis], null);
+                var symbol = past.SymbolicDimensions[axis];
+                if (dims[axis] <= 0 && symbol == present.SymbolicDimensions[axis] && VaeSpatialDim.TryParse(symbol, out var d)) return new SpatialSize(0, d);
+                throw new InvalidDataException(error);
+            }
+            return new PastShape(past.ElementDataType, dims[1], Spatial(3), Spatial(4));
+        }
+
+        public long[] Empty(long inputHeight, long inputWidth) => [1, Channels, 0, Height.Resolve(inputHeight), Width.Resolve(inputWidth)];
+    }
+
+    /// <summary>A cache's height or width: fixed, or relative to the input's.</summary>
+    private readonly record struct SpatialSize(long Fixed, VaeSpatialDim? Relative)
+    {
+        public long Resolve(long input) => Relative?.Resolve(input) ?? Fixed;
     }
 }

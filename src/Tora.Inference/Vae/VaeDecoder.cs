@@ -15,7 +15,8 @@ public enum FrameLayout
 /// <summary>
 /// Decodes final latents into video frames with the <c>vae_decoder</c> chunk graph, as the original does
 /// (docs/model.md §4.3, §5.8): latents ÷ scaling factor, latent frames in chunks 3, 2, 2, 2, 2, 2
-/// (<see cref="VaeChunking"/>), the causal caches carried from chunk to chunk on the session's device.
+/// (<see cref="VaeChunking"/>), the causal caches carried from chunk to chunk on the session's device; with
+/// <see cref="Tiling"/>, tile by tile as diffusers' <c>tiled_decode</c> (<see cref="VaeTiling"/>).
 /// One instance decodes one clip at a time (not thread-safe).
 /// </summary>
 public sealed class VaeDecoder : IDisposable
@@ -29,24 +30,40 @@ public sealed class VaeDecoder : IDisposable
     private readonly CausalChunkRunner _runner;
     private readonly float _inverseScale;
     private readonly int _temporalCompression;
+    private readonly VaeTilePlan? _tiles;
     private float[] _chunk = [];
 
     /// <param name="session">The <c>vae_decoder</c> session (not owned: dispose it after this).</param>
     /// <param name="scalingFactor">The VAE's <c>scaling_factor</c> (0.7 for CogVideoX-5B).</param>
+    /// <param name="latentHeight">Latent height of the clips (60 for 480 px).</param>
+    /// <param name="latentWidth">Latent width (90 for 720 px).</param>
     /// <param name="temporalCompression">Video frames per latent frame after the first (4).</param>
     /// <param name="cacheMemory">Where the caches stay between chunks (null: CPU; pass the CUDA memory info with the CUDA provider).</param>
+    /// <param name="tiling">Decode tile by tile (null: the whole frame at once).</param>
     /// <exception cref="InvalidDataException">The session is not a VAE decoder chunk graph.</exception>
-    public VaeDecoder(InferenceSession session, double scalingFactor, int temporalCompression = 4, OrtMemoryInfo? cacheMemory = null)
+    /// <exception cref="ArgumentException">The graph is built for another size, or the tiles do not cover the frame exactly.</exception>
+    public VaeDecoder(InferenceSession session, double scalingFactor, int latentHeight, int latentWidth, int temporalCompression = 4,
+        OrtMemoryInfo? cacheMemory = null, VaeTiling? tiling = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(scalingFactor);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentHeight);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentWidth);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(temporalCompression);
         _runner = new CausalChunkRunner(session, LatentsInput, [SampleOutput], cacheMemory);
-        var latents = session.InputMetadata[LatentsInput].Dimensions;
-        var sample = session.OutputMetadata[SampleOutput].Dimensions;
-        if (latents.Length != 5 || sample.Length != 5 || latents[1] <= 0 || latents[3] <= 0 || latents[4] <= 0 || sample[1] <= 0 || sample[3] <= 0 || sample[4] <= 0)
-            throw new InvalidDataException("VAE decoder graph must map [1, C, t, h, w] latents to [1, 3, f, H, W] frames with fixed C, h, w, H, W");
-        (LatentChannels, LatentHeight, LatentWidth) = (latents[1], latents[3], latents[4]);
-        (Channels, Height, Width) = (sample[1], sample[3], sample[4]);
+        var latents = session.InputMetadata[LatentsInput];
+        var sample = session.OutputMetadata[SampleOutput];
+        if (latents.Dimensions.Length != 5 || sample.Dimensions.Length != 5 || latents.Dimensions[1] <= 0 || sample.Dimensions[1] <= 0)
+            throw new InvalidDataException("VAE decoder graph must map [1, C, t, h, w] latents to [1, 3, f, H, W] frames with fixed C");
+        VaeGraphSize.EnsureAccepts(latents, latentHeight, latentWidth);
+        SpatialScale = VaeGraphSize.Scale(latents, sample);
+        (LatentChannels, LatentHeight, LatentWidth) = ((int)latents.Dimensions[1], latentHeight, latentWidth);
+        (Channels, Height, Width) = ((int)sample.Dimensions[1], latentHeight * SpatialScale, latentWidth * SpatialScale);
+        if (tiling is not null)
+        {
+            tiling.EnsureCovers(Height, Width, SpatialScale);
+            _tiles = tiling.PlanDecode(latentHeight, latentWidth, SpatialScale);
+        }
+        Tiling = tiling;
         // diffusers: `1 / scaling_factor * latents` — the Python float quotient, applied in float32.
         _inverseScale = (float)(1.0 / scalingFactor);
         _temporalCompression = temporalCompression;
@@ -60,6 +77,12 @@ public sealed class VaeDecoder : IDisposable
 
     /// <summary>Latent width the graph was built for.</summary>
     public int LatentWidth { get; }
+
+    /// <summary>Pixels per latent along each spatial axis (8).</summary>
+    public int SpatialScale { get; }
+
+    /// <summary>The tile size when decoding tile by tile; null: whole frames.</summary>
+    public VaeTiling? Tiling { get; }
 
     /// <summary>Video channels (3).</summary>
     public int Channels { get; }
@@ -97,18 +120,36 @@ public sealed class VaeDecoder : IDisposable
     /// <inheritdoc cref="Decode"/>
     public byte[] DecodeToUint8(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout)
     {
+        if (_tiles is { IsTiled: true })
+            return VideoFrames.ToUint8(DecodeToFloats(latents, latentFrames, layout, _inverseScale), Channels, FramesFor(latentFrames), Height, Width);
         int framePlane = Height * Width * Channels;
         var frames = new byte[(long)FramesFor(latentFrames) * framePlane];
-        DecodeCore(latents, latentFrames, layout, _inverseScale, (values, offset, count) =>
+        CheckLength(latents, latentFrames);
+        DecodeCore(latents, latentFrames, layout, _inverseScale, new VaeTileSpan(0, LatentHeight, Height), new VaeTileSpan(0, LatentWidth, Width), (values, offset, count) =>
             VideoFrames.WriteUint8(values, Channels, count, Height, Width, frames.AsSpan(offset * framePlane, count * framePlane)));
         return frames;
     }
 
     private float[] DecodeToFloats(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout, float multiplier)
     {
-        int frames = FramesFor(latentFrames), framePlane = Height * Width;
+        CheckLength(latents, latentFrames);
+        if (_tiles is { IsTiled: true } tiles)
+        {
+            // Tiles are decoded one after another (each a clip of its own: frame chunks, fresh caches), so the
+            // latents are copied once for the closure.
+            var all = latents.ToArray();
+            return VaeTileBlender.Assemble(tiles, Channels * FramesFor(latentFrames), (rows, cols) =>
+                DecodeRegion(all, latentFrames, layout, multiplier, rows, cols));
+        }
+        return DecodeRegion(latents, latentFrames, layout, multiplier, new VaeTileSpan(0, LatentHeight, Height), new VaeTileSpan(0, LatentWidth, Width));
+    }
+
+    /// <summary>Decodes latent rows <paramref name="rows"/> × columns <paramref name="cols"/> into [C, F, rows·scale, cols·scale].</summary>
+    private float[] DecodeRegion(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout, float multiplier, VaeTileSpan rows, VaeTileSpan cols)
+    {
+        int frames = FramesFor(latentFrames), framePlane = rows.OutputLength * cols.OutputLength;
         var output = new float[(long)Channels * frames * framePlane];
-        DecodeCore(latents, latentFrames, layout, multiplier, (values, offset, count) =>
+        DecodeCore(latents, latentFrames, layout, multiplier, rows, cols, (values, offset, count) =>
         {
             for (int ch = 0; ch < Channels; ch++)
                 values.Slice(ch * count * framePlane, count * framePlane).CopyTo(output.AsSpan((ch * frames + offset) * framePlane, count * framePlane));
@@ -116,15 +157,19 @@ public sealed class VaeDecoder : IDisposable
         return output;
     }
 
+    private void CheckLength(ReadOnlySpan<float> latents, int latentFrames)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentFrames);
+        if (latents.Length != (long)LatentChannels * latentFrames * LatentHeight * LatentWidth)
+            throw new ArgumentException($"latents hold {latents.Length} values; the decoder needs 1 x {latentFrames} x {LatentChannels} x {LatentHeight} x {LatentWidth}", nameof(latents));
+    }
+
     /// <summary>Receives one decoded chunk [1, C, count, H, W] that holds the clip's frames from <paramref name="frameOffset"/>.</summary>
     private delegate void ChunkSink(ReadOnlySpan<float> values, int frameOffset, int count);
 
-    private void DecodeCore(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout, float multiplier, ChunkSink sink)
+    private void DecodeCore(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout, float multiplier, VaeTileSpan rows, VaeTileSpan cols, ChunkSink sink)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentFrames);
-        int c = LatentChannels, plane = LatentHeight * LatentWidth;
-        if (latents.Length != (long)c * latentFrames * plane)
-            throw new ArgumentException($"latents hold {latents.Length} values; the decoder needs 1 x {latentFrames} x {c} x {LatentHeight} x {LatentWidth}", nameof(latents));
+        int c = LatentChannels, plane = rows.Length * cols.Length, fullPlane = LatentHeight * LatentWidth;
         var chunks = VaeChunking.Split(latentFrames, VaeChunking.DecoderBatch);
         int maxChunk = chunks.Max(k => k.Count);
         if (_chunk.Length < c * maxChunk * plane) _chunk = new float[c * maxChunk * plane];
@@ -133,23 +178,27 @@ public sealed class VaeDecoder : IDisposable
         int frameOffset = 0;
         foreach (var chunk in chunks)
         {
-            // Gather the chunk as [1, C, t, h, w] and undo the latent scaling.
+            // Gather the chunk's region as [1, C, t, h, w] and undo the latent scaling.
             for (int ch = 0; ch < c; ch++)
                 for (int t = 0; t < chunk.Count; t++)
                 {
                     int src = layout == FrameLayout.ChannelsFirst
-                        ? (ch * latentFrames + chunk.Start + t) * plane
-                        : ((chunk.Start + t) * c + ch) * plane;
+                        ? (ch * latentFrames + chunk.Start + t) * fullPlane
+                        : ((chunk.Start + t) * c + ch) * fullPlane;
                     var dst = _chunk.AsSpan((ch * chunk.Count + t) * plane, plane);
-                    var from = latents.Slice(src, plane);
-                    for (int p = 0; p < plane; p++) dst[p] = from[p] * multiplier;
+                    for (int y = 0; y < rows.Length; y++)
+                    {
+                        var from = latents.Slice(src + (rows.Start + y) * LatentWidth + cols.Start, cols.Length);
+                        var to = dst.Slice(y * cols.Length, cols.Length);
+                        for (int p = 0; p < from.Length; p++) to[p] = from[p] * multiplier;
+                    }
                 }
             int expected = VaeChunking.DecodedFrames(chunk.Count, _temporalCompression);
             int offset = frameOffset;
-            _runner.Run(_chunk.AsMemory(0, c * chunk.Count * plane), [1, c, chunk.Count, LatentHeight, LatentWidth], (_, values, shape) =>
+            _runner.Run(_chunk.AsMemory(0, c * chunk.Count * plane), [1, c, chunk.Count, rows.Length, cols.Length], (_, values, shape) =>
             {
-                if (shape[2] != expected)
-                    throw new InvalidDataException($"VAE decoder chunk of {chunk.Count} latent frames gave {shape[2]} frames, expected {expected}");
+                if (shape[2] != expected || shape[3] != rows.OutputLength || shape[4] != cols.OutputLength)
+                    throw new InvalidDataException($"VAE decoder chunk [{chunk.Count}, {rows.Length}, {cols.Length}] gave [{shape[2]}, {shape[3]}, {shape[4]}], expected [{expected}, {rows.OutputLength}, {cols.OutputLength}]");
                 sink(values, offset, expected);
             });
             frameOffset += expected;

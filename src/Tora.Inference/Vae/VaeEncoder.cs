@@ -45,7 +45,8 @@ public sealed record VaePosterior(float[] Mean, float[] LogVar, int Channels, in
 /// Encodes video into the VAE posterior with the <c>vae_encoder</c> chunk graph as diffusers does
 /// (docs/model.md §4.3): frames in batches of 8 with the remainder in the first (49 → 9, 8, 8, 8, 8, 8; an
 /// image is one batch of 1), the causal caches carried between batches on the session's device, GroupNorm
-/// statistics per batch. One instance encodes one clip at a time (not thread-safe).
+/// statistics per batch; with <see cref="Tiling"/>, tile by tile as diffusers' <c>tiled_encode</c>
+/// (<see cref="VaeTiling"/>). One instance encodes one clip at a time (not thread-safe).
 /// </summary>
 public sealed class VaeEncoder : IDisposable
 {
@@ -57,24 +58,48 @@ public sealed class VaeEncoder : IDisposable
 
     private readonly CausalChunkRunner _runner;
     private readonly int _temporalCompression;
+    private readonly VaeTilePlan? _tiles;
     private float[] _chunk = [];
 
     /// <param name="session">The <c>vae_encoder</c> session (not owned).</param>
+    /// <param name="height">Video height of the clips (a multiple of the spatial compression).</param>
+    /// <param name="width">Video width (likewise).</param>
     /// <param name="temporalCompression">Video frames per latent frame after the first (4).</param>
     /// <param name="cacheMemory">Where the caches stay between batches (null: CPU).</param>
+    /// <param name="tiling">Encode tile by tile (null: the whole frame at once).</param>
     /// <exception cref="InvalidDataException">The session is not a VAE encoder chunk graph.</exception>
-    public VaeEncoder(InferenceSession session, int temporalCompression = 4, OrtMemoryInfo? cacheMemory = null)
+    /// <exception cref="ArgumentException">A size the graph cannot take, or tiles that do not cover the frame exactly.</exception>
+    public VaeEncoder(InferenceSession session, int height, int width, int temporalCompression = 4, OrtMemoryInfo? cacheMemory = null, VaeTiling? tiling = null)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(temporalCompression);
         _runner = new CausalChunkRunner(session, FramesInput, Outputs, cacheMemory);
-        var frames = session.InputMetadata[FramesInput].Dimensions;
-        var mean = session.OutputMetadata[Outputs[0]].Dimensions;
-        if (frames.Length != 5 || mean.Length != 5 || frames[1] <= 0 || frames[3] <= 0 || frames[4] <= 0 || mean[1] <= 0 || mean[3] <= 0 || mean[4] <= 0)
-            throw new InvalidDataException("VAE encoder graph must map [1, 3, f, H, W] frames to [1, C, t, h, w] moments with fixed C, H, W, h, w");
-        (Channels, Height, Width) = (frames[1], frames[3], frames[4]);
-        (LatentChannels, LatentHeight, LatentWidth) = (mean[1], mean[3], mean[4]);
+        var frames = session.InputMetadata[FramesInput];
+        var mean = session.OutputMetadata[Outputs[0]];
+        if (frames.Dimensions.Length != 5 || mean.Dimensions.Length != 5 || frames.Dimensions[1] <= 0 || mean.Dimensions[1] <= 0)
+            throw new InvalidDataException("VAE encoder graph must map [1, 3, f, H, W] frames to [1, C, t, h, w] moments with fixed C");
+        VaeGraphSize.EnsureAccepts(frames, height, width);
+        int scale = VaeGraphSize.Scale(mean, frames);
+        if (height % scale != 0 || width % scale != 0)
+            throw new ArgumentException($"the video size {height}x{width} is not a multiple of the VAE's {scale}");
+        SpatialScale = scale;
+        (Channels, Height, Width) = ((int)frames.Dimensions[1], height, width);
+        (LatentChannels, LatentHeight, LatentWidth) = ((int)mean.Dimensions[1], height / scale, width / scale);
         _temporalCompression = temporalCompression;
+        if (tiling is not null)
+        {
+            tiling.EnsureCovers(height, width, scale);
+            _tiles = tiling.PlanEncode(height, width, scale);
+        }
+        Tiling = tiling;
     }
+
+    /// <summary>Pixels per latent along each spatial axis (8).</summary>
+    public int SpatialScale { get; }
+
+    /// <summary>The tile size when encoding tile by tile; null: whole frames.</summary>
+    public VaeTiling? Tiling { get; }
 
     /// <summary>Video channels (3).</summary>
     public int Channels { get; }
@@ -106,12 +131,27 @@ public sealed class VaeEncoder : IDisposable
     public VaePosterior Encode(ReadOnlySpan<float> video, int frames, FrameLayout layout)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(frames);
-        int c = Channels, plane = Height * Width;
-        if (video.Length != (long)c * frames * plane)
-            throw new ArgumentException($"video holds {video.Length} values; the encoder needs 1 x {frames} x {c} x {Height} x {Width}", nameof(video));
-        int latentFrames = LatentFramesFor(frames), latentPlane = LatentHeight * LatentWidth;
-        var mean = new float[(long)LatentChannels * latentFrames * latentPlane];
-        var logvar = new float[mean.Length];
+        if (video.Length != (long)Channels * frames * Height * Width)
+            throw new ArgumentException($"video holds {video.Length} values; the encoder needs 1 x {frames} x {Channels} x {Height} x {Width}", nameof(video));
+        int latentFrames = LatentFramesFor(frames);
+        float[] moments;
+        if (_tiles is { IsTiled: true } tiles)
+        {
+            // diffusers blends the moments (mean ‖ logvar on channels) of the tiles: both halves alike.
+            var all = video.ToArray();
+            moments = VaeTileBlender.Assemble(tiles, 2 * LatentChannels * latentFrames, (rows, cols) => EncodeRegion(all, frames, layout, rows, cols));
+        }
+        else moments = EncodeRegion(video, frames, layout, new VaeTileSpan(0, Height, LatentHeight), new VaeTileSpan(0, Width, LatentWidth));
+        int half = LatentChannels * latentFrames * LatentHeight * LatentWidth;
+        return new VaePosterior(moments[..half], moments[half..], LatentChannels, latentFrames, LatentHeight, LatentWidth);
+    }
+
+    /// <summary>Encodes pixel rows <paramref name="rows"/> × columns <paramref name="cols"/> into the moments [2·C, T, rows/scale, cols/scale] (mean, then logvar).</summary>
+    private float[] EncodeRegion(ReadOnlySpan<float> video, int frames, FrameLayout layout, VaeTileSpan rows, VaeTileSpan cols)
+    {
+        int c = Channels, plane = rows.Length * cols.Length, fullPlane = Height * Width;
+        int latentFrames = LatentFramesFor(frames), latentPlane = rows.OutputLength * cols.OutputLength;
+        var moments = new float[2L * LatentChannels * latentFrames * latentPlane];
         var chunks = VaeChunking.Split(frames, VaeChunking.EncoderBatch);
         int maxChunk = chunks.Max(k => k.Count);
         if (_chunk.Length < c * maxChunk * plane) _chunk = new float[c * maxChunk * plane];
@@ -124,25 +164,26 @@ public sealed class VaeEncoder : IDisposable
                 for (int t = 0; t < chunk.Count; t++)
                 {
                     int src = layout == FrameLayout.ChannelsFirst
-                        ? (ch * frames + chunk.Start + t) * plane
-                        : ((chunk.Start + t) * c + ch) * plane;
-                    video.Slice(src, plane).CopyTo(_chunk.AsSpan((ch * chunk.Count + t) * plane, plane));
+                        ? (ch * frames + chunk.Start + t) * fullPlane
+                        : ((chunk.Start + t) * c + ch) * fullPlane;
+                    var dst = _chunk.AsSpan((ch * chunk.Count + t) * plane, plane);
+                    for (int y = 0; y < rows.Length; y++)
+                        video.Slice(src + (rows.Start + y) * Width + cols.Start, cols.Length).CopyTo(dst.Slice(y * cols.Length, cols.Length));
                 }
             int expected = VaeChunking.EncodedFrames(chunk.Count, _temporalCompression);
             int at = offset;
-            _runner.Run(_chunk.AsMemory(0, c * chunk.Count * plane), [1, c, chunk.Count, Height, Width], (k, values, shape) =>
+            _runner.Run(_chunk.AsMemory(0, c * chunk.Count * plane), [1, c, chunk.Count, rows.Length, cols.Length], (k, values, shape) =>
             {
-                if (shape[2] != expected)
-                    throw new InvalidDataException($"VAE encoder batch of {chunk.Count} frames gave {shape[2]} latent frames, expected {expected}");
-                var target = k == 0 ? mean : logvar;
+                if (shape[2] != expected || shape[3] != rows.OutputLength || shape[4] != cols.OutputLength)
+                    throw new InvalidDataException($"VAE encoder batch [{chunk.Count}, {rows.Length}, {cols.Length}] gave [{shape[2]}, {shape[3]}, {shape[4]}], expected [{expected}, {rows.OutputLength}, {cols.OutputLength}]");
                 for (int ch = 0; ch < LatentChannels; ch++)
                     values.Slice(ch * expected * latentPlane, expected * latentPlane)
-                        .CopyTo(target.AsSpan((ch * latentFrames + at) * latentPlane, expected * latentPlane));
+                        .CopyTo(moments.AsSpan(((k * LatentChannels + ch) * latentFrames + at) * latentPlane, expected * latentPlane));
             });
             offset += expected;
         }
         _runner.Reset();
-        return new VaePosterior(mean, logvar, LatentChannels, latentFrames, LatentHeight, LatentWidth);
+        return moments;
     }
 
     /// <inheritdoc />

@@ -11,7 +11,10 @@ namespace Tora.Models.Architectures;
 /// a 49 × 480 × 720 decode never holds more than one chunk's activations (docs/model.md §6.2).
 /// </summary>
 /// <remarks>
-/// <para><b>One graph for every chunk.</b> The time axis is dynamic and the spatial axes are fixed. The
+/// <para><b>One graph for every chunk and every tile.</b> The time axis and the spatial axes are dynamic: the
+/// spatial sizes are named <see cref="VaeSpatialDim"/> symbols (<c>latent_height*4</c> is four times the input's
+/// <c>latent_height</c>), no node depends on them, and the same graph decodes the whole frame or any tile of a
+/// tiled decode (docs/vae-tiling.md). The
 /// original's parity rules (odd chunks keep their first frame apart in the time up/down-samplers and in the
 /// decoder's <c>zq</c> interpolation) are written parity-free: the time-doubling upsampler repeats every frame
 /// twice and drops the first (T mod 2) frames; the time-halving downsampler prepends the first frame (T mod 2)
@@ -60,25 +63,23 @@ public static class CogVideoXVae
     /// <summary>Symbolic time dimension of the <c>past.*</c> inputs: 0 on a clip's first chunk, <see cref="CacheFrames"/> after.</summary>
     public const string PastFramesDim = "past_frames";
 
-    /// <summary>Builds the decoder chunk graph for latents of <paramref name="latentHeight"/> × <paramref name="latentWidth"/>.</summary>
+    /// <summary>Builds the decoder chunk graph (any latent height and width).</summary>
     /// <param name="ckpt">The <c>vae</c> weights (uses the <c>decoder.*</c> tensors).</param>
     /// <param name="config">The <c>vae/config.json</c>.</param>
-    /// <param name="latentHeight">Latent height h (60 for 480 px).</param>
-    /// <param name="latentWidth">Latent width w (90 for 720 px).</param>
     /// <param name="computeType">Weights, activations and caches; graph inputs and outputs stay float32.</param>
-    public static GraphBuilder BuildDecoderChunk(Checkpoint ckpt, CogVideoXVaeConfig config, int latentHeight, int latentWidth, ElementType computeType = ElementType.Float32)
+    public static GraphBuilder BuildDecoderChunk(Checkpoint ckpt, CogVideoXVaeConfig config, ElementType computeType = ElementType.Float32)
     {
-        if (latentHeight <= 0 || latentWidth <= 0) throw new ArgumentException($"invalid latent size {latentHeight}x{latentWidth}");
         var g = new GraphBuilder("vae_decoder", computeType);
         int cl = config.LatentChannels, levels = config.BlockOutChannels.Length;
         var channels = config.BlockOutChannels.Reverse().ToArray();
-        var latents = g.Input(Latents, ElementType.Float32, 1, cl, "latent_frames", latentHeight, latentWidth);
+        var h = new VaeSpatialDim(VaeSpatialDim.LatentHeight, 1);
+        var w = new VaeSpatialDim(VaeSpatialDim.LatentWidth, 1);
+        var latents = g.Input(Latents, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
         var v = new VaeGraph(g, ckpt, config);
         var z = v.ToCompute(latents);
 
-        int h = latentHeight, w = latentWidth;
         var x = v.CausalConv("decoder.conv_in", z, cl, channels[0], h, w);
-        var zq = new ZqCache(g, z, cl, latentHeight, latentWidth, v.OddFrames);
+        var zq = new ZqCache(g, z, v.OddFrames);
         for (int i = 0; i < 2; i++)
             x = v.SpatialResnet($"decoder.mid_block.resnets.{i}", x, channels[0], channels[0], zq, 1, 1, h, w);
 
@@ -93,39 +94,35 @@ public static class CogVideoXVae
             }
             if (i == levels - 1) break;
             bool compressTime = i < config.TemporalCompressLevels;
-            x = v.Upsample($"decoder.up_blocks.{i}.upsamplers.0", x, cout, compressTime, h, w, v.OddFrames);
+            x = v.Upsample($"decoder.up_blocks.{i}.upsamplers.0", x, cout, compressTime, v.OddFrames);
             if (compressTime) timeScale *= 2;
             spaceScale *= 2;
-            h *= 2;
-            w *= 2;
+            h = h.Times(2);
+            w = w.Times(2);
         }
         x = v.SpatialNorm("decoder.norm_out", x, cin, zq, timeScale, spaceScale);
         x = g.Silu(x);
         x = v.CausalConv("decoder.conv_out", x, cin, config.OutChannels, h, w);
-        g.Output(v.ToFloat32(x), Sample, ElementType.Float32, 1, config.OutChannels, "frames", h, w);
+        g.Output(v.ToFloat32(x), Sample, ElementType.Float32, 1, config.OutChannels, "frames", h.Symbol, w.Symbol);
         v.DeclareCacheOutputs();
         return g;
     }
 
-    /// <summary>Builds the encoder chunk graph for videos of <paramref name="height"/> × <paramref name="width"/> pixels.</summary>
+    /// <summary>Builds the encoder chunk graph (any video height and width that are multiples of the spatial compression, 8).</summary>
     /// <param name="ckpt">The <c>vae</c> weights (uses the <c>encoder.*</c> tensors).</param>
     /// <param name="config">The <c>vae/config.json</c>.</param>
-    /// <param name="height">Video height (a multiple of the spatial compression, 8).</param>
-    /// <param name="width">Video width (likewise).</param>
     /// <param name="computeType">Weights, activations and caches; graph inputs and outputs stay float32.</param>
-    public static GraphBuilder BuildEncoder(Checkpoint ckpt, CogVideoXVaeConfig config, int height, int width, ElementType computeType = ElementType.Float32)
+    public static GraphBuilder BuildEncoder(Checkpoint ckpt, CogVideoXVaeConfig config, ElementType computeType = ElementType.Float32)
     {
-        int factor = config.SpatialCompression;
-        if (height <= 0 || width <= 0 || height % factor != 0 || width % factor != 0)
-            throw new ArgumentException($"video size {height}x{width} is not a positive multiple of the VAE's spatial compression {factor}");
         var g = new GraphBuilder("vae_encoder", computeType);
         int levels = config.BlockOutChannels.Length, cl = config.LatentChannels;
         var channels = config.BlockOutChannels;
         float eps = (float)config.NormEps;
-        var frames = g.Input(Frames, ElementType.Float32, 1, config.InChannels, "frames", height, width);
+        var h = new VaeSpatialDim(VaeSpatialDim.Height, 1);
+        var w = new VaeSpatialDim(VaeSpatialDim.Width, 1);
+        var frames = g.Input(Frames, ElementType.Float32, 1, config.InChannels, "frames", h.Symbol, w.Symbol);
         var v = new VaeGraph(g, ckpt, config);
 
-        int h = height, w = width;
         var x = v.CausalConv("encoder.conv_in", v.ToCompute(frames), config.InChannels, channels[0], h, w);
         int cin = channels[0];
         for (int i = 0; i < levels; i++)
@@ -137,9 +134,9 @@ public static class CogVideoXVae
                 cin = cout;
             }
             if (i == levels - 1) break;
-            x = v.Downsample($"encoder.down_blocks.{i}.downsamplers.0", x, cout, i < config.TemporalCompressLevels ? g.Input(VaeFrameInputs.DownsamplePadPrefix + i, ElementType.Int64, 5) : null, h, w);
-            h /= 2;
-            w /= 2;
+            x = v.Downsample($"encoder.down_blocks.{i}.downsamplers.0", x, cout, i < config.TemporalCompressLevels ? g.Input(VaeFrameInputs.DownsamplePadPrefix + i, ElementType.Int64, 5) : null);
+            h = h.Over(2);
+            w = w.Over(2);
         }
         for (int i = 0; i < 2; i++)
             x = v.Resnet($"encoder.mid_block.resnets.{i}", x, cin, cin, eps, h, w);
@@ -147,14 +144,14 @@ public static class CogVideoXVae
         x = g.Silu(x);
         x = v.CausalConv("encoder.conv_out", x, cin, 2 * cl, h, w);
         var moments = g.Split(x, 1, cl, cl);
-        g.Output(v.ToFloat32(moments[0]), Mean, ElementType.Float32, 1, cl, "latent_frames", h, w);
-        g.Output(v.ToFloat32(moments[1]), LogVar, ElementType.Float32, 1, cl, "latent_frames", h, w);
+        g.Output(v.ToFloat32(moments[0]), Mean, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
+        g.Output(v.ToFloat32(moments[1]), LogVar, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
         v.DeclareCacheOutputs();
         return g;
     }
 
     /// <summary>The decoder's conditioning latents resized to each (time, space) scale once and shared by the norms there.</summary>
-    private sealed class ZqCache(GraphBuilder g, Value latents, int channels, int height, int width, Value oddFrames)
+    private sealed class ZqCache(GraphBuilder g, Value latents, Value oddFrames)
     {
         private readonly Dictionary<(int, int), Value> _resized = [];
 
@@ -171,8 +168,8 @@ public static class CogVideoXVae
             using var _ = g.Scope($"zq_t{r}_s{s}");
             // Time first, at latent resolution, so the full-resolution tensor holds only the kept frames.
             z = s > 1 ? For(r, 1) : For(r / 2, 1);
-            if (s > 1) z = g.RepeatNearest(z, channels, height, width, 1, s);
-            else z = g.Slice(g.RepeatNearest(z, channels, height, width, 2, 1), 2, oddFrames, g.Int64s(long.MaxValue));
+            if (s > 1) z = g.RepeatPixels(z, s);
+            else z = g.Slice(g.RepeatFrames(z, 2), 2, oddFrames, g.Int64s(long.MaxValue));
             _resized[(r, s)] = z;
             return z;
         }
@@ -214,14 +211,14 @@ public static class CogVideoXVae
         /// chunk's first frame (all of it on the first chunk, whose past is empty), spatial zero padding 1; the
         /// new cache is the last two padded frames.
         /// </summary>
-        public Value CausalConv(string prefix, Value x, int cin, int cout, int h, int w)
+        public Value CausalConv(string prefix, Value x, int cin, int cout, VaeSpatialDim h, VaeSpatialDim w)
         {
             using var _ = _g.Scope(prefix);
-            var past = _g.Input(PastPrefix + prefix, _g.ComputeType, 1, cin, PastFramesDim, h, w);
+            var past = _g.Input(PastPrefix + prefix, _g.ComputeType, 1, cin, PastFramesDim, h.Symbol, w.Symbol);
             var fill = _g.Node("Tile", _g.Slice(x, 2, 0, 1), _cacheFill);
             var padded = _g.Concat(2, past, fill, x);
             var present = _g.Slice(padded, 2, -CacheFrames, long.MaxValue);
-            _presents.Add((present, PresentPrefix + prefix, [1, cin, CacheFrames, h, w]));
+            _presents.Add((present, PresentPrefix + prefix, [1, cin, CacheFrames, h.Symbol, w.Symbol]));
             var weight = _g.Weight(prefix + ".conv.weight", _ckpt.Tensor(prefix + ".conv.weight", cout, cin, 3, 3, 3));
             var bias = _g.Weight(prefix + ".conv.bias", _ckpt.Tensor(prefix + ".conv.bias", cout));
             return _g.Conv(padded, weight, bias, [3, 3, 3], [0, 1, 1, 0, 1, 1]);
@@ -258,7 +255,7 @@ public static class CogVideoXVae
         }
 
         /// <summary>Decoder <c>CogVideoXResnetBlock3D</c> with spatial norms (no time embedding, no dropout at inference).</summary>
-        public Value SpatialResnet(string prefix, Value x, int cin, int cout, ZqCache zq, int timeScale, int spaceScale, int h, int w)
+        public Value SpatialResnet(string prefix, Value x, int cin, int cout, ZqCache zq, int timeScale, int spaceScale, VaeSpatialDim h, VaeSpatialDim w)
         {
             using var _ = _g.Scope(prefix);
             var y = _g.Silu(SpatialNorm(prefix + ".norm1", x, cin, zq, timeScale, spaceScale));
@@ -269,7 +266,7 @@ public static class CogVideoXVae
         }
 
         /// <summary>Encoder <c>CogVideoXResnetBlock3D</c> with GroupNorms.</summary>
-        public Value Resnet(string prefix, Value x, int cin, int cout, float eps, int h, int w)
+        public Value Resnet(string prefix, Value x, int cin, int cout, float eps, VaeSpatialDim h, VaeSpatialDim w)
         {
             using var _ = _g.Scope(prefix);
             var y = _g.Silu(GroupNorm(prefix + ".norm1", x, cin, eps));
@@ -283,12 +280,12 @@ public static class CogVideoXVae
         /// <c>CogVideoXUpsample3D</c>: nearest ×2 in space (and in time when <paramref name="compressTime"/>,
         /// dropping the first of the doubled frames in odd chunks), then a per-frame 3×3 conv, padding 1.
         /// </summary>
-        public Value Upsample(string prefix, Value x, int channels, bool compressTime, int h, int w, Value oddFrames)
+        public Value Upsample(string prefix, Value x, int channels, bool compressTime, Value oddFrames)
         {
             using var _ = _g.Scope(prefix);
             var y = x;
-            if (compressTime) y = _g.Slice(_g.RepeatNearest(y, channels, h, w, 2, 1), 2, oddFrames, _g.Int64s(long.MaxValue));
-            y = _g.RepeatNearest(y, channels, h, w, 1, 2);
+            if (compressTime) y = _g.Slice(_g.RepeatFrames(y, 2), 2, oddFrames, _g.Int64s(long.MaxValue));
+            y = _g.RepeatPixels(y, 2);
             return FrameConv(prefix + ".conv", y, channels, [0, 1, 1, 0, 1, 1], 1);
         }
 
@@ -297,14 +294,14 @@ public static class CogVideoXVae
         /// input) is given, average pairs of frames (odd chunks keep their first frame alone); then zero-pad right
         /// and bottom by 1 and a per-frame 3×3 conv, stride 2.
         /// </summary>
-        public Value Downsample(string prefix, Value x, int channels, Value? padRepeats, int h, int w)
+        public Value Downsample(string prefix, Value x, int channels, Value? padRepeats)
         {
             using var _ = _g.Scope(prefix);
             if (padRepeats is not null)
             {
                 var head = _g.Node("Tile", _g.Slice(x, 2, 0, 1), padRepeats);
                 var even = _g.Concat(2, head, x);
-                x = _g.ReduceMeanDrop(_g.Reshape(even, 0, channels, -1, 2, h, w), 3);
+                x = _g.AverageFramePairs(even);
             }
             return FrameConv(prefix + ".conv", x, channels, [0, 0, 0, 0, 1, 1], 2);
         }

@@ -21,8 +21,11 @@ public enum RandomConfig
 /// </summary>
 public static class RandomCheckpoint
 {
-    /// <summary>The transformer config of <paramref name="config"/>.</summary>
-    public static ToraTransformerConfig TransformerConfig(RandomConfig config) => config switch
+    /// <summary>The transformer config of <paramref name="config"/>, with <paramref name="layers"/> blocks instead of all when given.</summary>
+    public static ToraTransformerConfig TransformerConfig(RandomConfig config, int? layers = null) =>
+        layers is int n ? FullTransformerConfig(config) with { NumLayers = n } : FullTransformerConfig(config);
+
+    private static ToraTransformerConfig FullTransformerConfig(RandomConfig config) => config switch
     {
         RandomConfig.Tiny => new ToraTransformerConfig
         {
@@ -45,12 +48,15 @@ public static class RandomCheckpoint
     /// <param name="seed">Seed of the values.</param>
     /// <param name="transformerOnly">Write only <c>transformer/</c> and the scheduler config: enough for
     /// <c>tora model build --only transformer</c> (the GPU step benchmark, where 10 GB of T5 and VAE would only cost time).</param>
-    public static void Write(RandomConfig config, string folder, ulong seed, bool transformerOnly = false)
+    /// <param name="layers">Transformer blocks (with their fusers) to write instead of all of them, e.g. 2 of the 42 for a
+    /// real-width step on the CPU; null: the configuration's.</param>
+    public static void Write(RandomConfig config, string folder, ulong seed, bool transformerOnly = false, int? layers = null)
     {
+        if (layers is <= 0) throw new ArgumentOutOfRangeException(nameof(layers), layers, "at least one transformer block");
         var type = config == RandomConfig.Tiny ? ElementType.Float32 : ElementType.BFloat16;
         long shard = config == RandomConfig.Tiny ? long.MaxValue : 5_000_000_000;
         Directory.CreateDirectory(folder);
-        var tc = TransformerConfig(config);
+        var tc = TransformerConfig(config, layers);
 
         var transformer = Directory.CreateDirectory(Path.Combine(folder, "transformer")).FullName;
         WriteConfig(Path.Combine(transformer, "config.json"), tc, new() { ["_class_name"] = "ToraTransformer3DModel", ["_diffusers_version"] = "0.32.0.dev0" });
@@ -92,6 +98,19 @@ public static class RandomCheckpoint
         });
         WriteShards(encoder, "model", CheckpointLayout.T5Encoder(ec), type, shard, seed + 1);
 
+        WriteVaeFolder(config, folder, tc, type, shard, seed);
+    }
+
+    /// <summary>Writes only <c>vae/</c> (config and weights, the same values as <see cref="Write"/> gives it): the real-size VAE benchmark.</summary>
+    /// <param name="config">Which sizes.</param>
+    /// <param name="folder">Output folder (created); the VAE goes to <c>folder/vae</c>.</param>
+    /// <param name="seed">Seed of the values.</param>
+    public static void WriteVae(RandomConfig config, string folder, ulong seed) =>
+        WriteVaeFolder(config, folder, TransformerConfig(config), config == RandomConfig.Tiny ? ElementType.Float32 : ElementType.BFloat16,
+            config == RandomConfig.Tiny ? long.MaxValue : 5_000_000_000, seed);
+
+    private static void WriteVaeFolder(RandomConfig config, string folder, ToraTransformerConfig tc, ElementType type, long shard, ulong seed)
+    {
         var vc = config == RandomConfig.Tiny ? CogVideoXVaeLayout.Tiny(tc.SampleHeight * 8, tc.SampleWidth * 8) : CogVideoXVaeConfig.CogVideoX5B;
         var vae = Directory.CreateDirectory(Path.Combine(folder, "vae")).FullName;
         WriteConfig(Path.Combine(vae, "config.json"), vc, new() { ["_class_name"] = "AutoencoderKLCogVideoX", ["_diffusers_version"] = "0.32.0.dev0" });

@@ -43,25 +43,35 @@ public sealed partial class GraphBuilder
     }
 
     /// <summary>
-    /// Nearest-neighbour upsampling of [1, C, T, h, w] by integer factors: every frame repeated
-    /// <paramref name="timeFactor"/> times and every pixel <paramref name="spaceFactor"/> × <paramref name="spaceFactor"/>
-    /// times → [1, C, T·r, h·s, w·s]: torch's <c>F.interpolate(mode="nearest")</c> with integer factors, as
-    /// Reshape/Expand copies (about 3× faster than a 5-D nearest Resize on the CPU provider), every tensor of rank ≤ 6.
+    /// Every frame of [1, C, T, h, w] repeated <paramref name="factor"/> times → [1, C, T·r, h, w] (torch's
+    /// <c>F.interpolate(mode="nearest")</c> in time): a Resize with constant scales (asymmetric coordinates,
+    /// floor), exact copies for any h and w, so one VAE graph serves whole frames and tiles (docs/vae-tiling.md).
     /// </summary>
-    public Value RepeatNearest(Value x, int channels, int height, int width, int timeFactor, int spaceFactor)
+    public Value RepeatFrames(Value x, int factor) => factor == 1 ? x
+        : Node("Resize", [x, null, ConstantFloat32([1f, 1f, factor, 1f, 1f], 5)],
+            Attr.String("mode", "nearest"), Attr.String("coordinate_transformation_mode", "asymmetric"), Attr.String("nearest_mode", "floor"));
+
+    /// <summary>
+    /// Every pixel of [1, C, T, h, w] repeated <paramref name="factor"/> × <paramref name="factor"/> times →
+    /// [1, C, T, h·s, w·s] (nearest upsampling in space) for any h and w: [C, T, h, w] with s² copies concatenated
+    /// on T, then DepthToSpace (DCR) puts copy (i, j) at offset (i, j) of each s × s block. Copies only, exact;
+    /// a 5-D nearest Resize, the other shape-free form, was measured slower on the CPU provider (bench/README.md).
+    /// </summary>
+    public Value RepeatPixels(Value x, int factor)
     {
-        if (timeFactor > 1)
-        {
-            var t = Node("Expand", Reshape(x, 0, 0, 0, 1, (long)height * width), Int64s(1, 1, 1, timeFactor, 1));
-            x = Reshape(t, 0, 0, -1, height, width);
-        }
-        if (spaceFactor > 1)
-        {
-            var t = Node("Expand", Reshape(x, 0, -1, height, 1, width, 1), Int64s(1, 1, 1, spaceFactor, 1, spaceFactor));
-            x = Reshape(t, 0, channels, -1, (long)height * spaceFactor, (long)width * spaceFactor);
-        }
-        return x;
+        if (factor == 1) return x;
+        var frames = Node("Squeeze", x, Int64s(0));
+        var copies = Concat(1, Enumerable.Repeat(frames, factor * factor).ToArray());
+        var blocks = Node("DepthToSpace", [copies], Attr.Int("blocksize", factor), Attr.String("mode", "DCR"));
+        return Unsqueeze(blocks, 0);
     }
+
+    /// <summary>
+    /// The mean of each pair of consecutive frames of [1, C, 2T, h, w] → [1, C, T, h, w] (an AveragePool of
+    /// kernel and stride 2 in time: (a + b) / 2 in the input type), independent of the spatial size.
+    /// </summary>
+    public Value AverageFramePairs(Value x) =>
+        Node("AveragePool", [x], Attr.Ints("kernel_shape", 2, 1, 1), Attr.Ints("strides", 2, 1, 1));
 
     /// <summary>The shape of <paramref name="x"/> as int64 [rank].</summary>
     public Value Shape(Value x) => Node("Shape", x);
@@ -69,6 +79,4 @@ public sealed partial class GraphBuilder
     /// <summary>x[start:end] along <paramref name="axis"/> with computed (int64 [1]) bounds.</summary>
     public Value Slice(Value x, long axis, Value start, Value end) => Node("Slice", x, start, end, Int64s(axis));
 
-    /// <summary>Mean over <paramref name="axes"/>, dropping them.</summary>
-    public Value ReduceMeanDrop(Value x, params long[] axes) => Node("ReduceMean", [x], Attr.Ints("axes", axes), Attr.Int("keepdims", 0));
 }

@@ -156,8 +156,8 @@ public static class PackageBuilder
             throw new CheckpointException($"{source.Path}: the VAE has {config.LatentChannels} latent channels but the transformer predicts {transformer.OutChannels}");
         using var ckpt = source.OpenVae();
         int s = config.SpatialCompression;
-        var encoder = CogVideoXVae.BuildEncoder(ckpt, config, geometry.LatentHeight * s, geometry.LatentWidth * s);
-        var decoder = CogVideoXVae.BuildDecoderChunk(ckpt, config, geometry.LatentHeight, geometry.LatentWidth);
+        var encoder = CogVideoXVae.BuildEncoder(ckpt, config);
+        var decoder = CogVideoXVae.BuildDecoderChunk(ckpt, config);
         ckpt.EnsureAllUsed();
         foreach (var (name, g) in new[] { (VaeEncoderComponent, encoder), (VaeDecoderComponent, decoder) })
         {

@@ -24,6 +24,37 @@ public enum CoordinateSpace
     Pixels,
 }
 
+/// <summary>The wire names of <see cref="CoordinateSpace"/>, parsed and printed here only.</summary>
+public static class CoordinateSpaces
+{
+    /// <summary>The space of a trajectory that names none.</summary>
+    public const CoordinateSpace Default = CoordinateSpace.Normalized;
+
+    /// <summary>Every wire name, for messages: <c>normalized, canvas256, pixels</c>.</summary>
+    public const string Names = "normalized, canvas256, pixels";
+
+    /// <summary>The wire name of a space: <c>normalized</c>, <c>canvas256</c> or <c>pixels</c>.</summary>
+    public static string Name(CoordinateSpace space) => space switch
+    {
+        CoordinateSpace.Normalized => "normalized",
+        CoordinateSpace.Canvas256 => "canvas256",
+        CoordinateSpace.Pixels => "pixels",
+        _ => throw new ArgumentOutOfRangeException(nameof(space), space, null),
+    };
+
+    /// <summary>Parses a wire name (case-insensitive); <see cref="Default"/> and false when it is none of them.</summary>
+    public static bool TryParse(string? name, out CoordinateSpace space)
+    {
+        switch (name?.ToLowerInvariant())
+        {
+            case "normalized": space = CoordinateSpace.Normalized; return true;
+            case "canvas256": space = CoordinateSpace.Canvas256; return true;
+            case "pixels": space = CoordinateSpace.Pixels; return true;
+            default: space = Default; return false;
+        }
+    }
+}
+
 /// <summary>One trajectory point in its trajectory's coordinate space.</summary>
 /// <param name="X">Horizontal coordinate, growing to the right.</param>
 /// <param name="Y">Vertical coordinate, growing downwards.</param>

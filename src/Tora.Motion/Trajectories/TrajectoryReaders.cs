@@ -57,14 +57,17 @@ public static class TrajectoryTextReader
 }
 
 /// <summary>
-/// Reads the API's trajectory format: <c>{"trajectories":[{"points":[[x,y],…],"space":"…","frames":[…]}]}</c>,
-/// or a bare list of such trajectory objects, or one trajectory object. <c>space</c> defaults to
-/// <c>normalized</c>; <c>frames</c> is optional.
+/// Reads the API's trajectory format from a file: <c>{"trajectories":[{"points":[[x,y],…],"space":"…","frames":[…]}]}</c>,
+/// or a bare list of such trajectory objects, or one trajectory object. The objects are <see cref="TrajectorySpec"/>
+/// records, read by System.Text.Json as the API reads them and checked by the same <see cref="TrajectorySpec.ToTrajectories"/>.
 /// </summary>
 public static class TrajectoryJsonReader
 {
-    /// <summary>The space assumed when a trajectory object has no <c>space</c>.</summary>
-    public const CoordinateSpace DefaultSpace = CoordinateSpace.Normalized;
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        AllowTrailingCommas = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+    };
 
     /// <summary>Parses a JSON document.</summary>
     public static TrajectoryParseResult Parse(string json)
@@ -87,9 +90,11 @@ public static class TrajectoryJsonReader
                 return ParseList(root, "");
             if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("points", out _))
             {
-                var errors = new List<TrajectoryError>();
-                var t = ParseTrajectory(root, "", errors);
-                return errors.Count > 0 ? TrajectoryParseResult.Fail(errors) : new([t!], errors);
+                var (one, error) = Read<TrajectorySpec>(root, "");
+                if (error is not null) return TrajectoryParseResult.Fail([error]);
+                // The one object is the document itself: its errors point at "/points/…", not "/0/points/…".
+                var r = TrajectorySpec.ToTrajectories([one], "");
+                return r.Success ? r : TrajectoryParseResult.Fail([.. r.Errors.Select(e => e with { Pointer = e.Pointer[2..] })]);
             }
             return TrajectoryParseResult.Fail([new("", TrajectoryErrorCodes.InvalidValue,
                 "expected an object with \"trajectories\", a list of trajectories or one trajectory object")]);
@@ -100,100 +105,28 @@ public static class TrajectoryJsonReader
     public static TrajectoryParseResult ReadFile(string path) => Parse(File.ReadAllText(path));
 
     /// <summary>
-    /// Parses a JSON array of trajectory objects, e.g. the <c>trajectories</c> field of an API request;
-    /// <paramref name="pointer"/> is that array's JSON pointer, the prefix of every error.
+    /// Parses a JSON array of trajectory objects; <paramref name="pointer"/> is that array's JSON pointer, the
+    /// prefix of every error.
     /// </summary>
     public static TrajectoryParseResult ParseList(JsonElement array, string pointer = "/trajectories")
     {
-        var errors = new List<TrajectoryError>();
         if (array.ValueKind != JsonValueKind.Array)
             return TrajectoryParseResult.Fail([new(pointer, TrajectoryErrorCodes.InvalidValue, "trajectories must be a list")]);
-        var result = new List<Trajectory>();
-        var i = 0;
-        foreach (var item in array.EnumerateArray())
-        {
-            var t = ParseTrajectory(item, $"{pointer}/{i}", errors);
-            if (t is not null) result.Add(t);
-            i++;
-        }
-        return errors.Count > 0 ? TrajectoryParseResult.Fail(errors) : new(result, errors);
+        var (specs, error) = Read<List<TrajectorySpec?>>(array, pointer);
+        return error is not null ? TrajectoryParseResult.Fail([error]) : TrajectorySpec.ToTrajectories(specs, pointer);
     }
 
-    private static Trajectory? ParseTrajectory(JsonElement item, string at, List<TrajectoryError> errors)
+    private static (T? Value, TrajectoryError? Error) Read<T>(JsonElement element, string pointer)
     {
-        if (item.ValueKind != JsonValueKind.Object)
+        try
         {
-            errors.Add(new(at, TrajectoryErrorCodes.InvalidValue, "a trajectory must be an object with \"points\""));
-            return null;
+            return (element.Deserialize<T>(Json), null);
         }
-        var before = errors.Count;
-        var space = DefaultSpace;
-        if (item.TryGetProperty("space", out var s) && s.ValueKind != JsonValueKind.Null)
+        catch (JsonException e)
         {
-            var name = s.ValueKind == JsonValueKind.String ? s.GetString() : null;
-            if (!TryParseSpace(name, out space))
-            {
-                errors.Add(new($"{at}/space", TrajectoryErrorCodes.UnknownSpace,
-                    $"space must be \"normalized\", \"canvas256\" or \"pixels\", got {Shorten(s)}"));
-            }
-        }
-        var points = new List<TrajectoryPoint>();
-        if (!item.TryGetProperty("points", out var pts) || pts.ValueKind != JsonValueKind.Array)
-        {
-            errors.Add(new($"{at}/points", TrajectoryErrorCodes.InvalidValue, "points must be a list of [x, y] pairs"));
-        }
-        else
-        {
-            var j = 0;
-            foreach (var p in pts.EnumerateArray())
-            {
-                if (p.ValueKind == JsonValueKind.Array && p.GetArrayLength() == 2
-                    && p[0].ValueKind == JsonValueKind.Number && p[1].ValueKind == JsonValueKind.Number
-                    && p[0].TryGetDouble(out var x) && p[1].TryGetDouble(out var y))
-                {
-                    // An overflowing literal such as 1e400 arrives as ±infinity; the validator reports it.
-                    points.Add(new TrajectoryPoint(x, y));
-                }
-                else
-                {
-                    errors.Add(new($"{at}/points/{j}", TrajectoryErrorCodes.InvalidValue, $"a point must be [x, y] with two numbers, got {Shorten(p)}"));
-                }
-                j++;
-            }
-        }
-        List<int>? frames = null;
-        if (item.TryGetProperty("frames", out var f) && f.ValueKind != JsonValueKind.Null)
-        {
-            if (f.ValueKind != JsonValueKind.Array)
-            {
-                errors.Add(new($"{at}/frames", TrajectoryErrorCodes.InvalidValue, "frames must be a list of integer frame indices"));
-            }
-            else
-            {
-                frames = [];
-                var j = 0;
-                foreach (var v in f.EnumerateArray())
-                {
-                    if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var k)) frames.Add(k);
-                    else errors.Add(new($"{at}/frames/{j}", TrajectoryErrorCodes.InvalidValue, $"a frame index must be an integer, got {Shorten(v)}"));
-                    j++;
-                }
-            }
-        }
-        return errors.Count > before ? null : new Trajectory(points, space, frames);
-    }
-
-    /// <summary>Parses a wire name of <see cref="CoordinateSpace"/> (case-insensitive).</summary>
-    public static bool TryParseSpace(string? name, out CoordinateSpace space)
-    {
-        switch (name?.ToLowerInvariant())
-        {
-            case "normalized": space = CoordinateSpace.Normalized; return true;
-            case "canvas256": space = CoordinateSpace.Canvas256; return true;
-            case "pixels": space = CoordinateSpace.Pixels; return true;
-            default: space = DefaultSpace; return false;
+            // Wrong JSON types (a string for a number, a fraction for a frame index, an object for a point).
+            var at = pointer + JsonPointer.FromPath(e.Path);
+            return (default, new(at, TrajectoryErrorCodes.InvalidValue, $"the value at '{at}' has the wrong type"));
         }
     }
-
-    private static string Shorten(JsonElement e) => TrajectoryTextReader.Shorten(e.GetRawText());
 }

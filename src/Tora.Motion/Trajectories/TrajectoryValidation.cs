@@ -59,6 +59,22 @@ public sealed record TrajectoryLimits
 /// </summary>
 public static class TrajectoryValidator
 {
+    /// <summary>
+    /// Wire records to valid trajectories for a video of <paramref name="geometry"/>: the count, then their shape
+    /// (<see cref="TrajectorySpec.ToTrajectories"/>), then <see cref="Validate"/>. What the API's create and preview
+    /// endpoints, the worker's stored input and the CLI's JSON files all go through.
+    /// </summary>
+    public static TrajectoryParseResult Resolve(IReadOnlyList<TrajectorySpec?>? specs, VideoGeometry geometry, TrajectoryLimits? limits = null)
+    {
+        limits ??= TrajectoryLimits.Default;
+        if (specs is { Count: var n } && n > limits.MaxTrajectories)
+            return TrajectoryParseResult.Fail([new("/trajectories", TrajectoryErrorCodes.TooManyTrajectories, $"at most {limits.MaxTrajectories} trajectories are allowed")]);
+        var parsed = TrajectorySpec.ToTrajectories(specs);
+        if (!parsed.Success) return parsed;
+        var errors = Validate(parsed.Trajectories, geometry, limits);
+        return errors.Count > 0 ? TrajectoryParseResult.Fail([.. errors]) : parsed;
+    }
+
     /// <summary>Returns every problem of <paramref name="trajectories"/> for a video of <paramref name="geometry"/>; empty when valid.</summary>
     /// <remarks>No trajectory at all is valid: it means motion guidance off (docs/model.md §7).</remarks>
     public static IReadOnlyList<TrajectoryError> Validate(IReadOnlyList<Trajectory> trajectories, VideoGeometry geometry, TrajectoryLimits? limits = null)
@@ -103,7 +119,7 @@ public static class TrajectoryValidator
             {
                 var range = inclusive ? $"0 ≤ x ≤ {F(maxX)}, 0 ≤ y ≤ {F(maxY)}" : $"0 ≤ x < {F(maxX)}, 0 ≤ y < {F(maxY)}";
                 errors.Add(new($"{at}/points/{j}", TrajectoryErrorCodes.PointOutsideCanvas,
-                    $"trajectory {index} point {j} ({F(p.X)}, {F(p.Y)}) is outside the {SpaceName(t.Space)} canvas ({range})"));
+                    $"trajectory {index} point {j} ({F(p.X)}, {F(p.Y)}) is outside the {CoordinateSpaces.Name(t.Space)} canvas ({range})"));
             }
         }
         if (t.Frames is { } frames) ValidateFrames(frames, t.Points.Count, index, geometry, errors);
@@ -138,15 +154,6 @@ public static class TrajectoryValidator
         CoordinateSpace.Normalized => (1.0, 1.0, true),
         CoordinateSpace.Canvas256 => (256.0, 256.0, false),
         CoordinateSpace.Pixels => (geometry.Width, geometry.Height, false),
-        _ => throw new ArgumentOutOfRangeException(nameof(space), space, null),
-    };
-
-    /// <summary>The wire name of a space: <c>normalized</c>, <c>canvas256</c>, <c>pixels</c>.</summary>
-    public static string SpaceName(CoordinateSpace space) => space switch
-    {
-        CoordinateSpace.Normalized => "normalized",
-        CoordinateSpace.Canvas256 => "canvas256",
-        CoordinateSpace.Pixels => "pixels",
         _ => throw new ArgumentOutOfRangeException(nameof(space), space, null),
     };
 

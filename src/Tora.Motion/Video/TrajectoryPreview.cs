@@ -18,23 +18,35 @@ public static class TrajectoryPreview
     private static readonly SKColor DotColor = new(160, 230, 100);
     private const float PathAlpha = 0.7f;
 
+    /// <summary>
+    /// One colour per trajectory, cycling: the web editor's palette (Okabe–Ito, readable for colour-blind users;
+    /// <c>COLOURS</c> in <c>src/Tora.Api/Web/editor.js</c>), so a preview shows each path as the editor draws it.
+    /// </summary>
+    public static readonly IReadOnlyList<(byte R, byte G, byte B)> EditorColours =
+    [
+        (0xd5, 0x5e, 0x00), (0x00, 0x72, 0xb2), (0x00, 0x9e, 0x73), (0xcc, 0x79, 0xa7),
+        (0xe6, 0x9f, 0x00), (0x56, 0xb4, 0xe9), (0x7a, 0x5c, 0x00), (0x00, 0x00, 0x00),
+    ];
+
     /// <summary>The RGB flow video (what the VAE sees, before scaling to [−1, 1]).</summary>
     public static RgbVideo FlowVideo(FlowVideo flow) =>
         new(flow.ToRgb(), flow.Geometry.Frames, flow.Geometry.Height, flow.Geometry.Width);
 
     /// <summary>
     /// The paths drawn over <paramref name="background"/> (an encoded PNG/JPEG/WebP… first frame, resized to the
-    /// video size) or, when it is null, over a white canvas; one frame per video frame.
+    /// video size) or, when it is null, over a white canvas; one frame per video frame. Each path is drawn in
+    /// <paramref name="colours"/>[i mod count] (for example <see cref="EditorColours"/>), or all in the original's red.
     /// </summary>
     /// <exception cref="InvalidImageException">The image cannot be decoded.</exception>
-    public static RgbVideo DrawPaths(IReadOnlyList<PixelPoint[]> tracks, VideoGeometry geometry, byte[]? background = null)
+    public static RgbVideo DrawPaths(IReadOnlyList<PixelPoint[]> tracks, VideoGeometry geometry, byte[]? background = null,
+        IReadOnlyList<(byte R, byte G, byte B)>? colours = null)
     {
         geometry.EnsureValid();
         var frame = background is null ? WhiteFrame(geometry.Height, geometry.Width) : DecodeImage(background, geometry.Width, geometry.Height);
         var data = new byte[(long)geometry.Frames * frame.Length];
         for (var t = 0; t < geometry.Frames; t++) frame.CopyTo(data, (long)t * frame.Length);
         var video = new RgbVideo(data, geometry.Frames, geometry.Height, geometry.Width);
-        DrawPathsInPlace(data, video.Frames, video.Height, video.Width, tracks);
+        DrawPathsInPlace(data, video.Frames, video.Height, video.Width, tracks, colours);
         return video;
     }
 
@@ -85,7 +97,8 @@ public static class TrajectoryPreview
         return ToRgb(target);
     }
 
-    private static void DrawPathsInPlace(byte[] data, int frames, int height, int width, IReadOnlyList<PixelPoint[]> tracks)
+    private static void DrawPathsInPlace(byte[] data, int frames, int height, int width, IReadOnlyList<PixelPoint[]> tracks,
+        IReadOnlyList<(byte R, byte G, byte B)>? colours = null)
     {
         foreach (var track in tracks)
         {
@@ -100,8 +113,10 @@ public static class TrajectoryPreview
         {
             canvas.Clear(SKColors.Transparent);
             using var paint = new SKPaint { Color = PathColor, IsAntialias = false, IsStroke = true, StrokeWidth = 2, StrokeCap = SKStrokeCap.Round, StrokeJoin = SKStrokeJoin.Round };
-            foreach (var track in tracks)
+            for (var i = 0; i < tracks.Count; i++)
             {
+                var track = tracks[i];
+                if (colours is { Count: > 0 }) paint.Color = new SKColor(colours[i % colours.Count].R, colours[i % colours.Count].G, colours[i % colours.Count].B);
                 // Opaque segments into a mask: overlaps are harmless, the blend happens once below.
                 var points = new SKPoint[frames];
                 for (var t = 0; t < frames; t++) points[t] = new SKPoint(track[t].X, track[t].Y);

@@ -90,8 +90,8 @@ public sealed class MotionControlsPipelineTests(TinyPackageFixture fixture)
     [Fact]
     public async Task The_pipeline_refuses_invalid_controls()
     {
-        var e = await Assert.ThrowsAsync<ToraPipelineException>(() => RunAsync(new MotionControls(1, 0.6, 0.2)));
-        Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
+        var e = await Assert.ThrowsAsync<Tora.Inference.GenerationException>(() => RunAsync(new MotionControls(1, 0.6, 0.2)));
+        Assert.Equal(Tora.Inference.GenerationErrorCodes.InvalidInput, e.Code);
         Assert.Contains("end", e.Message);
     }
 

@@ -57,7 +57,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
     [Fact]
     public async Task Progress_is_reported_once_per_step_and_cancellation_stops_between_steps()
     {
-        var reports = new List<PipelineProgress>();
+        var reports = new List<GenerationProgress>();
         using var cancel = new CancellationTokenSource();
         var progress = new SyncProgress(p =>
         {
@@ -82,17 +82,17 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
     [Fact]
     public async Task Requests_the_package_cannot_serve_are_clear_errors()
     {
-        var e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Frames = 25 }, null, default));
-        Assert.Equal((ToraPipelineException.UnsupportedSize, "this model package generates 49 frames, not 25"), (e.Code, e.Message));
-        e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { FirstFrame = [1, 2, 3] }, null, default));
-        Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
+        var e = await Assert.ThrowsAsync<GenerationException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Frames = 25 }, null, default));
+        Assert.Equal((GenerationErrorCodes.UnsupportedSize, "this model package generates 49 frames, not 25"), (e.Code, e.Message));
+        e = await Assert.ThrowsAsync<GenerationException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { FirstFrame = [1, 2, 3] }, null, default));
+        Assert.Equal(GenerationErrorCodes.InvalidInput, e.Code);
         Assert.Contains("text-to-video", e.Message);
         var outside = new Tora.Motion.Trajectories.Trajectory([new(10, 10), new(300, 10)]);
-        e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Trajectories = [outside] }, null, default));
-        Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
+        e = await Assert.ThrowsAsync<GenerationException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Trajectories = [outside] }, null, default));
+        Assert.Equal(GenerationErrorCodes.InvalidInput, e.Code);
         Assert.StartsWith("invalid trajectories:", e.Message);
-        e = await Assert.ThrowsAsync<ToraPipelineException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Steps = 0 }, null, default));
-        Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
+        e = await Assert.ThrowsAsync<GenerationException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Steps = 0 }, null, default));
+        Assert.Equal(GenerationErrorCodes.InvalidInput, e.Code);
         var short_ = new ReplayNoiseSource(new Dictionary<string, Tora.Motion.IO.NpyArray> { ["noise_000"] = Tora.Motion.IO.NpyArray.FromFloats(new float[4], 4) });
         await Assert.ThrowsAsync<NoiseSourceException>(() => fixture.Pipeline.GenerateAsync(Request(short_), null, default));
     }
@@ -128,10 +128,10 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         // Another first frame gives another video from the same noise.
         var other = await i2v.GenerateAsync(Request(new SeededNoiseSource(42)) with { FirstFrame = Png(64, 96) }, null, default);
         Assert.NotEqual(result.FinalLatents, other.FinalLatents);
-        var e = await Assert.ThrowsAsync<ToraPipelineException>(() => i2v.GenerateAsync(Request(new SeededNoiseSource(1)), null, default));
+        var e = await Assert.ThrowsAsync<GenerationException>(() => i2v.GenerateAsync(Request(new SeededNoiseSource(1)), null, default));
         Assert.Contains("image-to-video", e.Message);
-        e = await Assert.ThrowsAsync<ToraPipelineException>(() => i2v.GenerateAsync(Request(new SeededNoiseSource(1)) with { FirstFrame = [1, 2, 3] }, null, default));
-        Assert.Equal(ToraPipelineException.InvalidInput, e.Code);
+        e = await Assert.ThrowsAsync<GenerationException>(() => i2v.GenerateAsync(Request(new SeededNoiseSource(1)) with { FirstFrame = [1, 2, 3] }, null, default));
+        Assert.Equal(GenerationErrorCodes.InvalidInput, e.Code);
     }
 
     [Fact]
@@ -201,26 +201,26 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
     [Fact]
     public void Packages_that_cannot_run_are_refused_with_a_clear_message()
     {
-        var e = Assert.Throws<ToraPipelineException>(() => ModelPackage.Open(Path.Combine(TestData.TempFolder(), "nope")));
+        var e = Assert.Throws<GenerationException>(() => ModelPackage.Open(Path.Combine(TestData.TempFolder(), "nope")));
         Assert.Contains("does not exist", e.Message);
-        e = Assert.Throws<ToraPipelineException>(() => ModelPackage.Open(TestData.TempFolder()));
+        e = Assert.Throws<GenerationException>(() => ModelPackage.Open(TestData.TempFolder()));
         Assert.Contains("manifest.json is missing", e.Message);
 
         var copy = CopyPackage();
         var manifest = Path.Combine(copy, "manifest.json");
         File.WriteAllText(manifest, File.ReadAllText(manifest).Replace($"\"format_version\": {ModelManifest.CurrentFormatVersion}", "\"format_version\": 7"));
-        e = Assert.Throws<ToraPipelineException>(() => ModelPackage.Open(copy));
-        Assert.Equal(ToraPipelineException.ModelUnavailable, e.Code);
+        e = Assert.Throws<GenerationException>(() => ModelPackage.Open(copy));
+        Assert.Equal(GenerationErrorCodes.ModelUnavailable, e.Code);
         Assert.Contains("format version 7 is not supported", e.Message);
 
         copy = CopyPackage();
         manifest = Path.Combine(copy, "manifest.json");
         File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"model_type\": \"tora-t2v\"", "\"model_type\": \"cogvideox-t2v\""));
-        Assert.Contains("model type 'cogvideox-t2v'", Assert.Throws<ToraPipelineException>(() => ModelPackage.Open(copy)).Message);
+        Assert.Contains("model type 'cogvideox-t2v'", Assert.Throws<GenerationException>(() => ModelPackage.Open(copy)).Message);
 
         copy = CopyPackage();
         File.Delete(Path.Combine(copy, "vae_decoder.onnx"));
-        Assert.Contains("vae_decoder.onnx (vae_decoder) is missing", Assert.Throws<ToraPipelineException>(() => ModelPackage.Open(copy)).Message);
+        Assert.Contains("vae_decoder.onnx (vae_decoder) is missing", Assert.Throws<GenerationException>(() => ModelPackage.Open(copy)).Message);
     }
 
     [Fact]
@@ -236,7 +236,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         {
             // No usable CUDA here: the fallback says why, and requiring CUDA fails instead of falling back.
             Assert.Contains("CUDA is not usable", lines[1]);
-            var e = Assert.Throws<ToraPipelineException>(() => new OrtSessionFactory(new ExecutionOptions { Provider = ExecutionProviderChoice.Cuda }));
+            var e = Assert.Throws<GenerationException>(() => new OrtSessionFactory(new ExecutionOptions { Provider = ExecutionProviderChoice.Cuda }));
             Assert.Contains("CUDA execution provider cannot be used", e.Message);
         }
         else
@@ -263,8 +263,8 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         return png.ToArray();
     }
 
-    private sealed class SyncProgress(Action<PipelineProgress> report) : IProgress<PipelineProgress>
+    private sealed class SyncProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
     {
-        public void Report(PipelineProgress value) => report(value);
+        public void Report(GenerationProgress value) => report(value);
     }
 }

@@ -44,14 +44,14 @@ public sealed class ToraVideoGeneratorTests(TinyPackageFixture fixture)
     public async Task Sizes_the_package_was_not_built_for_and_unusable_packages_are_stable_error_codes()
     {
         using var generator = new ToraVideoGenerator("tora-t2v", fixture.T2VPackage, TinyPackageFixture.Cpu);
-        var e = await Assert.ThrowsAsync<VideoGenerationException>(() =>
+        var e = await Assert.ThrowsAsync<GenerationException>(() =>
             generator.GenerateAsync(Request("x.mp4") with { Width = 720, Height = 480 }, new SyncProgress(_ => { }), default));
         Assert.Equal("unsupported_size", e.Code);
 
         using var missing = new ToraVideoGenerator("tora-t2v", Path.Combine(TestData.TempFolder(), "absent"), TinyPackageFixture.Cpu);
         Assert.False(missing.Status.Ready);
         Assert.Contains("does not exist", missing.Status.Detail);
-        e = await Assert.ThrowsAsync<VideoGenerationException>(() => missing.GenerateAsync(Request("x.mp4"), new SyncProgress(_ => { }), default));
+        e = await Assert.ThrowsAsync<GenerationException>(() => missing.GenerateAsync(Request("x.mp4"), new SyncProgress(_ => { }), default));
         Assert.Equal("model_unavailable", e.Code);
     }
 

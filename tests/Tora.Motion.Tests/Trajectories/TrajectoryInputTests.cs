@@ -47,7 +47,7 @@ public sealed class TrajectoryInputTests
         Assert.Equal([0, 10, 48], r.Trajectories[1].Frames!);
         Assert.Equal(CoordinateSpace.Pixels, r.Trajectories[2].Space);
         Assert.Null(r.Trajectories[2].Frames);
-        Assert.Equal(TrajectoryJsonReader.DefaultSpace, r.Trajectories[3].Space);
+        Assert.Equal(CoordinateSpaces.Default, r.Trajectories[3].Space);
     }
 
     [Fact]
@@ -64,7 +64,7 @@ public sealed class TrajectoryInputTests
     [InlineData("42", "", "invalid_value")]
     [InlineData("""{"trajectories": {}}""", "/trajectories", "invalid_value")]
     [InlineData("""{"trajectories": [{"points": [[1, 2], [3]]}]}""", "/trajectories/0/points/1", "invalid_value")]
-    [InlineData("""{"trajectories": [{"points": [[1, 2], ["a", 3]]}]}""", "/trajectories/0/points/1", "invalid_value")]
+    [InlineData("""{"trajectories": [{"points": [[1, 2], ["a", 3]]}]}""", "/trajectories/0/points/1/0", "invalid_value")]
     [InlineData("""{"trajectories": [{"points": [[1, 2]], "space": "polar"}]}""", "/trajectories/0/space", "unknown_space")]
     [InlineData("""{"trajectories": [{"points": [[1, 2]], "frames": [0.5]}]}""", "/trajectories/0/frames/0", "invalid_value")]
     [InlineData("""{"trajectories": [{"space": "pixels"}]}""", "/trajectories/0/points", "invalid_value")]

@@ -33,6 +33,20 @@ public sealed class TrajectoryPreviewTests
     }
 
     [Fact]
+    public void Each_path_gets_its_own_colour_from_the_palette_cycling()
+    {
+        PixelPoint[] second = [new(10, 10), new(40, 10), new(70, 10)];
+        PixelPoint[] third = [new(10, 50), new(40, 50), new(70, 50)];
+        var v = TrajectoryPreview.DrawPaths([Track, second, third], Small, null, [(0xd5, 0x5e, 0x00), (0x00, 0x72, 0xb2)]);
+        // white·0.3 + colour·0.7, truncated; the third path takes the first colour again
+        Assert.Equal(((byte)225, (byte)142, (byte)76), Pixel(v, 0, 25, 30));
+        Assert.Equal(((byte)76, (byte)156, (byte)201), Pixel(v, 0, 25, 10));
+        Assert.Equal(((byte)225, (byte)142, (byte)76), Pixel(v, 0, 25, 50));
+        Assert.Equal(8, TrajectoryPreview.EditorColours.Count);
+        Assert.Equal(((byte)0xd5, (byte)0x5e, (byte)0x00), TrajectoryPreview.EditorColours[0]);
+    }
+
+    [Fact]
     public void First_frame_image_is_resized_under_the_path()
     {
         var image = File.ReadAllBytes(TestData.Path("tora-data/images/fox.png"));

@@ -84,10 +84,10 @@ namespace Tora.Client.Models
         /// <summary>Motion trajectories (at most 16).</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public List<global::Tora.Client.Models.TrajectoryRequest>? Trajectories { get; set; }
+        public List<global::Tora.Client.Models.TrajectorySpec>? Trajectories { get; set; }
 #nullable restore
 #else
-        public List<global::Tora.Client.Models.TrajectoryRequest> Trajectories { get; set; }
+        public List<global::Tora.Client.Models.TrajectorySpec> Trajectories { get; set; }
 #endif
         /// <summary>Where to send a generation&apos;s webhooks.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -133,7 +133,7 @@ namespace Tora.Client.Models
                 { "prompt", n => { Prompt = n.GetStringValue(); } },
                 { "seed", n => { Seed = n.GetLongValue(); } },
                 { "steps", n => { Steps = n.GetIntValue(); } },
-                { "trajectories", n => { Trajectories = n.GetCollectionOfObjectValues<global::Tora.Client.Models.TrajectoryRequest>(global::Tora.Client.Models.TrajectoryRequest.CreateFromDiscriminatorValue)?.AsList(); } },
+                { "trajectories", n => { Trajectories = n.GetCollectionOfObjectValues<global::Tora.Client.Models.TrajectorySpec>(global::Tora.Client.Models.TrajectorySpec.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "webhook", n => { Webhook = n.GetObjectValue<global::Tora.Client.Models.WebhookRequest>(global::Tora.Client.Models.WebhookRequest.CreateFromDiscriminatorValue); } },
                 { "width", n => { Width = n.GetIntValue(); } },
             };
@@ -161,7 +161,7 @@ namespace Tora.Client.Models
             writer.WriteStringValue("prompt", Prompt);
             writer.WriteLongValue("seed", Seed);
             writer.WriteIntValue("steps", Steps);
-            writer.WriteCollectionOfObjectValues<global::Tora.Client.Models.TrajectoryRequest>("trajectories", Trajectories);
+            writer.WriteCollectionOfObjectValues<global::Tora.Client.Models.TrajectorySpec>("trajectories", Trajectories);
             writer.WriteObjectValue<global::Tora.Client.Models.WebhookRequest>("webhook", Webhook);
             writer.WriteIntValue("width", Width);
         }

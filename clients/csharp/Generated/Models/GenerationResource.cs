@@ -17,7 +17,7 @@ namespace Tora.Client.Models
         public int? Attempts { get; set; }
         /// <summary>When accepted.</summary>
         public DateTimeOffset? CreatedAt { get; set; }
-        /// <summary>Why it failed.</summary>
+        /// <summary>Why a generation failed.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public global::Tora.Client.Models.ErrorResource? Error { get; set; }
@@ -65,7 +65,7 @@ namespace Tora.Client.Models
 #endif
         /// <summary>Generations of the same model ahead of this one (queued only).</summary>
         public int? QueuePosition { get; set; }
-        /// <summary>How the video was made (model package hash, scheduler, ONNX Runtime version and provider, seed).</summary>
+        /// <summary>The reproducibility property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public global::Tora.Client.Models.ReproducibilityInfo? Reproducibility { get; set; }

@@ -40,10 +40,10 @@ namespace Tora.Client.Models
         /// <summary>The trajectories (as in a generation request).</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public List<global::Tora.Client.Models.TrajectoryRequest>? Trajectories { get; set; }
+        public List<global::Tora.Client.Models.TrajectorySpec>? Trajectories { get; set; }
 #nullable restore
 #else
-        public List<global::Tora.Client.Models.TrajectoryRequest> Trajectories { get; set; }
+        public List<global::Tora.Client.Models.TrajectorySpec> Trajectories { get; set; }
 #endif
         /// <summary>Width (default: the model&apos;s).</summary>
         public int? Width { get; set; }
@@ -71,7 +71,7 @@ namespace Tora.Client.Models
                 { "mode", n => { Mode = n.GetEnumValue<global::Tora.Client.Models.TrajectoryPreviewRequest_mode>(); } },
                 { "model", n => { Model = n.GetStringValue(); } },
                 { "num_frames", n => { NumFrames = n.GetIntValue(); } },
-                { "trajectories", n => { Trajectories = n.GetCollectionOfObjectValues<global::Tora.Client.Models.TrajectoryRequest>(global::Tora.Client.Models.TrajectoryRequest.CreateFromDiscriminatorValue)?.AsList(); } },
+                { "trajectories", n => { Trajectories = n.GetCollectionOfObjectValues<global::Tora.Client.Models.TrajectorySpec>(global::Tora.Client.Models.TrajectorySpec.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "width", n => { Width = n.GetIntValue(); } },
             };
         }
@@ -88,7 +88,7 @@ namespace Tora.Client.Models
             writer.WriteEnumValue<global::Tora.Client.Models.TrajectoryPreviewRequest_mode>("mode", Mode);
             writer.WriteStringValue("model", Model);
             writer.WriteIntValue("num_frames", NumFrames);
-            writer.WriteCollectionOfObjectValues<global::Tora.Client.Models.TrajectoryRequest>("trajectories", Trajectories);
+            writer.WriteCollectionOfObjectValues<global::Tora.Client.Models.TrajectorySpec>("trajectories", Trajectories);
             writer.WriteIntValue("width", Width);
         }
     }

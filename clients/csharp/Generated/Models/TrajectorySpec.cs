@@ -7,12 +7,13 @@ using System.IO;
 using System;
 namespace Tora.Client.Models
 {
+    /// <summary>
+    /// One trajectory: points in a coordinate space, optionally pinned to frames.
+    /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
-    #pragma warning disable CS1591
     public partial class TrajectorySpec : IParsable
-    #pragma warning restore CS1591
     {
-        /// <summary>The frames property</summary>
+        /// <summary>Optional frame index per point, strictly increasing, within the video.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public List<int?>? Frames { get; set; }
@@ -20,7 +21,7 @@ namespace Tora.Client.Models
 #else
         public List<int?> Frames { get; set; }
 #endif
-        /// <summary>The points property</summary>
+        /// <summary>Points as `[x, y]` pairs (1 to 2,048), spread over the video or pinned by `frames`.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public UntypedNode? Points { get; set; }
@@ -28,14 +29,8 @@ namespace Tora.Client.Models
 #else
         public UntypedNode Points { get; set; }
 #endif
-        /// <summary>The space property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public string? Space { get; set; }
-#nullable restore
-#else
-        public string Space { get; set; }
-#endif
+        /// <summary>`normalized` (0 ≤ v ≤ 1), `canvas256` (0 ≤ v &lt; 256, the original demo canvas) or `pixels` (0 ≤ x &lt; width, 0 ≤ y &lt; height). Default `normalized`.</summary>
+        public global::Tora.Client.Models.TrajectorySpec_space? Space { get; set; }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -56,7 +51,7 @@ namespace Tora.Client.Models
             {
                 { "frames", n => { Frames = n.GetCollectionOfPrimitiveValues<int?>()?.AsList(); } },
                 { "points", n => { Points = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "space", n => { Space = n.GetStringValue(); } },
+                { "space", n => { Space = n.GetEnumValue<global::Tora.Client.Models.TrajectorySpec_space>(); } },
             };
         }
         /// <summary>
@@ -68,7 +63,7 @@ namespace Tora.Client.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteCollectionOfPrimitiveValues<int?>("frames", Frames);
             writer.WriteObjectValue<UntypedNode>("points", Points);
-            writer.WriteStringValue("space", Space);
+            writer.WriteEnumValue<global::Tora.Client.Models.TrajectorySpec_space>("space", Space);
         }
     }
 }

@@ -5,7 +5,7 @@ namespace Tora.Client.Models
 {
     /// <summary>`normalized` (0 ≤ v ≤ 1), `canvas256` (0 ≤ v &lt; 256, the original demo canvas) or `pixels` (0 ≤ x &lt; width, 0 ≤ y &lt; height). Default `normalized`.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
-    public enum TrajectoryRequest_space
+    public enum TrajectorySpec_space
     {
         [EnumMember(Value = "normalized")]
         #pragma warning disable CS1591
