@@ -49,7 +49,7 @@ namespace Tora.Client.Models
 #else
         public string Model { get; set; }
 #endif
-        /// <summary>Motion strength and step window (defaults 1, 0, 1).</summary>
+        /// <summary>How strongly and during which steps the motion input guides the generation.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public global::Tora.Client.Models.MotionRequest? Motion { get; set; }

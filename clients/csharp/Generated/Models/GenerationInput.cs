@@ -44,7 +44,7 @@ namespace Tora.Client.Models
 #else
         public string Model { get; set; }
 #endif
-        /// <summary>The motion property</summary>
+        /// <summary>How strongly and during which denoising steps the motion input guides a generation (README, &quot;Motion controls&quot;):the Trajectory Extractor&apos;s features are multiplied by Tora.Motion.Trajectories.MotionControls.Strength before the Motion-guidance Fusersuse them (0 still runs the fusers, on zero features), and at step `i` of `n` guidance applies only when`Start ≤ i / n ≤ End`; outside that window the fusers are skipped, as with no motion input at all. Thedefaults (1, 0, 1) are the original&apos;s behaviour.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public global::Tora.Client.Models.MotionControls? Motion { get; set; }

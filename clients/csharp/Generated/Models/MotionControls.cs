@@ -7,16 +7,17 @@ using System.IO;
 using System;
 namespace Tora.Client.Models
 {
+    /// <summary>
+    /// How strongly and during which denoising steps the motion input guides a generation (README, &quot;Motion controls&quot;):the Trajectory Extractor&apos;s features are multiplied by Tora.Motion.Trajectories.MotionControls.Strength before the Motion-guidance Fusersuse them (0 still runs the fusers, on zero features), and at step `i` of `n` guidance applies only when`Start ≤ i / n ≤ End`; outside that window the fusers are skipped, as with no motion input at all. Thedefaults (1, 0, 1) are the original&apos;s behaviour.
+    /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
-    #pragma warning disable CS1591
     public partial class MotionControls : IParsable
-    #pragma warning restore CS1591
     {
-        /// <summary>The end property</summary>
+        /// <summary>Last guided fraction of the steps, Start … 1.</summary>
         public double? End { get; set; }
-        /// <summary>The start property</summary>
+        /// <summary>First guided fraction of the steps, 0 … End.</summary>
         public double? Start { get; set; }
-        /// <summary>The strength property</summary>
+        /// <summary>Multiplier of the extractor features, 0 … Tora.Motion.Trajectories.MotionControls.MaxStrength.</summary>
         public double? Strength { get; set; }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value

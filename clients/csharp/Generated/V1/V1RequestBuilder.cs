@@ -6,9 +6,12 @@ using System.Collections.Generic;
 using System.IO;
 using System.Threading.Tasks;
 using System;
+using Tora.Client.V1.Admin;
 using Tora.Client.V1.Generations;
+using Tora.Client.V1.Keys;
 using Tora.Client.V1.ModelsRequests;
 using Tora.Client.V1.Trajectories;
+using Tora.Client.V1.Usage;
 using Tora.Client.V1.Webhooks;
 namespace Tora.Client.V1
 {
@@ -18,10 +21,20 @@ namespace Tora.Client.V1
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class V1RequestBuilder : BaseRequestBuilder
     {
+        /// <summary>The admin property</summary>
+        public global::Tora.Client.V1.Admin.AdminRequestBuilder Admin
+        {
+            get => new global::Tora.Client.V1.Admin.AdminRequestBuilder(PathParameters, RequestAdapter);
+        }
         /// <summary>The generations property</summary>
         public global::Tora.Client.V1.Generations.GenerationsRequestBuilder Generations
         {
             get => new global::Tora.Client.V1.Generations.GenerationsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The keys property</summary>
+        public global::Tora.Client.V1.Keys.KeysRequestBuilder Keys
+        {
+            get => new global::Tora.Client.V1.Keys.KeysRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The models property</summary>
         public global::Tora.Client.V1.ModelsRequests.ModelsRequestBuilder Models
@@ -32,6 +45,11 @@ namespace Tora.Client.V1
         public global::Tora.Client.V1.Trajectories.TrajectoriesRequestBuilder Trajectories
         {
             get => new global::Tora.Client.V1.Trajectories.TrajectoriesRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The usage property</summary>
+        public global::Tora.Client.V1.Usage.UsageRequestBuilder Usage
+        {
+            get => new global::Tora.Client.V1.Usage.UsageRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The webhooks property</summary>
         public global::Tora.Client.V1.Webhooks.WebhooksRequestBuilder Webhooks
