@@ -104,7 +104,7 @@ CONTRACT_NPM_TOOLS=(@stoplight/prism-cli@5.16.0 openapi-typescript@7.13.0 typesc
 ensure_contract_tools() {
   local dir="$1" bin="$1/node_modules/.bin"
   local stamp="$dir/.contract-tools" want="${CONTRACT_NPM_TOOLS[*]}"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  if [ ! -x "$bin/prism" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     command -v npm >/dev/null 2>&1 || { echo "npm is needed to install the contract check tools" >&2; return 1; }
     mkdir -p "$dir"
     (cd "$dir" && npm install --no-audit --no-fund --prefer-offline --save-exact --silent "${CONTRACT_NPM_TOOLS[@]}" >/dev/null)

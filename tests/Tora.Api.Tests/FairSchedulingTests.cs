@@ -50,6 +50,38 @@ public sealed class FairSchedulingTests(ServiceFixture service)
     }
 
     [Fact]
+    public async Task A_release_no_worker_claims_stops_holding_the_queue_once_the_worker_is_idle()
+    {
+        // A generation handed to the queue whose job was fetched by a worker that died before claiming it: Hangfire
+        // hands the job out again only after its invisibility timeout (minutes).
+        var stuck = Guid.CreateVersion7();
+        await using var db = Npgsql.NpgsqlDataSource.Create(service.ConnectionString);
+        await using (var cmd = db.CreateCommand("""
+            INSERT INTO generations (id, tenant, model, queue, status, input, created_at, dispatched_at, job_id, total_steps)
+            VALUES ($1, 'stuck', 'tora-tiny', 'gen-tora-tiny', 'queued', '{}', now(), now(), 'lost', 1)
+            """))
+        {
+            cmd.Parameters.Add(new() { Value = stuck });
+            await cmd.ExecuteNonQueryAsync();
+        }
+        try
+        {
+            using var client = await ClientAsync("after-stuck", second: false);
+            var next = await CreateAsync(client, "tora-tiny", "runs all the same");
+            var done = await service.WaitForTerminalAsync(client, next, TimeSpan.FromSeconds(60));
+            Assert.Equal("succeeded", done.GetProperty("status").GetString());
+            // It waited for the stuck release to be written off (5 s), not for Hangfire's invisibility timeout.
+            Assert.True(done.GetProperty("timings").GetProperty("queued_ms").GetDouble() > 3000, done.ToString());
+        }
+        finally
+        {
+            await using var cmd = db.CreateCommand("DELETE FROM generations WHERE id = $1");
+            cmd.Parameters.Add(new() { Value = stuck });
+            await cmd.ExecuteNonQueryAsync();
+        }
+    }
+
+    [Fact]
     public async Task Queue_positions_follow_the_round_robin_order_across_tenants()
     {
         using var a = await ClientAsync("pos-a", second: false);

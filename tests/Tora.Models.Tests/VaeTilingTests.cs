@@ -77,6 +77,19 @@ public sealed class VaeTilingTests(VaeFixture f, ITestOutputHelper output) : ICl
     }
 
     [Fact]
+    public void A_graph_built_for_one_fixed_size_refuses_to_tile()
+    {
+        // Packages compiled before the VAE graphs had symbolic sizes: a stand-in decoder with fixed 8 x 12 latents.
+        var g = new Tora.Models.Graph.GraphBuilder("vae_decoder", Tora.Models.Graph.ElementType.Float32);
+        var latents = g.Input(VaeDecoder.LatentsInput, Tora.Models.Graph.ElementType.Float32, 1, 16, "latent_frames", 8, 12);
+        g.Output(g.RepeatPixels(g.Slice(latents, 1, 0, 3), 8), VaeDecoder.SampleOutput, Tora.Models.Graph.ElementType.Float32, 1, 3, "frames", 64, 96);
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(g.ToBytes());
+        using (var whole = new VaeDecoder(session, 0.7, 8, 12)) Assert.Equal((64, 96), (whole.Height, whole.Width));
+        var e = Assert.Throws<ArgumentException>(() => new VaeDecoder(session, 0.7, 8, 12, tiling: new VaeTiling(48, 40)));
+        Assert.Contains("cannot tile", e.Message);
+    }
+
+    [Fact]
     public void A_tile_as_large_as_the_frame_decodes_the_whole_frame()
     {
         // diffusers only tiles when the latents are larger than one tile.

@@ -71,7 +71,10 @@ public sealed class ContractDocumentFilter : IDocumentFilter
         {
             var id = operation.OperationId ?? "";
             operation.Responses ??= new OpenApiResponses();
-            foreach (var status in Problems.GetValueOrDefault(id) ?? [])
+            // An operation not listed yet still declares what every authenticated one can answer (no valid key; the
+            // database unavailable); list it above with the rest of its statuses.
+            var statuses = Problems.GetValueOrDefault(id) ?? (operation.Security is { Count: 0 } ? [] : [401, 503]);
+            foreach (var status in statuses)
                 operation.Responses[status.ToString()] = ProblemResponse(document, status, id);
             DescribeSuccesses(document, id, operation);
             if (RateLimited.Contains(id))

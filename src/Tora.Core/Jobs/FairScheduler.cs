@@ -93,16 +93,29 @@ public sealed class FairScheduler(LimitOptions? limits)
         return heads;
     }
 
-    /// <summary>Free room per queue: live workers (at least one) minus released generations no worker has claimed yet.</summary>
+    /// <summary>How long a released generation may stay unclaimed while a worker of its queue is idle before it stops holding a slot.</summary>
+    public static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Free room per queue: live workers (at least one) minus released generations no worker has claimed yet. While
+    /// every worker is busy those wait their turn and all count; while a worker is idle, one left unclaimed for
+    /// <see cref="StuckAfter"/> is taken to be stuck (its job fetched by a worker that died before claiming it, which
+    /// Hangfire hands out again only after the invisibility timeout) and no longer holds back the queue.
+    /// </summary>
     private static async Task<Dictionary<string, int>> RoomAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT coalesce(w.queue, r.queue), greatest(coalesce(w.n, 0), 1) - coalesce(r.n, 0)
+            SELECT coalesce(w.queue, r.queue),
+                   greatest(coalesce(w.n, 0), 1)
+                   - CASE WHEN coalesce(x.n, 0) < coalesce(w.n, 0) THEN coalesce(r.fresh, 0) ELSE coalesce(r.n, 0) END
             FROM (SELECT queue, count(*) AS n FROM workers WHERE heartbeat_at > now() - $1 GROUP BY queue) w
-            FULL JOIN (SELECT queue, count(*) AS n FROM generations
+            FULL JOIN (SELECT queue, count(*) AS n, count(*) FILTER (WHERE dispatched_at > now() - $2) AS fresh FROM generations
                        WHERE dispatched_at IS NOT NULL AND status = 'queued' AND attempts = 0 GROUP BY queue) r ON r.queue = w.queue
+            LEFT JOIN (SELECT queue, count(*) AS n FROM generations WHERE status = 'running' GROUP BY queue) x
+                   ON x.queue = coalesce(w.queue, r.queue)
             """, connection, tx);
         cmd.Parameters.Add(new() { Value = Workers.WorkerRegistry.LiveWindow });
+        cmd.Parameters.Add(new() { Value = StuckAfter });
         var room = new Dictionary<string, int>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) room[reader.GetString(0)] = (int)reader.GetInt64(1);

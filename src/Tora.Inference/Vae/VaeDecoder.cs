@@ -60,6 +60,7 @@ public sealed class VaeDecoder : IDisposable
         (Channels, Height, Width) = ((int)sample.Dimensions[1], latentHeight * SpatialScale, latentWidth * SpatialScale);
         if (tiling is not null)
         {
+            VaeGraphSize.EnsureTileable(latents);
             tiling.EnsureCovers(Height, Width, SpatialScale);
             _tiles = tiling.PlanDecode(latentHeight, latentWidth, SpatialScale);
         }

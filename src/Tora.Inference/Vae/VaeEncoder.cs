@@ -89,6 +89,7 @@ public sealed class VaeEncoder : IDisposable
         _temporalCompression = temporalCompression;
         if (tiling is not null)
         {
+            VaeGraphSize.EnsureTileable(frames);
             tiling.EnsureCovers(height, width, scale);
             _tiles = tiling.PlanEncode(height, width, scale);
         }

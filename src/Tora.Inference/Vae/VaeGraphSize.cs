@@ -27,6 +27,14 @@ internal static class VaeGraphSize
         return scale;
     }
 
+    /// <summary>Refuses tiling over a graph built for one fixed size (packages compiled before the VAE graphs had symbolic sizes).</summary>
+    /// <exception cref="ArgumentException">The graph's spatial sizes are fixed.</exception>
+    public static void EnsureTileable(NodeMetadata port)
+    {
+        if (port.Dimensions[3] > 0 || port.Dimensions[4] > 0)
+            throw new ArgumentException($"this package's VAE graphs are built for {port.Dimensions[3]}x{port.Dimensions[4]} only and cannot tile; rebuild the package with 'tora model build'");
+    }
+
     /// <summary>Refuses a size other than the one a fixed-size graph was built for (older packages).</summary>
     /// <exception cref="ArgumentException">The graph is fixed to another size.</exception>
     public static void EnsureAccepts(NodeMetadata port, int height, int width)

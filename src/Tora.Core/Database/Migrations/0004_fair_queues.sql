@@ -6,6 +6,8 @@
 CREATE INDEX generations_fair ON generations (queue, tenant, id) WHERE dispatched_at IS NULL AND status = 'queued';
 -- Released to the workers and not yet claimed by one (a retry waiting for its delay has attempts > 0).
 CREATE INDEX generations_released ON generations (queue, dispatched_at, id) WHERE dispatched_at IS NOT NULL AND status = 'queued' AND attempts = 0;
+-- Running per queue: whether a worker is idle (then a release it has not claimed for a while is stuck, see FairScheduler).
+CREATE INDEX generations_running ON generations (queue) WHERE status = 'running';
 
 -- The virtual time of a queue: the pass of the last release. A tenant that was idle starts again from here, so
 -- idle time earns no burst.
