@@ -52,6 +52,8 @@ namespace Tora.Client.V1.Admin.Keys
         /// <returns>A <see cref="global::Tora.Client.Models.ApiKeyList"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 401 status code</exception>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::Tora.Client.Models.ApiKeyList?> GetAsync(Action<RequestConfiguration<global::Tora.Client.V1.Admin.Keys.KeysRequestBuilder.KeysRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -62,7 +64,12 @@ namespace Tora.Client.V1.Admin.Keys
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
-            return await RequestAdapter.SendAsync<global::Tora.Client.Models.ApiKeyList>(requestInfo, global::Tora.Client.Models.ApiKeyList.CreateFromDiscriminatorValue, default, cancellationToken).ConfigureAwait(false);
+            var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
+            {
+                { "401", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+                { "503", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+            };
+            return await RequestAdapter.SendAsync<global::Tora.Client.Models.ApiKeyList>(requestInfo, global::Tora.Client.Models.ApiKeyList.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// Create a key.
@@ -71,6 +78,8 @@ namespace Tora.Client.V1.Admin.Keys
         /// <param name="body">The body of `POST /v1/admin/keys`.</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 401 status code</exception>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::Tora.Client.Models.CreatedApiKeyResource?> PostAsync(global::Tora.Client.Models.CreateApiKeyRequest body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -82,7 +91,12 @@ namespace Tora.Client.V1.Admin.Keys
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
             var requestInfo = ToPostRequestInformation(body, requestConfiguration);
-            return await RequestAdapter.SendAsync<global::Tora.Client.Models.CreatedApiKeyResource>(requestInfo, global::Tora.Client.Models.CreatedApiKeyResource.CreateFromDiscriminatorValue, default, cancellationToken).ConfigureAwait(false);
+            var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
+            {
+                { "401", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+                { "503", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+            };
+            return await RequestAdapter.SendAsync<global::Tora.Client.Models.CreatedApiKeyResource>(requestInfo, global::Tora.Client.Models.CreatedApiKeyResource.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// List keys.

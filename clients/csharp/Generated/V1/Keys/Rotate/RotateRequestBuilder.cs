@@ -39,6 +39,8 @@ namespace Tora.Client.V1.Keys.Rotate
         /// <returns>A <see cref="global::Tora.Client.Models.CreatedApiKeyResource"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 401 status code</exception>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::Tora.Client.Models.CreatedApiKeyResource?> PostAsync(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -49,7 +51,12 @@ namespace Tora.Client.V1.Keys.Rotate
         {
 #endif
             var requestInfo = ToPostRequestInformation(requestConfiguration);
-            return await RequestAdapter.SendAsync<global::Tora.Client.Models.CreatedApiKeyResource>(requestInfo, global::Tora.Client.Models.CreatedApiKeyResource.CreateFromDiscriminatorValue, default, cancellationToken).ConfigureAwait(false);
+            var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
+            {
+                { "401", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+                { "503", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+            };
+            return await RequestAdapter.SendAsync<global::Tora.Client.Models.CreatedApiKeyResource>(requestInfo, global::Tora.Client.Models.CreatedApiKeyResource.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// Rotate the calling key.
