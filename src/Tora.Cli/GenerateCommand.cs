@@ -12,7 +12,8 @@ namespace Tora.Cli;
 /// <summary>
 /// <c>tora generate</c>: one video from a model package on this machine (issue 6): prompt, trajectories and an
 /// optional first frame in, MP4 out, optionally the frames (<c>uint8 [F, H, W, 3]</c>) and final latents
-/// (<c>float32 [1, T, C, h, w]</c>) as <c>.npy</c>, and every random draw recorded to or replayed from an <c>.npz</c>.
+/// (<c>float32 [1, T, C, h, w]</c>) as <c>.npy</c>, and every random draw recorded to or replayed from an <c>.npz</c>;
+/// a flow video (<c>--flow</c>) may replace the rendered trajectories, and the motion controls shape the guidance.
 /// </summary>
 public static class GenerateCommand
 {
@@ -28,6 +29,14 @@ public static class GenerateCommand
             Arity = ArgumentArity.OneOrMore,
             AllowMultipleArgumentsPerToken = true,
         };
+        var flow = new Option<string?>("--flow")
+        {
+            Description = "Flow video used for motion guidance instead of rendering --traj (which then only draws the overlay): "
+                + "a .npy uint8 [F, H, W, 3] or an .mp4 of the flow images, at the package's size and frame count.",
+        };
+        var motionStrength = new Option<double>("--motion-strength") { Description = "Multiplier of the trajectory features the fusers use, 0..10 (0 still runs the fusers on zero features).", DefaultValueFactory = _ => 1.0 };
+        var motionStart = new Option<double>("--motion-start") { Description = "Motion guidance applies at step i of n when start <= i/n <= end; start 0..1.", DefaultValueFactory = _ => 0.0 };
+        var motionEnd = new Option<double>("--motion-end") { Description = "End of the motion window, start..1 (e.g. 0.2: guidance only in the first fifth of the steps).", DefaultValueFactory = _ => 1.0 };
         var image = new Option<string?>("--image") { Description = "First frame (PNG/JPEG/WebP) for an image-to-video package." };
         var frames = new Option<int?>("--frames") { Description = "Video frames (the package's, 49 for Tora)." };
         var steps = new Option<int>("--steps") { Description = "Denoising steps.", DefaultValueFactory = _ => 50 };
@@ -53,7 +62,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Generate a video with a model package (text-to-video, or image-to-video with --image), guided by trajectories.")
         {
-            model, prompt, negative, traj, image, frames, steps, guidance, noDynamic, seed, fps, noise, recordNoise, lowMemory, vaeTiling, device, output, outFrames, outLatents,
+            model, prompt, negative, traj, flow, motionStrength, motionStart, motionEnd, image, frames, steps, guidance, noDynamic, seed, fps, noise, recordNoise, lowMemory, vaeTiling, device, output, outFrames, outLatents,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,7 +73,8 @@ public static class GenerateCommand
                     parse.GetValue(traj) ?? [], parse.GetValue(image), parse.GetValue(frames), parse.GetValue(steps), parse.GetValue(guidance),
                     !parse.GetValue(noDynamic), parse.GetValue(seed), parse.GetValue(fps), parse.GetValue(noise), parse.GetValue(recordNoise),
                     parse.GetValue(lowMemory), ReadVaeTiling(parse.GetResult(vaeTiling) is null ? null : parse.GetValue(vaeTiling) ?? "on"),
-                    parse.GetValue(device), parse.GetRequiredValue(output), parse.GetValue(outFrames), parse.GetValue(outLatents));
+                    parse.GetValue(device), parse.GetRequiredValue(output), parse.GetValue(outFrames), parse.GetValue(outLatents),
+                    parse.GetValue(flow), new MotionControls(parse.GetValue(motionStrength), parse.GetValue(motionStart), parse.GetValue(motionEnd)));
                 await RunAsync(options, stdout, cancellationToken);
                 return 0;
             }
@@ -79,7 +89,7 @@ public static class GenerateCommand
 
     private sealed record Options(string Model, string Prompt, string Negative, string[] Trajectories, string? Image, int? Frames, int Steps,
         double Guidance, bool DynamicCfg, ulong Seed, int Fps, string? Noise, string? RecordNoise, bool LowMemory, VaeTilingChoice VaeTiling, int Device,
-        string Out, string? OutFrames, string? OutLatents);
+        string Out, string? OutFrames, string? OutLatents, string? Flow, MotionControls Motion);
 
     /// <summary><c>--vae-tiling</c>: absent (null) → auto; alone → on; else off, auto, on or HxW.</summary>
     private static VaeTilingChoice ReadVaeTiling(string? value)
@@ -103,6 +113,8 @@ public static class GenerateCommand
         if (o.Device < 0) throw new CliException($"--device must be 0 or more, got {o.Device}");
         if (o.Image is not null && !File.Exists(o.Image)) throw new CliException($"{o.Image}: no such file");
         if (o.Noise is not null && !File.Exists(o.Noise)) throw new CliException($"{o.Noise}: no such file");
+        if (o.Motion.Validate() is { Count: > 0 } motionErrors)
+            throw new CliException($"--motion-{motionErrors[0].Field} {motionErrors[0].Message} (strength {o.Motion.Strength}, start {o.Motion.Start}, end {o.Motion.End})");
 
         var clock = Stopwatch.StartNew();
         try
@@ -110,7 +122,9 @@ public static class GenerateCommand
             var package = ModelPackage.Open(o.Model);
             var g = package.Geometry;
             if (o.Frames is { } f && f != g.Frames) throw new CliException($"--frames {f}: the model package {o.Model} generates {g.Frames} frames");
-            var trajectories = o.Trajectories.SelectMany(file => TrajectoryFiles.Load(file, new VideoGeometry(g.Frames, g.Height, g.Width))).ToArray();
+            var geometry = new VideoGeometry(g.Frames, g.Height, g.Width);
+            var trajectories = o.Trajectories.SelectMany(file => TrajectoryFiles.Load(file, geometry)).ToArray();
+            var flowVideo = o.Flow is null ? null : await FlowVideoInput.LoadAsync(o.Flow, geometry, cancellationToken);
             INoiseSource source = o.Noise is null ? new SeededNoiseSource(o.Seed) : ReplayNoiseSource.Load(o.Noise);
             var recorder = o.RecordNoise is null ? null : new RecordingNoiseSource(source);
             using var pipeline = new ToraPipeline(package, new ExecutionOptions
@@ -125,6 +139,9 @@ public static class GenerateCommand
                 Prompt = o.Prompt,
                 NegativePrompt = o.Negative,
                 Trajectories = trajectories,
+                FlowVideo = flowVideo,
+                OverlayTrajectory = flowVideo is not null && trajectories.Length > 0,
+                Motion = o.Motion,
                 FirstFrame = o.Image is null ? null : File.ReadAllBytes(o.Image),
                 Frames = o.Frames,
                 Steps = o.Steps,
@@ -150,6 +167,10 @@ public static class GenerateCommand
             throw new CliException(e.Message);
         }
         catch (NoiseSourceException e)
+        {
+            throw new CliException(e.Message);
+        }
+        catch (FlowVideoInputException e)
         {
             throw new CliException(e.Message);
         }

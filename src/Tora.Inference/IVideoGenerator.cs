@@ -30,6 +30,8 @@ public sealed record VideoGenerationRequest
     public IReadOnlyList<Trajectory> Trajectories { get; init; } = [];
     /// <summary>The first frame as encoded image bytes (PNG/JPEG/WebP), for image-to-video; null for text-to-video.</summary>
     public byte[]? FirstFrame { get; init; }
+    /// <summary>A flow video, 8-bit RGB <c>[F, H, W, 3]</c> at the output size, used as the motion input instead of trajectories; null: none.</summary>
+    public byte[]? FlowVideo { get; init; }
     /// <summary>Frames in the output video.</summary>
     public required int NumFrames { get; init; }
     /// <summary>Output width in pixels.</summary>
@@ -48,6 +50,8 @@ public sealed record VideoGenerationRequest
     public required int Fps { get; init; }
     /// <summary>Draw the trajectories over the output video.</summary>
     public bool OverlayTrajectory { get; init; }
+    /// <summary>Motion strength and step window (already validated).</summary>
+    public MotionControls Motion { get; init; } = MotionControls.Default;
     /// <summary>Where to write the MP4 (the folder exists; the file does not).</summary>
     public required string OutputPath { get; init; }
 }

@@ -9,8 +9,8 @@ using Tora.Core.Generations;
 using Tora.Core.Jobs;
 using Tora.Core.Observability;
 using Tora.Inference;
-
 using Tora.Motion.Trajectories;
+using Tora.Motion.Video;
 
 namespace Tora.Worker;
 
@@ -78,7 +78,7 @@ public sealed class GenerationJob(
             timings["store_ms"] = Math.Round(store0.Elapsed.TotalMilliseconds, 1);
             timings["worker_ms"] = Math.Round(total.Elapsed.TotalMilliseconds, 1);
             var r = result.Reproducibility;
-            var repro = new ReproducibilityInfo(r.ModelPackageHash, r.Scheduler, r.OnnxRuntimeVersion, r.ExecutionProvider, g.Input.Seed, worker);
+            var repro = new ReproducibilityInfo(r.ModelPackageHash, r.Scheduler, r.OnnxRuntimeVersion, r.ExecutionProvider, g.Input.Seed, worker, g.Input.Motion);
             if (!await ThroughOutageAsync(g.Id, "recording the result", () => store.CompleteAsync(g.Id, jobId, stored, timings, repro, CancellationToken.None), cancellationToken))
             {
                 // Deleted while running: its files must not outlive it.
@@ -201,6 +201,13 @@ public sealed class GenerationJob(
             firstFrame = await storage.RunAsync(c => ReadFirstFrameAsync(key, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
                 ?? throw new GenerationException(GenerationErrorCodes.InputMissing, "the first-frame image is missing from blob storage");
         }
+        byte[]? flowVideo = null;
+        if (g.FlowVideoKey is { } flowKey)
+        {
+            var mp4 = await storage.RunAsync(c => ReadFirstFrameAsync(flowKey, c), (e, attempt) => WaitingForStorage(g, progress, e, attempt, 0), ct)
+                ?? throw new GenerationException(GenerationErrorCodes.InputMissing, "the flow video is missing from blob storage");
+            flowVideo = await DecodeFlowVideoAsync(mp4, g.Input, ct);
+        }
         var i = g.Input;
         return new VideoGenerationRequest
         {
@@ -208,6 +215,7 @@ public sealed class GenerationJob(
             NegativePrompt = i.NegativePrompt,
             Trajectories = StoredTrajectories(i),
             FirstFrame = firstFrame,
+            FlowVideo = flowVideo,
             NumFrames = i.NumFrames,
             Width = i.Width,
             Height = i.Height,
@@ -217,8 +225,23 @@ public sealed class GenerationJob(
             Seed = i.Seed,
             Fps = i.Fps,
             OverlayTrajectory = i.OverlayTrajectory,
+            Motion = i.Motion,
             OutputPath = outputPath,
         };
+    }
+
+    /// <summary>The stored flow-video MP4 as RGB <c>[F, H, W, 3]</c>; the API checked it, so a failure here is a broken blob.</summary>
+    private static async Task<byte[]> DecodeFlowVideoAsync(byte[] mp4, GenerationInput input, CancellationToken ct)
+    {
+        try
+        {
+            var video = await Mp4Reader.ReadAsync(mp4, ct);
+            return FlowVideoInput.FromVideo(video, new VideoGeometry(input.NumFrames, input.Height, input.Width), "flow_video");
+        }
+        catch (Exception e) when (e is VideoDecodingException or FlowVideoInputException)
+        {
+            throw new GenerationException(GenerationErrorCodes.InvalidInput, $"the stored flow video cannot be used: {e.Message}");
+        }
     }
 
     /// <summary>The stored trajectories through the same parser and validator that accepted them.</summary>

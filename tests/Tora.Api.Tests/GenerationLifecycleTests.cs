@@ -213,6 +213,32 @@ public sealed class GenerationLifecycleTests(ServiceFixture service)
     }
 
     [Fact]
+    public async Task Motion_controls_are_echoed_in_the_input_passed_to_the_worker_and_kept_in_the_reproducibility_record()
+    {
+        using var alpha = service.Client(service.AlphaKey);
+        var request = CoasterRequest();
+        request["motion"] = new JsonObject { ["strength"] = 0.6, ["end"] = 0.2 };
+        var created = await alpha.PostAsJsonAsync("/v1/generations", request);
+        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+        var motion = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("input").GetProperty("motion");
+        Assert.Equal((0.6, 0.0, 0.2), (motion.GetProperty("strength").GetDouble(), motion.GetProperty("start").GetDouble(), motion.GetProperty("end").GetDouble()));
+
+        var g = await service.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
+        Assert.Equal("succeeded", g.GetProperty("status").GetString());
+        Assert.Equal(new Tora.Motion.Trajectories.MotionControls(0.6, 0, 0.2), service.Fake.LastRequest!.Motion);
+        var recorded = g.GetProperty("reproducibility").GetProperty("motion");
+        Assert.Equal((0.6, 0.0, 0.2), (recorded.GetProperty("strength").GetDouble(), recorded.GetProperty("start").GetDouble(), recorded.GetProperty("end").GetDouble()));
+
+        // Without "motion" the defaults are resolved and echoed.
+        var plain = await alpha.PostAsJsonAsync("/v1/generations", CoasterRequest(8));
+        var defaults = (await plain.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("input").GetProperty("motion");
+        Assert.Equal((1.0, 0.0, 1.0), (defaults.GetProperty("strength").GetDouble(), defaults.GetProperty("start").GetDouble(), defaults.GetProperty("end").GetDouble()));
+        var finished = await service.WaitForTerminalAsync(alpha, plain.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
+        Assert.Equal(new Tora.Motion.Trajectories.MotionControls(), service.Fake.LastRequest!.Motion);
+        Assert.Equal("succeeded", finished.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Swagger_serves_the_document_equal_to_openapi_yaml_with_examples_and_bearer_scheme()
     {
         using var anonymous = service.Client(null);

@@ -56,6 +56,44 @@ public sealed class TrajectoriesApiTests(ServiceFixture service)
         Assert.Equal("160,96,13", output);
     }
 
+    [Fact]
+    public async Task An_uploaded_flow_video_is_previewed_over_the_first_frame_or_as_it_is()
+    {
+        using var client = service.Client(service.AlphaKey);
+        var geometry = new Tora.Motion.Trajectories.VideoGeometry(13, 96, 160);
+        var coaster = Tora.Motion.Trajectories.TrajectoryPresets.List.Single(p => p.Name == "coaster").Trajectory;
+        var rgb = Tora.Motion.Trajectories.FlowVideo.FromTrajectories([coaster], geometry).ToRgb();
+        var mp4 = await Tora.Motion.Video.Mp4Writer.EncodeAsync(new Tora.Motion.Video.RgbVideo(rgb, 13, 96, 160), new() { Crf = 0 });
+
+        async Task<HttpResponseMessage> PostAsync(string request, byte[] video) =>
+            await client.PostAsync("/v1/trajectories/preview", new MultipartFormDataContent
+            {
+                { new StringContent(request), "request" },
+                { new ByteArrayContent(video), "flow_video", "flow.mp4" },
+            });
+
+        foreach (var mode in new[] { "paths", "flow" })
+        {
+            var response = await PostAsync($"{{\"model\": \"tora-tiny\", \"mode\": \"{mode}\"}}", mp4);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var preview = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(JsonValueKind.Null, preview.GetProperty("max_flow_norm").ValueKind);
+            var dataUri = preview.GetProperty("video").GetString()!;
+            var shown = await Tora.Motion.Video.Mp4Reader.ReadAsync(Convert.FromBase64String(dataUri["data:video/mp4;base64,".Length..]));
+            Assert.Equal((13, 96, 160), (shown.Frames, shown.Height, shown.Width));
+            // "paths": the flow at half opacity over a white canvas; "flow": the flow video itself (both through lossy H.264).
+            double expected(int i) => mode == "flow" ? rgb[i] : 0.5 * 255 + 0.5 * rgb[i];
+            var error = Enumerable.Range(0, rgb.Length).Average(i => Math.Abs(shown.Data.Span[i] - expected(i)));
+            Assert.True(error < 6, $"{mode}: mean abs {error:F2} from the expected preview");
+        }
+
+        var small = await Tora.Motion.Video.Mp4Writer.EncodeAsync(new Tora.Motion.Video.RgbVideo(new byte[13 * 64 * 96 * 3], 13, 64, 96));
+        var bad = await PostAsync("{\"model\": \"tora-tiny\"}", small);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, bad.StatusCode);
+        var error0 = (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors")[0];
+        Assert.Equal(("/flow_video", "invalid_flow_video"), (error0.GetProperty("pointer").GetString(), error0.GetProperty("code").GetString()));
+    }
+
     [Theory]
     [InlineData("""{"model": "no-such-model", "trajectories": [{"points": [[0.5, 0.5]]}]}""")]
     [InlineData("""{"model": "tora-tiny", "width": 333, "trajectories": [{"points": [[0.5, 0.5]]}]}""")]

@@ -111,6 +111,53 @@ public sealed class WebBrowserTests(BrowserFixture web)
     }
 
     [Fact]
+    public async Task Motion_controls_reach_the_generator_a_bad_window_is_marked_and_a_flow_video_replaces_the_trajectories()
+    {
+        var page = await web.OpenAsync();
+        await page.SelectOptionAsync("#preset", "coaster");
+        await Assertions.Expect(page.Locator("#trajectoryList summary")).ToHaveCountAsync(1);
+        await page.FillAsync("#prompt", "motion controls from the page");
+        await page.FillAsync("#steps", "4");
+
+        // A window that ends before it starts: the error sits next to the motion controls, on the end input.
+        await page.FillAsync("#motionStart", "0.5");
+        await page.FillAsync("#motionEnd", "0.2");
+        await page.ClickAsync("#generate");
+        await Assertions.Expect(page.Locator("#motionEnd")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Assertions.Expect(page.Locator(".field-error[data-pointer='/motion']")).ToContainTextAsync("start");
+        await web.ScreenshotAsync(page, "09-motion-error");
+
+        await page.FillAsync("#motionStrength", "0.6");
+        await page.FillAsync("#motionStart", "");
+        await page.ClickAsync("#generate");
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Done: 100 %", new() { Timeout = 60_000 });
+        Assert.Equal(new Tora.Motion.Trajectories.MotionControls(0.6, 0, 0.2), web.Fake.LastRequest!.Motion);
+        Assert.Single(web.Fake.LastRequest.Trajectories);
+
+        // A flow video (an MP4 of flow images at the model's size) is sent as the multipart part flow_video.
+        var geometry = new Tora.Motion.Trajectories.VideoGeometry(13, 96, 160);
+        var coaster = Tora.Motion.Trajectories.TrajectoryPresets.List.Single(p => p.Name == "coaster").Trajectory;
+        var rgb = Tora.Motion.Trajectories.FlowVideo.FromTrajectories([coaster], geometry).ToRgb();
+        var mp4 = await Tora.Motion.Video.Mp4Writer.EncodeAsync(new Tora.Motion.Video.RgbVideo(rgb, 13, 96, 160));
+        await page.SetInputFilesAsync("#flowFile", new FilePayload { Name = "flow.mp4", MimeType = "video/mp4", Buffer = mp4 });
+        await Assertions.Expect(page.Locator("#flowInfo")).ToContainTextAsync("flow.mp4");
+        await page.ClickAsync("#previewButton");
+        await Assertions.Expect(page.Locator("#videoCaption")).ToContainTextAsync("uploaded flow video");
+        await page.FillAsync("#prompt", "a flow video from the page");
+        await page.ClickAsync("#generate");
+        // The status still shows the previous job's "Done": wait until the worker has this job's request.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (web.Fake.LastRequest?.Prompt != "a flow video from the page" && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Equal("a flow video from the page", web.Fake.LastRequest!.Prompt);
+        Assert.Equal(rgb.Length, web.Fake.LastRequest.FlowVideo!.Length);
+        Assert.Empty(web.Fake.LastRequest.Trajectories);
+        await Assertions.Expect(page.Locator("#history li", new() { HasText = "a flow video from the page" })).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("Done: 100 %", new() { Timeout = 60_000 });
+        await web.ScreenshotAsync(page, "10-flow-video");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task An_out_of_canvas_point_is_shown_as_an_error_at_that_point()
     {
         var page = await web.OpenAsync();

@@ -29,7 +29,7 @@ public static class GenerationsApi
         api.MapPost("/", CreateGeneration)
             .WithName("CreateGeneration")
             .WithSummary("Queue a video generation")
-            .WithDescription("JSON (first frame as a data URI) or multipart/form-data (a 'request' JSON part and an 'image' file part). " +
+            .WithDescription("JSON (first frame as a data URI) or multipart/form-data (a 'request' JSON part, an 'image' file part, and a 'flow_video' MP4 part that replaces the trajectories as the motion input). " +
                              "Answers 202 with Location; poll the resource, stream its events, or get a webhook. Idempotency-Key (1-255 " +
                              "printable ASCII, remembered 24 h): a retry with the same payload replays the same generation " +
                              "(header Idempotent-Replayed: true), another payload answers 422, a retry while the first is in " +
@@ -92,17 +92,22 @@ public static class GenerationsApi
         var (key, keyProblem) = IdempotencyKey.Read(http);
         if (keyProblem is not null) return keyProblem;
         var wait = PreferWait(http);
-        var (request, image, problem) = await CreateRequestReader.ReadAsync(http, ct);
+        var (request, image, flowVideo, problem) = await CreateRequestReader.ReadAsync(http, ct);
         if (problem is not null) return problem;
         var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null, webhookPolicy, retention.Value);
         // Invalid requests are answered the same way every time, so they need no idempotency record.
         if (input is null) return ApiProblem.Validation(errors);
+        if (flowVideo is not null)
+        {
+            if (await FlowVideoUpload.CheckAsync(flowVideo, input, ct) is { } flowError) return ApiProblem.Validation([flowError]);
+            input = input with { HasFlowVideo = true };
+        }
 
         var tenant = user.Tenant();
         IdempotencyReservation? reservation = null;
         if (key is not null)
         {
-            var fingerprint = IdempotencyKey.Fingerprint(request!, image);
+            var fingerprint = IdempotencyKey.Fingerprint(request!, image, flowVideo);
             var (state, previous) = await idempotency.ReserveAsync(tenant, key, fingerprint, idempotencyOptions.Value.Lifetime, ct);
             switch (state)
             {
@@ -141,6 +146,7 @@ public static class GenerationsApi
                 imageKey = BlobKeys.For(tenant, id, "first-frame." + image.Extension);
                 await blobs.PutBytesAsync(imageKey, image.Bytes, image.ContentType, ct);
             }
+            if (flowVideo is not null) await blobs.PutBytesAsync(Generation.FlowVideoKeyOf(tenant, id), flowVideo, "video/mp4", ct);
             generation = new Generation
             {
                 Id = id,
@@ -159,6 +165,7 @@ public static class GenerationsApi
                 // This request was so slow that another one with the same key took its reservation over: that one creates
                 // the generation, and a retry replays it.
                 if (imageKey is not null) await blobs.DeleteAsync(imageKey, CancellationToken.None);
+                if (flowVideo is not null) await blobs.DeleteAsync(Generation.FlowVideoKeyOf(tenant, id), CancellationToken.None);
                 return KeyInFlight(http);
             }
         }
@@ -281,7 +288,7 @@ public static class GenerationsApi
                 "a running generation cannot be deleted; wait until it finishes");
         // Files first, record last: when the blob store is down this answers 503 storage_unavailable and keeps the
         // record, so the client's retry deletes both (the other order would leave files that nothing points to).
-        foreach (var key in new[] { g.VideoKey, g.ThumbnailKey, g.FirstFrameKey })
+        foreach (var key in new[] { g.VideoKey, g.ThumbnailKey, g.FirstFrameKey, g.FlowVideoKey })
             if (key is not null) await blobs.DeleteAsync(key, ct);
         if (await store.DeleteAsync(user.Tenant(), g.Id, ct) is not { } deleted) return ApiProblem.NotFound($"generation {id}");
         // A worker that claimed a queued generation meanwhile may have stored files under keys read after ours.

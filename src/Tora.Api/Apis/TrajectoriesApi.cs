@@ -19,11 +19,39 @@ public static class TrajectoriesApi
         var api = app.MapGroup("/v1/trajectories").WithTags("Trajectories").RequireAuthorization();
         api.MapGet("/presets", ListPresets).WithName("ListTrajectoryPresets");
         api.MapPost("/preview", Preview).WithName("PreviewTrajectories").RequireTenantRateLimit()
-            .Accepts<TrajectoryPreviewRequest>("application/json")
+            .Accepts<TrajectoryPreviewRequest>("application/json", "multipart/form-data")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         return api;
+    }
+
+    /// <summary>The <c>request</c> JSON part and the <c>flow_video</c> MP4 part of a flow-video preview.</summary>
+    private static async Task<(TrajectoryPreviewRequest?, byte[]?, ProblemHttpResult?)> ReadMultipartAsync(HttpRequest http, CancellationToken ct)
+    {
+        IFormCollection form;
+        try
+        {
+            form = await http.ReadFormAsync(new Microsoft.AspNetCore.Http.Features.FormOptions
+            {
+                MultipartBodyLengthLimit = CreateRequestReader.MaxBodyBytes, ValueLengthLimit = 1024 * 1024, ValueCountLimit = 4,
+            }, ct);
+        }
+        catch (InvalidDataException e)
+        {
+            return (null, null, ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
+        }
+        foreach (var key in form.Keys.Concat(form.Files.Select(f => f.Name)))
+            if (key is not ("request" or "flow_video"))
+                return (null, null, ApiProblem.BadRequest("unknown_part", $"unexpected form part '{key}'; send 'request' and 'flow_video'", "/" + key));
+        if (form.Files.GetFile("flow_video") is not { } file)
+            return (null, null, ApiProblem.Validation([new FieldError("/flow_video", "required", "a multipart preview needs a 'flow_video' file part (an MP4)")]));
+        var json = form["request"].FirstOrDefault() ?? "{}";
+        var (request, problem) = CreateRequestReader.Parse<TrajectoryPreviewRequest>(System.Text.Encoding.UTF8.GetBytes(json));
+        if (problem is not null) return (null, null, problem);
+        using var ms = new MemoryStream((int)file.Length);
+        await file.CopyToAsync(ms, ct);
+        return (request, ms.ToArray(), null);
     }
 
     /// <summary>The nine example trajectories of the original repository, on its 256×256 canvas.</summary>
@@ -33,12 +61,18 @@ public static class TrajectoriesApi
 
     /// <summary>
     /// Validates and resamples trajectories for a video size and returns the per-frame points plus a preview MP4
-    /// (the flow video Tora conditions on, or the paths drawn over the first frame or a white canvas).
+    /// (the flow video Tora conditions on, or the paths drawn over the first frame or a white canvas). As
+    /// multipart (a <c>request</c> JSON part and a <c>flow_video</c> MP4 part), it previews an uploaded flow video
+    /// instead: as it is (<c>flow</c>), or over the first frame or a white canvas (<c>paths</c>).
     /// </summary>
     public static async Task<Results<Ok<TrajectoryPreviewResponse>, ProblemHttpResult>> Preview(
         HttpRequest http, IOptions<ModelCatalogOptions> catalog, CancellationToken ct)
     {
-        var (r, problem) = await CreateRequestReader.ReadJsonBodyAsync<TrajectoryPreviewRequest>(http, ct);
+        TrajectoryPreviewRequest? r;
+        ProblemHttpResult? problem;
+        byte[]? flowUpload = null;
+        if (http.HasFormContentType) (r, flowUpload, problem) = await ReadMultipartAsync(http, ct);
+        else (r, problem) = await CreateRequestReader.ReadJsonBodyAsync<TrajectoryPreviewRequest>(http, ct);
         if (problem is not null) return problem;
         // The same model, size and trajectory checks as a create request (GenerationRequestValidator).
         var errors = new List<FieldError>();
@@ -49,7 +83,8 @@ public static class TrajectoriesApi
         var fps = GenerationRequestValidator.ResolveFps(r.Fps, errors);
         var mode = r.Mode ?? "flow";
         if (mode is not ("flow" or "paths")) errors.Add(new FieldError("/mode", "not_allowed", "mode must be 'flow' or 'paths'"));
-        if (r.Trajectories is not { Count: > 0 }) errors.Add(new FieldError("/trajectories", "required", "at least one trajectory is required"));
+        if (flowUpload is null && r.Trajectories is not { Count: > 0 }) errors.Add(new FieldError("/trajectories", "required", "at least one trajectory is required"));
+        if (flowUpload is not null && r.Trajectories is { Count: > 0 }) errors.Add(new FieldError("/flow_video", "not_allowed", "send either trajectories or a flow_video to preview, not both"));
         FirstFrameImage? image = null;
         if (r.Image is not null)
         {
@@ -59,6 +94,24 @@ public static class TrajectoriesApi
             if (mode != "paths") errors.Add(new FieldError("/image", "not_allowed", "an image is drawn under the paths only with mode 'paths'"));
         }
         if (errors.Count > 0) return ApiProblem.Validation(errors);
+        if (flowUpload is not null)
+        {
+            RgbVideo flowVideo;
+            try
+            {
+                var decoded = await Mp4Reader.ReadAsync(flowUpload, ct);
+                FlowVideoInput.FromVideo(decoded, new VideoGeometry(frames, height, width), "flow_video");
+                flowVideo = decoded;
+            }
+            catch (Exception e) when (e is VideoDecodingException or FlowVideoInputException)
+            {
+                return ApiProblem.Validation([new FieldError("/flow_video", "invalid_flow_video", e.Message)]);
+            }
+            var shown = mode == "flow" ? flowVideo : TrajectoryPreview.FlowOver(flowVideo, image?.Bytes);
+            var encoded = await Mp4Writer.EncodeAsync(shown, new Mp4Options { Fps = fps, Crf = 23, Preset = "veryfast" }, ct);
+            return TypedResults.Ok(new TrajectoryPreviewResponse(frames, width, height, mode, [], null,
+                "data:video/mp4;base64," + Convert.ToBase64String(encoded)));
+        }
 
         var trajectories = GenerationRequestValidator.ValidateTrajectories(r.Trajectories, geometry, errors);
         if (errors.Count > 0) return ApiProblem.Validation(errors);
@@ -74,7 +127,7 @@ public static class TrajectoriesApi
     }
 }
 
-/// <summary>Body of <c>POST /v1/trajectories/preview</c>.</summary>
+/// <summary>Body of <c>POST /v1/trajectories/preview</c> (or its <c>request</c> part beside a <c>flow_video</c> MP4 part).</summary>
 public sealed record TrajectoryPreviewRequest
 {
     /// <summary>The trajectories (as in a generation request).</summary>
@@ -100,8 +153,8 @@ public sealed record TrajectoryPreviewRequest
 /// <param name="Width">Width.</param>
 /// <param name="Height">Height.</param>
 /// <param name="Mode">What the video shows.</param>
-/// <param name="Points">Per trajectory, one <c>[x, y]</c> video pixel per frame.</param>
-/// <param name="MaxFlowNorm">Largest per-frame displacement in pixels (what the flow colours are scaled by).</param>
+/// <param name="Points">Per trajectory, one <c>[x, y]</c> video pixel per frame (empty for an uploaded flow video).</param>
+/// <param name="MaxFlowNorm">Largest per-frame displacement in pixels (what the flow colours are scaled by); null for an uploaded flow video.</param>
 /// <param name="Video">The preview MP4 as a data URI.</param>
 public sealed record TrajectoryPreviewResponse(
     [property: JsonPropertyName("num_frames")] int NumFrames,
@@ -109,7 +162,7 @@ public sealed record TrajectoryPreviewResponse(
     [property: JsonPropertyName("height")] int Height,
     [property: JsonPropertyName("mode")] string Mode,
     [property: JsonPropertyName("points")] int[][][] Points,
-    [property: JsonPropertyName("max_flow_norm")] double MaxFlowNorm,
+    [property: JsonPropertyName("max_flow_norm")] double? MaxFlowNorm,
     [property: JsonPropertyName("video")] string Video);
 
 /// <summary>The presets.</summary>

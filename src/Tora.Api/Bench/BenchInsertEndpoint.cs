@@ -27,7 +27,7 @@ public static class BenchInsertEndpoint
     private static async Task<Results<Accepted<Guid>, ProblemHttpResult>> Insert(
         HttpRequest http, NpgsqlDataSource db, IOptions<ModelCatalogOptions> catalog, CancellationToken ct)
     {
-        var (request, image, problem) = await CreateRequestReader.ReadAsync(http, ct);
+        var (request, image, _, problem) = await CreateRequestReader.ReadAsync(http, ct);
         if (problem is not null) return problem;
         var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null);
         if (input is null) return ApiProblem.Validation(errors);

@@ -9,7 +9,7 @@ using Tora.Motion;
 namespace Tora.Api.Generations;
 
 /// <summary>
-/// Reads <c>POST /v1/generations</c> bodies itself (JSON, or multipart with <c>request</c> and <c>image</c> parts), so
+/// Reads <c>POST /v1/generations</c> bodies itself (JSON, or multipart with <c>request</c>, <c>image</c> and <c>flow_video</c> parts), so
 /// every way a body can be wrong becomes a 4xx problem with a pointer instead of the framework's generic 400.
 /// </summary>
 public static class CreateRequestReader
@@ -26,36 +26,39 @@ public static class CreateRequestReader
     };
 
     /// <summary>The parsed request and image, or the problem to answer.</summary>
-    public static async Task<(CreateGenerationRequest? Request, FirstFrameImage? Image, ProblemHttpResult? Problem)> ReadAsync(
+    public static async Task<(CreateGenerationRequest? Request, FirstFrameImage? Image, byte[]? FlowVideo, ProblemHttpResult? Problem)> ReadAsync(
         HttpRequest http, CancellationToken ct)
     {
-        if (http.ContentLength > MaxBodyBytes) return (null, null, TooLarge());
+        if (http.ContentLength > MaxBodyBytes) return (null, null, null, TooLarge());
         var mediaType = http.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         try
         {
             return mediaType switch
             {
-                "application/json" => await ReadJsonAsync(http, ct),
+                "application/json" => WithoutFlowVideo(await ReadJsonAsync(http, ct)),
                 "multipart/form-data" => await ReadMultipartAsync(http, ct),
-                _ => (null, null, ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
-                    "Unsupported media type.", "send application/json, or multipart/form-data with a 'request' part and an optional 'image' part")),
+                _ => (null, null, null, ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
+                    "Unsupported media type.", "send application/json, or multipart/form-data with a 'request' part and optional 'image' and 'flow_video' parts")),
             };
         }
         catch (BadHttpRequestException e) when (e.StatusCode == 413)
         {
-            return (null, null, TooLarge());
+            return (null, null, null, TooLarge());
         }
         catch (IOException e) when (mediaType == "multipart/form-data" && !http.HttpContext.RequestAborted.IsCancellationRequested)
         {
-            return (null, null, ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
+            return (null, null, null, ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
         }
         catch (InvalidDataException e)
         {
             // Malformed multipart framing, or a form over the size limits.
-            return (null, null, e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
+            return (null, null, null, e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
                 ? TooLarge() : ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
         }
     }
+
+    private static (CreateGenerationRequest?, FirstFrameImage?, byte[]?, ProblemHttpResult?) WithoutFlowVideo(
+        (CreateGenerationRequest? Request, FirstFrameImage? Image, ProblemHttpResult? Problem) r) => (r.Request, r.Image, null, r.Problem);
 
     private static async Task<(CreateGenerationRequest?, FirstFrameImage?, ProblemHttpResult?)> ReadJsonAsync(HttpRequest http, CancellationToken ct)
     {
@@ -74,7 +77,7 @@ public static class CreateRequestReader
         return (request, image, null);
     }
 
-    private static async Task<(CreateGenerationRequest?, FirstFrameImage?, ProblemHttpResult?)> ReadMultipartAsync(HttpRequest http, CancellationToken ct)
+    private static async Task<(CreateGenerationRequest?, FirstFrameImage?, byte[]?, ProblemHttpResult?)> ReadMultipartAsync(HttpRequest http, CancellationToken ct)
     {
         var form = await http.ReadFormAsync(new FormOptions
         {
@@ -83,8 +86,8 @@ public static class CreateRequestReader
             ValueCountLimit = 8,
         }, ct);
         foreach (var key in form.Keys.Concat(form.Files.Select(f => f.Name)))
-            if (key is not ("request" or "image"))
-                return (null, null, ApiProblem.BadRequest("unknown_part", $"unexpected form part '{key}'; send 'request' and optionally 'image'", "/" + key));
+            if (key is not ("request" or "image" or "flow_video"))
+                return (null, null, null, ApiProblem.BadRequest("unknown_part", $"unexpected form part '{key}'; send 'request' and optionally 'image' and 'flow_video'", "/" + key));
 
         string? json = form["request"].FirstOrDefault();
         if (json is null && form.Files.GetFile("request") is { } requestFile)
@@ -92,25 +95,35 @@ public static class CreateRequestReader
             using var reader = new StreamReader(requestFile.OpenReadStream());
             json = await reader.ReadToEndAsync(ct);
         }
-        if (json is null) return (null, null, ApiProblem.BadRequest("missing_part", "the multipart body needs a 'request' part holding the JSON request", "/request"));
+        if (json is null) return (null, null, null, ApiProblem.BadRequest("missing_part", "the multipart body needs a 'request' part holding the JSON request", "/request"));
         var (request, problem) = Parse<CreateGenerationRequest>(System.Text.Encoding.UTF8.GetBytes(json));
-        if (problem is not null) return (null, null, problem);
+        if (problem is not null) return (null, null, null, problem);
         if (request!.Image is not null)
-            return (null, null, ApiProblem.Validation([new FieldError("/image", "not_allowed", "in a multipart request send the image as the 'image' part, not as a data URI")]));
+            return (null, null, null, ApiProblem.Validation([new FieldError("/image", "not_allowed", "in a multipart request send the image as the 'image' part, not as a data URI")]));
 
         FirstFrameImage? image = null;
         if (form.Files.GetFile("image") is { } file)
         {
-            if (file.Length > FirstFrameImage.MaxBytes) return (null, null, TooLarge($"image is larger than {FirstFrameImage.MaxBytes / (1024 * 1024)} MB"));
+            if (file.Length > FirstFrameImage.MaxBytes) return (null, null, null, TooLarge($"image is larger than {FirstFrameImage.MaxBytes / (1024 * 1024)} MB"));
             using var ms = new MemoryStream((int)file.Length);
             await file.CopyToAsync(ms, ct);
             var (img, code, detail) = FirstFrameImage.Decode(ms.ToArray());
-            if (img is null) return (null, null, ApiProblem.Validation([new FieldError("/image", code!, detail!)]));
+            if (img is null) return (null, null, null, ApiProblem.Validation([new FieldError("/image", code!, detail!)]));
             image = img;
         }
         else if (form.ContainsKey("image"))
-            return (null, null, ApiProblem.Validation([new FieldError("/image", "invalid_image", "the 'image' part must be a file")]));
-        return (request, image, null);
+            return (null, null, null, ApiProblem.Validation([new FieldError("/image", "invalid_image", "the 'image' part must be a file")]));
+
+        byte[]? flowVideo = null;
+        if (form.Files.GetFile("flow_video") is { } flowFile)
+        {
+            using var ms = new MemoryStream((int)flowFile.Length);
+            await flowFile.CopyToAsync(ms, ct);
+            flowVideo = ms.ToArray();
+        }
+        else if (form.ContainsKey("flow_video"))
+            return (null, null, null, ApiProblem.Validation([new FieldError("/flow_video", "invalid_flow_video", "the 'flow_video' part must be a file (an MP4)")]));
+        return (request, image, flowVideo, null);
     }
 
     /// <summary>Reads a strict JSON body of any endpoint (size cap, media type, typed errors with pointers).</summary>
@@ -131,7 +144,8 @@ public static class CreateRequestReader
         }
     }
 
-    private static (T?, ProblemHttpResult?) Parse<T>(byte[] body) where T : class
+    /// <summary>Parses a strict JSON document (a body, or a multipart part) with typed errors and pointers.</summary>
+    public static (T?, ProblemHttpResult?) Parse<T>(byte[] body) where T : class
     {
         if (body.Length == 0) return (null, ApiProblem.BadRequest("invalid_json", "the body is empty; send a JSON object"));
         try

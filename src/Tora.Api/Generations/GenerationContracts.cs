@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using Tora.Core.Generations;
 
@@ -36,6 +37,8 @@ public sealed record CreateGenerationRequest
     [JsonPropertyName("fps")] public int? Fps { get; init; }
     /// <summary>Draw the trajectories over the video.</summary>
     [JsonPropertyName("overlay_trajectory")] public bool? OverlayTrajectory { get; init; }
+    /// <summary>Motion strength and step window (defaults 1, 0, 1).</summary>
+    [JsonPropertyName("motion")] public MotionRequest? Motion { get; init; }
     /// <summary>Your own key/value pairs, echoed (at most 16; keys 64, values 512 characters).</summary>
     [JsonPropertyName("metadata")] public Dictionary<string, string?>? Metadata { get; init; }
     /// <summary>Send signed webhooks (Standard Webhooks) for this generation's status changes.</summary>
@@ -44,6 +47,17 @@ public sealed record CreateGenerationRequest
     [JsonPropertyName("cancel_after")] public int? CancelAfter { get; init; }
     /// <summary>Seconds after finishing at which the files are deleted and the record marked expired (default 7 days; 60 s to 30 days unless the server is configured otherwise).</summary>
     [JsonPropertyName("expires_after")] public int? ExpiresAfter { get; init; }
+}
+
+/// <summary>How strongly and during which steps the motion input guides the generation.</summary>
+public sealed record MotionRequest
+{
+    /// <summary>Multiplier of the Trajectory Extractor's features before the fusers use them, 0–10 (default 1; 0 still runs the fusers on zero features).</summary>
+    [JsonPropertyName("strength"), Range(0.0, 10.0)] public double? Strength { get; init; }
+    /// <summary>At step i of n, guidance applies when start ≤ i/n ≤ end; 0–1 (default 0).</summary>
+    [JsonPropertyName("start"), Range(0.0, 1.0)] public double? Start { get; init; }
+    /// <summary>End of the window, start–1 (default 1).</summary>
+    [JsonPropertyName("end"), Range(0.0, 1.0)] public double? End { get; init; }
 }
 
 /// <summary>Where to send a generation's webhooks.</summary>

@@ -50,6 +50,13 @@ public static class GenerationRequestValidator
 
         var trajectories = numFrames > 0 && width > 0 && height > 0 ? ValidateTrajectories(r.Trajectories, video, errors) : [];
 
+        var motion = MotionControls.Default;
+        if (r.Motion is { } m)
+        {
+            motion = new MotionControls(m.Strength ?? 1, m.Start ?? 0, m.End ?? 1);
+            foreach (var (field, message) in motion.Validate()) Error($"/motion/{field}", "out_of_range", $"motion.{field} {message}");
+        }
+
         if (r.Metadata is { } meta)
         {
             if (meta.Count > 16) Error("/metadata", "too_many", "metadata holds at most 16 entries");
@@ -96,6 +103,7 @@ public static class GenerationRequestValidator
             Seed = r.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue),
             Fps = fps,
             OverlayTrajectory = r.OverlayTrajectory ?? false,
+            Motion = motion,
             HasFirstFrame = hasImage,
             Metadata = r.Metadata?.ToDictionary(e => e.Key, e => e.Value!),
             Webhook = webhook,

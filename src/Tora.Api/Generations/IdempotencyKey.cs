@@ -39,10 +39,10 @@ public static class IdempotencyKey
     }
 
     /// <summary>
-    /// The payload fingerprint: SHA-256 over the parsed request in canonical JSON and the image bytes, so a retry
+    /// The payload fingerprint: SHA-256 over the parsed request in canonical JSON, the image bytes and the flow video bytes, so a retry
     /// matches whatever the JSON whitespace, key order or multipart boundary of the resend.
     /// </summary>
-    public static byte[] Fingerprint(CreateGenerationRequest request, FirstFrameImage? image)
+    public static byte[] Fingerprint(CreateGenerationRequest request, FirstFrameImage? image, byte[]? flowVideo = null)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var canonical = request with
@@ -53,6 +53,13 @@ public static class IdempotencyKey
         hash.AppendData(JsonSerializer.SerializeToUtf8Bytes(canonical, CreateRequestReader.Json));
         hash.AppendData([0]);
         if (image is not null) hash.AppendData(image.Bytes);
+        if (flowVideo is not null)
+        {
+            // Length-prefixed, so that no image/flow split of the same bytes fingerprints alike; requests without a flow
+            // video keep the fingerprint they always had.
+            hash.AppendData(BitConverter.GetBytes((long)(image?.Bytes.Length ?? -1)));
+            hash.AppendData(flowVideo);
+        }
         return hash.GetHashAndReset();
     }
 }

@@ -217,6 +217,7 @@ public static class SwaggerSetup
                     Properties = new Dictionary<string, IOpenApiSchema>
                     {
                         ["request"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The JSON request (same fields as the JSON body, without 'image')." },
+                        ["flow_video"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary", Description = "A flow video (MP4 of the flow-colour-wheel images, the request's frame count and size) used as the motion input instead of 'trajectories' (send no trajectories with it). README: Motion controls." },
                         ["image"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary", Description = $"First frame: PNG, JPEG or WebP, at most {FirstFrameImage.MaxBytes / (1024 * 1024)} MB and {FirstFrameImage.MaxSide} px a side." },
                     },
                 };

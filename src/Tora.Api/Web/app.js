@@ -6,6 +6,7 @@ const $ = id => document.getElementById(id);
 const KEY = "tora-key";
 const editor = new TrajectoryEditor($("canvas"));
 let models = [], presets = [], image = null /* data URI */, watcher = null, current = null, videoUrl = null;
+let flowVideo = null; /* File: an MP4 of flow images, the motion input instead of the trajectories */
 
 // --- API -------------------------------------------------------------------------------------------------------
 /** An API error with the problem+json body (RFC 9457 with code and errors[{pointer or parameter, code, detail}]). */
@@ -20,6 +21,7 @@ const key = () => localStorage.getItem(KEY) ?? "";
 async function api(path, { json, ...options } = {}) {
   const headers = { Authorization: `Bearer ${key()}`, Accept: "application/json", ...(options.headers ?? {}) };
   if (json !== undefined) { headers["Content-Type"] = "application/json"; options.body = JSON.stringify(json); }
+  // A FormData body sets its own multipart Content-Type (with the boundary).
   const r = await fetch(path, { ...options, headers });
   if (!r.ok) {
     let problem = null;
@@ -39,7 +41,8 @@ function clearErrors() {
   $("formError").textContent = ""; $("banner").textContent = "";
   editor.errors.clear(); editor.draw();
 }
-const fieldInputs = { "/prompt": "prompt", "/negative_prompt": "negative", "/seed": "seed", "/steps": "steps", "/guidance_scale": "guidance", "/model": "model" };
+const fieldInputs = { "/prompt": "prompt", "/negative_prompt": "negative", "/seed": "seed", "/steps": "steps", "/guidance_scale": "guidance", "/model": "model",
+  "/motion/strength": "motionStrength", "/motion/start": "motionStart", "/motion/end": "motionEnd", "/flow_video": "flowFile" };
 /**
  * The API's details count trajectories (in request order, where empty ones are skipped), points and frame indexes
  * from 0, like its pointers; the page numbers them from 1 in editor order. Rewrites a detail about editor
@@ -71,7 +74,8 @@ function showProblem(e, fallback = $("formError")) {
     const slot = document.querySelector(`.field-error[data-pointer="${top}"]`);
     if (slot) {
       slot.textContent += err.detail;
-      const input = fieldInputs[top] && $(fieldInputs[top]);
+      const inputId = fieldInputs[err.pointer] ?? fieldInputs[top];
+      const input = inputId && $(inputId);
       if (input) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-errormessage", slot.id || (slot.id = "err" + top.slice(1))); }
     } else rest.push(`${err.pointer}: ${err.detail}`);
   }
@@ -228,14 +232,24 @@ $("model").onchange = () => { localStorage.setItem("tora-model", $("model").valu
 $("previewButton").onclick = async () => {
   clearErrors();
   const trajectories = editor.request();
-  if (!trajectories.length) { $("trajectoryError").textContent = "Draw a trajectory or pick a preset first."; return; }
+  if (!trajectories.length && !flowVideo) { $("trajectoryError").textContent = "Draw a trajectory or pick a preset first."; return; }
   const flow = $("previewFlow").checked;
-  const body = { model: $("model").value, trajectories, mode: flow ? "flow" : "paths" };
+  const body = { model: $("model").value, mode: flow ? "flow" : "paths" };
+  if (!flowVideo) body.trajectories = trajectories;
   if (image && !flow) body.image = image;
+  // With a flow video chosen, the preview shows that video (over the first frame unless "as flow").
+  let request = { json: body };
+  if (flowVideo) {
+    const form = new FormData();
+    form.append("request", JSON.stringify(body));
+    form.append("flow_video", flowVideo, flowVideo.name || "flow.mp4");
+    request = { body: form };
+  }
   $("previewButton").disabled = true;
   try {
-    const p = await getJson("/v1/trajectories/preview", { method: "POST", json: body });
-    showVideo(p.video, `Motion preview (${p.mode}): ${p.num_frames} frames at ${p.width}×${p.height}, largest step ${p.max_flow_norm} px.`, null);
+    const p = await getJson("/v1/trajectories/preview", { method: "POST", ...request });
+    showVideo(p.video, `Motion preview (${p.mode}): ${p.num_frames} frames at ${p.width}×${p.height}`
+      + (p.max_flow_norm == null ? ", uploaded flow video." : `, largest step ${p.max_flow_norm} px.`), null);
   } catch (e) { showProblem(e); }
   finally { $("previewButton").disabled = false; }
 };
@@ -257,15 +271,45 @@ function generationRequest() {
   if (trajectories.length) body.trajectories = trajectories;
   const num = (id, name) => { const v = $(id).value.trim(); if (v !== "") body[name] = Number(v); };
   num("seed", "seed"); num("steps", "steps"); num("guidance", "guidance_scale");
+  const motion = {};
+  for (const [id, name] of [["motionStrength", "strength"], ["motionStart", "start"], ["motionEnd", "end"]]) {
+    const v = $(id).value.trim();
+    if (v !== "") motion[name] = Number(v);
+  }
+  if (Object.keys(motion).length) body.motion = motion;
+  if (flowVideo) delete body.trajectories; // the flow video replaces them as the motion input
   if (image) body.image = image;
   return body;
 }
+/** The create request as a body: JSON, or multipart with the flow video (and the image as a file part). */
+async function generationBody() {
+  const body = generationRequest();
+  if (!flowVideo) return { json: body };
+  const form = new FormData();
+  const img = body.image;
+  delete body.image;
+  form.append("request", JSON.stringify(body));
+  if (img) form.append("image", await (await fetch(img)).blob(), "first-frame");
+  form.append("flow_video", flowVideo, flowVideo.name || "flow.mp4");
+  return { body: form };
+}
+$("flowFile").onchange = () => {
+  const file = $("flowFile").files[0];
+  if (!file) return;
+  flowVideo = file;
+  $("flowInfo").textContent = `Flow video: ${file.name} (replaces the trajectories as the motion input)`;
+  $("removeFlow").hidden = false;
+};
+$("removeFlow").onclick = () => {
+  flowVideo = null; $("flowFile").value = ""; $("removeFlow").hidden = true;
+  $("flowInfo").textContent = "An MP4 of flow images at the model's size and frame count replaces the trajectories.";
+};
 $("generateForm").onsubmit = async e => {
   e.preventDefault();
   clearErrors();
   $("generate").disabled = true;
   try {
-    const g = await getJson("/v1/generations", { method: "POST", json: generationRequest() });
+    const g = await getJson("/v1/generations", { method: "POST", ...(await generationBody()) });
     watch(g);
     refreshHistory();
   } catch (err) { showProblem(err); }

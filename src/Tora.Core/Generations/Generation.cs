@@ -56,8 +56,12 @@ public sealed record GenerationInput
     [JsonPropertyName("fps")] public required int Fps { get; init; }
     /// <summary>Draw the trajectories over the video.</summary>
     [JsonPropertyName("overlay_trajectory")] public bool OverlayTrajectory { get; init; }
+    /// <summary>Motion strength and step window (records made before they existed read as the defaults).</summary>
+    [JsonPropertyName("motion")] public MotionControls Motion { get; init; } = MotionControls.Default;
     /// <summary>Whether a first frame was given.</summary>
     [JsonPropertyName("has_first_frame")] public bool HasFirstFrame { get; init; }
+    /// <summary>Whether a flow video (multipart part <c>flow_video</c>) is the motion input instead of trajectories.</summary>
+    [JsonPropertyName("has_flow_video")] public bool HasFlowVideo { get; init; }
     /// <summary>Client metadata, echoed.</summary>
     [JsonPropertyName("metadata")] public IReadOnlyDictionary<string, string>? Metadata { get; init; }
     /// <summary>Where and for which events to send webhooks (none when null).</summary>
@@ -75,14 +79,15 @@ public sealed record WebhookSpec(
     [property: JsonPropertyName("url")] string Url,
     [property: JsonPropertyName("events")] IReadOnlyList<string> Events);
 
-/// <summary>Reproducibility block as stored and served.</summary>
+/// <summary>Reproducibility block as stored and served (<c>motion</c>: the strength and window the worker applied).</summary>
 public sealed record ReproducibilityInfo(
     [property: JsonPropertyName("model_package_hash")] string ModelPackageHash,
     [property: JsonPropertyName("scheduler")] string Scheduler,
     [property: JsonPropertyName("onnxruntime_version")] string OnnxRuntimeVersion,
     [property: JsonPropertyName("execution_provider")] string ExecutionProvider,
     [property: JsonPropertyName("seed")] long Seed,
-    [property: JsonPropertyName("worker")] string Worker);
+    [property: JsonPropertyName("worker")] string Worker,
+    [property: JsonPropertyName("motion")] MotionControls? Motion = null);
 
 /// <summary>A generation record as read from the store.</summary>
 public sealed record Generation
@@ -99,6 +104,11 @@ public sealed record Generation
     public required GenerationInput Input { get; init; }
     /// <summary>Blob key of the first frame, when given.</summary>
     public string? FirstFrameKey { get; init; }
+    /// <summary>Blob key of the uploaded flow video (an MP4), when <see cref="GenerationInput.HasFlowVideo"/>.</summary>
+    public string? FlowVideoKey => Input.HasFlowVideo ? FlowVideoKeyOf(Tenant, Id) : null;
+
+    /// <summary>Where a generation's uploaded flow video is stored (derived from its id: no column of its own).</summary>
+    public static string FlowVideoKeyOf(string tenant, Guid id) => Tora.Core.Blobs.BlobKeys.For(tenant, id, "flow-video.mp4");
     /// <summary>When accepted.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
     /// <summary>When a job was created for it.</summary>

@@ -35,14 +35,15 @@ public sealed class RetentionJob(NpgsqlDataSource dataSource, IBlobStore blobs, 
         {
             var rows = new List<(Guid Id, string?[] Keys)>();
             await using (var cmd = dataSource.CreateCommand("""
-                SELECT id, video_key, thumbnail_key, first_frame_key FROM generations
+                SELECT id, video_key, thumbnail_key, first_frame_key, tenant, (input->>'has_flow_video')::boolean FROM generations
                 WHERE expires_at <= now() AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY expires_at LIMIT $1
                 """))
             {
                 cmd.Parameters.Add(new() { Value = BatchSize });
                 await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
                 while (await r.ReadAsync(cancellationToken))
-                    rows.Add((r.GetGuid(0), [Str(r, 1), Str(r, 2), Str(r, 3)]));
+                    rows.Add((r.GetGuid(0), [Str(r, 1), Str(r, 2), Str(r, 3),
+                        !r.IsDBNull(5) && r.GetBoolean(5) ? Generation.FlowVideoKeyOf(r.GetString(4), r.GetGuid(0)) : null]));
             }
             foreach (var (id, keys) in rows)
             {

@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Tora.Inference.Sampling;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Inference.Pipeline;
 
@@ -8,7 +9,9 @@ namespace Tora.Inference.Pipeline;
 /// are <see cref="OrtValue"/>s over buffers allocated here once and bound through one <see cref="OrtIoBinding"/>;
 /// a step copies the latents into the batched input (both CFG halves, docs/model.md §5.3; image latents
 /// concatenated on channels for image-to-video, docs/model.md §4.4), writes the timestep and runs. Nothing is allocated per
-/// step beyond what ONNX Runtime needs.
+/// step beyond what ONNX Runtime needs. With a motion window (<see cref="MotionControls"/>) a second binding holds
+/// the same buffers with the fuser modulations at zero (motion guidance off), and each step runs the binding its
+/// window position asks for.
 /// </summary>
 public sealed class DenoisingTransformer : IDenoiser, IDisposable
 {
@@ -17,6 +20,10 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
 
     private readonly InferenceSession _session;
     private readonly OrtIoBinding _binding;
+    private readonly OrtIoBinding? _unguidedBinding;
+    private readonly MotionGuidance? _off;
+    private readonly MotionControls _motionControls;
+    private readonly int _steps;
     private readonly RunOptions _runOptions = new();
     private readonly List<OrtValue> _owned = [];
     private readonly float[] _hidden;
@@ -36,9 +43,15 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
     /// <param name="ropeSin">The RoPE sine table.</param>
     /// <param name="motion">The modulation inputs (owned by the caller; must outlive this).</param>
     /// <param name="imageLatents">Image-to-video: the padded first-frame latents <c>[1, T, C, h, w]</c>; null for text-to-video.</param>
+    /// <param name="motionControls">The motion window (its strength is already in <paramref name="motion"/>); null: every step guided.</param>
+    /// <param name="steps">Steps of the loop (the window is a fraction of them).</param>
     public DenoisingTransformer(InferenceSession session, int batch, int latentFrames, int latentChannels, int latentHeight, int latentWidth,
-        float[] textEmbeddings, float[] ropeCos, float[] ropeSin, MotionGuidance motion, float[]? imageLatents)
+        float[] textEmbeddings, float[] ropeCos, float[] ropeSin, MotionGuidance motion, float[]? imageLatents,
+        MotionControls? motionControls = null, int steps = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        _motionControls = motionControls ?? MotionControls.Default;
+        _steps = steps;
         _session = session;
         Batch = batch;
         (_frames, _channels, _plane) = (latentFrames, latentChannels, latentHeight * latentWidth);
@@ -66,6 +79,14 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
         var output = OrtValue.CreateTensorValueFromMemory(_prediction, [batch, latentFrames, latentChannels, latentHeight, latentWidth]);
         _owned.Add(output);
         _binding.BindOutput(NoisePred, output);
+        if (motion.Enabled && !_motionControls.CoversEveryStep)
+        {
+            _off = MotionGuidance.Off(session);
+            _unguidedBinding = session.CreateIoBinding();
+            foreach (var (name, value) in _shared) _unguidedBinding.BindInput(name, value);
+            foreach (var (name, value) in _off.Inputs) _unguidedBinding.BindInput(name, value);
+            _unguidedBinding.BindOutput(NoisePred, output);
+        }
     }
 
     /// <summary>Rows of the batch (2 with guidance).</summary>
@@ -78,7 +99,11 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
     /// Predicts v for <paramref name="latents"/> at timestep value <paramref name="timestep"/>; returns the batched
     /// prediction <c>[batch, T, C, h, w]</c> (valid until the next call; the caller may modify it).
     /// </summary>
-    public Span<float> Predict(ReadOnlySpan<float> latents, int timestep)
+    public Span<float> Predict(ReadOnlySpan<float> latents, int timestep) => Predict(latents, timestep, motionGuided: true);
+
+    /// <summary>As <see cref="Predict(ReadOnlySpan{float}, int)"/>, with the fuser modulations at zero when
+    /// <paramref name="motionGuided"/> is false and the transformer was bound for a motion window.</summary>
+    private Span<float> Predict(ReadOnlySpan<float> latents, int timestep, bool motionGuided)
     {
         if (latents.Length != LatentLength) throw new ArgumentException($"latents hold {latents.Length} values, expected {LatentLength}", nameof(latents));
         int rowLength = _frames * _inChannels * _plane, framePlanes = _channels * _plane;
@@ -100,21 +125,24 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
             }
             _timestep[b] = timestep;
         }
-        _session.RunWithBinding(_runOptions, _binding);
+        _session.RunWithBinding(_runOptions, motionGuided || _unguidedBinding is null ? _binding : _unguidedBinding);
         return _prediction;
     }
 
     /// <inheritdoc />
-    ReadOnlySpan<float> IDenoiser.Predict(ReadOnlySpan<float> latents, int timestep, bool guided)
+    ReadOnlySpan<float> IDenoiser.Predict(ReadOnlySpan<float> latents, int step, int timestep, bool guided)
     {
         if (guided != (Batch == 2))
             throw new InvalidOperationException($"the transformer is bound for a batch of {Batch}; guided = {guided} needs {(guided ? 2 : 1)}");
-        return Predict(latents, timestep);
+        return Predict(latents, timestep, _motionControls.GuidesStep(step, _steps));
     }
+
+    private readonly List<(string Name, OrtValue Value)> _shared = [];
 
     private void Bind(string name, OrtValue value)
     {
         _owned.Add(value);
+        _shared.Add((name, value));
         _binding.BindInput(name, value);
     }
 
@@ -122,6 +150,8 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
     public void Dispose()
     {
         _binding.Dispose();
+        _unguidedBinding?.Dispose();
+        _off?.Dispose();
         foreach (var v in _owned) v.Dispose();
         _runOptions.Dispose();
     }

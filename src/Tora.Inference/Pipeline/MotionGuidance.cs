@@ -14,6 +14,9 @@ namespace Tora.Inference.Pipeline;
 /// </summary>
 public sealed class MotionGuidance : IDisposable
 {
+    /// <summary>The trajectory encoder's strength input (float32 <c>[1]</c>; packages built before it have none).</summary>
+    public const string StrengthInput = "motion_strength";
+
     private readonly IDisposable? _owner;
 
     private MotionGuidance(IReadOnlyList<(string Name, OrtValue Value)> inputs, IDisposable? owner, float[]? flowLatents)
@@ -57,7 +60,7 @@ public sealed class MotionGuidance : IDisposable
     /// </summary>
     /// <exception cref="GenerationException">The trajectories are invalid for the video (code <c>invalid_input</c>).</exception>
     public static MotionGuidance FromTrajectories(IReadOnlyList<Trajectory> trajectories, VideoGeometry video, VaeEncoder vaeEncoder,
-        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory)
+        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory, double strength = 1)
     {
         FlowVideo flow;
         try
@@ -70,7 +73,7 @@ public sealed class MotionGuidance : IDisposable
         }
         var pixels = new float[flow.VaeInputLength];
         flow.WriteVaeInput(pixels); // [1, 3, F, H, W]
-        return FromFlowVideo(pixels, video.Frames, vaeEncoder, scalingFactor, trajectoryEncoder, noise, deviceMemory);
+        return FromFlowVideo(pixels, video.Frames, vaeEncoder, scalingFactor, trajectoryEncoder, noise, deviceMemory, strength);
     }
 
     /// <summary>
@@ -79,7 +82,7 @@ public sealed class MotionGuidance : IDisposable
     /// </summary>
     /// <exception cref="GenerationException">The video does not have the package's size (code <c>invalid_input</c>).</exception>
     public static MotionGuidance FromFlowVideo(ReadOnlySpan<byte> rgb, VideoGeometry video, VaeEncoder vaeEncoder,
-        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory)
+        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory, double strength = 1)
     {
         int plane = video.FramePixels;
         if (rgb.Length != 3L * video.Frames * plane)
@@ -94,27 +97,37 @@ public sealed class MotionGuidance : IDisposable
                 var src = rgb.Slice(t * plane * 3 + c);
                 for (int p = 0; p < plane; p++) dst[p] = src[p * 3] / 127.5f - 1f;
             }
-        return FromFlowVideo(pixels, video.Frames, vaeEncoder, scalingFactor, trajectoryEncoder, noise, deviceMemory);
+        return FromFlowVideo(pixels, video.Frames, vaeEncoder, scalingFactor, trajectoryEncoder, noise, deviceMemory, strength);
     }
 
     private static MotionGuidance FromFlowVideo(float[] pixels, int frames, VaeEncoder vaeEncoder,
-        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory)
+        double scalingFactor, InferenceSession trajectoryEncoder, INoiseSource noise, OrtMemoryInfo? deviceMemory, double strength)
     {
         var posterior = vaeEncoder.Encode(pixels, frames, FrameLayout.ChannelsFirst);
         var draw = new float[posterior.Mean.Length];
         noise.Draw([1, posterior.Channels, posterior.Frames, posterior.Height, posterior.Width], draw, NoiseConsumer.FlowPosterior);
         var latents = posterior.Sample(draw, scalingFactor, FrameLayout.FramesFirst);
-        return FromFlowLatents(latents, [1, posterior.Frames, posterior.Channels, posterior.Height, posterior.Width], trajectoryEncoder, deviceMemory);
+        return FromFlowLatents(latents, [1, posterior.Frames, posterior.Channels, posterior.Height, posterior.Width], trajectoryEncoder, deviceMemory, strength);
     }
 
-    /// <summary>The trajectory encoder run on scaled flow latents <c>[1, T, C, h, w]</c>.</summary>
-    private static MotionGuidance FromFlowLatents(float[] latents, long[] shape, InferenceSession trajectoryEncoder, OrtMemoryInfo? deviceMemory)
+    /// <summary>
+    /// The trajectory encoder run on scaled flow latents <c>[1, T, C, h, w]</c> with the motion strength fed to
+    /// its <see cref="StrengthInput"/> (a package without that input only runs at strength 1).
+    /// </summary>
+    private static MotionGuidance FromFlowLatents(float[] latents, long[] shape, InferenceSession trajectoryEncoder, OrtMemoryInfo? deviceMemory, double strength)
     {
         var names = trajectoryEncoder.OutputMetadata.Keys.Where(k => k.StartsWith("mgf_", StringComparison.Ordinal)).ToArray();
+        bool hasStrength = trajectoryEncoder.OverridableInitializerMetadata.ContainsKey(StrengthInput)
+            || trajectoryEncoder.InputMetadata.ContainsKey(StrengthInput);
+        if (!hasStrength && strength != 1)
+            throw new GenerationException(GenerationErrorCodes.InvalidInput,
+                "this model package's trajectory encoder has no motion strength input: rebuild the package with 'tora model build' to use a strength other than 1");
         using var input = OrtValue.CreateTensorValueFromMemory(latents, shape);
+        using var strengthValue = OrtValue.CreateTensorValueFromMemory(new[] { (float)strength }, [1]);
         using var binding = trajectoryEncoder.CreateIoBinding();
         using var runOptions = new RunOptions();
-        binding.BindInput(trajectoryEncoder.InputMetadata.Keys.Single(), input);
+        binding.BindInput(trajectoryEncoder.InputMetadata.Keys.Single(k => k != StrengthInput), input);
+        if (hasStrength) binding.BindInput(StrengthInput, strengthValue);
         foreach (var name in names) binding.BindOutputToDevice(name, deviceMemory ?? OrtMemoryInfo.DefaultInstance);
         trajectoryEncoder.RunWithBinding(runOptions, binding);
         var outputs = binding.GetOutputValues();

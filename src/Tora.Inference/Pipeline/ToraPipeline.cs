@@ -125,6 +125,8 @@ public sealed class ToraPipeline : IDisposable
             throw Invalid("this is an image-to-video model package: give a first frame");
         if (!_package.IsImageToVideo && request.FirstFrame is not null)
             throw Invalid("this is a text-to-video model package: it takes no first frame (use an image-to-video package)");
+        if (request.Motion.Validate() is { Count: > 0 } motionErrors)
+            throw Invalid("invalid motion controls: " + string.Join("; ", motionErrors.Select(e => $"{e.Field} {e.Message}")));
         if (request.OutputPath is not null && (request.Fps is < 1 or > 240 || request.Crf is < 0 or > 51))
             throw Invalid($"fps must be 1..240 and crf 0..51, got {request.Fps} and {request.Crf}");
         return request.Steps;
@@ -158,8 +160,8 @@ public sealed class ToraPipeline : IDisposable
         using var encoder = NewVaeEncoder();
         var trajectoryEncoder = _sessions.Get(ModelPackage.TrajectoryEncoder);
         var motion = request.FlowVideo is { } flow
-            ? MotionGuidance.FromFlowVideo(flow, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory)
-            : MotionGuidance.FromTrajectories(request.Trajectories, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory);
+            ? MotionGuidance.FromFlowVideo(flow, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory, request.Motion.Strength)
+            : MotionGuidance.FromTrajectories(request.Trajectories, video, encoder, _package.Vae.ScalingFactor, trajectoryEncoder, request.Noise, _factory.DeviceMemory, request.Motion.Strength);
         _sessions.Release(ModelPackage.VaeEncoder);
         return motion;
     }
@@ -184,7 +186,7 @@ public sealed class ToraPipeline : IDisposable
         var guidance = new ClassifierFreeGuidance(request.GuidanceScale, request.DynamicCfg);
         var loop = new DenoisingLoop(scheduler, guidance, LatentShape);
         using var transformer = new DenoisingTransformer(_sessions.Get(ModelPackage.Transformer), guidance.Enabled ? 2 : 1,
-            g.LatentFrames, g.LatentChannels, g.LatentHeight, g.LatentWidth, text, _ropeCos, _ropeSin, motion, image);
+            g.LatentFrames, g.LatentChannels, g.LatentHeight, g.LatentWidth, text, _ropeCos, _ropeSin, motion, image, request.Motion, request.Steps);
         DenoisingStepObserver? observe = request.OnStep is { } onStep ? (step, values) => onStep(step, values) : null;
         loop.Run(latents, transformer, request.Noise, job.DenoiseProgress, job.CancellationToken, observe);
         _sessions.Release(ModelPackage.Transformer);

@@ -25,6 +25,9 @@ public sealed record ToraRequest
     /// </summary>
     public byte[]? FlowVideo { get; init; }
 
+    /// <summary>Motion strength and step window (README, "Motion controls"); ignored without a motion input.</summary>
+    public MotionControls Motion { get; init; } = MotionControls.Default;
+
     /// <summary>The first frame (encoded PNG/JPEG/WebP…) for image-to-video; required by an image-to-video package, refused by a text-to-video one.</summary>
     public byte[]? FirstFrame { get; init; }
 

@@ -49,6 +49,7 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
             NegativePrompt = request.NegativePrompt,
             Trajectories = request.Trajectories,
             FirstFrame = request.FirstFrame,
+            FlowVideo = request.FlowVideo,
             Frames = request.NumFrames,
             Steps = request.Steps,
             GuidanceScale = request.GuidanceScale,
@@ -57,6 +58,7 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
             OutputPath = request.OutputPath,
             Fps = request.Fps,
             OverlayTrajectory = request.OverlayTrajectory,
+            Motion = request.Motion,
         };
         await _oneJob.WaitAsync(cancellationToken);
         try

@@ -9,12 +9,12 @@ namespace Tora.Inference.Sampling;
 public interface IDenoiser
 {
     /// <summary>
-    /// Predicts the velocity for <paramref name="latents"/> (<c>[1, T, C, h, w]</c>) at timestep value
-    /// <paramref name="timestep"/>. With <paramref name="guided"/> the batch <c>[uncond, cond]</c> is returned
+    /// Predicts the velocity for <paramref name="latents"/> (<c>[1, T, C, h, w]</c>) at step <paramref name="step"/>
+    /// (0-based; decides whether motion guidance applies) with timestep value <paramref name="timestep"/>. With <paramref name="guided"/> the batch <c>[uncond, cond]</c> is returned
     /// (two latent tensors, uncond first); otherwise the conditional prediction alone (one tensor). The span is the
     /// denoiser's own output buffer (no copy on the step's critical path), valid until the next call.
     /// </summary>
-    ReadOnlySpan<float> Predict(ReadOnlySpan<float> latents, int timestep, bool guided);
+    ReadOnlySpan<float> Predict(ReadOnlySpan<float> latents, int step, int timestep, bool guided);
 }
 
 /// <summary>Observes the latents after each denoising step (tests, previews): step index and <c>[1, T, C, h, w]</c>.</summary>
@@ -84,7 +84,7 @@ public sealed class DenoisingLoop
             ReadOnlySpan<float> prediction;
             try
             {
-                prediction = denoiser.Predict(latents, t, _guidance.Enabled);
+                prediction = denoiser.Predict(latents, i, t, _guidance.Enabled);
             }
             finally
             {

@@ -6,7 +6,9 @@ namespace Tora.Models.Architectures;
 /// <summary>
 /// Tora's motion branch up to everything that depends only on the trajectory (docs/model.md §3): the
 /// Trajectory Extractor and, for every block, the spatial and temporal convolutions of its Motion-guidance
-/// Fuser. Input <c>video_flow [N, T, 16, H, W]</c> (flow latents in the transformer's layout); outputs, per
+/// Fuser. Inputs <c>video_flow [N, T, 16, H, W]</c> (flow latents in the transformer's layout) and
+/// <c>motion_strength [1]</c> (float32, 1 when not fed: the extractor features are multiplied by it before the
+/// fusers' convolutions, so that the strength still costs nothing per step); outputs, per
 /// block i, <c>mgf_gamma_i</c> and <c>mgf_beta_i</c> <c>[N, T·h·w, D]</c> in video-token order (t, y, x) with
 /// channels last, exactly the layout the transformer adds to its modulated video tokens.
 /// </summary>
@@ -24,6 +26,9 @@ public static class TrajectoryEncoder
 {
     /// <summary>Graph input name.</summary>
     public const string VideoFlow = "video_flow";
+
+    /// <summary>Graph input name of the motion strength (float32 <c>[1]</c>, default 1).</summary>
+    public const string MotionStrength = "motion_strength";
 
     /// <summary>Channels of every extractor stage (docs/model.md §3.1).</summary>
     public const int FeatureChannels = 128;
@@ -58,6 +63,8 @@ public static class TrajectoryEncoder
         const int flowChannels = 16;
         var flow = g.Input(VideoFlow, ElementType.Float32, "flow_batch", T, flowChannels, geometry.LatentHeight, geometry.LatentWidth);
         var x = computeType == ElementType.Float32 ? flow : g.Cast(flow, computeType);
+        var strengthInput = g.InputWithDefault(MotionStrength, [1f], 1);
+        var strength = computeType == ElementType.Float32 ? strengthInput : g.Cast(strengthInput, computeType);
 
         // Per latent frame, p×p space-to-depth with channel order c·p² + dy·p + dx (einops patchify); batch-major frames.
         x = g.Reshape(x, -1, flowChannels, h, p, w, p);
@@ -72,7 +79,8 @@ public static class TrajectoryEncoder
                 for (int j = 0; j < BlocksPerStage; j++)
                     x = ResnetBlock(g, ckpt, $"traj_extractor.body.{stage * BlocksPerStage + j}", x);
                 if (featureOutputs) g.Output(x, Feature(stage), computeType, "frames", FeatureChannels, h, w);
-                var (gamma, beta) = FuserModulation(g, ckpt, $"fuser.{stage}", x, config.InnerDim, T, h, w);
+                // Only what the fuser sees is scaled; the next extractor stage continues from the unscaled feature.
+                var (gamma, beta) = FuserModulation(g, ckpt, $"fuser.{stage}", g.Mul(x, strength), config.InnerDim, T, h, w);
                 g.Output(Out(gamma), Gamma(stage), outputType, "flow_batch", T * h * w, config.InnerDim);
                 g.Output(Out(beta), Beta(stage), outputType, "flow_batch", T * h * w, config.InnerDim);
             }

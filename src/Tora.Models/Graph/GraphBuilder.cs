@@ -88,6 +88,21 @@ public sealed partial class GraphBuilder
         return new Value(name);
     }
 
+    /// <summary>
+    /// Declares a float32 graph input that callers may leave out: an initializer of the same name holds
+    /// <paramref name="defaultValue"/> (an ONNX overridable initializer, IR ≥ 4), so a session fed without it
+    /// computes with the default, and runtimes never constant-fold it.
+    /// </summary>
+    public Value InputWithDefault(string name, float[] defaultValue, params long[] shape)
+    {
+        Reserve(name);
+        var dims = shape.Select(d => (Dim)d).ToArray();
+        _graph.Input.Add(ValueInfo(name, ElementType.Float32, dims));
+        _inputs.Add(new GraphPort(name, ElementType.Float32, dims));
+        _weights.Add((name, new ArrayWeight(defaultValue, shape), ElementType.Float32));
+        return new Value(name);
+    }
+
     /// <summary>Declares <paramref name="value"/> as a graph output called <paramref name="name"/> (an Identity renames it when needed).</summary>
     public void Output(Value value, string name, ElementType type, params Dim[] shape)
     {

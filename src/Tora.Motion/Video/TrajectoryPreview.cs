@@ -50,6 +50,25 @@ public static class TrajectoryPreview
         return video;
     }
 
+    /// <summary>Opacity of an uploaded flow video over the first frame in <see cref="FlowOver"/>.</summary>
+    public const float FlowOpacity = 0.5f;
+
+    /// <summary>
+    /// An uploaded flow video shown over <paramref name="background"/> (an encoded first frame, resized to the video
+    /// size) or a white canvas: every frame is the background blended with that flow frame at <see cref="FlowOpacity"/>,
+    /// so the colours show where and which way the motion goes in the picture.
+    /// </summary>
+    /// <exception cref="InvalidImageException">The image cannot be decoded.</exception>
+    public static RgbVideo FlowOver(RgbVideo flow, byte[]? background = null)
+    {
+        var frame = background is null ? WhiteFrame(flow.Height, flow.Width) : DecodeImage(background, flow.Width, flow.Height);
+        var source = flow.Data.Span;
+        var data = new byte[source.Length];
+        for (long i = 0; i < data.LongLength; i++)
+            data[i] = (byte)MathF.Round(frame[i % frame.Length] * (1 - FlowOpacity) + source[(int)i] * FlowOpacity);
+        return new RgbVideo(data, flow.Frames, flow.Height, flow.Width);
+    }
+
     /// <summary>A copy of <paramref name="video"/> with the paths drawn over every frame (for generated videos).</summary>
     public static RgbVideo DrawPaths(RgbVideo video, IReadOnlyList<PixelPoint[]> tracks)
     {

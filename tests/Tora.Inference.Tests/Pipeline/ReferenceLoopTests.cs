@@ -30,18 +30,7 @@ public sealed class ReferenceLoopTests(TinyPackageFixture fixture, Xunit.Abstrac
         OnStep = onStep,
     };
 
-    /// <summary>The loop's flow video <c>[F, 3, H, W]</c> as <c>[F, H, W, 3]</c>.</summary>
-    private byte[] ReferenceFlowVideo()
-    {
-        var tchw = fixture.Loop["flow_video_uint8_TCHW"].Data;
-        const int plane = 64 * 96;
-        var thwc = new byte[tchw.Length];
-        for (int t = 0; t < 49; t++)
-            for (int c = 0; c < 3; c++)
-                for (int p = 0; p < plane; p++)
-                    thwc[(t * plane + p) * 3 + c] = tchw[(t * 3 + c) * plane + p];
-        return thwc;
-    }
+    private byte[] ReferenceFlowVideo() => fixture.ReferenceFlowVideo();
 
     [Fact]
     public void The_only_difference_of_the_rendered_flow_is_the_original_OpenCV_blur()

@@ -35,6 +35,19 @@ public sealed class TinyPackageFixture : IDisposable
     public Dictionary<string, NpyArray> Loop { get; }
     public IReadOnlyList<Trajectory> Coaster { get; }
 
+    /// <summary>The reference loop's flow video <c>[F, 3, H, W]</c> as <c>[F, H, W, 3]</c> (the original's OpenCV rendering).</summary>
+    public byte[] ReferenceFlowVideo()
+    {
+        var tchw = Loop["flow_video_uint8_TCHW"].Data;
+        const int plane = 64 * 96;
+        var thwc = new byte[tchw.Length];
+        for (int t = 0; t < 49; t++)
+            for (int c = 0; c < 3; c++)
+                for (int p = 0; p < plane; p++)
+                    thwc[(t * plane + p) * 3 + c] = tchw[(t * 3 + c) * plane + p];
+        return thwc;
+    }
+
     public void Dispose() => Pipeline.Dispose();
 }
 

@@ -70,9 +70,10 @@ public class DenoisingLoopTests
     {
         public List<(int Timestep, bool Guided)> Calls { get; } = [];
 
-        public ReadOnlySpan<float> Predict(ReadOnlySpan<float> latents, int timestep, bool guided)
+        public ReadOnlySpan<float> Predict(ReadOnlySpan<float> latents, int step, int timestep, bool guided)
         {
             var k = Calls.Count;
+            Assert.Equal(k, step);
             Calls.Add((timestep, guided));
             var v = Loop[$"noise_pred_guided_step_{k:D2}"].ToFloats();
             if (!guided) return v;

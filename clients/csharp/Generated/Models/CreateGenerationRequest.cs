@@ -49,6 +49,14 @@ namespace Tora.Client.Models
 #else
         public string Model { get; set; }
 #endif
+        /// <summary>How strongly and during which steps the motion input guides the generation.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Tora.Client.Models.MotionRequest? Motion { get; set; }
+#nullable restore
+#else
+        public global::Tora.Client.Models.MotionRequest Motion { get; set; }
+#endif
         /// <summary>What it should not show.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -118,6 +126,7 @@ namespace Tora.Client.Models
                 { "image", n => { Image = n.GetStringValue(); } },
                 { "metadata", n => { Metadata = n.GetObjectValue<global::Tora.Client.Models.CreateGenerationRequest_metadata>(global::Tora.Client.Models.CreateGenerationRequest_metadata.CreateFromDiscriminatorValue); } },
                 { "model", n => { Model = n.GetStringValue(); } },
+                { "motion", n => { Motion = n.GetObjectValue<global::Tora.Client.Models.MotionRequest>(global::Tora.Client.Models.MotionRequest.CreateFromDiscriminatorValue); } },
                 { "negative_prompt", n => { NegativePrompt = n.GetStringValue(); } },
                 { "num_frames", n => { NumFrames = n.GetIntValue(); } },
                 { "overlay_trajectory", n => { OverlayTrajectory = n.GetBoolValue(); } },
@@ -145,6 +154,7 @@ namespace Tora.Client.Models
             writer.WriteStringValue("image", Image);
             writer.WriteObjectValue<global::Tora.Client.Models.CreateGenerationRequest_metadata>("metadata", Metadata);
             writer.WriteStringValue("model", Model);
+            writer.WriteObjectValue<global::Tora.Client.Models.MotionRequest>("motion", Motion);
             writer.WriteStringValue("negative_prompt", NegativePrompt);
             writer.WriteIntValue("num_frames", NumFrames);
             writer.WriteBoolValue("overlay_trajectory", OverlayTrajectory);

@@ -24,6 +24,8 @@ namespace Tora.Client.Models
         public double? GuidanceScale { get; set; }
         /// <summary>The has_first_frame property</summary>
         public bool? HasFirstFrame { get; set; }
+        /// <summary>The has_flow_video property</summary>
+        public bool? HasFlowVideo { get; set; }
         /// <summary>The height property</summary>
         public int? Height { get; set; }
         /// <summary>The metadata property</summary>
@@ -41,6 +43,14 @@ namespace Tora.Client.Models
 #nullable restore
 #else
         public string Model { get; set; }
+#endif
+        /// <summary>How strongly and during which denoising steps the motion input guides a generation (README, &quot;Motion controls&quot;):the Trajectory Extractor&apos;s features are multiplied by Tora.Motion.Trajectories.MotionControls.Strength before the Motion-guidance Fusersuse them (0 still runs the fusers, on zero features), and at step `i` of `n` guidance applies only when`Start ≤ i / n ≤ End`; outside that window the fusers are skipped, as with no motion input at all. Thedefaults (1, 0, 1) are the original&apos;s behaviour.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Tora.Client.Models.MotionControls? Motion { get; set; }
+#nullable restore
+#else
+        public global::Tora.Client.Models.MotionControls Motion { get; set; }
 #endif
         /// <summary>The negative_prompt property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -108,9 +118,11 @@ namespace Tora.Client.Models
                 { "fps", n => { Fps = n.GetIntValue(); } },
                 { "guidance_scale", n => { GuidanceScale = n.GetDoubleValue(); } },
                 { "has_first_frame", n => { HasFirstFrame = n.GetBoolValue(); } },
+                { "has_flow_video", n => { HasFlowVideo = n.GetBoolValue(); } },
                 { "height", n => { Height = n.GetIntValue(); } },
                 { "metadata", n => { Metadata = n.GetObjectValue<global::Tora.Client.Models.GenerationInput_metadata>(global::Tora.Client.Models.GenerationInput_metadata.CreateFromDiscriminatorValue); } },
                 { "model", n => { Model = n.GetStringValue(); } },
+                { "motion", n => { Motion = n.GetObjectValue<global::Tora.Client.Models.MotionControls>(global::Tora.Client.Models.MotionControls.CreateFromDiscriminatorValue); } },
                 { "negative_prompt", n => { NegativePrompt = n.GetStringValue(); } },
                 { "num_frames", n => { NumFrames = n.GetIntValue(); } },
                 { "overlay_trajectory", n => { OverlayTrajectory = n.GetBoolValue(); } },
@@ -135,9 +147,11 @@ namespace Tora.Client.Models
             writer.WriteIntValue("fps", Fps);
             writer.WriteDoubleValue("guidance_scale", GuidanceScale);
             writer.WriteBoolValue("has_first_frame", HasFirstFrame);
+            writer.WriteBoolValue("has_flow_video", HasFlowVideo);
             writer.WriteIntValue("height", Height);
             writer.WriteObjectValue<global::Tora.Client.Models.GenerationInput_metadata>("metadata", Metadata);
             writer.WriteStringValue("model", Model);
+            writer.WriteObjectValue<global::Tora.Client.Models.MotionControls>("motion", Motion);
             writer.WriteStringValue("negative_prompt", NegativePrompt);
             writer.WriteIntValue("num_frames", NumFrames);
             writer.WriteBoolValue("overlay_trajectory", OverlayTrajectory);

@@ -28,6 +28,14 @@ namespace Tora.Client.Models
 #else
         public string ModelPackageHash { get; set; }
 #endif
+        /// <summary>How strongly and during which denoising steps the motion input guides a generation (README, &quot;Motion controls&quot;):the Trajectory Extractor&apos;s features are multiplied by Tora.Motion.Trajectories.MotionControls.Strength before the Motion-guidance Fusersuse them (0 still runs the fusers, on zero features), and at step `i` of `n` guidance applies only when`Start ≤ i / n ≤ End`; outside that window the fusers are skipped, as with no motion input at all. Thedefaults (1, 0, 1) are the original&apos;s behaviour.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Tora.Client.Models.MotionControls? Motion { get; set; }
+#nullable restore
+#else
+        public global::Tora.Client.Models.MotionControls Motion { get; set; }
+#endif
         /// <summary>The onnxruntime_version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -74,6 +82,7 @@ namespace Tora.Client.Models
             {
                 { "execution_provider", n => { ExecutionProvider = n.GetStringValue(); } },
                 { "model_package_hash", n => { ModelPackageHash = n.GetStringValue(); } },
+                { "motion", n => { Motion = n.GetObjectValue<global::Tora.Client.Models.MotionControls>(global::Tora.Client.Models.MotionControls.CreateFromDiscriminatorValue); } },
                 { "onnxruntime_version", n => { OnnxruntimeVersion = n.GetStringValue(); } },
                 { "scheduler", n => { Scheduler = n.GetStringValue(); } },
                 { "seed", n => { Seed = n.GetLongValue(); } },
@@ -89,6 +98,7 @@ namespace Tora.Client.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteStringValue("execution_provider", ExecutionProvider);
             writer.WriteStringValue("model_package_hash", ModelPackageHash);
+            writer.WriteObjectValue<global::Tora.Client.Models.MotionControls>("motion", Motion);
             writer.WriteStringValue("onnxruntime_version", OnnxruntimeVersion);
             writer.WriteStringValue("scheduler", Scheduler);
             writer.WriteLongValue("seed", Seed);

@@ -8,7 +8,7 @@ using System;
 namespace Tora.Client.Models
 {
     /// <summary>
-    /// Body of `POST /v1/trajectories/preview`.
+    /// Body of `POST /v1/trajectories/preview` (or its `request` part beside a `flow_video` MP4 part).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class TrajectoryPreviewRequest : IParsable

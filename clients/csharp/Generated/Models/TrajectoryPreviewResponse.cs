@@ -15,7 +15,7 @@ namespace Tora.Client.Models
     {
         /// <summary>Height.</summary>
         public int? Height { get; set; }
-        /// <summary>Largest per-frame displacement in pixels (what the flow colours are scaled by).</summary>
+        /// <summary>Largest per-frame displacement in pixels (what the flow colours are scaled by); null for an uploaded flow video.</summary>
         public double? MaxFlowNorm { get; set; }
         /// <summary>What the video shows.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -27,7 +27,7 @@ namespace Tora.Client.Models
 #endif
         /// <summary>Frames.</summary>
         public int? NumFrames { get; set; }
-        /// <summary>Per trajectory, one `[x, y]` video pixel per frame.</summary>
+        /// <summary>Per trajectory, one `[x, y]` video pixel per frame (empty for an uploaded flow video).</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public UntypedNode? Points { get; set; }

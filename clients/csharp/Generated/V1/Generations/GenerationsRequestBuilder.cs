@@ -74,7 +74,7 @@ namespace Tora.Client.V1.Generations
             return await RequestAdapter.SendAsync<global::Tora.Client.Models.GenerationPage>(requestInfo, global::Tora.Client.Models.GenerationPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// JSON (first frame as a data URI) or multipart/form-data (a &apos;request&apos; JSON part and an &apos;image&apos; file part). Answers 202 with Location; poll the resource, stream its events, or get a webhook. Idempotency-Key (1-255 printable ASCII, remembered 24 h): a retry with the same payload replays the same generation (header Idempotent-Replayed: true), another payload answers 422, a retry while the first is in progress answers 409. Prefer: wait=N (N ≤ 60) holds the answer until the generation finishes (201 with the finished resource) or N seconds pass (202).
+        /// JSON (first frame as a data URI) or multipart/form-data (a &apos;request&apos; JSON part, an &apos;image&apos; file part, and a &apos;flow_video&apos; MP4 part that replaces the trajectories as the motion input). Answers 202 with Location; poll the resource, stream its events, or get a webhook. Idempotency-Key (1-255 printable ASCII, remembered 24 h): a retry with the same payload replays the same generation (header Idempotent-Replayed: true), another payload answers 422, a retry while the first is in progress answers 409. Prefer: wait=N (N ≤ 60) holds the answer until the generation finishes (201 with the finished resource) or N seconds pass (202).
         /// </summary>
         /// <returns>A <see cref="global::Tora.Client.Models.GenerationResource"/></returns>
         /// <param name="body">The body of `POST /v1/generations` (JSON, or the `request` part of a multipart form).</param>
@@ -134,7 +134,7 @@ namespace Tora.Client.V1.Generations
             return requestInfo;
         }
         /// <summary>
-        /// JSON (first frame as a data URI) or multipart/form-data (a &apos;request&apos; JSON part and an &apos;image&apos; file part). Answers 202 with Location; poll the resource, stream its events, or get a webhook. Idempotency-Key (1-255 printable ASCII, remembered 24 h): a retry with the same payload replays the same generation (header Idempotent-Replayed: true), another payload answers 422, a retry while the first is in progress answers 409. Prefer: wait=N (N ≤ 60) holds the answer until the generation finishes (201 with the finished resource) or N seconds pass (202).
+        /// JSON (first frame as a data URI) or multipart/form-data (a &apos;request&apos; JSON part, an &apos;image&apos; file part, and a &apos;flow_video&apos; MP4 part that replaces the trajectories as the motion input). Answers 202 with Location; poll the resource, stream its events, or get a webhook. Idempotency-Key (1-255 printable ASCII, remembered 24 h): a retry with the same payload replays the same generation (header Idempotent-Replayed: true), another payload answers 422, a retry while the first is in progress answers 409. Prefer: wait=N (N ≤ 60) holds the answer until the generation finishes (201 with the finished resource) or N seconds pass (202).
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The body of `POST /v1/generations` (JSON, or the `request` part of a multipart form).</param>

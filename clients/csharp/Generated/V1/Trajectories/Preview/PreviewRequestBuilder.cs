@@ -34,10 +34,10 @@ namespace Tora.Client.V1.Trajectories.Preview
         {
         }
         /// <summary>
-        /// Validates and resamples trajectories for a video size and returns the per-frame points plus a preview MP4(the flow video Tora conditions on, or the paths drawn over the first frame or a white canvas).
+        /// Validates and resamples trajectories for a video size and returns the per-frame points plus a preview MP4(the flow video Tora conditions on, or the paths drawn over the first frame or a white canvas). Asmultipart (a `request` JSON part and a `flow_video` MP4 part), it previews an uploaded flow videoinstead: as it is (`flow`), or over the first frame or a white canvas (`paths`).
         /// </summary>
         /// <returns>A <see cref="global::Tora.Client.Models.TrajectoryPreviewResponse"/></returns>
-        /// <param name="body">Body of `POST /v1/trajectories/preview`.</param>
+        /// <param name="body">Body of `POST /v1/trajectories/preview` (or its `request` part beside a `flow_video` MP4 part).</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 400 status code</exception>
@@ -69,10 +69,10 @@ namespace Tora.Client.V1.Trajectories.Preview
             return await RequestAdapter.SendAsync<global::Tora.Client.Models.TrajectoryPreviewResponse>(requestInfo, global::Tora.Client.Models.TrajectoryPreviewResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Validates and resamples trajectories for a video size and returns the per-frame points plus a preview MP4(the flow video Tora conditions on, or the paths drawn over the first frame or a white canvas).
+        /// Validates and resamples trajectories for a video size and returns the per-frame points plus a preview MP4(the flow video Tora conditions on, or the paths drawn over the first frame or a white canvas). Asmultipart (a `request` JSON part and a `flow_video` MP4 part), it previews an uploaded flow videoinstead: as it is (`flow`), or over the first frame or a white canvas (`paths`).
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
-        /// <param name="body">Body of `POST /v1/trajectories/preview`.</param>
+        /// <param name="body">Body of `POST /v1/trajectories/preview` (or its `request` part beside a `flow_video` MP4 part).</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
