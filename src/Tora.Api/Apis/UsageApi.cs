@@ -84,8 +84,7 @@ public static class UsageApi
     {
         var errors = new List<FieldError>();
         var to = Parse(toText, "/to", errors) ?? DateTimeOffset.UtcNow;
-        // (A "to" within the first 30 days of year 1 has no 30 days before it.)
-        var from = Parse(fromText, "/from", errors) ?? (to.UtcTicks > DefaultRange.Ticks ? to - DefaultRange : DateTimeOffset.MinValue);
+        var from = Parse(fromText, "/from", errors) ?? to - DefaultRange;
         if (errors.Count == 0 && from >= to) errors.Add(new("/from", "invalid_range", "from must be before to"));
         if (errors.Count > 0) return ApiProblem.Validation(errors);
         var rows = await usage.ReadAsync(tenant, from, to, ct);
@@ -101,7 +100,7 @@ public static class UsageApi
         if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
             return new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
-            return t.ToUniversalTime(); // PostgreSQL's timestamptz takes UTC only
+            return t;
         errors.Add(new(pointer, "invalid_time", $"{pointer[1..]} must be an RFC 3339 date-time or a date (yyyy-MM-dd)"));
         return null;
     }
