@@ -40,6 +40,7 @@ namespace Tora.Client.V1.Usage
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 401 status code</exception>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 422 status code</exception>
         /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -54,6 +55,7 @@ namespace Tora.Client.V1.Usage
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
                 { "401", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+                { "422", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
                 { "503", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Tora.Client.Models.UsageReport>(requestInfo, global::Tora.Client.Models.UsageReport.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);

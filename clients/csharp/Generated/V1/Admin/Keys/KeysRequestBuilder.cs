@@ -53,6 +53,7 @@ namespace Tora.Client.V1.Admin.Keys
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 401 status code</exception>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 403 status code</exception>
         /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -67,6 +68,7 @@ namespace Tora.Client.V1.Admin.Keys
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
                 { "401", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+                { "403", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
                 { "503", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Tora.Client.Models.ApiKeyList>(requestInfo, global::Tora.Client.Models.ApiKeyList.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
@@ -79,6 +81,8 @@ namespace Tora.Client.V1.Admin.Keys
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 401 status code</exception>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 403 status code</exception>
+        /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 422 status code</exception>
         /// <exception cref="global::Tora.Client.Models.Problem">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -94,6 +98,8 @@ namespace Tora.Client.V1.Admin.Keys
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
                 { "401", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+                { "403", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
+                { "422", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
                 { "503", global::Tora.Client.Models.Problem.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Tora.Client.Models.CreatedApiKeyResource>(requestInfo, global::Tora.Client.Models.CreatedApiKeyResource.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
