@@ -79,6 +79,10 @@ public sealed class UsageTests(ServiceFixture service)
         Assert.Equal(["/to", "/from"], problem.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("pointer").GetString()));
         var reversed = await tenant.GetAsync("/v1/usage?from=2026-02-01&to=2026-01-01");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, reversed.StatusCode);
+        // A 'to' at the start of time has no earlier default 'from': an empty report, never a 500.
+        var earliest = await tenant.GetAsync("/v1/usage?to=0001-01-02");
+        Assert.Equal(HttpStatusCode.OK, earliest.StatusCode);
+        Assert.Empty((await earliest.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").EnumerateArray());
 
         // The same as Prometheus counters of the worker, labelled by tenant.
         Assert.Equal(2, WorkerMetrics.TenantGenerations.WithLabels("usage-a", "tora-tiny", "succeeded").Value - before);

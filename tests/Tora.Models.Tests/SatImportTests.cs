@@ -403,7 +403,7 @@ public sealed class SatLayoutTests
             Console.SetError(previous);
         }
         Assert.Contains("tora: --transformer applies to a diffusers pipeline folder", error.ToString());
-        Assert.Contains("tora: --only transformer writes a diffusers folder", error.ToString());
+        Assert.Contains("tora: --only transformer|vae and --layers write a diffusers folder", error.ToString());
         Assert.False(Directory.Exists(Path.Combine(root, "r")));
     }
 }

@@ -37,9 +37,20 @@ public static class TrajectoriesApi
                 MultipartBodyLengthLimit = CreateRequestReader.MaxBodyBytes, ValueLengthLimit = 1024 * 1024, ValueCountLimit = 4,
             }, ct);
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, null, CreateRequestReader.TooLarge());
+        }
+        catch (IOException e) when (!http.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // A truncated or malformed multipart body is the client's error, as on create.
+            return (null, null, ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
+        }
         catch (InvalidDataException e)
         {
-            return (null, null, ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
+            return (null, null, e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
+                ? CreateRequestReader.TooLarge()
+                : ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
         }
         foreach (var key in form.Keys.Concat(form.Files.Select(f => f.Name)))
             if (key is not ("request" or "flow_video"))

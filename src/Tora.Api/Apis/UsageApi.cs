@@ -84,7 +84,9 @@ public static class UsageApi
     {
         var errors = new List<FieldError>();
         var to = Parse(toText, "/to", errors) ?? DateTimeOffset.UtcNow;
-        var from = Parse(fromText, "/from", errors) ?? to - DefaultRange;
+        // A 'to' within the default range of the earliest time has no earlier default: start at the earliest.
+        var from = Parse(fromText, "/from", errors)
+            ?? (to - DateTimeOffset.MinValue < DefaultRange ? DateTimeOffset.MinValue : to - DefaultRange);
         if (errors.Count == 0 && from >= to) errors.Add(new("/from", "invalid_range", "from must be before to"));
         if (errors.Count > 0) return ApiProblem.Validation(errors);
         var rows = await usage.ReadAsync(tenant, from, to, ct);

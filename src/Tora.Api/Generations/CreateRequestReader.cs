@@ -210,7 +210,7 @@ public static class CreateRequestReader
         }
     }
 
-    private static ProblemHttpResult TooLarge(string? detail = null) =>
+    internal static ProblemHttpResult TooLarge(string? detail = null) =>
         ApiProblem.Create(StatusCodes.Status413PayloadTooLarge, "payload_too_large", "The request body is too large.",
             detail ?? $"the body is larger than {MaxBodyBytes / (1024 * 1024)} MB");
 }
