@@ -219,6 +219,22 @@ public sealed class PrismProxyTests(ServiceFixture service) : IAsyncLifetime
         await SendAsync("redeliver", HttpMethod.Post, $"{location}/webhook-deliveries/{eventId}/redeliver");
         await SendAsync("redeliver unknown", HttpMethod.Post, $"{location}/webhook-deliveries/{Guid.NewGuid()}/redeliver", expect: 404);
 
+        // Keys (admin) and usage: create, list, rotate, revoke; the tenant's usage and the admin's; a tenant key on admin routes.
+        var adminKey = (await service.Api.Services.GetRequiredService<ApiKeyStore>().CreateAsync("prism-admin", true, default)).Key;
+        Action<HttpRequestHeaders> asAdmin = h => h.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+        var issued = await (await SendAsync("admin key create", HttpMethod.Post, "/v1/admin/keys",
+            Json(new { tenant = "prism-b", admin = false, expires_in_days = 90, name = "ci" }), asAdmin, anonymous: true, expect: 201))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        await SendAsync("admin key list", HttpMethod.Get, "/v1/admin/keys?tenant=prism-b", headers: asAdmin, anonymous: true, expect: 200);
+        await SendAsync("admin key list as tenant", HttpMethod.Get, "/v1/admin/keys", expect: 403);
+        await SendAsync("key rotate", HttpMethod.Post, "/v1/keys/rotate",
+            headers: h => h.Authorization = new AuthenticationHeaderValue("Bearer", issued.GetProperty("key").GetString()), anonymous: true, expect: 201);
+        await SendAsync("admin key revoke", HttpMethod.Delete, $"/v1/admin/keys/{issued.GetProperty("id")}", headers: asAdmin, anonymous: true, expect: 204);
+        await SendAsync("usage", HttpMethod.Get, "/v1/usage", expect: 200);
+        await SendAsync("usage range", HttpMethod.Get, "/v1/usage?from=2026-01-01&to=2026-02-01T00:00:00Z", expect: 200);
+        await SendAsync("admin usage", HttpMethod.Get, "/v1/admin/usage?tenant=prism", headers: asAdmin, anonymous: true, expect: 200);
+        await SendAsync("admin usage as tenant", HttpMethod.Get, "/v1/admin/usage", expect: 403);
+
         // An expired generation's files answer 410.
         await using (var db = NpgsqlDataSource.Create(service.ConnectionString))
         await using (var cmd = db.CreateCommand($"UPDATE generations SET status = 'expired' WHERE id = '{done.GetProperty("id").GetString()}'"))
