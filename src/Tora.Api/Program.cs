@@ -16,6 +16,8 @@ using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Jobs;
+using Tora.Core.Observability;
+using OpenTelemetry.Trace;
 using Tora.Core.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -27,6 +29,8 @@ var connectionString = builder.Configuration.GetToraConnectionString();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = CreateRequestReader.MaxBodyBytes);
 builder.Services.AddToraCore(builder.Configuration, "tora-api");
 builder.Services.AddToraProblems();
+// One trace per generation (OTLP by the standard OTEL_* variables; off when unset): the request span is the root.
+builder.Services.AddToraTracing(builder.Configuration, "tora-api", t => t.AddAspNetCoreInstrumentation());
 builder.Services.AddMemoryCache();
 builder.Services.ConfigureHttpJsonOptions(o =>
 {

@@ -7,6 +7,7 @@ using Tora.Core.Blobs;
 using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
+using Tora.Core.Observability;
 using Tora.Inference;
 using Tora.Motion.Trajectories;
 using Tora.Motion.Video;
@@ -41,12 +42,18 @@ public sealed class GenerationJob(
             return;
         }
         var model = g.Input.Model;
+        // Continues the trace of the request that created the generation (ToraTracing; no-op when not tracing).
+        using var run = ToraTracing.Source.StartActivity("generation.run", ActivityKind.Consumer, ToraTracing.ParentOf(g.TraceParent));
+        run?.SetTag("tora.generation.id", g.Id.ToString());
+        run?.SetTag("tora.tenant", g.Tenant);
+        run?.SetTag("tora.model", model);
+        run?.SetTag("tora.attempt", retry + 1);
         var total = Stopwatch.StartNew();
         var scratch = Path.Combine(options.Value.ScratchRoot ?? Path.GetTempPath(), $"tora-job-{generationId:N}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(scratch);
         // Cancelled when a progress report learns that the client asked to cancel (stops at the next step).
         using var clientCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel, logger);
+        var progress = new StoreProgress(store, g.Id, jobId, model, clientCancel, logger, run?.Context ?? default);
         var storage = new BlobStoreRetry(options.Value.StorageRetryWindow);
         // Keys this attempt may have written (added before each put: a put that timed out may still have landed).
         var pieces = new List<string>();
@@ -129,6 +136,7 @@ public sealed class GenerationJob(
         }
         finally
         {
+            progress.EndPhase();
             try { Directory.Delete(scratch, recursive: true); } catch (IOException) { /* best effort */ }
         }
     }
@@ -150,6 +158,7 @@ public sealed class GenerationJob(
 
     private async Task FailAsync(Generation g, string jobId, string code, string message, Stopwatch total)
     {
+        Activity.Current?.SetStatus(ActivityStatusCode.Error, code);
         WorkerMetrics.Failures.WithLabels(g.Input.Model, code).Inc();
         WorkerMetrics.JobSeconds.WithLabels(g.Input.Model, "failed").Observe(total.Elapsed.TotalSeconds);
         WorkerMetrics.RecordUsage(g.Tenant, g.Input.Model, GenerationStatus.Failed, total.Elapsed.TotalSeconds);
@@ -311,15 +320,33 @@ public sealed class GenerationJob(
     /// failure, so a down server costs no connect attempt per step) and the run goes on — a restart of PostgreSQL must
     /// not throw away minutes of GPU work.
     /// </summary>
-    private sealed class StoreProgress(GenerationStore store, Guid id, string jobId, string model, CancellationTokenSource clientCancel, ILogger logger)
+    private sealed class StoreProgress(
+        GenerationStore store, Guid id, string jobId, string model, CancellationTokenSource clientCancel, ILogger logger, ActivityContext run)
         : IProgress<GenerationProgress>
     {
         private static readonly TimeSpan OutagePause = TimeSpan.FromSeconds(2);
         private readonly Stopwatch _step = Stopwatch.StartNew();
         private long _quietUntil;
+        private string? _phase;
+        private DateTimeOffset _phaseStart;
+        private int _phaseSteps;
+
+        /// <summary>Ends the current phase's span (a phase is a span of the run: the denoising loop is one).</summary>
+        public void EndPhase()
+        {
+            if (_phase is null) return;
+            ToraTracing.RecordSpan(_phase, run, _phaseStart, DateTimeOffset.UtcNow, ("tora.steps", _phaseSteps));
+            _phase = null;
+        }
 
         public void Report(GenerationProgress value)
         {
+            if (value.Phase != _phase && run != default)
+            {
+                EndPhase();
+                (_phase, _phaseStart, _phaseSteps) = (value.Phase, DateTimeOffset.UtcNow, 0);
+            }
+            if (value.Phase == _phase) _phaseSteps = value.Step;
             if (value.Phase == GenerationPhases.Denoise && value.Step > 0) WorkerMetrics.StepSeconds.WithLabels(model).Observe(_step.Elapsed.TotalSeconds);
             _step.Restart();
             if (Environment.TickCount64 < _quietUntil) return;

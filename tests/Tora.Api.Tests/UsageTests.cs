@@ -83,6 +83,10 @@ public sealed class UsageTests(ServiceFixture service)
         var earliest = await tenant.GetAsync("/v1/usage?to=0001-01-02");
         Assert.Equal(HttpStatusCode.OK, earliest.StatusCode);
         Assert.Empty((await earliest.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").EnumerateArray());
+        // A time with an offset (stored times are UTC).
+        var offset = await tenant.GetFromJsonAsync<JsonElement>($"/v1/usage?from={today}T00:00:00%2B02:00");
+        Assert.Equal(TimeSpan.Zero, offset.GetProperty("from").GetDateTimeOffset().Offset);
+        Assert.NotEmpty(offset.GetProperty("data").EnumerateArray());
 
         // The same as Prometheus counters of the worker, labelled by tenant.
         Assert.Equal(2, WorkerMetrics.TenantGenerations.WithLabels("usage-a", "tora-tiny", "succeeded").Value - before);

@@ -102,7 +102,7 @@ public static class UsageApi
         if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
             return new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
-            return t;
+            return t.ToUniversalTime(); // PostgreSQL's timestamptz takes UTC only
         errors.Add(new(pointer, "invalid_time", $"{pointer[1..]} must be an RFC 3339 date-time or a date (yyyy-MM-dd)"));
         return null;
     }

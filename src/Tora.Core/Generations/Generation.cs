@@ -147,6 +147,8 @@ public sealed record Generation
     public ReproducibilityInfo? Reproducibility { get; init; }
     /// <summary>When its files expire.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>The W3C traceparent of the request that created it (null when the API was not tracing).</summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>The JSON settings for stored documents (snake_case, like the API).</summary>

@@ -14,7 +14,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     private const string Columns = """
         id, tenant, status, queue, input, first_frame_key, created_at, dispatched_at, job_id, started_at, finished_at,
         phase, step, total_steps, attempts, worker, error_code, error_message, video_key, video_etag, video_bytes,
-        thumbnail_key, timings, reproducibility, expires_at
+        thumbnail_key, timings, reproducibility, expires_at, traceparent
         """;
 
     /// <summary>Stores a new generation (one autocommitted statement: when it returns, the row is committed).</summary>
@@ -33,8 +33,8 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     /// </remarks>
     public async Task<bool> InsertAsync(Generation g, IdempotencyReservation? reservation, CancellationToken ct)
     {
-        const string Values = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $8 + make_interval(secs => $10)";
-        const string InsertColumns = "id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps, deadline_at";
+        const string Values = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $8 + make_interval(secs => $10), $13";
+        const string InsertColumns = "id, tenant, model, queue, status, input, first_frame_key, created_at, total_steps, deadline_at, traceparent";
         await using var cmd = dataSource.CreateCommand(reservation is null
             ? $"INSERT INTO generations ({InsertColumns}) VALUES ({Values})"
             : $"""
@@ -54,12 +54,20 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
         cmd.Parameters.Add(new() { Value = g.CreatedAt });
         cmd.Parameters.Add(new() { Value = g.TotalSteps });
         cmd.Parameters.Add(new() { Value = (object?)(double?)g.Input.CancelAfter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
+        if (reservation is null)
+        {
+            // $11 and $12 belong to the reservation: typed placeholders keep the numbering of $13.
+            cmd.Parameters.Add(new() { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bytea });
+        }
         if (reservation is not null)
         {
             if (reservation.Tenant != g.Tenant) throw new ArgumentException("the reservation belongs to another tenant", nameof(reservation));
             cmd.Parameters.Add(new() { Value = reservation.Key });
             cmd.Parameters.Add(new() { Value = reservation.Fingerprint });
         }
+        // The accepting request's trace context, so the worker and the webhook deliveries continue its trace.
+        cmd.Parameters.Add(new() { Value = (object?)(g.TraceParent ?? Observability.ToraTracing.CurrentTraceParent()) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 
@@ -414,6 +422,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
             Timings = r.IsDBNull(22) ? null : JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(22), StoredJson.Options),
             Reproducibility = r.IsDBNull(23) ? null : JsonSerializer.Deserialize<ReproducibilityInfo>(r.GetString(23), StoredJson.Options),
             ExpiresAt = T(r, 24),
+            TraceParent = S(r, 25),
         };
     }
 }

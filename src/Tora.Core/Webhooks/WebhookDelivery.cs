@@ -139,8 +139,18 @@ public sealed class WebhookDeliveryJob(
         }
         if (claim.Attempt is not { } claimed) return;
         attempt = claimed; // the next number when this job's earlier run was cut off mid-attempt
+        // Each attempt is a span of the generation's trace (read only while tracing).
+        using var span = Observability.ToraTracing.Source.HasListeners()
+            ? Observability.ToraTracing.Source.StartActivity("webhook.deliver", System.Diagnostics.ActivityKind.Producer,
+                Observability.ToraTracing.ParentOf(await store.GetTraceParentAsync(ev.GenerationId, cancellationToken)))
+            : null;
+        span?.SetTag("tora.webhook.event", ev.Type);
+        span?.SetTag("tora.webhook.attempt", attempt);
+        span?.SetTag("tora.generation.id", ev.GenerationId.ToString());
         var attemptedAt = DateTimeOffset.UtcNow;
         var result = await sender.SendAsync(ev.Url, "msg_" + ev.Id.ToString("N"), Encoding.UTF8.GetBytes(ev.Payload), secrets, cancellationToken);
+        span?.SetTag("http.response.status_code", result.StatusCode);
+        if (!result.Success) span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result.Error ?? $"HTTP {result.StatusCode}");
         var log = new WebhookAttempt(attempt, attemptedAt, result.StatusCode, result.Error, result.DurationMs);
         var delays = options.Value.EffectiveRetryDelays;
         if (result.Success)

@@ -81,6 +81,14 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         return await r.ReadAsync(ct) ? ReadEvent(r) : null;
     }
 
+    /// <summary>The stored W3C traceparent of a generation (null when none or gone), so a delivery continues its trace.</summary>
+    public async Task<string?> GetTraceParentAsync(Guid generationId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT traceparent FROM generations WHERE id = $1");
+        cmd.Parameters.Add(new() { Value = generationId });
+        return await cmd.ExecuteScalarAsync(ct) as string;
+    }
+
     /// <summary>The events of a generation with their attempts, oldest first.</summary>
     public async Task<IReadOnlyList<(WebhookEvent Event, IReadOnlyList<WebhookAttempt> Attempts)>> ListForGenerationAsync(
         Guid generationId, CancellationToken ct)
