@@ -202,14 +202,21 @@ public static class GenerationsApi
     }
 
     /// <summary>
-    /// The 202 body of a committed generation with the queue position a GET would show. Committed means accepted: a
+    /// Queues up to this long get their position in the 202 answer; past it the position is null there (a GET
+    /// counts it), since counting costs a pass over the queue on every accept (bench/README.md, accept path).
+    /// </summary>
+    public const int AcceptedPositionLimit = 1000;
+
+    /// <summary>
+    /// The 202 body of a committed generation with the queue position a GET would show (null past
+    /// <see cref="AcceptedPositionLimit"/> queued generations). Committed means accepted: a
     /// database outage while counting the queue leaves the position unknown (null) instead of failing the request.
     /// </summary>
     private static async Task<GenerationResource> AcceptedResourceAsync(Generation g, GenerationStore store, CancellationToken ct)
     {
         try
         {
-            return await ResourceAsync(g, store, ct);
+            return g.ToResource(await store.QueuePositionIfShorterThanAsync(g.Queue, g.Id, AcceptedPositionLimit, ct));
         }
         catch (Exception e) when (DatabaseOutage.IsOutage(e))
         {

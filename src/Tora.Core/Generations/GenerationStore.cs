@@ -115,6 +115,23 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     }
 
     /// <summary>
+    /// <see cref="QueuePositionAsync"/> when the queue holds fewer than <paramref name="limit"/> queued generations,
+    /// else null (not counted). The position costs a pass over the whole queue; the accept path answers with it only
+    /// while that is cheap, so a long backlog does not slow every accept down (a GET always counts).
+    /// </summary>
+    public async Task<int?> QueuePositionIfShorterThanAsync(string queue, Guid id, int limit, CancellationToken ct)
+    {
+        await using (var probe = dataSource.CreateCommand(
+            "SELECT count(*) FROM (SELECT 1 FROM generations WHERE queue = $1 AND status = 'queued' LIMIT $2) q"))
+        {
+            probe.Parameters.Add(new() { Value = queue });
+            probe.Parameters.Add(new() { Value = (long)limit });
+            if ((long)(await probe.ExecuteScalarAsync(ct))! >= limit) return null;
+        }
+        return await QueuePositionAsync(queue, id, ct);
+    }
+
+    /// <summary>
     /// How many queued generations of the same queue start before this one, in the order the dispatcher releases
     /// them (<see cref="Jobs.FairScheduler"/>): those already released to the workers, then the outbox in pass order,
     /// each tenant's generations projected from its current pass (FIFO within the tenant, 1/weight apart). A
