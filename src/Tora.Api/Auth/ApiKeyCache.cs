@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Caching.Memory;
 using Npgsql;
+using Tora.Core.Database;
 using Tora.Core.Tenancy;
 
 namespace Tora.Api.Auth;
@@ -55,52 +56,9 @@ public sealed class ApiKeyChangeListener(NpgsqlDataSource dataSource, ApiKeyCach
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
 
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, e) => cache.Evict(e.Payload);
-                await using (var listen = new NpgsqlCommand($"LISTEN {ApiKeyStore.ChangeChannel}", connection))
-                    await listen.ExecuteNonQueryAsync(stoppingToken);
-                cache.Clear();
-                try
-                {
-                    while (!stoppingToken.IsCancellationRequested)
-                    {
-                        // Probed often: a dropped connection must be noticed (and the cache cleared) well within the
-                        // few seconds a revocation may take to apply.
-                        if (await connection.WaitAsync(ProbeInterval, stoppingToken)) continue;
-                        await using var probe = new NpgsqlCommand("SELECT 1", connection);
-                        await probe.ExecuteScalarAsync(stoppingToken);
-                    }
-                }
-                finally
-                {
-                    // The pool does not reset connections: stop listening before this one goes back.
-                    try
-                    {
-                        await using var unlisten = new NpgsqlCommand("UNLISTEN *", connection);
-                        await unlisten.ExecuteNonQueryAsync(CancellationToken.None);
-                    }
-                    catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
-                    {
-                        // Broken connection: nothing to undo.
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                cache.Clear();
-                logger.LogWarning(e, "LISTEN {Channel} failed; reconnecting in 1 s", ApiKeyStore.ChangeChannel);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        // Probed often: a dropped connection must be noticed (and the cache cleared) well within the few seconds a
+        // revocation may take to apply. While not listening, nothing cached can be trusted.
+        PostgresListener.RunAsync(dataSource, ApiKeyStore.ChangeChannel, cache.Evict, cache.Clear, cache.Clear,
+            ProbeInterval, logger, stoppingToken);
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Npgsql;
+using Tora.Core.Database;
 
 namespace Tora.Api.Generations;
 
@@ -38,56 +39,15 @@ public sealed class GenerationEventHub(NpgsqlDataSource dataSource, ILogger<Gene
     }
 
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        // After (re)listening and after a failure, every subscriber looks again: what happened meanwhile was missed.
+        PostgresListener.RunAsync(dataSource, Channel, OnNotification, WakeAll, WakeAll, ProbeInterval, logger, stoppingToken);
+
+    private void OnNotification(string payload)
     {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, e) =>
-                {
-                    var space = e.Payload.IndexOf(' ');
-                    if (space > 0 && Guid.TryParse(e.Payload.AsSpan(0, space), out var id) && _subscribers.TryGetValue(id, out var set))
-                        foreach (var s in set.Keys) s.Wake();
-                };
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection)) await listen.ExecuteNonQueryAsync(stoppingToken);
-                WakeAll(); // anything that happened while not listening
-                try
-                {
-                    while (!stoppingToken.IsCancellationRequested)
-                    {
-                        // A quiet connection is probed now and then, so a silently dropped one is noticed and replaced.
-                        if (await connection.WaitAsync(ProbeInterval, stoppingToken)) continue;
-                        await using var probe = new NpgsqlCommand("SELECT 1", connection);
-                        await probe.ExecuteScalarAsync(stoppingToken);
-                    }
-                }
-                finally
-                {
-                    // The pool does not reset connections (NoResetOnClose): stop listening before this one goes back.
-                    try
-                    {
-                        await using var unlisten = new NpgsqlCommand("UNLISTEN *", connection);
-                        await unlisten.ExecuteNonQueryAsync(CancellationToken.None);
-                    }
-                    catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
-                    {
-                        // Broken connection: nothing to undo.
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "LISTEN {Channel} failed; reconnecting in 1 s", Channel);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
-                WakeAll();
-            }
-        }
+        var space = payload.IndexOf(' ');
+        if (space > 0 && Guid.TryParse(payload.AsSpan(0, space), out var id) && _subscribers.TryGetValue(id, out var set))
+            foreach (var s in set.Keys) s.Wake();
     }
 
     private void WakeAll()
