@@ -113,20 +113,20 @@ public sealed class FairScheduler(LimitOptions? limits)
     /// <see cref="StuckAfter"/> is taken to be stuck (its job fetched by a worker that died before claiming it, which
     /// Hangfire hands out again only after the invisibility timeout) and no longer holds back the queue.
     /// </summary>
-    /// <remarks>Only the queues with work to release are counted, each by an index range of its own.</remarks>
+    /// <remarks>
+    /// Counted only for the queues with work to release, one queue at a time (a lateral join), so every count is an
+    /// index range of that queue whatever the other queues hold and whatever plan the statement is cached with.
+    /// </remarks>
     private static async Task<Dictionary<string, int>> RoomAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, IEnumerable<string> queues, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT coalesce(w.queue, r.queue),
-                   greatest(coalesce(w.n, 0), 1)
-                   - CASE WHEN coalesce(x.n, 0) < coalesce(w.n, 0) THEN coalesce(r.fresh, 0) ELSE coalesce(r.n, 0) END
-            FROM (SELECT queue, count(*) AS n FROM workers WHERE heartbeat_at > now() - $1 AND queue = ANY($3) GROUP BY queue) w
-            FULL JOIN (SELECT queue, count(*) AS n, count(*) FILTER (WHERE dispatched_at > now() - $2) AS fresh FROM generations
-                       WHERE dispatched_at IS NOT NULL AND status = 'queued' AND attempts = 0 AND queue = ANY($3) GROUP BY queue) r
-                   ON r.queue = w.queue
-            LEFT JOIN (SELECT queue, count(*) AS n FROM generations WHERE status = 'running' AND queue = ANY($3) GROUP BY queue) x
-                   ON x.queue = coalesce(w.queue, r.queue)
+            SELECT q.queue, greatest(w.n, 1) - CASE WHEN x.n < w.n THEN r.fresh ELSE r.n END
+            FROM unnest($3::text[]) AS q(queue)
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM workers WHERE queue = q.queue AND heartbeat_at > now() - $1) w
+            CROSS JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE dispatched_at > now() - $2) AS fresh FROM generations
+                                WHERE queue = q.queue AND dispatched_at IS NOT NULL AND status = 'queued' AND attempts = 0) r
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM generations WHERE queue = q.queue AND status = 'running') x
             """, connection, tx);
         cmd.Parameters.Add(new() { Value = Workers.WorkerRegistry.LiveWindow });
         cmd.Parameters.Add(new() { Value = StuckAfter });
