@@ -10,7 +10,7 @@ using Tora.Core.Tenancy;
 using Tora.Inference;
 using Tora.TestSupport;
 using Tora.Worker;
-using Tora.Api.Tests;
+using Tora.TestSupport.Service;
 
 namespace Tora.Web.Tests;
 
