@@ -77,8 +77,8 @@ public sealed class GenerationJob(
             var timings = result.PhaseMilliseconds.ToDictionary(p => p.Key + "_ms", p => Math.Round(p.Value, 1));
             timings["store_ms"] = Math.Round(store0.Elapsed.TotalMilliseconds, 1);
             timings["worker_ms"] = Math.Round(total.Elapsed.TotalMilliseconds, 1);
-            var r = result.Reproducibility;
-            var repro = new ReproducibilityInfo(r.ModelPackageHash, r.Scheduler, r.OnnxRuntimeVersion, r.ExecutionProvider, g.Input.Seed, worker, g.Input.Motion);
+            var repro = new ReproducibilityInfo(result.ModelPackageHash, result.Scheduler, result.OnnxRuntimeVersion, result.ExecutionProvider,
+                g.Input.Seed, worker, g.Input.Motion);
             if (!await ThroughOutageAsync(g.Id, "recording the result", () => store.CompleteAsync(g.Id, jobId, stored, timings, repro, CancellationToken.None), cancellationToken))
             {
                 // Deleted while running: its files must not outlive it.
@@ -86,8 +86,8 @@ public sealed class GenerationJob(
             }
             WorkerMetrics.JobSeconds.WithLabels(model, "succeeded").Observe(total.Elapsed.TotalSeconds);
             WorkerMetrics.RecordUsage(g.Tenant, model, GenerationStatus.Succeeded, timings["worker_ms"] / 1000, timings,
-                (double)result.FrameCount / result.Fps);
-            logger.LogInformation("generation {Id} succeeded in {Seconds:F1} s ({Frames} frames)", g.Id, total.Elapsed.TotalSeconds, result.FrameCount);
+                (double)result.Geometry.Frames / result.Fps);
+            logger.LogInformation("generation {Id} succeeded in {Seconds:F1} s ({Frames} frames)", g.Id, total.Elapsed.TotalSeconds, result.Geometry.Frames);
         }
         catch (GenerationException e)
         {
@@ -192,7 +192,7 @@ public sealed class GenerationJob(
         }
     }
 
-    private async Task<VideoGenerationRequest> BuildRequestAsync(Generation g, string outputPath, BlobStoreRetry storage,
+    private async Task<GenerationRequest> BuildRequestAsync(Generation g, string outputPath, BlobStoreRetry storage,
         IProgress<GenerationProgress> progress, CancellationToken ct)
     {
         byte[]? firstFrame = null;
@@ -209,16 +209,14 @@ public sealed class GenerationJob(
             flowVideo = await DecodeFlowVideoAsync(mp4, g.Input, ct);
         }
         var i = g.Input;
-        return new VideoGenerationRequest
+        return new GenerationRequest
         {
             Prompt = i.Prompt,
             NegativePrompt = i.NegativePrompt,
             Trajectories = StoredTrajectories(i),
             FirstFrame = firstFrame,
             FlowVideo = flowVideo,
-            NumFrames = i.NumFrames,
-            Width = i.Width,
-            Height = i.Height,
+            Geometry = new VideoGeometry(i.NumFrames, i.Height, i.Width),
             Steps = i.Steps,
             GuidanceScale = i.GuidanceScale,
             DynamicCfg = i.DynamicCfg,
