@@ -13,6 +13,9 @@ namespace Tora.Api.Apis;
 /// <summary>Server-Sent Events settings. Bound from <c>Tora:Events</c>.</summary>
 public sealed class EventStreamOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Events";
+
     /// <summary>How often an idle stream sends a comment line (keeps proxies from closing it) and the queue position.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 }

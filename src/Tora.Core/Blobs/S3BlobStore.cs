@@ -9,6 +9,9 @@ namespace Tora.Core.Blobs;
 /// <summary>S3-compatible blob store settings. Bound from <c>Tora:Storage:S3</c>; used when <c>Tora:Storage:Kind</c> is <c>s3</c>.</summary>
 public sealed class S3StorageOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Storage:S3";
+
     /// <summary>Endpoint of an S3-compatible service (MinIO, Ceph, R2, s3rver…); empty for AWS itself (then <see cref="Region"/> picks it).</summary>
     public string? ServiceUrl { get; set; }
     /// <summary>Region (also the signing region of S3-compatible services).</summary>
