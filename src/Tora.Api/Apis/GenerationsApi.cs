@@ -1,17 +1,13 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Tora.Api.Auth;
 using Tora.Api.Generations;
 using Tora.Api.Limits;
 using Tora.Api.Problems;
-using Tora.Core;
 using Tora.Core.Blobs;
-using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
-using Tora.Core.Webhooks;
 
 namespace Tora.Api.Apis;
 
@@ -205,7 +201,7 @@ public static class GenerationsApi
         string id, ClaimsPrincipal user, GenerationStore store, GenerationCanceller canceller, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var guid)) return ApiProblem.NotFound($"generation {id}");
-        var outcome = await canceller.CancelAsync(guid, user.Tenant(), "cancelled", "cancelled by the client", ct);
+        var outcome = await canceller.CancelAsync(guid, user.Tenant(), CancelCodes.Cancelled, "cancelled by the client", ct);
         var g = await store.GetAsync(user.Tenant(), guid, ct);
         if (outcome == CancelOutcome.NotFound || g is null) return ApiProblem.NotFound($"generation {id}");
         return outcome switch
