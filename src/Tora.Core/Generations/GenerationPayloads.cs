@@ -83,6 +83,8 @@ public sealed record GenerationPage(
     [JsonPropertyName("object")] public string Object => "list";
 }
 
+// The event and webhook records below carry no JsonPropertyName: GenerationPayloads.Json writes them in snake_case.
+
 /// <summary>The data of an SSE <c>status</c> event: a status change.</summary>
 /// <param name="Id">The generation.</param>
 /// <param name="Status">The new status.</param>
@@ -91,14 +93,7 @@ public sealed record GenerationPage(
 /// <param name="TotalSteps">Steps in all.</param>
 /// <param name="Attempts">Attempts started.</param>
 /// <param name="Error">Why it failed or was cancelled (those statuses only).</param>
-public sealed record GenerationStatusEvent(
-    [property: JsonPropertyName("id")] Guid Id,
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("phase")] string? Phase,
-    [property: JsonPropertyName("step")] int Step,
-    [property: JsonPropertyName("total_steps")] int TotalSteps,
-    [property: JsonPropertyName("attempts")] int Attempts,
-    [property: JsonPropertyName("error")] ErrorResource? Error);
+public sealed record GenerationStatusEvent(Guid Id, string Status, string? Phase, int Step, int TotalSteps, int Attempts, ErrorResource? Error);
 
 /// <summary>The data of an SSE <c>progress</c> event: a new step or phase.</summary>
 /// <param name="Id">The generation.</param>
@@ -108,30 +103,18 @@ public sealed record GenerationStatusEvent(
 /// <param name="TotalSteps">Steps in all.</param>
 /// <param name="Percent">0–100.</param>
 /// <param name="EtaSeconds">Estimated seconds left at that moment.</param>
-public sealed record GenerationProgressEvent(
-    [property: JsonPropertyName("id")] Guid Id,
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("phase")] string? Phase,
-    [property: JsonPropertyName("step")] int Step,
-    [property: JsonPropertyName("total_steps")] int TotalSteps,
-    [property: JsonPropertyName("percent")] double Percent,
-    [property: JsonPropertyName("eta_seconds")] double? EtaSeconds);
+public sealed record GenerationProgressEvent(Guid Id, string Status, string? Phase, int Step, int TotalSteps, double Percent, double? EtaSeconds);
 
 /// <summary>The data of an SSE <c>queue</c> event: the position of a queued generation.</summary>
 /// <param name="Id">The generation.</param>
 /// <param name="QueuePosition">Generations of the same model ahead of it.</param>
-public sealed record GenerationQueueEvent(
-    [property: JsonPropertyName("id")] Guid Id,
-    [property: JsonPropertyName("queue_position")] int QueuePosition);
+public sealed record GenerationQueueEvent(Guid Id, int QueuePosition);
 
 /// <summary>The body of a generation webhook (Standard Webhooks), as signed and sent.</summary>
 /// <param name="Type">The event type, <c>generation.&lt;status&gt;</c>.</param>
 /// <param name="Timestamp">When the status changed (UTC, milliseconds).</param>
 /// <param name="Data">The generation in short.</param>
-public sealed record GenerationWebhook(
-    [property: JsonPropertyName("type")] string Type,
-    [property: JsonPropertyName("timestamp")] string Timestamp,
-    [property: JsonPropertyName("data")] GenerationWebhookData Data);
+public sealed record GenerationWebhook(string Type, string Timestamp, GenerationWebhookData Data);
 
 /// <summary>The generation as a webhook shows it.</summary>
 /// <param name="Id">Id.</param>
@@ -140,16 +123,11 @@ public sealed record GenerationWebhook(
 /// <param name="Error">Why it failed or was cancelled (those statuses only).</param>
 /// <param name="Urls">Links.</param>
 /// <param name="Metadata">The client's metadata, echoed.</param>
-public sealed record GenerationWebhookData(
-    [property: JsonPropertyName("id")] Guid Id,
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("model")] string Model,
-    [property: JsonPropertyName("error")] ErrorResource? Error,
-    [property: JsonPropertyName("urls")] UrlsResource Urls,
-    [property: JsonPropertyName("metadata")] IReadOnlyDictionary<string, string>? Metadata)
+public sealed record GenerationWebhookData(Guid Id, string Status, string Model, ErrorResource? Error, UrlsResource Urls,
+    IReadOnlyDictionary<string, string>? Metadata)
 {
     /// <summary>Always <c>generation</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "generation";
+    public string Object => "generation";
 }
 
 /// <summary>
