@@ -41,7 +41,7 @@ public sealed class MotionReferenceTests(TinyPackageFixture fixture, Xunit.Abstr
         Assert.Equal(guided, Enumerable.Range(0, steps).Where(i => motion.GuidesStep(i, steps)));
 
         var after = new Dictionary<int, float[]>();
-        var result = await fixture.Pipeline.GenerateAsync(new ToraRequest
+        var result = await fixture.Pipeline.GenerateAsync(new GenerationRequest
         {
             Prompt = root.GetProperty("prompt").GetString()!,
             NegativePrompt = root.GetProperty("negative_prompt").GetString()!,
@@ -57,7 +57,7 @@ public sealed class MotionReferenceTests(TinyPackageFixture fixture, Xunit.Abstr
         Assert.Equal(stored.Order(), after.Keys.Order());
         foreach (var (k, latents) in after.OrderBy(p => p.Key))
             Compare($"{name}__latents_after_step_{k:D2}", latents);
-        Compare($"{name}__final_latents", result.FinalLatents);
+        Compare($"{name}__final_latents", result.FinalLatents!);
     }
 
     private void Compare(string key, float[] actual)
