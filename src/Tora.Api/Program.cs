@@ -61,6 +61,7 @@ builder.Services.AddSingleton<GenerationCanceller>();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<Tora.Api.Limits.TenantRateLimiter>();
 builder.Services.AddSingleton<GenerationEventHub>();
+builder.Services.AddSingleton<AcceptedQueuePosition>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<GenerationEventHub>());
 builder.Services.AddOptions<EventStreamOptions>().Bind(builder.Configuration.GetSection("Tora:Events"));
 builder.Services.AddOptions<IdempotencyOptions>().Bind(builder.Configuration.GetSection("Tora:Idempotency"));

@@ -87,7 +87,7 @@ public static class GenerationsApi
         HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
         IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, IdempotencyStore idempotency,
         IOptions<IdempotencyOptions> idempotencyOptions, GenerationEventHub hub, IOptions<RetentionOptions> retention,
-        IOptions<LimitOptions> limits, CancellationToken ct)
+        IOptions<LimitOptions> limits, AcceptedQueuePosition position, CancellationToken ct)
     {
         var (key, keyProblem) = IdempotencyKey.Read(http);
         if (keyProblem is not null) return keyProblem;
@@ -176,9 +176,9 @@ public static class GenerationsApi
             await idempotency.TryReleaseAsync(reservation);
             throw;
         }
-        dispatcher.Signal();
+        dispatcher.Signal(generation.Queue);
         var location = $"/v1/generations/{id}";
-        if (subscription is null) return TypedResults.Accepted(location, await AcceptedResourceAsync(generation, store, ct));
+        if (subscription is null) return TypedResults.Accepted(location, await AcceptedResourceAsync(generation, position, ct));
 
         http.HttpContext.Response.Headers["Preference-Applied"] = $"wait={wait}";
         try
@@ -202,21 +202,15 @@ public static class GenerationsApi
     }
 
     /// <summary>
-    /// Queues up to this long get their position in the 202 answer; past it the position is null there (a GET
-    /// counts it), since counting costs a pass over the queue on every accept (bench/README.md, accept path).
-    /// </summary>
-    public const int AcceptedPositionLimit = 1000;
-
-    /// <summary>
-    /// The 202 body of a committed generation with the queue position a GET would show (null past
-    /// <see cref="AcceptedPositionLimit"/> queued generations). Committed means accepted: a
+    /// The 202 body of a committed generation with the queue position a GET would show (null on a long queue, see
+    /// <see cref="AcceptedQueuePosition"/>). Committed means accepted: a
     /// database outage while counting the queue leaves the position unknown (null) instead of failing the request.
     /// </summary>
-    private static async Task<GenerationResource> AcceptedResourceAsync(Generation g, GenerationStore store, CancellationToken ct)
+    private static async Task<GenerationResource> AcceptedResourceAsync(Generation g, AcceptedQueuePosition position, CancellationToken ct)
     {
         try
         {
-            return g.ToResource(await store.QueuePositionIfShorterThanAsync(g.Queue, g.Id, AcceptedPositionLimit, ct));
+            return g.ToResource(await position.OfAsync(g, ct));
         }
         catch (Exception e) when (DatabaseOutage.IsOutage(e))
         {
