@@ -57,6 +57,7 @@ public static class ToraApiHosting
         AddAuthentication(services);
         services.AddSingleton<TenantRateLimiter>();
         services.AddSingleton<GenerationEventHub>();
+        services.AddSingleton<AcceptedQueuePosition>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationEventHub>());
         services.AddSingleton<GenerationCreator>();
         services.AddSingleton<GenerationCanceller>();

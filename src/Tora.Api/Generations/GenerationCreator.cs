@@ -54,14 +54,8 @@ public abstract record CreateOutcome
 public sealed class GenerationCreator(
     GenerationStore store, IdempotencyStore idempotency, IBlobStore blobs, GenerationDispatcher dispatcher, GenerationEventHub hub,
     WebhookTargetPolicy webhookPolicy, IOptions<ModelCatalogOptions> catalog, IOptions<RetentionOptions> retention,
-    IOptions<LimitOptions> limits, IOptions<IdempotencyOptions> idempotencyOptions)
+    IOptions<LimitOptions> limits, IOptions<IdempotencyOptions> idempotencyOptions, AcceptedQueuePosition acceptedPosition)
 {
-    /// <summary>
-    /// Queues up to this long get their position in the 202 answer; past it the position is null there (a GET
-    /// counts it), since counting costs a pass over the queue on every accept (bench/README.md, accept path).
-    /// </summary>
-    public const int AcceptedPositionLimit = 1000;
-
     /// <summary>Validates and accepts a submission.</summary>
     public async Task<CreateOutcome> CreateAsync(GenerationSubmission submission, CancellationToken ct)
     {
@@ -113,7 +107,7 @@ public sealed class GenerationCreator(
             TotalSteps = input.Steps,
         };
         if (!await StoreAsync(generation, image, flowVideo, reservation, ct)) return new CreateOutcome.KeyInFlight();
-        dispatcher.Signal();
+        dispatcher.Signal(generation.Queue);
         if (subscription is null) return new CreateOutcome.Accepted(await AcceptedResourceAsync(generation, ct), false, 0);
         return await WaitAsync(generation, subscription, wait, ct);
     }
@@ -169,15 +163,15 @@ public sealed class GenerationCreator(
     }
 
     /// <summary>
-    /// The 202 body of a committed generation with the queue position a GET would show (null past
-    /// <see cref="AcceptedPositionLimit"/> queued generations). Committed means accepted: a database outage while
+    /// The 202 body of a committed generation with the queue position a GET would show (null on a long queue, see
+    /// <see cref="AcceptedQueuePosition"/>). Committed means accepted: a database outage while
     /// counting the queue leaves the position unknown (null) instead of failing the request.
     /// </summary>
     private async Task<GenerationResource> AcceptedResourceAsync(Generation g, CancellationToken ct)
     {
         try
         {
-            return g.ToResource(await store.QueuePositionIfShorterThanAsync(g.Queue, g.Id, AcceptedPositionLimit, ct));
+            return g.ToResource(await acceptedPosition.OfAsync(g, ct));
         }
         catch (Exception e) when (DatabaseOutage.IsOutage(e))
         {
