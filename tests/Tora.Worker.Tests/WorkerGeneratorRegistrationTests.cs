@@ -5,7 +5,7 @@ using Tora.Inference.Pipeline;
 using Tora.TestSupport;
 using Tora.Worker;
 
-namespace Tora.Api.Tests;
+namespace Tora.Worker.Tests;
 
 /// <summary>
 /// Which generator a worker process serves jobs with: the ONNX pipeline over the configured model package, or the
