@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
+using Tora.Inference;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
 using Tora.Inference.Sampling;
@@ -42,13 +43,13 @@ public class PipelineBenchmarks
 
     /// <summary>The reference loop's settings: 4 steps, CFG 6 dynamic, frames only.</summary>
     [Benchmark(Baseline = true)]
-    public Task<ToraResult> Generate_4_steps() => Run(4, null);
+    public Task<GenerationResult> Generate_4_steps() => Run(4, null);
 
     /// <summary>The product default: 50 steps, and the MP4 written.</summary>
     [Benchmark]
-    public Task<ToraResult> Generate_50_steps_with_mp4() => Run(50, Path.Combine(_folder, "out.mp4"));
+    public Task<GenerationResult> Generate_50_steps_with_mp4() => Run(50, Path.Combine(_folder, "out.mp4"));
 
-    private Task<ToraResult> Run(int steps, string? mp4) => _pipeline!.GenerateAsync(new ToraRequest
+    private Task<GenerationResult> Run(int steps, string? mp4) => _pipeline!.GenerateAsync(new GenerationRequest
     {
         Prompt = "A squirrel gathering nuts.",
         Trajectories = _coaster,

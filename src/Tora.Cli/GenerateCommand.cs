@@ -134,7 +134,7 @@ public static class GenerateCommand
                 VaeTiling = o.VaeTiling,
                 Log = line => stdout.WriteLine(line),
             });
-            var request = new ToraRequest
+            var request = new GenerationRequest
             {
                 Prompt = o.Prompt,
                 NegativePrompt = o.Negative,
@@ -143,10 +143,11 @@ public static class GenerateCommand
                 OverlayTrajectory = flowVideo is not null && trajectories.Length > 0,
                 Motion = o.Motion,
                 FirstFrame = o.Image is null ? null : File.ReadAllBytes(o.Image),
-                Frames = o.Frames,
+                Geometry = geometry,
                 Steps = o.Steps,
                 GuidanceScale = o.Guidance,
                 DynamicCfg = o.DynamicCfg,
+                Seed = unchecked((long)o.Seed),
                 Noise = (INoiseSource?)recorder ?? source,
                 OutputPath = o.Out,
                 Fps = o.Fps,
@@ -155,11 +156,11 @@ public static class GenerateCommand
             var result = await pipeline.GenerateAsync(request, progress, cancellationToken);
             if (recorder is not null) Write(o.RecordNoise!, recorder.Save);
             if (o.OutFrames is not null)
-                Write(o.OutFrames, p => NpyArray.FromBytes(result.Frames, result.FrameCount, result.Height, result.Width, 3).Write(p));
+                Write(o.OutFrames, p => NpyArray.FromBytes(result.Pixels!, result.Geometry.Frames, result.Geometry.Height, result.Geometry.Width, 3).Write(p));
             if (o.OutLatents is not null)
-                Write(o.OutLatents, p => NpyArray.FromFloats(result.FinalLatents, result.LatentShape).Write(p));
+                Write(o.OutLatents, p => NpyArray.FromFloats(result.FinalLatents!, result.LatentShape!).Write(p));
             var phases = string.Join(", ", result.PhaseMilliseconds.Select(kv => $"{kv.Key} {kv.Value / 1000:F2} s"));
-            stdout.WriteLine($"{o.Out}: {result.FrameCount} frames {result.Width}x{result.Height} at {o.Fps} fps, "
+            stdout.WriteLine($"{o.Out}: {result.Geometry.Frames} frames {result.Geometry.Width}x{result.Geometry.Height} at {o.Fps} fps, "
                 + $"{(o.Noise is null ? $"seed {o.Seed}" : $"noise replayed from {o.Noise}")}, {result.ExecutionProvider}, {clock.Elapsed.TotalSeconds:F1} s ({phases})");
         }
         catch (GenerationException e)

@@ -41,9 +41,9 @@ public static class ServiceCollectionExtensions
     {
         var connectionString = configuration.GetToraConnectionString();
         services.AddSingleton(_ => CreateDataSource(connectionString, applicationName));
-        services.AddOptions<StorageOptions>().Bind(configuration.GetSection("Tora:Storage"))
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section))
             .Validate(o => !string.IsNullOrWhiteSpace(o.Root), "Tora:Storage:Root is empty").ValidateOnStart();
-        services.AddOptions<ModelCatalogOptions>().Bind(configuration.GetSection("Tora")).ValidateOnStart()
+        services.AddOptions<ModelCatalogOptions>().Bind(configuration.GetSection(ModelCatalogOptions.Section)).ValidateOnStart()
             .Validate(o => o.Effective.Select(m => m.Name).Distinct().Count() == o.Effective.Count, "Tora:Models has two models with one name")
             .Validate(o => o.Effective.All(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, "^[a-z0-9][a-z0-9-]{0,40}$")),
                 "Tora:Models: a model name must be lowercase letters, digits and '-' (it names a queue)")
@@ -54,10 +54,10 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<WorkerRegistry>();
-        var kind = configuration["Tora:Storage:Kind"] ?? "filesystem";
+        var kind = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>()?.Kind ?? new StorageOptions().Kind;
         if (kind.Equals("s3", StringComparison.OrdinalIgnoreCase))
         {
-            services.AddOptions<S3StorageOptions>().Bind(configuration.GetSection("Tora:Storage:S3"))
+            services.AddOptions<S3StorageOptions>().Bind(configuration.GetSection(S3StorageOptions.Section))
                 .Validate(o => !string.IsNullOrWhiteSpace(o.Bucket), "Tora:Storage:S3:Bucket is empty")
                 .Validate(o => o.SignedUrlLifetime > TimeSpan.Zero && o.SignedUrlLifetime <= TimeSpan.FromDays(7),
                     "Tora:Storage:S3:SignedUrlLifetime must be between 0 and 7 days").ValidateOnStart();
@@ -68,7 +68,7 @@ public static class ServiceCollectionExtensions
             services.AddSingleton<IBlobStore, FileSystemBlobStore>();
         else
             throw new InvalidOperationException($"Tora:Storage:Kind '{kind}' is unknown: use filesystem or s3");
-        services.AddOptions<WebhookOptions>().Bind(configuration.GetSection("Tora:Webhooks"))
+        services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.Section))
             .Validate(o => o.AttemptTimeout > TimeSpan.Zero && o.RetryDelays.All(d => d > TimeSpan.Zero) && o.MaxInFlightPerEndpoint > 0,
                 "Tora:Webhooks: AttemptTimeout, RetryDelays and MaxInFlightPerEndpoint must be positive");
         // The SSRF tests register their own IWebhookNetwork (recording, loopback only): TryAdd keeps one registered
@@ -77,9 +77,9 @@ public static class ServiceCollectionExtensions
         services.AddSingleton(sp => new WebhookTargetPolicy(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebhookOptions>>().Value, sp.GetRequiredService<IWebhookNetwork>()));
         services.AddSingleton<WebhookStore>();
-        services.AddOptions<LimitOptions>().Bind(configuration.GetSection("Tora:Limits"))
+        services.AddOptions<LimitOptions>().Bind(configuration.GetSection(LimitOptions.Section))
             .Validate(o => o.RequestsPerMinute >= 0 && o.MaxQueuedPerTenant >= 0 && o.MaxRunningPerTenant >= 0, "Tora:Limits must not be negative");
-        services.AddOptions<RetentionOptions>().Bind(configuration.GetSection("Tora:Retention"))
+        services.AddOptions<RetentionOptions>().Bind(configuration.GetSection(RetentionOptions.Section))
             .Validate(o => o.Min > TimeSpan.Zero && o.Min <= o.Default && o.Default <= o.Max, "Tora:Retention: need 0 < Min <= Default <= Max");
         services.AddTransient<Tora.Core.Jobs.IRetentionJob, Tora.Core.Jobs.RetentionJob>();
         services.AddSingleton(sp => new WebhookSender(

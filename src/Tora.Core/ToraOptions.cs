@@ -3,6 +3,12 @@ namespace Tora.Core;
 /// <summary>Where blobs (videos, thumbnails, first frames) live. Bound from <c>Tora:Storage</c>.</summary>
 public sealed class StorageOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Storage";
+
+    /// <summary>Which blob store: <c>filesystem</c> (under <see cref="Root"/>) or <c>s3</c> (<c>Tora:Storage:S3</c>).</summary>
+    public string Kind { get; set; } = "filesystem";
+
     /// <summary>Root folder of the filesystem blob store (created when missing).</summary>
     public string Root { get; set; } = ".data/blobs";
 }
@@ -57,6 +63,9 @@ public sealed class ModelDefinition
 /// <summary>The models section: <c>Tora:Models</c>. When empty, one default <c>tora-t2v</c> model is offered.</summary>
 public sealed class ModelCatalogOptions
 {
+    /// <summary>The configuration section whose <c>Models</c> list this binds.</summary>
+    public const string Section = "Tora";
+
     /// <summary>The configured models.</summary>
     public List<ModelDefinition> Models { get; set; } = [];
 
@@ -70,6 +79,9 @@ public sealed class ModelCatalogOptions
 /// <summary>How long results are kept. Bound from <c>Tora:Retention</c>.</summary>
 public sealed class RetentionOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Retention";
+
     /// <summary>Default <c>expires_after</c> when a request gives none (7 days).</summary>
     public TimeSpan Default { get; set; } = TimeSpan.FromDays(7);
     /// <summary>Shortest <c>expires_after</c> a request may ask for.</summary>
@@ -83,6 +95,9 @@ public sealed class RetentionOptions
 /// <summary>Per-tenant limits. Bound from <c>Tora:Limits</c>; <see cref="Tenants"/> overrides them per tenant (plans).</summary>
 public sealed class LimitOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Limits";
+
     /// <summary>Requests per minute per tenant to the expensive endpoints (create, trajectory preview, webhook test); 0 = unlimited.</summary>
     public int RequestsPerMinute { get; set; } = 120;
     /// <summary>Most generations a tenant may have queued; more are refused with 429; 0 = unlimited.</summary>

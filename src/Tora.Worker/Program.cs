@@ -6,7 +6,7 @@ public static class WorkerProgram
     /// <summary>Builds and runs the worker host until stopped.</summary>
     public static async Task Main(string[] args)
     {
-        using var host = WorkerHost.CreateBuilder(args).Build();
+        using var host = Host.CreateApplicationBuilder(args).AddToraWorker().Build();
         await WorkerHost.RunAsync(host);
     }
 }

@@ -15,7 +15,7 @@ public sealed class UnavailableVideoGenerator(IOptions<WorkerOptions> options) :
     public VideoGeneratorStatus Status => new(false, options.Value.Model, Reason());
 
     /// <inheritdoc />
-    public Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken) =>
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken) =>
         throw new GenerationException(GenerationErrorCodes.ModelUnavailable, Reason());
 
     private string Reason()

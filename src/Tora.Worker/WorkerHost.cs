@@ -14,18 +14,20 @@ namespace Tora.Worker;
 /// <summary>Builds a worker process: generic host, one Hangfire server with one worker thread on one model's queue.</summary>
 public static class WorkerHost
 {
-    /// <summary>Creates the host builder with every worker service registered; <paramref name="settings"/> override configuration.</summary>
-    public static HostApplicationBuilder CreateBuilder(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// Registers every service of a worker process on <paramref name="builder"/>: the shared core, tracing, the typed
+    /// <see cref="WorkerOptions"/> (validated at start), the video generator, the job and its parts, the heartbeat,
+    /// the Hangfire server on the model's queue and, when a port is set, the worker's own HTTP endpoint.
+    /// </summary>
+    public static HostApplicationBuilder AddToraWorker(this HostApplicationBuilder builder)
     {
-        var builder = Host.CreateApplicationBuilder(args);
-        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         var configuration = builder.Configuration;
         var connectionString = configuration.GetToraConnectionString();
         var services = builder.Services;
 
         services.AddToraCore(configuration, "tora-worker");
         services.AddToraTracing(configuration, "tora-worker");
-        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection("Tora:Worker"))
+        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection(WorkerOptions.Section))
             .Validate(o => o.DeviceIndex >= 0, "Tora:Worker:DeviceIndex must be 0 or more")
             .Validate(o => o.JobInvisibilityTimeout >= TimeSpan.FromSeconds(5), "Tora:Worker:JobInvisibilityTimeout must be at least 5 seconds")
             .Validate(o => o.MetricsPort is >= 0 and <= 65535, "Tora:Worker:MetricsPort must be a port number or 0")
@@ -37,12 +39,15 @@ public static class WorkerHost
 
         services.AddSingleton<IVideoGenerator>(CreateGenerator);
         services.AddTransient<IGenerationJob, GenerationJob>();
+        services.AddTransient<StoredInputReader>();
+        services.AddTransient<VideoPublisher>();
+        services.AddTransient<OutcomeRecorder>();
         services.AddHostedService<WorkerHeartbeat>();
 
-        var worker = configuration.GetSection("Tora:Worker").Get<WorkerOptions>() ?? new WorkerOptions();
-        services.AddHangfire(c => c.UseToraStorage(connectionString, worker.JobInvisibilityTimeout));
-        services.AddHangfireServer(o =>
+        services.AddHangfire((sp, c) => c.UseToraStorage(connectionString, Options(sp).JobInvisibilityTimeout));
+        services.AddHangfireServer((sp, o) =>
         {
+            var worker = Options(sp);
             // One job at a time per process: the process owns one GPU and one set of warm ONNX sessions (docs/architecture.md §4).
             o.WorkerCount = 1;
             o.Queues = [ModelDefinition.QueueFor(worker.Model)];
@@ -57,9 +62,19 @@ public static class WorkerHost
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<WorkerHealth>();
-        if (worker.MetricsPort > 0) services.AddHostedService<WorkerStatusServer>();
+        services.AddHostedService<WorkerStatusServer>();
         return builder;
     }
+
+    /// <summary>A host builder with <see cref="AddToraWorker"/> applied; <paramref name="settings"/> override configuration (tests).</summary>
+    public static HostApplicationBuilder CreateBuilder(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var builder = Host.CreateApplicationBuilder(args);
+        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
+        return builder.AddToraWorker();
+    }
+
+    private static WorkerOptions Options(IServiceProvider services) => services.GetRequiredService<IOptions<WorkerOptions>>().Value;
 
     /// <summary>
     /// The ONNX Tora pipeline over the configured model package, or <see cref="UnavailableVideoGenerator"/> when no
@@ -71,20 +86,11 @@ public static class WorkerHost
         var options = services.GetRequiredService<IOptions<WorkerOptions>>();
         if (options.Value.ResolvedModelPackage is not { } package) return new UnavailableVideoGenerator(options);
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Tora.Pipeline");
-        VaeTilingChoice vaeTiling;
-        try
-        {
-            vaeTiling = VaeTilingChoice.Parse(options.Value.VaeTiling);
-        }
-        catch (FormatException e)
-        {
-            throw new InvalidOperationException($"Tora:Worker:VaeTiling: {e.Message}", e);
-        }
         return new ToraVideoGenerator(options.Value.Model, package, new ExecutionOptions
         {
             DeviceId = options.Value.DeviceIndex,
             LowMemory = options.Value.LowMemory,
-            VaeTiling = vaeTiling,
+            VaeTiling = options.Value.VaeTiling,
             Log = message => logger.LogInformation("{Message}", message),
         });
     }

@@ -1,8 +1,13 @@
+using Tora.Inference.Pipeline;
+
 namespace Tora.Worker;
 
-/// <summary>One worker process's settings. Bound from <c>Tora:Worker</c>.</summary>
+/// <summary>One worker process's settings. Bound from <see cref="Section"/>.</summary>
 public sealed class WorkerOptions
 {
+    /// <summary>The configuration section the options are bound from.</summary>
+    public const string Section = "Tora:Worker";
+
     /// <summary>The model this worker serves (one of <c>Tora:Models</c>); its queue is <c>gen-&lt;model&gt;</c>.</summary>
     public string Model { get; set; } = "tora-t2v";
 
@@ -20,7 +25,7 @@ public sealed class WorkerOptions
     /// cover the frame exactly), <c>on</c> (half-frame tiles), <c>off</c>, or a tile size <c>HxW</c> in pixels. A tile
     /// size that does not cover the package's frame makes the worker not ready, saying why.
     /// </summary>
-    public string VaeTiling { get; set; } = "auto";
+    public VaeTilingChoice VaeTiling { get; set; } = VaeTilingChoice.Auto;
 
     /// <summary>A unique name (default <c>host:pid:device</c>), shown in heartbeats and the Hangfire dashboard.</summary>
     public string? Name { get; set; }

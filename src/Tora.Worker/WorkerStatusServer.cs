@@ -9,7 +9,7 @@ namespace Tora.Worker;
 /// <summary>
 /// The worker's own HTTP port (<see cref="WorkerOptions.MetricsPort"/>): <c>/metrics</c> (Prometheus),
 /// <c>/health/live</c> and <c>/health/ready</c> (<see cref="WorkerHealth"/>; 200 or 503 with a JSON reason).
-/// The worker image's HEALTHCHECK probes <c>/health/live</c> here.
+/// The worker image's HEALTHCHECK probes <c>/health/live</c> here. Port 0: not started.
 /// </summary>
 public sealed class WorkerStatusServer(WorkerHealth health, IOptions<WorkerOptions> options) : IHostedService, IAsyncDisposable
 {
@@ -21,6 +21,7 @@ public sealed class WorkerStatusServer(WorkerHealth health, IOptions<WorkerOptio
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (options.Value.MetricsPort == 0) return; // off
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.ConfigureKestrel(k => k.ListenAnyIP(options.Value.MetricsPort));
         builder.Logging.ClearProviders();

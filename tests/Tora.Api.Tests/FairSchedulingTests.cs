@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Tora.Api.Generations;
 using Tora.Core.Tenancy;
 
 namespace Tora.Api.Tests;
@@ -103,6 +104,50 @@ public sealed class FairSchedulingTests(ServiceFixture service)
         for (var i = 1; i <= 3; i++) created.Add((light, await CreateAsync(light, "tora-text", $"l{i}"), $"l{i}"));
         for (var i = 1; i <= 4; i++) created.Add((heavy, await CreateAsync(heavy, "tora-text", $"h{i}"), $"h{i}"));
         await AssertOrderAsync(created, ["l1", "h1", "h2", "l2", "h3", "h4", "l3"]);
+    }
+
+    [Fact]
+    public async Task The_202_answer_counts_the_queue_position_only_while_the_queue_is_short()
+    {
+        using var client = await ClientAsync("long-queue", second: false);
+        var queue = Tora.Core.ModelDefinition.QueueFor("tora-text");
+        await using var db = Npgsql.NpgsqlDataSource.Create(service.ConnectionString);
+        await using (var fill = db.CreateCommand("""
+            INSERT INTO generations (id, tenant, model, queue, status, input, created_at, total_steps)
+            SELECT gen_random_uuid(), 'long-backlog', 'tora-text', $1, 'queued', '{}', now(), 1 FROM generate_series(1, $2)
+            """))
+        {
+            fill.Parameters.Add(new() { Value = queue });
+            fill.Parameters.Add(new() { Value = AcceptedQueuePosition.Limit });
+            await fill.ExecuteNonQueryAsync();
+        }
+        var created = new List<string>();
+        try
+        {
+            var response = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "behind a long queue" });
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            created.Add(response.Headers.Location!.ToString());
+            Assert.Equal(JsonValueKind.Null, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("queue_position").ValueKind);
+            // A GET always counts: round-robin puts this tenant's first generation right behind the other tenant's first
+            // (and the one released to the queue), however long that tenant's backlog.
+            var read = await client.GetFromJsonAsync<JsonElement>(created[0]);
+            Assert.InRange(read.GetProperty("queue_position").GetInt32(), 0, 2);
+
+            await using (var clear = db.CreateCommand("DELETE FROM generations WHERE tenant = 'long-backlog'"))
+                await clear.ExecuteNonQueryAsync();
+            await Task.Delay(AcceptedQueuePosition.LongQueueMemory + TimeSpan.FromMilliseconds(200));
+            response = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "the queue is short again" });
+            created.Add(response.Headers.Location!.ToString());
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(JsonValueKind.Number, body.GetProperty("queue_position").ValueKind);
+            Assert.Equal((await client.GetFromJsonAsync<JsonElement>(created[1])).GetProperty("queue_position").GetInt32(), body.GetProperty("queue_position").GetInt32());
+        }
+        finally
+        {
+            await using (var clear = db.CreateCommand("DELETE FROM generations WHERE tenant = 'long-backlog'"))
+                await clear.ExecuteNonQueryAsync();
+            foreach (var id in created) await client.PostAsync($"{id}/cancel", null);
+        }
     }
 
     /// <summary>Reads every queue position (stable: the queue has no worker) and checks they rise in the expected order.</summary>

@@ -17,7 +17,7 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
     private readonly HashSet<long> _faulted = [];
 
     /// <summary>The last request received.</summary>
-    public VideoGenerationRequest? LastRequest { get; private set; }
+    public GenerationRequest? LastRequest { get; private set; }
 
     /// <summary>Delay per step.</summary>
     public TimeSpan StepDelay { get; set; } = TimeSpan.FromMilliseconds(20);
@@ -26,9 +26,11 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
     public VideoGeneratorStatus Status => new(true, model, "fake generator for tests (real frames, real ffmpeg)");
 
     /// <inheritdoc />
-    public async Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
+    public async Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
     {
         LastRequest = request;
+        var video = request.Geometry ?? throw new InvalidOperationException("the worker states the video geometry");
+        var output = request.OutputPath ?? throw new InvalidOperationException("the worker states the output path");
         // Prompts asking for a transient fault fail on the first attempt of each seed (like a GPU driver reset).
         if (request.Prompt.Contains("transient fault") && _faulted.Add(request.Seed))
             throw new InvalidOperationException("simulated transient device fault");
@@ -45,24 +47,27 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
         phases["denoise"] = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
         progress.Report(new GenerationProgress(GenerationPhases.EncodeVideo, request.Steps, request.Steps));
-        var frames = Enumerable.Range(0, request.NumFrames).Select(i => (IVideoFrame)new DotFrame(request, i));
+        var frames = Enumerable.Range(0, video.Frames).Select(i => (IVideoFrame)new DotFrame(request, video, i));
         var source = new RawVideoPipeSource(frames) { FrameRate = request.Fps };
         var result = await FFMpegArguments.FromPipeInput(source)
-            .OutputToFile(request.OutputPath, overwrite: true, o => o
+            .OutputToFile(output, overwrite: true, o => o
                 .WithVideoCodec("libx264").WithCustomArgument("-pix_fmt yuv420p -preset ultrafast -movflags +faststart")
                 .WithCustomArgument($"-r {request.Fps}"))
             .CancellableThrough(cancellationToken)
             .ProcessAsynchronously(throwOnError: false);
         if (!result.Success) throw new InvalidOperationException("ffmpeg failed: " + result.StandardError);
         phases[GenerationPhases.EncodeVideo] = sw.Elapsed.TotalMilliseconds;
-        return new VideoGenerationResult(request.OutputPath, request.NumFrames, request.Fps,
-            new Reproducibility("sha256:fake", "fake-steps", "none", "CPUExecutionProvider"), phases);
+        return new GenerationResult
+        {
+            VideoPath = request.OutputPath, Geometry = video, Fps = request.Fps, PhaseMilliseconds = phases,
+            ModelPackageHash = "sha256:fake", Scheduler = "fake-steps", OnnxRuntimeVersion = "none", ExecutionProvider = "CPUExecutionProvider",
+        };
     }
 
-    private sealed class DotFrame(VideoGenerationRequest request, int index) : IVideoFrame
+    private sealed class DotFrame(GenerationRequest request, VideoGeometry video, int index) : IVideoFrame
     {
-        public int Width => request.Width;
-        public int Height => request.Height;
+        public int Width => video.Width;
+        public int Height => video.Height;
         public string PixelFormat => "rgb24";
 
         public void Serialize(Stream pipe) => pipe.Write(Render());
@@ -71,7 +76,7 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
 
         private byte[] Render()
         {
-            var (w, h) = (request.Width, request.Height);
+            var (w, h) = (video.Width, video.Height);
             var (dx, dy) = DotPosition();
             var bytes = new byte[w * h * 3];
             for (var y = 0; y < h; y++)
@@ -81,16 +86,16 @@ public sealed class FakeVideoGenerator(string model) : IVideoGenerator
                 var inDot = (x - dx) * (x - dx) + (y - dy) * (y - dy) < 25;
                 bytes[o] = inDot ? (byte)255 : (byte)(x * 255 / w);
                 bytes[o + 1] = inDot ? (byte)255 : (byte)(y * 255 / h);
-                bytes[o + 2] = inDot ? (byte)255 : (byte)(index * 255 / Math.Max(1, request.NumFrames - 1));
+                bytes[o + 2] = inDot ? (byte)255 : (byte)(index * 255 / Math.Max(1, video.Frames - 1));
             }
             return bytes;
         }
 
         private (int X, int Y) DotPosition()
         {
-            if (request.Trajectories.Count == 0) return (request.Width / 2, request.Height / 2);
+            if (request.Trajectories.Count == 0) return (video.Width / 2, video.Height / 2);
             // The pipeline's own resampling: the dot is where Tora's flow says the object is in this frame.
-            var p = TrajectoryResampler.ToVideo(request.Trajectories[0], new VideoGeometry(request.NumFrames, request.Height, request.Width))[index];
+            var p = TrajectoryResampler.ToVideo(request.Trajectories[0], video)[index];
             return (p.X, p.Y);
         }
     }

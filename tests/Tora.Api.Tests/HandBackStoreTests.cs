@@ -39,8 +39,8 @@ public sealed class HandBackStoreTests : IAsyncLifetime
 
         var again = await store.TryClaimAsync(id, "7", "w2", default);
         Assert.Equal((GenerationStatus.Running, 2, "w2"), (again!.Status, again.Attempts, again.Worker));
-        var statuses = (await store.ReadEventsAsync(id, 0, 100, default)).Where(e => e.Type == "status")
-            .Select(e => System.Text.Json.JsonDocument.Parse(e.Data).RootElement.GetProperty("status").GetString()!).ToArray();
+        var statuses = (await store.ReadEventsAsync(again, 0, 100, default)).Where(e => e.Type == GenerationPayloads.StatusEvent)
+            .Select(e => e.Generation.Status).ToArray();
         Assert.Equal(["queued", "running", "queued", "running"], statuses);
     }
 

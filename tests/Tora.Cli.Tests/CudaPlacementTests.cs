@@ -152,9 +152,9 @@ public sealed class CudaPlacementTests(CudaPlacementFixture f, ITestOutputHelper
             new Tora.Inference.Pipeline.ExecutionOptions { Provider = Tora.Inference.Pipeline.ExecutionProviderChoice.Cpu });
         Assert.False(generator.Status.Ready);
         Assert.Contains("needs CUDA, and the CPU provider was requested", generator.Status.Detail);
-        var request = new Tora.Inference.VideoGenerationRequest
+        var request = new Tora.Inference.GenerationRequest
         {
-            Prompt = "A fox.", Width = 96, Height = 64, NumFrames = 49, Steps = 1, GuidanceScale = 6, DynamicCfg = true, Seed = 1,
+            Prompt = "A fox.", Geometry = new Tora.Motion.Trajectories.VideoGeometry(49, 64, 96), Steps = 1, GuidanceScale = 6, DynamicCfg = true, Seed = 1,
             OutputPath = Path.Combine(f.Root, "w.mp4"), Fps = 8, Trajectories = [],
         };
         var e = await Assert.ThrowsAsync<Tora.Inference.GenerationException>(() => generator.GenerateAsync(request, new Progress<Tora.Inference.GenerationProgress>(), CancellationToken.None));

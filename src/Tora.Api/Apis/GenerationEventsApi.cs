@@ -13,6 +13,9 @@ namespace Tora.Api.Apis;
 /// <summary>Server-Sent Events settings. Bound from <c>Tora:Events</c>.</summary>
 public sealed class EventStreamOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Events";
+
     /// <summary>How often an idle stream sends a comment line (keeps proxies from closing it) and the queue position.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 }
@@ -85,12 +88,13 @@ public static class GenerationEventsApi
             if (status == GenerationStatus.Queued) await WriteQueuePositionAsync(response, store, g, ct);
             while (true)
             {
-                var events = await store.ReadEventsAsync(gid, after, 200, ct);
+                var events = await store.ReadEventsAsync(g, after, 200, ct);
                 foreach (var e in events)
                 {
-                    await WriteAsync(response, $"id: {e.Seq}\nevent: {e.Type}\ndata: {e.Data}\n\n", ct);
+                    var data = JsonSerializer.Serialize(GenerationPayloads.EventData(e.Type, e.Generation, e.At), GenerationPayloads.Json);
+                    await WriteAsync(response, $"id: {e.Seq}\nevent: {e.Type}\ndata: {data}\n\n", ct);
                     after = e.Seq;
-                    if (e.Type == "status") status = JsonDocument.Parse(e.Data).RootElement.GetProperty("status").GetString()!;
+                    if (e.Type == GenerationPayloads.StatusEvent) status = e.Generation.Status;
                 }
                 if (events.Count == 200) continue;
                 if (GenerationStatus.IsTerminal(status) || stopping.IsCancellationRequested) return TypedResults.Empty;
@@ -111,8 +115,8 @@ public static class GenerationEventsApi
 
     private static async Task WriteQueuePositionAsync(HttpResponse response, GenerationStore store, Generation g, CancellationToken ct)
     {
-        var position = await store.QueuePositionAsync(g.Queue, g.Id, ct);
-        await WriteAsync(response, $"event: queue\ndata: {{\"id\":\"{g.Id}\",\"queue_position\":{position}}}\n\n", ct);
+        var data = JsonSerializer.Serialize(new GenerationQueueEvent(g.Id, await store.QueuePositionAsync(g.Queue, g.Id, ct)), GenerationPayloads.Json);
+        await WriteAsync(response, $"event: {GenerationPayloads.QueueEvent}\ndata: {data}\n\n", ct);
     }
 
     private static async Task WriteAsync(HttpResponse response, string text, CancellationToken ct)

@@ -1,17 +1,13 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Tora.Api.Auth;
 using Tora.Api.Generations;
 using Tora.Api.Limits;
 using Tora.Api.Problems;
-using Tora.Core;
 using Tora.Core.Blobs;
-using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
-using Tora.Core.Webhooks;
 
 namespace Tora.Api.Apis;
 
@@ -81,155 +77,54 @@ public static class GenerationsApi
     /// <summary>Longest <c>Prefer: wait</c> honoured, in seconds.</summary>
     public const int MaxPreferWait = 60;
 
+    /// <summary>What <see cref="CreateGeneration"/> needs besides the request, bound from the services (as one record, so the handler's signature stays short).</summary>
+    /// <param name="Http">The request.</param>
+    /// <param name="User">The caller.</param>
+    /// <param name="Creator">The accept path.</param>
+    public sealed record CreateServices(HttpRequest Http, ClaimsPrincipal User, GenerationCreator Creator);
+
     /// <summary>Queue a video generation: validates, stores the record and answers 202; a worker picks it up.</summary>
     // Idempotency-Key replays and Prefer: wait are described in WithDescription above (the served document).
     public static async Task<Results<Accepted<GenerationResource>, Created<GenerationResource>, ProblemHttpResult>> CreateGeneration(
-        HttpRequest http, ClaimsPrincipal user, GenerationStore store, IBlobStore blobs, GenerationDispatcher dispatcher,
-        IOptions<ModelCatalogOptions> catalog, WebhookTargetPolicy webhookPolicy, IdempotencyStore idempotency,
-        IOptions<IdempotencyOptions> idempotencyOptions, GenerationEventHub hub, IOptions<RetentionOptions> retention,
-        IOptions<LimitOptions> limits, CancellationToken ct)
+        [AsParameters] CreateServices services, CancellationToken ct)
     {
+        var http = services.Http;
         var (key, keyProblem) = IdempotencyKey.Read(http);
         if (keyProblem is not null) return keyProblem;
         var wait = PreferWait(http);
         var (request, image, flowVideo, problem) = await CreateRequestReader.ReadAsync(http, ct);
         if (problem is not null) return problem;
-        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null, webhookPolicy, retention.Value);
-        // Invalid requests are answered the same way every time, so they need no idempotency record.
-        if (input is null) return ApiProblem.Validation(errors);
-        if (flowVideo is not null)
+        var outcome = await services.Creator.CreateAsync(new GenerationSubmission(services.User.Tenant(), request!, image, flowVideo, key, wait), ct);
+        var headers = http.HttpContext.Response.Headers;
+        switch (outcome)
         {
-            if (await FlowVideoUpload.CheckAsync(flowVideo, input, ct) is { } flowError) return ApiProblem.Validation([flowError]);
-            input = input with { HasFlowVideo = true };
+            case CreateOutcome.Invalid invalid:
+                return ApiProblem.Validation(invalid.Errors);
+            case CreateOutcome.KeyInFlight:
+                headers.RetryAfter = "1";
+                return ApiProblem.Create(StatusCodes.Status409Conflict, "idempotency_key_in_flight", "A request with this Idempotency-Key is in progress.",
+                    "retry after the first request has been answered");
+            case CreateOutcome.KeyReused:
+                return ApiProblem.Create(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused", "The Idempotency-Key was used with another payload.",
+                    "an Idempotency-Key identifies one request; use a new key for a different payload");
+            case CreateOutcome.Replayed replayed:
+                headers[IdempotencyKey.ReplayedHeader] = "true";
+                if (replayed.Resource is null)
+                    return ApiProblem.Create(StatusCodes.Status410Gone, "generation_deleted", "The generation of this Idempotency-Key was deleted.",
+                        $"generation {replayed.Id} was created with this key and has since been deleted");
+                return TypedResults.Accepted(replayed.Resource.Urls.Self, replayed.Resource);
+            case CreateOutcome.TooManyQueued tooMany:
+                headers.RetryAfter = "30";
+                return ApiProblem.Create(StatusCodes.Status429TooManyRequests, "too_many_queued", "Too many queued generations.",
+                    $"tenant {tooMany.Tenant} may have {tooMany.MaxQueued} generations queued; wait for some to start or cancel some");
+            case CreateOutcome.Accepted accepted:
+                if (accepted.WaitedSeconds > 0) headers["Preference-Applied"] = $"wait={accepted.WaitedSeconds}";
+                return accepted.Finished
+                    ? TypedResults.Created(accepted.Resource.Urls.Self, accepted.Resource)
+                    : TypedResults.Accepted(accepted.Resource.Urls.Self, accepted.Resource);
+            default:
+                throw new InvalidOperationException($"unexpected outcome {outcome}");
         }
-
-        var tenant = user.Tenant();
-        IdempotencyReservation? reservation = null;
-        if (key is not null)
-        {
-            var fingerprint = IdempotencyKey.Fingerprint(request!, image, flowVideo);
-            var (state, previous) = await idempotency.ReserveAsync(tenant, key, fingerprint, idempotencyOptions.Value.Lifetime, ct);
-            switch (state)
-            {
-                case IdempotencyState.InFlight:
-                    return KeyInFlight(http);
-                case IdempotencyState.Mismatch:
-                    return ApiProblem.Create(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused", "The Idempotency-Key was used with another payload.",
-                        "an Idempotency-Key identifies one request; use a new key for a different payload");
-                case IdempotencyState.Replay:
-                    http.HttpContext.Response.Headers[IdempotencyKey.ReplayedHeader] = "true";
-                    if (await store.GetAsync(tenant, previous!.Value, ct) is not { } earlier)
-                        return ApiProblem.Create(StatusCodes.Status410Gone, "generation_deleted", "The generation of this Idempotency-Key was deleted.",
-                            $"generation {previous} was created with this key and has since been deleted");
-                    return TypedResults.Accepted($"/v1/generations/{earlier.Id}", await ResourceAsync(earlier, store, ct));
-            }
-            reservation = new IdempotencyReservation(tenant, key, fingerprint);
-        }
-
-        var maxQueued = limits.Value.MaxQueuedFor(tenant);
-        if (maxQueued > 0 && await store.CountQueuedAsync(tenant, ct) >= maxQueued)
-        {
-            if (reservation is not null) await idempotency.TryReleaseAsync(reservation);
-            http.HttpContext.Response.Headers.RetryAfter = "30";
-            return ApiProblem.Create(StatusCodes.Status429TooManyRequests, "too_many_queued", "Too many queued generations.",
-                $"tenant {tenant} may have {maxQueued} generations queued; wait for some to start or cancel some");
-        }
-
-        var id = GenerationIds.Next();
-        using var subscription = wait > 0 ? hub.Subscribe(id) : null;
-        Generation generation;
-        try
-        {
-            string? imageKey = null;
-            if (image is not null)
-            {
-                imageKey = BlobKeys.For(tenant, id, "first-frame." + image.Extension);
-                await blobs.PutBytesAsync(imageKey, image.Bytes, image.ContentType, ct);
-            }
-            if (flowVideo is not null) await blobs.PutBytesAsync(Generation.FlowVideoKeyOf(tenant, id), flowVideo, "video/mp4", ct);
-            generation = new Generation
-            {
-                Id = id,
-                Tenant = tenant,
-                Status = GenerationStatus.Queued,
-                Queue = model!.Queue,
-                Input = input,
-                FirstFrameKey = imageKey,
-                CreatedAt = DateTimeOffset.UtcNow,
-                TotalSteps = input.Steps,
-            };
-            // The row and its key are committed together; nothing below may fail the request any more (the answer is
-            // 2xx from here on: a database outage during Prefer: wait only ends the wait).
-            if (!await store.InsertAsync(generation, reservation, ct))
-            {
-                // This request was so slow that another one with the same key took its reservation over: that one creates
-                // the generation, and a retry replays it.
-                if (imageKey is not null) await blobs.DeleteAsync(imageKey, CancellationToken.None);
-                if (flowVideo is not null) await blobs.DeleteAsync(Generation.FlowVideoKeyOf(tenant, id), CancellationToken.None);
-                return KeyInFlight(http);
-            }
-        }
-        catch when (reservation is not null)
-        {
-            // Not committed (or not known to be: then the key is completed and release does nothing), so the key is freed
-            // for the client's retry; if the database is unreachable it lapses by itself.
-            await idempotency.TryReleaseAsync(reservation);
-            throw;
-        }
-        dispatcher.Signal();
-        var location = $"/v1/generations/{id}";
-        if (subscription is null) return TypedResults.Accepted(location, await AcceptedResourceAsync(generation, store, ct));
-
-        http.HttpContext.Response.Headers["Preference-Applied"] = $"wait={wait}";
-        try
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(wait);
-            while (true)
-            {
-                var left = deadline - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero) break;
-                await subscription.WaitAsync(left, ct);
-                if (await store.GetAsync(tenant, id, ct) is not { } now) break;
-                if (GenerationStatus.IsTerminal(now.Status)) return TypedResults.Created(location, now.ToResource());
-            }
-            return TypedResults.Accepted(location, await store.GetAsync(tenant, id, ct) is { } latest ? await ResourceAsync(latest, store, ct) : generation.ToResource());
-        }
-        catch (Exception e) when (DatabaseOutage.IsOutage(e))
-        {
-            // Accepted and committed: the outage only ends the wait, it must not turn an accepted generation into a 503.
-            return TypedResults.Accepted(location, generation.ToResource());
-        }
-    }
-
-    /// <summary>
-    /// Queues up to this long get their position in the 202 answer; past it the position is null there (a GET
-    /// counts it), since counting costs a pass over the queue on every accept (bench/README.md, accept path).
-    /// </summary>
-    public const int AcceptedPositionLimit = 1000;
-
-    /// <summary>
-    /// The 202 body of a committed generation with the queue position a GET would show (null past
-    /// <see cref="AcceptedPositionLimit"/> queued generations). Committed means accepted: a
-    /// database outage while counting the queue leaves the position unknown (null) instead of failing the request.
-    /// </summary>
-    private static async Task<GenerationResource> AcceptedResourceAsync(Generation g, GenerationStore store, CancellationToken ct)
-    {
-        try
-        {
-            return g.ToResource(await store.QueuePositionIfShorterThanAsync(g.Queue, g.Id, AcceptedPositionLimit, ct));
-        }
-        catch (Exception e) when (DatabaseOutage.IsOutage(e))
-        {
-            return g.ToResource();
-        }
-    }
-
-    /// <summary>409: the first request with this Idempotency-Key is still being processed.</summary>
-    private static ProblemHttpResult KeyInFlight(HttpRequest http)
-    {
-        http.HttpContext.Response.Headers.RetryAfter = "1";
-        return ApiProblem.Create(StatusCodes.Status409Conflict, "idempotency_key_in_flight", "A request with this Idempotency-Key is in progress.",
-            "retry after the first request has been answered");
     }
 
     /// <summary>The <c>wait</c> preference of RFC 7240 (<c>Prefer: wait=N</c>), capped at <see cref="MaxPreferWait"/>; 0 when absent.</summary>
@@ -241,9 +136,6 @@ public static class GenerationsApi
                 return Math.Min(n, MaxPreferWait);
         return 0;
     }
-
-    private static async Task<GenerationResource> ResourceAsync(Generation g, GenerationStore store, CancellationToken ct) =>
-        g.ToResource(g.Status == GenerationStatus.Queued ? await store.QueuePositionAsync(g.Queue, g.Id, ct) : null);
 
     /// <summary>List your generations, newest first, with cursor pagination and an optional status filter.</summary>
     /// <param name="user">The caller.</param>
@@ -309,7 +201,7 @@ public static class GenerationsApi
         string id, ClaimsPrincipal user, GenerationStore store, GenerationCanceller canceller, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var guid)) return ApiProblem.NotFound($"generation {id}");
-        var outcome = await canceller.CancelAsync(guid, user.Tenant(), "cancelled", "cancelled by the client", ct);
+        var outcome = await canceller.CancelAsync(guid, user.Tenant(), CancelCodes.Cancelled, "cancelled by the client", ct);
         var g = await store.GetAsync(user.Tenant(), guid, ct);
         if (outcome == CancelOutcome.NotFound || g is null) return ApiProblem.NotFound($"generation {id}");
         return outcome switch

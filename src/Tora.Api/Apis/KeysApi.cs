@@ -95,7 +95,7 @@ public static class KeysApi
     /// <summary>Maps the routes.</summary>
     public static IEndpointRouteBuilder MapKeysApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/v1/admin/keys").WithTags("Keys").RequireAuthorization("admin")
+        var admin = app.MapGroup("/v1/admin/keys").WithTags("Keys").RequireAuthorization(ToraApiHosting.AdminPolicy)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden);
         admin.MapPost("/", Create)

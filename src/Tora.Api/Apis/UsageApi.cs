@@ -52,7 +52,7 @@ public static class UsageApi
             .WithSummary("Your tenant's usage by day and model: generations by status, GPU seconds by phase, seconds of video")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        app.MapGet("/v1/admin/usage", All).WithTags("Usage").RequireAuthorization("admin")
+        app.MapGet("/v1/admin/usage", All).WithTags("Usage").RequireAuthorization(ToraApiHosting.AdminPolicy)
             .WithName("GetAllUsage")
             .WithSummary("Every tenant's usage by day and model (admin keys only)")
             .ProducesProblem(StatusCodes.Status401Unauthorized)

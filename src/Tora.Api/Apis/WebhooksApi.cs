@@ -146,12 +146,12 @@ public static class WebhooksApi
     public static async Task<Results<Ok<WebhookDeliveryList>, ProblemHttpResult>> ListDeliveries(
         string id, ClaimsPrincipal user, GenerationStore generations, WebhookStore store, CancellationToken ct)
     {
-        if (!Guid.TryParse(id, out var gid) || await generations.GetAsync(user.Tenant(), gid, ct) is null)
+        if (!Guid.TryParse(id, out var gid) || await generations.GetAsync(user.Tenant(), gid, ct) is not { } g)
             return ApiProblem.NotFound($"generation {id}");
         var list = await store.ListForGenerationAsync(gid, ct);
         return TypedResults.Ok(new WebhookDeliveryList(list.Select(e => new WebhookDeliveryResource(
-            e.Event.Id, "msg_" + e.Event.Id.ToString("N"), e.Event.Type, e.Event.Url, e.Event.State, e.Event.CreatedAt, e.Event.NextAttemptAt,
-            JsonDocument.Parse(e.Event.Payload).RootElement,
+            e.Event.Id, e.Event.MessageId, e.Event.Type, e.Event.Url, e.Event.State, e.Event.CreatedAt, e.Event.NextAttemptAt,
+            JsonSerializer.SerializeToElement(GenerationPayloads.Webhook(e.Event.Type, g, e.Event.CreatedAt), GenerationPayloads.Json),
             e.Attempts.Select(a => new WebhookAttemptResource(a.Attempt, a.AttemptedAt, a.StatusCode, a.Error, a.DurationMs)).ToList())).ToList()));
     }
 

@@ -17,6 +17,9 @@ namespace Tora.Api.Bench;
 /// </summary>
 public static class BenchInsertEndpoint
 {
+    /// <summary>The queue of the rows it inserts, which no model has.</summary>
+    public const string Queue = "bench-insert";
+
     /// <summary>Maps <c>POST /bench/insert</c> when enabled by configuration.</summary>
     public static void MapBenchInsertEndpoint(this WebApplication app)
     {
@@ -29,17 +32,18 @@ public static class BenchInsertEndpoint
     {
         var (request, image, _, problem) = await CreateRequestReader.ReadAsync(http, ct);
         if (problem is not null) return problem;
-        var (input, model, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null);
+        var (input, _, errors) = GenerationRequestValidator.Resolve(request!, catalog.Value, image is not null);
         if (input is null) return ApiProblem.Validation(errors);
         var id = GenerationIds.Next();
-        // Marked dispatched so the dispatcher never sees it: this is the INSERT alone.
+        // Marked dispatched, in a queue of its own, so neither the dispatcher nor any model queue's counts (room for
+        // releases, queue positions) ever see the row: this is the INSERT alone.
         await using var cmd = db.CreateCommand("""
             INSERT INTO generations (id, tenant, model, queue, status, input, created_at, total_steps, dispatched_at)
             VALUES ($1, 'bench', $2, $3, 'queued', $4, now(), $5, now())
             """);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = input.Model });
-        cmd.Parameters.Add(new() { Value = model!.Queue });
+        cmd.Parameters.Add(new() { Value = Queue });
         cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(input, StoredJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
         cmd.Parameters.Add(new() { Value = input.Steps });
         await cmd.ExecuteNonQueryAsync(ct);

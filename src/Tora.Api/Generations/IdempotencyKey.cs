@@ -8,6 +8,9 @@ namespace Tora.Api.Generations;
 /// <summary>Idempotency-Key settings. Bound from <c>Tora:Idempotency</c>.</summary>
 public sealed class IdempotencyOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Idempotency";
+
     /// <summary>How long a key is remembered (the draft asks servers to publish this; here 24 h by default).</summary>
     public TimeSpan Lifetime { get; set; } = TimeSpan.FromHours(24);
 }

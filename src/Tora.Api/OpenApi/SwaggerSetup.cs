@@ -1,7 +1,10 @@
 using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using System.Xml.XPath;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;
 using Tora.Api.Generations;
+using Tora.Core.Generations;
 
 namespace Tora.Api.OpenApi;
 
@@ -122,7 +125,28 @@ public static class SwaggerSetup
                 var xml = Path.Combine(AppContext.BaseDirectory, assembly);
                 if (File.Exists(xml)) c.IncludeXmlComments(xml);
             }
+            // Tora.Core documents the generation resource the answers carry (rendered there with the SSE and webhook
+            // payloads); of its other types only what the API declares is documented.
+            var core = Path.Combine(AppContext.BaseDirectory, "Tora.Core.xml");
+            if (File.Exists(core)) c.IncludeXmlComments(() => DocumentationOf(core, ResourceTypes));
         });
+
+    /// <summary>The Tora.Core types the document describes with their own XML comments.</summary>
+    private static readonly Type[] ResourceTypes =
+        [typeof(GenerationResource), typeof(ProgressResource), typeof(ErrorResource), typeof(UrlsResource), typeof(GenerationPage)];
+
+    /// <summary>The members of an XML documentation file that belong to <paramref name="types"/>.</summary>
+    private static XPathDocument DocumentationOf(string path, IEnumerable<Type> types)
+    {
+        var names = types.Select(t => t.FullName!).ToArray();
+        var doc = XDocument.Load(path);
+        doc.Descendants("member")
+            .Where(m => m.Attribute("name")?.Value is not { Length: > 2 } name
+                        || !names.Any(n => name[2..] == n || name[2..].StartsWith(n + ".", StringComparison.Ordinal) || name[2..].StartsWith(n + "(", StringComparison.Ordinal)))
+            .Remove();
+        using var reader = doc.CreateReader();
+        return new XPathDocument(reader);
+    }
 
     private sealed class ExamplesOperationFilter : IOperationFilter
     {

@@ -9,6 +9,9 @@ namespace Tora.Core.Blobs;
 /// <summary>S3-compatible blob store settings. Bound from <c>Tora:Storage:S3</c>; used when <c>Tora:Storage:Kind</c> is <c>s3</c>.</summary>
 public sealed class S3StorageOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Storage:S3";
+
     /// <summary>Endpoint of an S3-compatible service (MinIO, Ceph, R2, s3rver…); empty for AWS itself (then <see cref="Region"/> picks it).</summary>
     public string? ServiceUrl { get; set; }
     /// <summary>Region (also the signing region of S3-compatible services).</summary>
@@ -65,37 +68,28 @@ public sealed class S3BlobStore : ISignedUrlBlobStore, IDisposable
     public bool RedirectDownloads => _options.RedirectDownloads;
 
     /// <inheritdoc />
-    public async Task PutFileAsync(string key, string sourcePath, string contentType, CancellationToken cancellationToken)
-    {
-        var request = new PutObjectRequest
-        {
-            BucketName = _options.Bucket, Key = Checked(key), FilePath = sourcePath, ContentType = contentType, UseChunkEncoding = false,
-        };
-        try
-        {
-            await _client.PutObjectAsync(request, cancellationToken);
-        }
-        catch (Exception e) when (IsStoreFault(e, cancellationToken))
-        {
-            throw Unavailable($"cannot write {key}", e);
-        }
-    }
+    public Task PutFileAsync(string key, string sourcePath, string contentType, CancellationToken cancellationToken) =>
+        PutAsync(new PutObjectRequest { Key = Checked(key), FilePath = sourcePath, ContentType = contentType }, cancellationToken);
 
     /// <inheritdoc />
     public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> content, string contentType, CancellationToken cancellationToken)
     {
         using var stream = new MemoryStream(content.ToArray(), writable: false);
-        var request = new PutObjectRequest
-        {
-            BucketName = _options.Bucket, Key = Checked(key), InputStream = stream, ContentType = contentType, UseChunkEncoding = false,
-        };
+        await PutAsync(new PutObjectRequest { Key = Checked(key), InputStream = stream, ContentType = contentType }, cancellationToken);
+    }
+
+    /// <summary>One whole PUT (no chunked encoding: some S3-compatible servers would store its framing in the object).</summary>
+    private async Task PutAsync(PutObjectRequest request, CancellationToken cancellationToken)
+    {
+        request.BucketName = _options.Bucket;
+        request.UseChunkEncoding = false;
         try
         {
             await _client.PutObjectAsync(request, cancellationToken);
         }
         catch (Exception e) when (IsStoreFault(e, cancellationToken))
         {
-            throw Unavailable($"cannot write {key}", e);
+            throw Unavailable($"cannot write {request.Key}", e);
         }
     }
 

@@ -300,9 +300,9 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     /// <summary>Marks a queued or running generation cancelled (its job was deleted); false when not owned by this job.</summary>
     public async Task<bool> CancelAsync(Guid id, string jobId, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("""
+        await using var cmd = dataSource.CreateCommand($"""
             UPDATE generations SET status = 'cancelled', finished_at = now(),
-                   error_code = CASE WHEN deadline_at <= now() THEN 'deadline_exceeded' ELSE 'cancelled' END,
+                   error_code = CASE WHEN deadline_at <= now() THEN '{CancelCodes.DeadlineExceeded}' ELSE '{CancelCodes.Cancelled}' END,
                    error_message = CASE WHEN deadline_at <= now() THEN 'cancel_after passed; the run stopped between denoising steps'
                                         ELSE 'the job was cancelled between denoising steps' END
             WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
@@ -368,8 +368,8 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     /// </summary>
     public async Task<int> ForceCancelStaleAsync(TimeSpan grace, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("""
-            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
+        await using var cmd = dataSource.CreateCommand($"""
+            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = '{CancelCodes.Cancelled}',
                    error_message = 'cancelled; the worker did not confirm the stop'
             WHERE status = 'running' AND cancel_requested_at < now() - $1
             """);
@@ -377,20 +377,35 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
         return await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>The event log of a generation after <paramref name="afterSeq"/> (status changes and progress steps), oldest first.</summary>
-    public async Task<IReadOnlyList<GenerationEvent>> ReadEventsAsync(Guid id, long afterSeq, int limit, CancellationToken ct)
+    /// <summary>
+    /// The event log of <paramref name="g"/> after <paramref name="afterSeq"/> (status changes and progress steps), oldest
+    /// first, each with the generation as it was then (the trigger records the state that changes; the rest is <paramref name="g"/>'s).
+    /// </summary>
+    public async Task<IReadOnlyList<GenerationEvent>> ReadEventsAsync(Generation g, long afterSeq, int limit, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            SELECT seq, type, data::text FROM generation_events WHERE generation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+            SELECT seq, type, data::text, created_at FROM generation_events WHERE generation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
             """);
-        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = g.Id });
         cmd.Parameters.Add(new() { Value = afterSeq });
         cmd.Parameters.Add(new() { Value = limit });
         var list = new List<GenerationEvent>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
-        while (await r.ReadAsync(ct)) list.Add(new GenerationEvent(r.GetInt64(0), r.GetString(1), r.GetString(2)));
+        while (await r.ReadAsync(ct))
+        {
+            var then = JsonSerializer.Deserialize<EventState>(r.GetString(2), StoredJson.Options)!;
+            list.Add(new GenerationEvent(r.GetInt64(0), r.GetString(1), g with
+            {
+                Status = then.Status, Phase = then.Phase, Step = then.Step, TotalSteps = then.TotalSteps, Attempts = then.Attempts,
+                ErrorCode = then.ErrorCode, ErrorMessage = then.ErrorMessage, StartedAt = then.StartedAt,
+            }, r.GetFieldValue<DateTimeOffset>(3)));
+        }
         return list;
     }
+
+    /// <summary>What the trigger records of the row with each event (migration 0006).</summary>
+    private sealed record EventState(string Status, string? Phase, int Step, int TotalSteps, int Attempts, string? ErrorCode,
+        string? ErrorMessage, DateTimeOffset? StartedAt);
 
     /// <summary>Counts generations per status (for metrics).</summary>
     public async Task<IReadOnlyDictionary<(string Queue, string Status), long>> CountByQueueAndStatusAsync(CancellationToken ct)
@@ -446,9 +461,10 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
 
 /// <summary>One entry of a generation's event log.</summary>
 /// <param name="Seq">Its id (global, increasing): the SSE event id.</param>
-/// <param name="Type"><c>status</c> or <c>progress</c>.</param>
-/// <param name="Data">The JSON data.</param>
-public sealed record GenerationEvent(long Seq, string Type, string Data);
+/// <param name="Type"><see cref="GenerationPayloads.StatusEvent"/> or <see cref="GenerationPayloads.ProgressEvent"/>.</param>
+/// <param name="Generation">The generation as it was when the event happened.</param>
+/// <param name="At">When it happened.</param>
+public sealed record GenerationEvent(long Seq, string Type, Generation Generation, DateTimeOffset At);
 
 /// <summary>Where a finished video was stored.</summary>
 /// <param name="VideoKey">Blob key of the MP4.</param>

@@ -7,6 +7,14 @@ namespace Tora.Core.Jobs;
 /// <param name="Queue">Its model's queue.</param>
 public sealed record Release(Guid Id, string Queue);
 
+/// <summary>What one planning pass decided.</summary>
+/// <param name="Releases">The generations to hand to the workers now.</param>
+/// <param name="FullQueues">
+/// Queues that still hold unreleased generations but have no room left: a newly accepted generation of one of these
+/// cannot be released before a worker takes one, so it needs no pass of its own.
+/// </param>
+public sealed record ReleasePlan(IReadOnlyList<Release> Releases, IReadOnlySet<string> FullQueues);
+
 /// <summary>
 /// Decides which queued generations go to the workers next (docs in README "Fair scheduling"): each model queue
 /// holds at most one released-but-unclaimed generation per live worker (at least one), and the next one is the
@@ -21,18 +29,21 @@ public sealed class FairScheduler(LimitOptions? limits)
     /// Picks the releases for every queue with free room, locks their rows and records the new passes, all in
     /// <paramref name="tx"/>; the caller creates the jobs, marks the rows dispatched and commits.
     /// </summary>
-    public async Task<IReadOnlyList<Release>> PlanAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
+    public async Task<ReleasePlan> PlanAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
     {
         var heads = await HeadsAsync(connection, tx, ct);
-        if (heads.Count == 0) return [];
-        var room = await RoomAsync(connection, tx, ct);
+        if (heads.Count == 0) return new ReleasePlan([], new HashSet<string>());
+        var room = await RoomAsync(connection, tx, heads.Keys, ct);
         var releases = new List<Release>();
+        var full = new HashSet<string>();
         foreach (var (queue, tenants) in heads)
         {
             var free = room.TryGetValue(queue, out var r) ? r : 1;
-            if (free > 0) releases.AddRange(await PlanQueueAsync(connection, tx, queue, tenants, free, ct));
+            var released = free > 0 ? await PlanQueueAsync(connection, tx, queue, tenants, free, ct) : [];
+            releases.AddRange(released);
+            if (released.Count >= free) full.Add(queue);
         }
-        return releases;
+        return new ReleasePlan(releases, full);
     }
 
     private async Task<List<Release>> PlanQueueAsync(
@@ -102,20 +113,24 @@ public sealed class FairScheduler(LimitOptions? limits)
     /// <see cref="StuckAfter"/> is taken to be stuck (its job fetched by a worker that died before claiming it, which
     /// Hangfire hands out again only after the invisibility timeout) and no longer holds back the queue.
     /// </summary>
-    private static async Task<Dictionary<string, int>> RoomAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
+    /// <remarks>
+    /// Counted only for the queues with work to release, one queue at a time (a lateral join), so every count is an
+    /// index range of that queue whatever the other queues hold and whatever plan the statement is cached with.
+    /// </remarks>
+    private static async Task<Dictionary<string, int>> RoomAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, IEnumerable<string> queues, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT coalesce(w.queue, r.queue),
-                   greatest(coalesce(w.n, 0), 1)
-                   - CASE WHEN coalesce(x.n, 0) < coalesce(w.n, 0) THEN coalesce(r.fresh, 0) ELSE coalesce(r.n, 0) END
-            FROM (SELECT queue, count(*) AS n FROM workers WHERE heartbeat_at > now() - $1 GROUP BY queue) w
-            FULL JOIN (SELECT queue, count(*) AS n, count(*) FILTER (WHERE dispatched_at > now() - $2) AS fresh FROM generations
-                       WHERE dispatched_at IS NOT NULL AND status = 'queued' AND attempts = 0 GROUP BY queue) r ON r.queue = w.queue
-            LEFT JOIN (SELECT queue, count(*) AS n FROM generations WHERE status = 'running' GROUP BY queue) x
-                   ON x.queue = coalesce(w.queue, r.queue)
+            SELECT q.queue, greatest(w.n, 1) - CASE WHEN x.n < w.n THEN r.fresh ELSE r.n END
+            FROM unnest($3::text[]) AS q(queue)
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM workers WHERE queue = q.queue AND heartbeat_at > now() - $1) w
+            CROSS JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE dispatched_at > now() - $2) AS fresh FROM generations
+                                WHERE queue = q.queue AND dispatched_at IS NOT NULL AND status = 'queued' AND attempts = 0) r
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM generations WHERE queue = q.queue AND status = 'running') x
             """, connection, tx);
         cmd.Parameters.Add(new() { Value = Workers.WorkerRegistry.LiveWindow });
         cmd.Parameters.Add(new() { Value = StuckAfter });
+        cmd.Parameters.Add(new() { Value = queues.ToArray() });
         var room = new Dictionary<string, int>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) room[reader.GetString(0)] = (int)reader.GetInt64(1);

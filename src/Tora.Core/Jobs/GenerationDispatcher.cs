@@ -22,15 +22,23 @@ public sealed class GenerationDispatcher(
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly FairScheduler _scheduler = new(limits?.Value);
+    // Queues the last pass found full (work waiting, no room). Replaced whole by each pass; read without a lock.
+    private volatile IReadOnlySet<string> _fullQueues = new HashSet<string>();
 
     private const long PlanLockKey = 0x746F7261_66616972; // "torafair"
 
     /// <summary>How often the outbox is read when nothing signalled (other API instances' rows).</summary>
     public static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Wakes the loop now (called after an accept in this process).</summary>
-    public void Signal()
+    /// <summary>
+    /// Wakes the loop now, after a generation of <paramref name="queue"/> was accepted in this process, unless the last
+    /// pass found that queue full: then the new generation waits its turn behind others anyway, and the room it needs
+    /// opens only when a worker takes a job, which the <see cref="IdlePoll"/> pass notices. So a burst of accepts into
+    /// a busy queue costs no planning pass each.
+    /// </summary>
+    public void Signal(string queue)
     {
+        if (_fullQueues.Contains(queue)) return;
         if (_signal.CurrentCount == 0)
         {
             try { _signal.Release(); } catch (SemaphoreFullException) { /* already signalled */ }
@@ -60,10 +68,12 @@ public sealed class GenerationDispatcher(
         await using var tx = await connection.BeginTransactionAsync(ct);
         await using (var lockCmd = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({PlanLockKey})", connection, tx))
             if (!(bool)(await lockCmd.ExecuteScalarAsync(ct))!) return 0;
-        var rows = (await _scheduler.PlanAsync(connection, tx, ct)).Select(r => (r.Id, r.Queue)).ToList();
+        var plan = await _scheduler.PlanAsync(connection, tx, ct);
+        var rows = plan.Releases;
         if (rows.Count == 0)
         {
             await tx.CommitAsync(ct);
+            _fullQueues = plan.FullQueues;
             return 0;
         }
 
@@ -80,6 +90,7 @@ public sealed class GenerationDispatcher(
         }
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
+        _fullQueues = plan.FullQueues;
         return rows.Count;
     }
 }

@@ -31,7 +31,7 @@ public sealed class GenerationSweeper(GenerationStore store, GenerationCanceller
     public async Task SweepAsync(CancellationToken ct)
     {
         foreach (var id in await store.PastDeadlineAsync(100, ct))
-            await canceller.CancelAsync(id, null, "deadline_exceeded", "cancel_after passed before the generation finished", ct);
+            await canceller.CancelAsync(id, null, CancelCodes.DeadlineExceeded, "cancel_after passed before the generation finished", ct);
         await store.ForceCancelStaleAsync(CancelGrace, ct);
     }
 }

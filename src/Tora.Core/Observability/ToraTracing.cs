@@ -26,7 +26,7 @@ public static class ToraTracing
     public static bool IsEnabled(IConfiguration configuration) =>
         !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
         || !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
-        || configuration.GetValue("Tora:Tracing:Enabled", false);
+        || configuration.GetSection(TracingOptions.Section).Get<TracingOptions>()?.Enabled == true;
 
     /// <summary>
     /// Registers the tracer provider when tracing is configured: this service's spans, <paramref name="configure"/>'s
@@ -67,4 +67,14 @@ public static class ToraTracing
         foreach (var (key, value) in tags) span.SetTag(key, value);
         span.SetEndTime(end.UtcDateTime);
     }
+}
+
+/// <summary>Tracing settings. Bound from <c>Tora:Tracing</c>; the exporter itself is configured by the standard <c>OTEL_*</c> variables.</summary>
+public sealed class TracingOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Tracing";
+
+    /// <summary>Trace without an OTLP endpoint (tests register their own exporter).</summary>
+    public bool Enabled { get; set; }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
+using System.Text.Json;
 using Hangfire;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -104,7 +104,7 @@ public sealed class WebhookSender : IDisposable
 /// <c>Retry-After</c>). 410 Gone stops retrying, as Standard Webhooks recommends.
 /// </summary>
 public sealed class WebhookDeliveryJob(
-    WebhookStore store, WebhookSender sender, WebhookEndpointSlots endpoints, IBackgroundJobClient jobs, IOptions<WebhookOptions> options,
+    WebhookStore store, Generations.GenerationStore generations, WebhookSender sender, WebhookEndpointSlots endpoints, IBackgroundJobClient jobs, IOptions<WebhookOptions> options,
     ILogger<WebhookDeliveryJob> logger)
     : IWebhookDeliveryJob
 {
@@ -120,6 +120,9 @@ public sealed class WebhookDeliveryJob(
         // Everything the request needs is read before the claim, so an attempt logged in flight is one being sent.
         var ev = await store.GetEventAsync(eventId, cancellationToken);
         if (ev is null || ev.State != "pending") return;
+        // The body is rendered from the event and its generation (deleting a generation deletes its events too).
+        if (await generations.GetAnyAsync(ev.GenerationId, cancellationToken) is not { } generation) return;
+        var body = JsonSerializer.SerializeToUtf8Bytes(Generations.GenerationPayloads.Webhook(ev.Type, generation, ev.CreatedAt), Generations.GenerationPayloads.Json);
         var secrets = await store.GetSecretsAsync(ev.Tenant, cancellationToken);
         // A receiver that hangs must not hold every delivery worker: over its share, the attempt waits its turn.
         using var slot = endpoints.TryEnter(ev.Url);
@@ -142,13 +145,13 @@ public sealed class WebhookDeliveryJob(
         // Each attempt is a span of the generation's trace (read only while tracing).
         using var span = Observability.ToraTracing.Source.HasListeners()
             ? Observability.ToraTracing.Source.StartActivity("webhook.deliver", System.Diagnostics.ActivityKind.Producer,
-                Observability.ToraTracing.ParentOf(await store.GetTraceParentAsync(ev.GenerationId, cancellationToken)))
+                Observability.ToraTracing.ParentOf(generation.TraceParent))
             : null;
         span?.SetTag("tora.webhook.event", ev.Type);
         span?.SetTag("tora.webhook.attempt", attempt);
         span?.SetTag("tora.generation.id", ev.GenerationId.ToString());
         var attemptedAt = DateTimeOffset.UtcNow;
-        var result = await sender.SendAsync(ev.Url, "msg_" + ev.Id.ToString("N"), Encoding.UTF8.GetBytes(ev.Payload), secrets, cancellationToken);
+        var result = await sender.SendAsync(ev.Url, ev.MessageId, body, secrets, cancellationToken);
         span?.SetTag("http.response.status_code", result.StatusCode);
         if (!result.Success) span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result.Error ?? $"HTTP {result.StatusCode}");
         var log = new WebhookAttempt(attempt, attemptedAt, result.StatusCode, result.Error, result.DurationMs);

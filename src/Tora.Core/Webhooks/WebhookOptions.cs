@@ -3,6 +3,9 @@ namespace Tora.Core.Webhooks;
 /// <summary>Webhook delivery settings. Bound from <c>Tora:Webhooks</c>.</summary>
 public sealed class WebhookOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Tora:Webhooks";
+
     /// <summary>
     /// Delays before each retry after the first attempt. The default spreads 10 attempts over about three days
     /// (Svix/Stripe-like: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h; docs/architecture.md §6).

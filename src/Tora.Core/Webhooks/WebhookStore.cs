@@ -17,10 +17,14 @@ public sealed record WebhookSecrets(byte[] Current, byte[]? Previous, DateTimeOf
     }
 }
 
-/// <summary>One webhook event with its delivery state.</summary>
+/// <summary>One webhook event with its delivery state; its body is rendered from it and the generation (<see cref="Generations.GenerationPayloads.Webhook"/>).</summary>
 public sealed record WebhookEvent(
-    Guid Id, Guid GenerationId, string Tenant, string Type, string Url, string Payload, DateTimeOffset CreatedAt,
-    string State, int Attempts, DateTimeOffset? NextAttemptAt);
+    Guid Id, Guid GenerationId, string Tenant, string Type, string Url, DateTimeOffset CreatedAt,
+    string State, int Attempts, DateTimeOffset? NextAttemptAt)
+{
+    /// <summary>The Standard Webhooks message id (<c>webhook-id</c>), the same for every attempt.</summary>
+    public string MessageId => "msg_" + Id.ToString("N");
+}
 
 /// <summary>One HTTP attempt of a delivery; neither status nor error while it is in flight.</summary>
 public sealed record WebhookAttempt(int Attempt, DateTimeOffset AttemptedAt, int? StatusCode, string? Error, double DurationMs);
@@ -37,7 +41,7 @@ public readonly record struct WebhookClaim(int? Attempt, bool InFlight, bool Mad
 /// <summary>Webhook secrets, events (written by the database trigger) and the delivery log in PostgreSQL.</summary>
 public sealed class WebhookStore(NpgsqlDataSource dataSource)
 {
-    private const string EventColumns = "id, generation_id, tenant, type, url, payload::text, created_at, state, attempts, next_attempt_at";
+    private const string EventColumns = "id, generation_id, tenant, type, url, created_at, state, attempts, next_attempt_at";
 
     /// <summary>The tenant's secrets, creating a 32-byte secret on first use.</summary>
     public async Task<WebhookSecrets> GetSecretsAsync(string tenant, CancellationToken ct)
@@ -79,14 +83,6 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         cmd.Parameters.Add(new() { Value = id });
         await using var r = await cmd.ExecuteReaderAsync(ct);
         return await r.ReadAsync(ct) ? ReadEvent(r) : null;
-    }
-
-    /// <summary>The stored W3C traceparent of a generation (null when none or gone), so a delivery continues its trace.</summary>
-    public async Task<string?> GetTraceParentAsync(Guid generationId, CancellationToken ct)
-    {
-        await using var cmd = dataSource.CreateCommand("SELECT traceparent FROM generations WHERE id = $1");
-        cmd.Parameters.Add(new() { Value = generationId });
-        return await cmd.ExecuteScalarAsync(ct) as string;
     }
 
     /// <summary>The events of a generation with their attempts, oldest first.</summary>
@@ -223,6 +219,6 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
     }
 
     private static WebhookEvent ReadEvent(NpgsqlDataReader r) => new(
-        r.GetGuid(0), r.GetGuid(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5),
-        r.GetFieldValue<DateTimeOffset>(6), r.GetString(7), r.GetInt32(8), r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9));
+        r.GetGuid(0), r.GetGuid(1), r.GetString(2), r.GetString(3), r.GetString(4),
+        r.GetFieldValue<DateTimeOffset>(5), r.GetString(6), r.GetInt32(7), r.IsDBNull(8) ? null : r.GetFieldValue<DateTimeOffset>(8));
 }

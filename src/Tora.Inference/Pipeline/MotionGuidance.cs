@@ -134,8 +134,17 @@ public sealed class MotionGuidance : IDisposable
         return new MotionGuidance(names.Select((n, i) => (n, outputs[i])).ToArray(), outputs, latents);
     }
 
+    private bool _disposed;
+
     /// <inheritdoc />
-    public void Dispose() => _owner?.Dispose();
+    public void Dispose()
+    {
+        // The pipeline frees the modulations as soon as the loop ends, before its low-memory policy unloads the
+        // session that allocated them; the job's own using may then dispose them again.
+        if (_disposed) return;
+        _disposed = true;
+        _owner?.Dispose();
+    }
 
     private sealed class DisposableList : List<IDisposable>, IDisposable
     {

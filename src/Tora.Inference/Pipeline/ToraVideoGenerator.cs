@@ -1,5 +1,4 @@
 using Microsoft.ML.OnnxRuntime;
-using Tora.Inference.Noise;
 using Tora.Motion.Video;
 
 namespace Tora.Inference.Pipeline;
@@ -7,7 +6,7 @@ namespace Tora.Inference.Pipeline;
 /// <summary>
 /// <see cref="IVideoGenerator"/> over <see cref="ToraPipeline"/>: the worker's real generator. The package is opened
 /// when the generator is created; when that fails, <see cref="Status"/> says why and every job fails with
-/// <c>model_unavailable</c>. Seeds become the torch-compatible noise stream (docs/model.md §5.5). One job at a time.
+/// <c>model_unavailable</c>. ONNX Runtime and ffmpeg failures become <see cref="GenerationException"/>s. One job at a time.
 /// </summary>
 public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
 {
@@ -36,40 +35,14 @@ public sealed class ToraVideoGenerator : IVideoGenerator, IDisposable
     public VideoGeneratorStatus Status => new(_pipeline is not null, _model, _detail);
 
     /// <inheritdoc />
-    public async Task<VideoGenerationResult> GenerateAsync(VideoGenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
+    public async Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<GenerationProgress> progress, CancellationToken cancellationToken)
     {
         var pipeline = _pipeline ?? throw new GenerationException(GenerationErrorCodes.ModelUnavailable, _detail);
-        var g = pipeline.Package.Geometry;
-        if (request.Width != g.Width || request.Height != g.Height || request.NumFrames != g.Frames)
-            throw new GenerationException(GenerationErrorCodes.UnsupportedSize,
-                $"the model package generates {g.Frames} frames of {g.Width}x{g.Height}, not {request.NumFrames} of {request.Width}x{request.Height}");
-        var job = new ToraRequest
-        {
-            Prompt = request.Prompt,
-            NegativePrompt = request.NegativePrompt,
-            Trajectories = request.Trajectories,
-            FirstFrame = request.FirstFrame,
-            FlowVideo = request.FlowVideo,
-            Frames = request.NumFrames,
-            Steps = request.Steps,
-            GuidanceScale = request.GuidanceScale,
-            DynamicCfg = request.DynamicCfg,
-            Noise = new SeededNoiseSource(unchecked((ulong)request.Seed)),
-            OutputPath = request.OutputPath,
-            Fps = request.Fps,
-            OverlayTrajectory = request.OverlayTrajectory,
-            Motion = request.Motion,
-        };
         await _oneJob.WaitAsync(cancellationToken);
         try
         {
             // The pipeline computes synchronously between awaits: keep it off the caller's thread.
-            var result = await Task.Run(() => pipeline.GenerateAsync(job, progress, cancellationToken), cancellationToken);
-            var scheduler = pipeline.Package.SchedulerConfig;
-            var reproducibility = new Reproducibility(pipeline.Package.ManifestHash,
-                $"CogVideoXDPMScheduler {scheduler.TimestepSpacing} {scheduler.PredictionType} steps={request.Steps} cfg={request.GuidanceScale} dynamic_cfg={request.DynamicCfg}",
-                OrtEnv.Instance().GetVersionString(), result.ExecutionProvider);
-            return new VideoGenerationResult(request.OutputPath, result.FrameCount, request.Fps, reproducibility, result.PhaseMilliseconds);
+            return await Task.Run(() => pipeline.GenerateAsync(request, progress, cancellationToken), cancellationToken);
         }
         catch (VideoEncodingException e)
         {

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.Globalization;
 using Tora.Inference.Vae;
 
 namespace Tora.Inference.Pipeline;
@@ -8,6 +10,7 @@ namespace Tora.Inference.Pipeline;
 /// whole frames otherwise), <c>on</c> (half-frame tiles, refused when they do not cover the frame) or a tile
 /// size <c>HxW</c> in pixels.
 /// </summary>
+[TypeConverter(typeof(Converter))]
 public sealed record VaeTilingChoice
 {
     private VaeTilingChoice(string text, VaeTiling? size) => (Text, Size) = (text, size);
@@ -67,4 +70,14 @@ public sealed record VaeTilingChoice
 
     /// <inheritdoc />
     public override string ToString() => Text;
+
+    /// <summary>Reads the setting from configuration text (typed options bind it through this), as <see cref="Parse"/>.</summary>
+    private sealed class Converter : TypeConverter
+    {
+        public override bool CanConvertFrom(ITypeDescriptorContext? context, Type sourceType) =>
+            sourceType == typeof(string) || base.CanConvertFrom(context, sourceType);
+
+        public override object? ConvertFrom(ITypeDescriptorContext? context, CultureInfo? culture, object value) =>
+            value is string text ? Parse(text) : base.ConvertFrom(context, culture, value);
+    }
 }

@@ -18,13 +18,7 @@ public interface IDenoiser
 }
 
 /// <summary>Observes the latents after each denoising step (tests, previews): step index and <c>[1, T, C, h, w]</c>.</summary>
-public delegate void DenoisingStepObserver(int step, ReadOnlySpan<float> latents);
-
-/// <summary>Progress of a denoising loop after a step.</summary>
-/// <param name="Step">Steps done (1 … <paramref name="TotalSteps"/>).</param>
-/// <param name="TotalSteps">Steps of the loop.</param>
-/// <param name="Elapsed">Time since the loop started.</param>
-public readonly record struct DenoisingProgress(int Step, int TotalSteps, TimeSpan Elapsed);
+public delegate void StepObserver(int step, ReadOnlySpan<float> latents);
 
 /// <summary>
 /// The sampling loop of the original pipeline (docs/model.md §5): initial latents from the noise source, then
@@ -64,9 +58,12 @@ public sealed class DenoisingLoop
         noise.Draw(_stepper.Shape, latents, NoiseConsumer.InitialLatents);
     }
 
-    /// <summary>Runs every step on <paramref name="latents"/> in place.</summary>
+    /// <summary>
+    /// Runs every step on <paramref name="latents"/> in place, reporting phase <see cref="GenerationPhases.Denoise"/>
+    /// after each step (elapsed since the loop started; the pipeline reports on its job's clock instead).
+    /// </summary>
     public void Run(Span<float> latents, IDenoiser denoiser, INoiseSource noise,
-        IProgress<DenoisingProgress>? progress = null, CancellationToken cancellationToken = default, DenoisingStepObserver? onStep = null)
+        IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default, StepObserver? onStep = null)
     {
         ArgumentNullException.ThrowIfNull(denoiser);
         ArgumentNullException.ThrowIfNull(noise);
@@ -93,7 +90,7 @@ public sealed class DenoisingLoop
             if (_guidance.Enabled) _stepper.GuidedStep(i, prediction, _guidance.ScaleAt(t, steps), latents, noise);
             else _stepper.Step(i, prediction, latents, noise);
             onStep?.Invoke(i, latents);
-            progress?.Report(new DenoisingProgress(i + 1, steps, clock.Elapsed));
+            progress?.Report(new GenerationProgress(GenerationPhases.Denoise, i + 1, steps, clock.Elapsed));
         }
     }
 

@@ -19,7 +19,7 @@ public sealed class MotionControlsPipelineTests(TinyPackageFixture fixture)
         var noise = new ReplayNoiseSource(fixture.Loop, "t2v_loop_4steps.npz");
         if (!withMotionInput) noise.Skip([1, 16, 13, 8, 12], NoiseConsumer.FlowPosterior); // keep the later draws aligned
         var steps = new List<float[]>();
-        var request = new ToraRequest
+        var request = new GenerationRequest
         {
             Prompt = "A squirrel gathering nuts.",
             FlowVideo = withMotionInput ? fixture.ReferenceFlowVideo() : null,

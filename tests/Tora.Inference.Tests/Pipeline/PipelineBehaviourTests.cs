@@ -9,7 +9,7 @@ namespace Tora.Inference.Tests.Pipeline;
 [Collection(TinyPackageCollection.Name)]
 public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
 {
-    private ToraRequest Request(INoiseSource noise, int steps = 2) => new()
+    private GenerationRequest Request(INoiseSource noise, int steps = 2) => new()
     {
         Prompt = "A fox running through snow.",
         Trajectories = fixture.Coaster,
@@ -30,7 +30,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         var replay = ReplayNoiseSource.Load(file);
         var second = await fixture.Pipeline.GenerateAsync(Request(replay, steps: 3), null, default);
         Assert.Equal(first.FinalLatents, second.FinalLatents);
-        Assert.Equal(first.Frames, second.Frames);
+        Assert.Equal(first.Pixels, second.Pixels);
         Assert.Equal(replay.Count, replay.DrawCount);
     }
 
@@ -43,7 +43,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         Assert.Equal(NoiseConsumer.InitialLatents, noise.Consumers[0]); // no flow posterior draw
         Assert.Equal(3, noise.Consumers.Count);
         Assert.NotEqual(guided.FinalLatents, free.FinalLatents);
-        Assert.All(free.FinalLatents, v => Assert.True(float.IsFinite(v)));
+        Assert.All(free.FinalLatents!, v => Assert.True(float.IsFinite(v)));
     }
 
     [Fact]
@@ -76,14 +76,14 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
 
         // The pipeline is usable again after a cancelled job.
         var result = await fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)), null, default);
-        Assert.Equal(49, result.FrameCount);
+        Assert.Equal(49, result.Geometry.Frames);
     }
 
     [Fact]
     public async Task Requests_the_package_cannot_serve_are_clear_errors()
     {
-        var e = await Assert.ThrowsAsync<GenerationException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Frames = 25 }, null, default));
-        Assert.Equal((GenerationErrorCodes.UnsupportedSize, "this model package generates 49 frames, not 25"), (e.Code, e.Message));
+        var e = await Assert.ThrowsAsync<GenerationException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { Geometry = new Tora.Motion.Trajectories.VideoGeometry(25, 64, 96) }, null, default));
+        Assert.Equal((GenerationErrorCodes.UnsupportedSize, "this model package generates 49 frames of 96x64, not 25 of 96x64"), (e.Code, e.Message));
         e = await Assert.ThrowsAsync<GenerationException>(() => fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(1)) with { FirstFrame = [1, 2, 3] }, null, default));
         Assert.Equal(GenerationErrorCodes.InvalidInput, e.Code);
         Assert.Contains("text-to-video", e.Message);
@@ -107,7 +107,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         var b = await resident.GenerateAsync(Request(new SeededNoiseSource(9)), null, default);
         Assert.Equal(5, resident.LoadedComponents.Count);
         Assert.Equal(a.FinalLatents, b.FinalLatents);
-        Assert.Equal(a.Frames, b.Frames);
+        Assert.Equal(a.Pixels, b.Pixels);
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         Assert.Contains(GenerationPhases.EncodeImage, result.PhaseMilliseconds.Keys);
         var probe = MediaProbe.Probe(mp4);
         Assert.Equal(("h264", "yuv420p", 96, 64, 49, "8/1"), (probe.Codec, probe.PixelFormat, probe.Width, probe.Height, probe.Frames, probe.FrameRate));
-        Assert.Equal(49 * 64 * 96 * 3, result.Frames.Length);
+        Assert.Equal(49 * 64 * 96 * 3, result.Pixels!.Length);
 
         // Another first frame gives another video from the same noise.
         var other = await i2v.GenerateAsync(Request(new SeededNoiseSource(42)) with { FirstFrame = Png(64, 96) }, null, default);
@@ -160,7 +160,7 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         var guided = await fp16.GenerateAsync(Request(new SeededNoiseSource(42)), null, default);
         var free = await fp16.GenerateAsync(Request(new SeededNoiseSource(42)) with { Trajectories = [] }, null, default);
         var fp32 = await fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(42)), null, default);
-        Assert.All(guided.FinalLatents, v => Assert.True(float.IsFinite(v)));
+        Assert.All(guided.FinalLatents!, v => Assert.True(float.IsFinite(v)));
         Assert.NotEqual(guided.FinalLatents, free.FinalLatents);
         // Same computation at lower precision: close to the float32 package, not equal.
         Assert.InRange(Tolerance.MaxAbs(fp32.FinalLatents, guided.FinalLatents), 1e-7, 0.1);

@@ -1,3 +1,4 @@
+using Tora.Inference.Sampling;
 using Tora.Inference.Text;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
@@ -18,7 +19,7 @@ public sealed class ReferenceLoopTests(TinyPackageFixture fixture, Xunit.Abstrac
 {
     private const string Prompt = "A squirrel gathering nuts.";
 
-    private ToraRequest Request(INoiseSource noise, StepObserver? onStep = null) => new()
+    private GenerationRequest Request(INoiseSource noise, StepObserver? onStep = null) => new()
     {
         Prompt = Prompt,
         Trajectories = fixture.Coaster,
@@ -96,12 +97,12 @@ public sealed class ReferenceLoopTests(TinyPackageFixture fixture, Xunit.Abstrac
         }
         output.WriteLine($"final latents: max abs {Tolerance.MaxAbs(fixture.Loop["final_latents"].ToFloats(), result.FinalLatents):E2}");
         Tolerance.AssertClose(fixture.Loop["final_latents"].ToFloats(), result.FinalLatents, 1e-4, "final latents");
-        Assert.Equal([1, 13, 16, 8, 12], result.LatentShape);
+        Assert.Equal([1, 13, 16, 8, 12], result.LatentShape!);
 
         var expected = fixture.Loop["frames_uint8_THWC"];
         Assert.Equal([49, 64, 96, 3], expected.Shape);
-        Assert.Equal((49, 64, 96), (result.FrameCount, result.Height, result.Width));
-        Tolerance.AssertFramesClose(expected.Data, result.Frames, output);
+        Assert.Equal((49, 64, 96), (result.Geometry.Frames, result.Geometry.Height, result.Geometry.Width));
+        Tolerance.AssertFramesClose(expected.Data, result.Pixels, output);
     }
 
     [Fact]
@@ -110,7 +111,7 @@ public sealed class ReferenceLoopTests(TinyPackageFixture fixture, Xunit.Abstrac
         var result = await fixture.Pipeline.GenerateAsync(Request(new SeededNoiseSource(42)), null, default);
         output.WriteLine($"final latents from seed 42: max abs {Tolerance.MaxAbs(fixture.Loop["final_latents"].ToFloats(), result.FinalLatents):E2}");
         Tolerance.AssertClose(fixture.Loop["final_latents"].ToFloats(), result.FinalLatents, 1e-4, "final latents from seed 42");
-        Tolerance.AssertFramesClose(fixture.Loop["frames_uint8_THWC"].Data, result.Frames, output);
+        Tolerance.AssertFramesClose(fixture.Loop["frames_uint8_THWC"].Data, result.Pixels, output);
     }
 }
 

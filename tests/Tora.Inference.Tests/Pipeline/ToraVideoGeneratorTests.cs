@@ -1,3 +1,4 @@
+using Tora.Motion.Trajectories;
 using Tora.Inference.Pipeline;
 using Tora.TestSupport;
 
@@ -7,13 +8,11 @@ namespace Tora.Inference.Tests.Pipeline;
 [Collection(TinyPackageCollection.Name)]
 public sealed class ToraVideoGeneratorTests(TinyPackageFixture fixture)
 {
-    private VideoGenerationRequest Request(string output) => new()
+    private GenerationRequest Request(string output) => new()
     {
         Prompt = "A squirrel gathering nuts.",
         Trajectories = fixture.Coaster,
-        NumFrames = 49,
-        Width = 96,
-        Height = 64,
+        Geometry = new VideoGeometry(49, 64, 96),
         Steps = 2,
         GuidanceScale = 6,
         DynamicCfg = true,
@@ -32,9 +31,9 @@ public sealed class ToraVideoGeneratorTests(TinyPackageFixture fixture)
         var output = Path.Combine(TestData.TempFolder(), "video.mp4");
         var reports = new List<GenerationProgress>();
         var result = await generator.GenerateAsync(Request(output), new SyncProgress(reports.Add), default);
-        Assert.Equal((output, 49, 8), (result.VideoPath, result.FrameCount, result.Fps));
-        Assert.Equal("CPUExecutionProvider", result.Reproducibility.ExecutionProvider);
-        Assert.Equal(64, result.Reproducibility.ModelPackageHash.Length);
+        Assert.Equal((output, 49, 8), (result.VideoPath, result.Geometry.Frames, result.Fps));
+        Assert.Equal("CPUExecutionProvider", result.ExecutionProvider);
+        Assert.Equal(64, result.ModelPackageHash.Length);
         Assert.Equal([1, 2], reports.Where(r => r.Phase == "denoise" && r.Step > 0).Select(r => r.Step));
         Assert.Contains("decode", result.PhaseMilliseconds.Keys);
         Assert.Equal(49, MediaProbe.Probe(output).Frames);
@@ -45,7 +44,7 @@ public sealed class ToraVideoGeneratorTests(TinyPackageFixture fixture)
     {
         using var generator = new ToraVideoGenerator("tora-t2v", fixture.T2VPackage, TinyPackageFixture.Cpu);
         var e = await Assert.ThrowsAsync<GenerationException>(() =>
-            generator.GenerateAsync(Request("x.mp4") with { Width = 720, Height = 480 }, new SyncProgress(_ => { }), default));
+            generator.GenerateAsync(Request("x.mp4") with { Geometry = new VideoGeometry(49, 480, 720) }, new SyncProgress(_ => { }), default));
         Assert.Equal("unsupported_size", e.Code);
 
         using var missing = new ToraVideoGenerator("tora-t2v", Path.Combine(TestData.TempFolder(), "absent"), TinyPackageFixture.Cpu);

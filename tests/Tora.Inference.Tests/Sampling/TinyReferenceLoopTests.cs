@@ -84,10 +84,10 @@ public class DenoisingLoopTests
         }
     }
 
-    private sealed class Recorder : IProgress<DenoisingProgress>
+    private sealed class Recorder : IProgress<GenerationProgress>
     {
-        public List<DenoisingProgress> Reports { get; } = [];
-        public void Report(DenoisingProgress value) => Reports.Add(value);
+        public List<GenerationProgress> Reports { get; } = [];
+        public void Report(GenerationProgress value) => Reports.Add(value);
     }
 
     [Theory]
@@ -127,9 +127,9 @@ public class DenoisingLoopTests
         Assert.Throws<ArgumentException>(() => loop.Run(new float[3], denoiser, new SeededNoiseSource(1)));
     }
 
-    private sealed class CancelAfter(int steps, CancellationTokenSource cts) : IProgress<DenoisingProgress>
+    private sealed class CancelAfter(int steps, CancellationTokenSource cts) : IProgress<GenerationProgress>
     {
-        public void Report(DenoisingProgress value)
+        public void Report(GenerationProgress value)
         {
             if (value.Step == steps) cts.Cancel();
         }

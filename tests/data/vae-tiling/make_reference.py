@@ -4,15 +4,12 @@ Usage: python3 make_reference.py <diffusers/src/diffusers folder> <tests/data fo
 
 Runs the real AutoencoderKLCogVideoX module of diffusers (autoencoder_kl_cogvideox.py with the real
 activations.py, upsampling.py and downsampling.py it builds on) with tiling enabled at tile sizes scaled
-down to the tiny 64 x 96 VAE. Only diffusers' framework plumbing is replaced by the minimal stand-ins below
-(config registration, model mixins, logging, output containers), none of which computes anything.
+down to the tiny 64 x 96 VAE. Only diffusers' framework plumbing is replaced by the minimal stand-ins, below and in
+../original_harness.py (config registration, model mixins, logging, output containers), none of which computes
+anything.
 """
-import importlib.util
-import inspect
 import json
-import struct
 import sys
-import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,53 +17,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from original_harness import BaseOutput, ConfigMixin, config_of, load_safetensors, logging, module, real, register_to_config  # noqa: E402
+
 DIFFUSERS = Path(sys.argv[1])
 DATA = Path(sys.argv[2])
 OUT = DATA / "vae-tiling"
-
-
-def module(name, **attrs):
-    m = types.ModuleType(name)
-    m.__path__ = []
-    m.__dict__.update(attrs)
-    sys.modules[name] = m
-    return m
-
-
-def real(name, file):
-    spec = importlib.util.spec_from_file_location(name, DIFFUSERS / file)
-    m = importlib.util.module_from_spec(spec)
-    sys.modules[name] = m
-    spec.loader.exec_module(m)
-    return m
-
-
-class _Logger:
-    def __getattr__(self, _):
-        return lambda *a, **k: None
-
-
-def register_to_config(init):
-    def inner(self, *args, **kwargs):
-        bound = inspect.signature(init).bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        values = dict(bound.arguments)
-        values.pop("self")
-        object.__setattr__(self, "_stub_config", types.SimpleNamespace(**values))
-        init(self, *args, **kwargs)
-    return inner
-
-
-class ConfigMixin:
-    @property
-    def config(self):
-        return self._stub_config
-
-
-@dataclass
-class BaseOutput:
-    def __getitem__(self, i):
-        return list(self.__dict__.values())[i]
 
 
 @dataclass
@@ -86,7 +42,7 @@ class AutoencoderKLOutput(BaseOutput):
 
 
 module("diffusers")
-module("diffusers.utils", logging=types.SimpleNamespace(get_logger=lambda *_: _Logger()),
+module("diffusers.utils", logging=logging,
        deprecate=lambda *a, **k: None, BaseOutput=BaseOutput,
        is_torch_npu_available=lambda: False, is_torch_version=lambda op, v: False)
 module("diffusers.utils.import_utils", is_torch_npu_available=lambda: False, is_torch_version=lambda op, v: False)
@@ -101,24 +57,10 @@ module("diffusers.models.normalization", RMSNorm=None)
 module("diffusers.models.autoencoders")
 module("diffusers.models.autoencoders.vae", AutoencoderMixin=type("AutoencoderMixin", (), {}), DecoderOutput=DecoderOutput,
        DiagonalGaussianDistribution=DiagonalGaussianDistribution)
-real("diffusers.models.activations", "models/activations.py")
-real("diffusers.models.upsampling", "models/upsampling.py")
-real("diffusers.models.downsampling", "models/downsampling.py")
-cogvideox = real("diffusers.models.autoencoders.autoencoder_kl_cogvideox", "models/autoencoders/autoencoder_kl_cogvideox.py")
-
-
-def load_safetensors(path):
-    raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", info["dtype"]
-        begin, end = info["data_offsets"]
-        tensors[name] = torch.from_numpy(np.frombuffer(raw[8 + n + begin:8 + n + end], dtype=np.float32).reshape(info["shape"]).copy())
-    return tensors
+real("diffusers.models.activations", DIFFUSERS / "models/activations.py")
+real("diffusers.models.upsampling", DIFFUSERS / "models/upsampling.py")
+real("diffusers.models.downsampling", DIFFUSERS / "models/downsampling.py")
+cogvideox = real("diffusers.models.autoencoders.autoencoder_kl_cogvideox", DIFFUSERS / "models/autoencoders/autoencoder_kl_cogvideox.py")
 
 
 def to_uint8(sample):
@@ -131,9 +73,7 @@ def to_uint8(sample):
 def main():
     torch.set_grad_enabled(False)
     vae_dir = DATA / "fixtures/tiny-tora-t2v/vae"
-    config = json.loads((vae_dir / "config.json").read_text())
-    kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
-    vae = cogvideox.AutoencoderKLCogVideoX(**kwargs).eval()
+    vae = cogvideox.AutoencoderKLCogVideoX(**config_of(vae_dir)).eval()
     vae.load_state_dict(load_safetensors(vae_dir / "diffusion_pytorch_model.safetensors"), strict=True)
 
     latents = torch.from_numpy(np.load(DATA / "fixtures/tiny-tora-t2v/reference/vae_decoder.npz")["latents"])
