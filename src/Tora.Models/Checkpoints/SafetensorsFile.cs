@@ -67,12 +67,13 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <exception cref="InvalidDataException">The file is not a valid safetensors file.</exception>
     public static SafetensorsFile Open(string path)
     {
-        var length = new FileInfo(path).Length;
-        if (length < 8) throw new InvalidDataException($"{path}: too short for a safetensors file");
-        long headerLength;
+        long length, headerLength;
         byte[] header;
         using (var fs = File.OpenRead(path))
         {
+            // The opened file's length, not FileInfo's: a symbolic link (as in Hugging Face's cache) reports its own.
+            length = fs.Length;
+            if (length < 8) throw new InvalidDataException($"{path}: too short for a safetensors file");
             Span<byte> len = stackalloc byte[8];
             fs.ReadExactly(len);
             headerLength = BitConverter.ToInt64(len);

@@ -48,7 +48,9 @@ public sealed unsafe class TorchZipArchive : IDisposable
     public static TorchZipArchive Open(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file", path);
-        long length = new FileInfo(path).Length;
+        long length;
+        // The opened file's length: FileInfo reports a symbolic link's own size.
+        using (var fs = File.OpenRead(path)) length = fs.Length;
         if (length < 22) throw new InvalidDataException($"{path}: truncated or not a torch zip checkpoint ({length} bytes)");
         var file = MappedFile.Open(path);
         try
