@@ -44,9 +44,11 @@ public static class BenchCommands
         var profile = new Option<string?>("--profile") { Description = "ORT profiling file prefix: profiles every run of the transformer session (the timings then carry profiling overhead: time without it) and prints node placement and op-type totals." };
         var optimized = new Option<string?>("--optimized-model") { Description = "Save the optimised graph here (weights to <path>.data) and print its op counts." };
         var json = new Option<string?>("--json") { Description = "Append the result as one JSON line to this file." };
+        var cpuArena = new Option<string>("--cpu-arena") { Description = "CPU provider: on (ONNX Runtime's memory arena, as the pipeline's sessions use it) or off (every tensor from malloc and freed after its last use: the peak RSS is then what the step needs).", DefaultValueFactory = _ => "on" };
+        cpuArena.AcceptOnlyFromAmong("on", "off");
         var cudaOptions = new Option<string[]>("--cuda-option") { Description = "Extra CUDA provider option key=value (repeatable), e.g. sdpa_kernel=8 to pin cuDNN flash attention (docs/model.md §6.3).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("step", "Time the CFG-batched transformer step with IOBinding: warm-up, then median/min/max of the timed runs, peak GPU memory.")
-            { package, device, deviceId, warmup, runs, motion, inputs, saveInputs, timestep, seed, noisePred, profile, optimized, json, cudaOptions };
+            { package, device, deviceId, warmup, runs, motion, inputs, saveInputs, timestep, seed, noisePred, profile, optimized, json, cudaOptions, cpuArena };
         command.SetAction(parse =>
         {
             if (parse.GetValue(runs) < 1 || parse.GetValue(warmup) < 0) throw new CliException("--runs must be ≥ 1 and --warmup ≥ 0");
@@ -59,7 +61,8 @@ public static class BenchCommands
             }
             var settings = new StepBenchSettings(parse.GetRequiredValue(package), parse.GetValue(device) == "cuda", parse.GetValue(deviceId),
                 parse.GetValue(warmup), parse.GetValue(runs), parse.GetValue(motion) == "on", parse.GetValue(inputs), parse.GetValue(saveInputs),
-                parse.GetValue(timestep), parse.GetValue(seed), parse.GetValue(noisePred), parse.GetValue(profile), parse.GetValue(optimized), parse.GetValue(json), extra);
+                parse.GetValue(timestep), parse.GetValue(seed), parse.GetValue(noisePred), parse.GetValue(profile), parse.GetValue(optimized), parse.GetValue(json), extra,
+                parse.GetValue(cpuArena) == "on");
             try
             {
                 StepBench.Run(settings, Console.WriteLine);
@@ -126,7 +129,7 @@ public static class BenchCommands
 /// <summary>What one <c>tora bench step</c> does.</summary>
 internal sealed record StepBenchSettings(string Package, bool Cuda, int DeviceId, int Warmup, int Runs, bool Motion, string? Inputs,
     string? SaveInputs, long Timestep, int Seed, string? NoisePred, string? Profile, string? OptimizedModel, string? Json,
-    IReadOnlyDictionary<string, string> CudaOptions);
+    IReadOnlyDictionary<string, string> CudaOptions, bool CpuArena = true);
 
 /// <summary>
 /// The transformer step measurement (issue 10): one session with the chosen execution provider, every input
@@ -200,6 +203,7 @@ internal static class StepBench
             }
 
             using var options = provider.Options(s.Profile, s.OptimizedModel);
+            if (!provider.IsCuda) options.EnableCpuMemArena = s.CpuArena;
             var load = Stopwatch.StartNew();
             using var session = new InferenceSession(Path.Combine(s.Package, tr.File), options);
             log($"transformer session created in {load.Elapsed.TotalSeconds:F1} s");

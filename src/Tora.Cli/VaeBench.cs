@@ -24,7 +24,9 @@ public static class VaeBench
         var tiling = new Option<string>("--vae-tiling") { Description = "off, on (half-frame tiles) or HxW.", DefaultValueFactory = _ => "off" };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: one per core).", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the random latents.", DefaultValueFactory = _ => 0 };
-        var command = new Command("vae", "Time a VAE decode on the CPU provider and report the peak resident memory.") { vae, latentFrames, tiling, threads, seed };
+        var arena = new Option<string>("--cpu-arena") { Description = "on: ONNX Runtime's CPU memory arena, as the pipeline's sessions use it; off: every tensor from malloc and freed after its last use (to tell the arena's share of the peak).", DefaultValueFactory = _ => "on" };
+        arena.AcceptOnlyFromAmong("on", "off");
+        var command = new Command("vae", "Time a VAE decode on the CPU provider and report the peak resident memory.") { vae, latentFrames, tiling, threads, seed, arena };
         command.SetAction(parse =>
         {
             int frames = parse.GetValue(latentFrames);
@@ -40,7 +42,7 @@ public static class VaeBench
             }
             try
             {
-                Run(parse.GetRequiredValue(vae), frames, choice, parse.GetValue(threads), parse.GetValue(seed), Console.WriteLine);
+                Run(parse.GetRequiredValue(vae), frames, choice, parse.GetValue(threads), parse.GetValue(seed), parse.GetValue(arena) == "on", Console.WriteLine);
             }
             catch (Exception e) when (e is OnnxRuntimeException or InvalidDataException or ArgumentException or CheckpointException or IOException)
             {
@@ -51,7 +53,7 @@ public static class VaeBench
         return command;
     }
 
-    private static void Run(string folder, int latentFrames, VaeTilingChoice choice, int threads, int seed, Action<string> log)
+    private static void Run(string folder, int latentFrames, VaeTilingChoice choice, int threads, int seed, bool cpuArena, Action<string> log)
     {
         var config = CogVideoXVaeConfig.Load(Path.Combine(folder, "config.json"));
         int scale = config.SpatialCompression, height = config.SampleHeight, width = config.SampleWidth;
@@ -61,12 +63,12 @@ public static class VaeBench
         using (var ckpt = Checkpoint.Open(folder))
             model = CogVideoXVae.BuildDecoderChunk(ckpt, config).ToBytes();
         log(Invariant($"decoder graph built: {model.Length / 1e6:F0} MB in {clock.Elapsed.TotalSeconds:F1} s, peak RSS {PeakRssGiB():F2} GiB"));
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, EnableCpuMemArena = cpuArena };
         clock.Restart();
         using var session = new InferenceSession(model, options);
         model = [];
         GC.Collect();
-        log(Invariant($"session created in {clock.Elapsed.TotalSeconds:F1} s, peak RSS {PeakRssGiB():F2} GiB"));
+        log(Invariant($"session created in {clock.Elapsed.TotalSeconds:F1} s (CPU arena {(cpuArena ? "on" : "off")}), peak RSS {PeakRssGiB():F2} GiB"));
         using var decoder = new VaeDecoder(session, config.ScalingFactor, height / scale, width / scale, (int)config.TemporalCompressionRatio, tiling: tiles);
         var random = new Random(seed);
         var latents = new float[(long)config.LatentChannels * latentFrames * (height / scale) * (width / scale)];

@@ -113,6 +113,21 @@ public sealed class CheckpointTests
     }
 
     [Fact]
+    public void Reads_a_checkpoint_whose_file_is_a_symbolic_link()
+    {
+        // Hugging Face's cache lays out snapshot folders as links to blobs stored elsewhere.
+        var blobs = TestData.TempFolder();
+        var blob = Path.Combine(blobs, "0123abcd");
+        new SafetensorsWriter().Add("a.weight", ElementType.Float32, [2, 3], Values).Write(blob);
+        var snapshot = TestData.TempFolder();
+        File.CreateSymbolicLink(Path.Combine(snapshot, "model.safetensors"), blob);
+        using var ckpt = Checkpoint.Open(snapshot);
+        var read = new float[6];
+        ckpt.Tensor("a.weight", 2, 3).ReadFloats(read);
+        Assert.Equal(Values, read);
+    }
+
+    [Fact]
     public void A_truncated_file_is_rejected_with_its_path()
     {
         var dir = TestData.TempFolder();

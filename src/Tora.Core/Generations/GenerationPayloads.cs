@@ -17,7 +17,7 @@ public sealed record GenerationResource
     [JsonPropertyName("model")] public required string Model { get; init; }
     /// <summary>Progress of the denoising loop.</summary>
     [JsonPropertyName("progress")] public required ProgressResource Progress { get; init; }
-    /// <summary>Generations of the same model ahead of this one (queued only).</summary>
+    /// <summary>Generations of the same model ahead of this one (queued only). Null in the 202 answer of a create while the model's queue holds 1,000 or more queued generations; a GET always counts it.</summary>
     [JsonPropertyName("queue_position")] public int? QueuePosition { get; init; }
     /// <summary>The resolved input (defaults filled in, seed included).</summary>
     [JsonPropertyName("input")] public required GenerationInput Input { get; init; }

@@ -61,7 +61,7 @@ public abstract class PipelineSource
         // Files outside the source folder (a SAT model YAML) are recorded by their full path.
         var relative = System.IO.Path.GetRelativePath(Path, f);
         if (relative.StartsWith("..", StringComparison.Ordinal)) relative = System.IO.Path.GetFullPath(f);
-        return new SourceFile(relative.Replace('\\', '/'), new FileInfo(f).Length, hash);
+        return new SourceFile(relative.Replace('\\', '/'), s.Length, hash);
     }).ToList();
 }
 

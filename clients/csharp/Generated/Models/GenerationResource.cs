@@ -63,7 +63,7 @@ namespace Tora.Client.Models
 #else
         public global::Tora.Client.Models.ProgressResource Progress { get; set; }
 #endif
-        /// <summary>Generations of the same model ahead of this one (queued only).</summary>
+        /// <summary>Generations of the same model ahead of this one (queued only). Null in the 202 answer of a create while the model&apos;s queue holds 1,000 or more queued generations; a GET always counts it.</summary>
         public int? QueuePosition { get; set; }
         /// <summary>The reproducibility property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
