@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Npgsql;
-using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.TestSupport;
