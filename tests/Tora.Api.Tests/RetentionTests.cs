@@ -46,8 +46,14 @@ public sealed class RetentionTests(ServiceFixture service)
         var video = await alpha.GetAsync(location + "/video");
         Assert.Equal(HttpStatusCode.Gone, video.StatusCode);
         Assert.Equal("expired", (await video.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+    }
 
+    [Fact]
+    public async Task A_retention_below_the_minimum_is_refused_with_a_pointer_to_expires_after()
+    {
+        using var alpha = service.Client(service.AlphaKey);
         var bad = await alpha.PostAsJsonAsync("/v1/generations", new { model = "tora-tiny", prompt = "x", expires_after = 10 });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, bad.StatusCode);
         Assert.Equal("/expires_after", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors")[0].GetProperty("pointer").GetString());
     }
 }

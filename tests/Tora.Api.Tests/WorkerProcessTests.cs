@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -13,41 +12,17 @@ public sealed class WorkerProcessTests(ServiceFixture service)
     /// <summary>The path deploy/Dockerfile.worker's HEALTHCHECK probes on the worker's metrics port.</summary>
     public const string WorkerHealthPath = "/health/live";
 
-    /// <summary>Starts Tora.Worker as a child process serving <paramref name="model"/> from <paramref name="package"/>.</summary>
-    private Process StartWorker(string model, string name, string package, System.Text.StringBuilder log, int metricsPort = 0)
+    /// <summary>Starts Tora.Worker as a child process of <paramref name="cluster"/> serving <paramref name="model"/> from <paramref name="package"/>.</summary>
+    private ChildProcess StartWorker(ServiceCluster cluster, string model, string name, string package, int metricsPort = 0)
     {
-        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Tora.Worker.dll")])
+        var settings = new Dictionary<string, string>(cluster.Settings)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
+            ["Tora:Worker:Model"] = model,
+            ["Tora:Worker:Name"] = name,
+            ["Tora:Worker:ModelPackage"] = package,
+            ["Tora:Worker:MetricsPort"] = metricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        foreach (var (k, v) in service.Settings()) psi.Environment[k.Replace(":", "__")] = v;
-        psi.Environment["Tora__Worker__Model"] = model;
-        psi.Environment["Tora__Worker__Name"] = name;
-        psi.Environment["Tora__Worker__ModelPackage"] = package;
-        psi.Environment["Tora__Worker__MetricsPort"] = metricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        psi.Environment.Remove("TORA_MODEL_PACKAGE");
-        var worker = Process.Start(psi)!;
-        worker.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        worker.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        worker.BeginOutputReadLine();
-        worker.BeginErrorReadLine();
-        return worker;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>A clean stop (SIGTERM) lets the worker deregister; kill only if it does not exit.</summary>
-    private static void Stop(Process worker)
-    {
-        Process.Start("kill", ["-TERM", worker.Id.ToString()])!.WaitForExit();
-        if (!worker.WaitForExit(20_000)) worker.Kill(entireProcessTree: true);
+        return cluster.Start("Tora.Worker.dll", name, settings, []);
     }
 
     [Fact]
@@ -57,9 +32,8 @@ public sealed class WorkerProcessTests(ServiceFixture service)
         // Tora pipeline in a separate worker process: the whole product path with no fake anywhere.
         var package = Path.Combine(TestData.TempFolder(), "package");
         Tora.Models.Package.PackageBuilder.Build(TestData.Path("fixtures/tiny-tora-t2v"), package, Tora.Models.Package.Precision.Fp32);
-        var log = new System.Text.StringBuilder();
-        using var worker = StartWorker("tora-real", "real-pipeline-worker", package, log);
-        try
+        using var cluster = new ServiceCluster(service.Settings());
+        var worker = StartWorker(cluster, "tora-real", "real-pipeline-worker", package);
         {
             using var alpha = service.Client(service.AlphaKey);
             var created = await alpha.PostAsJsonAsync("/v1/generations", new
@@ -73,7 +47,7 @@ public sealed class WorkerProcessTests(ServiceFixture service)
             Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
             var location = created.Headers.Location!.ToString();
             var g = await service.WaitForTerminalAsync(alpha, location, TimeSpan.FromSeconds(120));
-            Assert.True(g.GetProperty("status").GetString() == "succeeded", $"{g}\n{log}");
+            Assert.True(g.GetProperty("status").GetString() == "succeeded", $"{g}\n{worker.Log}");
             var reproducibility = g.GetProperty("reproducibility");
             Assert.Equal("CPUExecutionProvider", reproducibility.GetProperty("execution_provider").GetString());
             Assert.Equal(42, reproducibility.GetProperty("seed").GetInt64());
@@ -92,26 +66,21 @@ public sealed class WorkerProcessTests(ServiceFixture service)
             using var beta = service.Client(service.BetaKey);
             Assert.Equal(HttpStatusCode.NotFound, (await beta.GetAsync(location + "/video")).StatusCode);
         }
-        finally
-        {
-            Stop(worker);
-        }
     }
 
     [Fact]
     public async Task A_separate_worker_process_takes_the_job_and_reports_its_missing_model_package()
     {
-        var log = new System.Text.StringBuilder();
-        var statusPort = FreePort();
-        using var worker = StartWorker("tora-proc", "child-process-worker",
-            Path.Combine(Path.GetTempPath(), $"no-such-package-{Guid.NewGuid():N}"), log, statusPort);
-        try
+        var statusPort = ServiceCluster.FreePort();
+        using var cluster = new ServiceCluster(service.Settings());
+        var worker = StartWorker(cluster, "tora-proc", "child-process-worker",
+            Path.Combine(Path.GetTempPath(), $"no-such-package-{Guid.NewGuid():N}"), statusPort);
         {
             using var alpha = service.Client(service.AlphaKey);
             var created = await alpha.PostAsJsonAsync("/v1/generations", new { model = "tora-proc", prompt = "in another process" });
             Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
             var g = await service.WaitForTerminalAsync(alpha, created.Headers.Location!.ToString(), TimeSpan.FromSeconds(60));
-            Assert.True(g.GetProperty("status").GetString() == "failed", $"{g}\n{log}");
+            Assert.True(g.GetProperty("status").GetString() == "failed", $"{g}\n{worker.Log}");
             Assert.Equal("model_unavailable", g.GetProperty("error").GetProperty("code").GetString());
             Assert.Contains("does not exist", g.GetProperty("error").GetProperty("message").GetString());
             Assert.Equal(1, g.GetProperty("attempts").GetInt32());
@@ -127,17 +96,13 @@ public sealed class WorkerProcessTests(ServiceFixture service)
             // The worker's own port: live (its heartbeat reaches the database), not ready (no model), metrics.
             using var status = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{statusPort}") };
             var live = await status.GetAsync(WorkerHealthPath);
-            Assert.True(live.StatusCode == HttpStatusCode.OK, $"{await live.Content.ReadAsStringAsync()}\n{log}");
+            Assert.True(live.StatusCode == HttpStatusCode.OK, $"{await live.Content.ReadAsStringAsync()}\n{worker.Log}");
             var ready = await status.GetAsync("/health/ready");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
             var readyBody = await ready.Content.ReadFromJsonAsync<JsonElement>();
             Assert.Equal("not_ready", readyBody.GetProperty("status").GetString());
             Assert.Contains("does not exist", readyBody.GetProperty("detail").GetString());
             Assert.Contains("tora_job_failures_total", await status.GetStringAsync("/metrics"));
-        }
-        finally
-        {
-            Stop(worker);
         }
     }
 }

@@ -118,7 +118,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
     public async Task Every_event_is_delivered_once_signed_with_one_webhook_id_after_refusals_500s_and_hangs_and_every_attempt_is_logged()
     {
         var clock = Stopwatch.StartNew();
-        await using var receiver = new SwitchableWebhookReceiver(); // down: nothing listens on its port
+        await using var receiver = new WebhookReceiver(); // down: nothing listens on its port
         var counter = new StatusCounter();
         using var api = service.Client(counter);
         var secret = (await api.GetFromJsonAsync<JsonElement>("/v1/webhooks/secret")).GetProperty("secret").GetString()!;
@@ -140,7 +140,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
 
         // Phase 1, refusing: until every generation has finished and each of its events has had a refused attempt.
         var phaseClock = Stopwatch.StartNew();
-        await SwitchableWebhookReceiver.WaitUntilAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             var events = await EventsAsync(generations);
             return events.Count == expectedEvents && events.All(e => e.Refused >= 1)
@@ -153,7 +153,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         // Phase 2, answering 500: until the receiver has seen every event.
         phaseClock.Restart();
         receiver.Switch(ReceiverMode.Failing);
-        await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult(SeenIn(receiver, ReceiverMode.Failing).IsSupersetOf(webhookIds)),
+        await Wait.UntilAsync(() => Task.FromResult(SeenIn(receiver, ReceiverMode.Failing).IsSupersetOf(webhookIds)),
             PhaseTimeout, () => $"phase 2 (500): {SeenIn(receiver, ReceiverMode.Failing).Count}/{webhookIds.Count} events seen");
         var failingSeconds = phaseClock.Elapsed.TotalSeconds;
 
@@ -163,14 +163,14 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         // Meanwhile another tenant's receiver is healthy: its event must not wait behind the hanging deliveries.
         var bystanderCounter = new StatusCounter();
         var bystanderLatency = await BystanderLatencyAsync(receiver, bystanderCounter);
-        await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult(SeenIn(receiver, ReceiverMode.Hanging).IsSupersetOf(webhookIds)),
+        await Wait.UntilAsync(() => Task.FromResult(SeenIn(receiver, ReceiverMode.Hanging).IsSupersetOf(webhookIds)),
             PhaseTimeout, () => $"phase 3 (hanging): {SeenIn(receiver, ReceiverMode.Hanging).Count}/{webhookIds.Count} events seen");
         var hangingSeconds = phaseClock.Elapsed.TotalSeconds;
 
         // Phase 4, back: until every event is delivered.
         phaseClock.Restart();
         receiver.Switch(ReceiverMode.Accepting);
-        await WithLogAsync(generations, SwitchableWebhookReceiver.WaitUntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
+        await WithLogAsync(generations, Wait.UntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
             PhaseTimeout, () => $"phase 4 (up): {SeenIn(receiver, ReceiverMode.Accepting).Count}/{webhookIds.Count} events delivered"));
         var recoverySeconds = phaseClock.Elapsed.TotalSeconds;
 
@@ -242,7 +242,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
     public async Task Deliveries_in_flight_when_the_api_process_is_killed_are_made_again_after_its_restart_with_the_same_webhook_id_and_logged()
     {
         var clock = Stopwatch.StartNew();
-        await using var receiver = new SwitchableWebhookReceiver();
+        await using var receiver = new WebhookReceiver();
         receiver.Switch(ReceiverMode.Hanging);
         var counter = new StatusCounter();
         using var api = service.Client(counter);
@@ -264,7 +264,7 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         // Every event has been tried against the hanging receiver, and attempts are held there right now, some of them
         // for so short a time that they cannot time out before the kill lands (at least a second before the timeout).
         var fresh = WebhookOutageFixture.AttemptTimeout - TimeSpan.FromSeconds(1);
-        await SwitchableWebhookReceiver.WaitUntilAsync(async () =>
+        await Wait.UntilAsync(async () =>
             (await EventsAsync(generations)).Count == expectedEvents && SeenIn(receiver, ReceiverMode.Hanging).Count == expectedEvents
             && await TerminalAsync(api, generations) == generations.Count,
             PhaseTimeout, () => $"all events attempted: {SeenIn(receiver, ReceiverMode.Hanging).Count}/{expectedEvents}\n{service.Cluster.Logs()}");
@@ -272,14 +272,14 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
         // SIGKILL the API process in the middle of fresh attempts (the others are scheduled retries), then bring the
         // receiver and the API back: the restarted process takes the killed attempts up again.
         IReadOnlyList<string> held = [];
-        await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult((held = receiver.HangingSince(fresh)).Count > 0),
+        await Wait.UntilAsync(() => Task.FromResult((held = receiver.HangingSince(fresh)).Count > 0),
             PhaseTimeout, () => "a fresh attempt held by the receiver", poll: TimeSpan.FromMilliseconds(5));
         service.Api.Process.KillHard();
         var inFlight = held.ToHashSet();
         var restart = Stopwatch.StartNew();
         receiver.Switch(ReceiverMode.Accepting);
         await service.Api.RestartAsync();
-        await WithLogAsync(generations, SwitchableWebhookReceiver.WaitUntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
+        await WithLogAsync(generations, Wait.UntilAsync(async () => (await EventsAsync(generations)).All(e => e.State != "pending"),
             PhaseTimeout, () => $"delivery after the restart: {SeenIn(receiver, ReceiverMode.Accepting).Count}/{expectedEvents}\n{service.Cluster.Logs()}"));
         var recoverySeconds = restart.Elapsed.TotalSeconds;
 
@@ -340,12 +340,12 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
     /// Once the hanging receiver holds attempts, another tenant asks for a generation whose <c>generation.queued</c>
     /// event goes to a healthy receiver; returns how long that delivery took from the request.
     /// </summary>
-    private async Task<TimeSpan> BystanderLatencyAsync(SwitchableWebhookReceiver hanging, StatusCounter counter)
+    private async Task<TimeSpan> BystanderLatencyAsync(WebhookReceiver hanging, StatusCounter counter)
     {
-        await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult(hanging.HangingIds.Count >= 4), PhaseTimeout,
+        await Wait.UntilAsync(() => Task.FromResult(hanging.HangingIds.Count >= 4), PhaseTimeout,
             () => $"hanging attempts: {hanging.HangingIds.Count}");
         BystanderHeld = hanging.HangingIds.Count;
-        await using var healthy = new SwitchableWebhookReceiver();
+        await using var healthy = new WebhookReceiver();
         healthy.Switch(ReceiverMode.Accepting);
         using var beta = service.Client(counter, service.BetaKey);
         var clock = Stopwatch.StartNew();
@@ -354,13 +354,13 @@ public sealed class WebhookOutageTests(WebhookOutageFixture service, ITestOutput
             model = ServiceCluster.Model, prompt = "bystander", seed = 99, webhook = new { url = healthy.Url, events = new[] { "generation.queued" } },
         });
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        await SwitchableWebhookReceiver.WaitUntilAsync(() => Task.FromResult(!healthy.Received.IsEmpty), PhaseTimeout, () => "bystander delivery");
+        await Wait.UntilAsync(() => Task.FromResult(!healthy.Received.IsEmpty), PhaseTimeout, () => "bystander delivery");
         return clock.Elapsed;
     }
 
     private static string AttemptTimeoutText => $"{WebhookOutageFixture.AttemptTimeout.TotalSeconds:0.#} s";
 
-    private static HashSet<string> SeenIn(SwitchableWebhookReceiver receiver, ReceiverMode mode) =>
+    private static HashSet<string> SeenIn(WebhookReceiver receiver, ReceiverMode mode) =>
         receiver.Received.Where(r => r.Mode == mode).Select(r => r.Id).ToHashSet();
 
     private static AttemptKind Classify(JsonElement attempt)

@@ -43,7 +43,7 @@ public sealed class DenoisingLoopReferenceTests(ITestOutputHelper output)
         var loop = Loop.Value;
         var folder = TestData.Path("fixtures/tiny-tora-t2v/transformer");
         var config = ToraTransformerConfig.Load(Path.Combine(folder, "config.json"));
-        var geometry = VideoGeometry.FromConfig(config);
+        var geometry = LatentGeometry.FromConfig(config);
         using var ckpt = Checkpoint.Open(folder);
         var encoder = TrajectoryEncoder.Build(ckpt, config, geometry);
         var transformer = ToraTransformer.Build(ckpt, config, geometry);

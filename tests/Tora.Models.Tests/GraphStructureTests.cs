@@ -9,11 +9,11 @@ namespace Tora.Models.Tests;
 
 public sealed class GraphStructureTests
 {
-    private static (ToraTransformerConfig Config, VideoGeometry Geometry, ModelProto Model) Transformer(ElementType type = ElementType.Float32)
+    private static (ToraTransformerConfig Config, LatentGeometry Geometry, ModelProto Model) Transformer(ElementType type = ElementType.Float32)
     {
         var folder = TestData.Path("fixtures/tiny-tora-t2v/transformer");
         var config = ToraTransformerConfig.Load(Path.Combine(folder, "config.json"));
-        var geometry = VideoGeometry.FromConfig(config);
+        var geometry = LatentGeometry.FromConfig(config);
         using var ckpt = Checkpoint.Open(folder);
         return (config, geometry, ToraTransformer.Build(ckpt, config, geometry, type).ToModel());
     }
@@ -67,7 +67,7 @@ public sealed class GraphStructureTests
     {
         var folder = TestData.Path("fixtures/tiny-tora-i2v/transformer");
         var config = ToraTransformerConfig.Load(Path.Combine(folder, "config.json"));
-        var geometry = VideoGeometry.FromConfig(config);
+        var geometry = LatentGeometry.FromConfig(config);
         using var ckpt = Checkpoint.Open(folder);
         var encoder = TrajectoryEncoder.Build(ckpt, config, geometry);
         var transformer = ToraTransformer.Build(ckpt, config, geometry);

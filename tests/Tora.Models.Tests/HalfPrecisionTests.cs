@@ -32,7 +32,7 @@ public sealed class HalfPrecisionTests(ITestOutputHelper output)
         var folder = TestData.Path("fixtures/tiny-tora-t2v/transformer");
         var reference = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/transformer_t2v.npz"));
         var config = ToraTransformerConfig.Load(Path.Combine(folder, "config.json"));
-        var geometry = VideoGeometry.FromConfig(config);
+        var geometry = LatentGeometry.FromConfig(config);
         using var ckpt = Checkpoint.Open(folder);
         var te = TrajectoryEncoder.Build(ckpt, config, geometry, ElementType.Float16);
         var tr = ToraTransformer.Build(ckpt, config, geometry, ElementType.Float16);

@@ -17,7 +17,7 @@ public sealed class MotionStrengthGraphTests
         var folder = TestData.Path("fixtures/tiny-tora-t2v/transformer");
         var config = ToraTransformerConfig.Load(Path.Combine(folder, "config.json"));
         using var ckpt = Checkpoint.Open(folder);
-        var graph = TrajectoryEncoder.Build(ckpt, config, VideoGeometry.FromConfig(config), featureOutputs: true);
+        var graph = TrajectoryEncoder.Build(ckpt, config, LatentGeometry.FromConfig(config), featureOutputs: true);
         var outputs = Enumerable.Range(0, config.NumLayers)
             .SelectMany(i => new[] { TrajectoryEncoder.Feature(i), TrajectoryEncoder.Gamma(i), TrajectoryEncoder.Beta(i) }).ToArray();
         var loop = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/t2v_loop_4steps.npz"));

@@ -17,7 +17,7 @@ public sealed class ToraReferenceFixture
         Reference = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/transformer_t2v.npz"));
         var folder = TestData.Path("fixtures/tiny-tora-t2v/transformer");
         Config = ToraTransformerConfig.Load(Path.Combine(folder, "config.json"));
-        Geometry = VideoGeometry.FromConfig(Config);
+        Geometry = LatentGeometry.FromConfig(Config);
         using var ckpt = Checkpoint.Open(folder);
         var encoder = TrajectoryEncoder.Build(ckpt, Config, Geometry, featureOutputs: true);
         var transformer = ToraTransformer.Build(ckpt, Config, Geometry, debugOutputs: true);
@@ -38,7 +38,7 @@ public sealed class ToraReferenceFixture
 
     public Dictionary<string, NpyArray> Reference { get; }
     public ToraTransformerConfig Config { get; }
-    public VideoGeometry Geometry { get; }
+    public LatentGeometry Geometry { get; }
     public byte[] TransformerModel { get; }
     public Dictionary<string, NpyArray> Encoder { get; }
     public Dictionary<int, Dictionary<string, NpyArray>> WithFlow { get; } = [];

@@ -140,7 +140,7 @@ public sealed class MotionGuidance : IDisposable
     public void Dispose()
     {
         // The pipeline frees the modulations as soon as the loop ends, before its low-memory policy unloads the
-        // session that allocated them; the job's own using may then dispose them again.
+        // session that allocated them; its outer using (for failures before the loop) then disposes them again.
         if (_disposed) return;
         _disposed = true;
         _owner?.Dispose();

@@ -124,7 +124,7 @@ public sealed class ToraPipeline : IDisposable
             motion = request.Trajectories.Count == 0 && request.FlowVideo is null
                 ? _transformer.MotionOff()
                 : _trajectoryEncoder.Encode(request, _vaeEncoder, noise);
-        using var motionScope = motion;
+        using var motionScope = motion; // freed here only when a step before the loop fails
         var latents = new float[LatentShape.Aggregate(1, (a, b) => a * b)];
         noise.Draw(LatentShape, latents, NoiseConsumer.InitialLatents); // × init_noise_sigma = 1 (docs/model.md §5.1)
 
@@ -135,13 +135,13 @@ public sealed class ToraPipeline : IDisposable
         var (ropeCos, ropeSin) = (_transformer.RopeCos, _transformer.RopeSin);
 
         // 8. Denoising loop: the CFG-batched transformer, guidance, one DPM-Solver++(2M) step (docs/model.md §5.2, §5.3)
+        // The modulations are freed with the loop, before the phase ends and the low-memory policy unloads the
+        // trajectory encoder that allocated them (also when the loop is cancelled).
         using (job.Phase(GenerationPhases.Denoise))
-        {
-            using (var transformer = _transformer.Bind(doClassifierFreeGuidance ? 2 : 1, promptEmbeds, ropeCos, ropeSin, motion, imageLatents,
-                       request.Motion, request.Steps))
-                loop.Run(latents, transformer, noise, job, cancellationToken, request.OnStep);
-            motion.Dispose(); // before the policy unloads the trajectory encoder that allocated the modulations
-        }
+        using (motion)
+        using (var transformer = _transformer.Bind(doClassifierFreeGuidance ? 2 : 1, promptEmbeds, ropeCos, ropeSin, motion, imageLatents,
+                   request.Motion, request.Steps))
+            loop.Run(latents, transformer, noise, job, cancellationToken, request.OnStep);
 
         // Decode: latents → VAE decoder → 8-bit frames (docs/model.md §5.8)
         byte[] pixels;

@@ -48,7 +48,7 @@ public static class ToraTransformer
     /// <param name="geometry">Latent geometry.</param>
     /// <param name="computeType">Activation/weight type; LayerNorm statistics and the fuser GroupNorm stay float32.</param>
     /// <param name="debugOutputs">Also output <c>temb</c> and every block's outputs (tests).</param>
-    public static GraphBuilder Build(Checkpoint ckpt, ToraTransformerConfig config, VideoGeometry geometry, ElementType computeType = ElementType.Float32, bool debugOutputs = false)
+    public static GraphBuilder Build(Checkpoint ckpt, ToraTransformerConfig config, LatentGeometry geometry, ElementType computeType = ElementType.Float32, bool debugOutputs = false)
     {
         var g = new GraphBuilder("tora_transformer", computeType);
         var m = new Model(g, ckpt, config, geometry);
@@ -92,7 +92,7 @@ public static class ToraTransformer
 
 
     /// <summary>The module methods, sharing the builder, checkpoint and dimensions.</summary>
-    private sealed class Model(GraphBuilder g, Checkpoint ckpt, ToraTransformerConfig c, VideoGeometry geo)
+    private sealed class Model(GraphBuilder g, Checkpoint ckpt, ToraTransformerConfig c, LatentGeometry geo)
     {
         private readonly int D = c.InnerDim;
         private readonly float eps = (float)c.NormEps;

@@ -53,7 +53,7 @@ public static class TrajectoryEncoder
     /// (a bfloat16 encoder computes in float32 and casts its outputs: ONNX Runtime has no bfloat16 convolutions,
     /// and it runs once per job).</param>
     /// <param name="featureOutputs">Also output the extractor features <c>te_feature_i [N·T, 128, h, w]</c> (tests).</param>
-    public static GraphBuilder Build(Checkpoint ckpt, ToraTransformerConfig config, VideoGeometry geometry, ElementType computeType = ElementType.Float32, bool featureOutputs = false)
+    public static GraphBuilder Build(Checkpoint ckpt, ToraTransformerConfig config, LatentGeometry geometry, ElementType computeType = ElementType.Float32, bool featureOutputs = false)
     {
         var outputType = computeType;
         if (computeType == ElementType.BFloat16) computeType = ElementType.Float32;

@@ -1,4 +1,3 @@
-using System.IO.MemoryMappedFiles;
 using System.Text.Json;
 using Tora.Models.Graph;
 
@@ -41,22 +40,18 @@ public static class CheckpointDType
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _file;
     private readonly byte* _base;
     private readonly long _dataStart;
 
-    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, long dataStart, Dictionary<string, SafetensorsEntry> entries, Dictionary<string, string> metadata)
+    private SafetensorsFile(string path, MappedFile file, long dataStart, Dictionary<string, SafetensorsEntry> entries, Dictionary<string, string> metadata)
     {
         Path = path;
-        _map = map;
-        _view = view;
+        _file = file;
+        _base = file.Base;
         _dataStart = dataStart;
         Entries = entries;
         Metadata = metadata;
-        byte* p = null;
-        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        _base = p + _view.PointerOffset;
     }
 
     /// <summary>The file path.</summary>
@@ -115,9 +110,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         {
             throw new InvalidDataException($"{path}: unreadable safetensors header ({e.Message})", e);
         }
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        return new SafetensorsFile(path, map, view, 8 + headerLength, entries, metadata);
+        return new SafetensorsFile(path, MappedFile.Open(path), 8 + headerLength, entries, metadata);
     }
 
     /// <summary>The raw bytes of a tensor, straight from the mapping (valid until disposal).</summary>
@@ -137,26 +130,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// the page cache). Without this, streaming a 12 GB checkpoint through the mapping would count every
     /// touched page in the converter's RSS; with it the converter stays within its 3 GB budget.
     /// </summary>
-    public void Release(SafetensorsEntry entry)
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        long page = Environment.SystemPageSize;
-        long start = (long)(_base + _dataStart + entry.Begin);
-        long end = (long)(_base + _dataStart + entry.End);
-        long alignedStart = start / page * page;
-        _ = Madvise((nint)alignedStart, (nuint)(end - alignedStart), MadvDontNeed);
-    }
-
-    private const int MadvDontNeed = 4;
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise", SetLastError = true)]
-    private static extern int Madvise(nint address, nuint length, int advice);
+    public void Release(SafetensorsEntry entry) => _file.DontNeed(_dataStart + entry.Begin, entry.End - entry.Begin);
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
-    }
+    public void Dispose() => _file.Dispose();
 }

@@ -95,7 +95,7 @@ public static class PackageBuilder
         }
 
         var config = source.Transformer;
-        var geometry = VideoGeometry.FromConfig(config);
+        var geometry = LatentGeometry.FromConfig(config);
         using (var ckpt = source.OpenTransformer())
         {
             var te = TrajectoryEncoder.Build(ckpt, config, geometry, computeType);
@@ -148,7 +148,7 @@ public static class PackageBuilder
     /// VAE's GroupNorms over multi-GB activations are left in full precision until the GPU work measures a
     /// half-precision variant (docs/model.md §6.2).
     /// </summary>
-    private static VaeInfo BuildVae(PipelineSource source, string output, VideoGeometry geometry, ToraTransformerConfig transformer,
+    private static VaeInfo BuildVae(PipelineSource source, string output, LatentGeometry geometry, ToraTransformerConfig transformer,
         Dictionary<string, ComponentManifest> components, Action<string> log, Stopwatch clock)
     {
         var config = source.Vae ?? throw new CheckpointException($"{source.Path}: the source has no VAE");

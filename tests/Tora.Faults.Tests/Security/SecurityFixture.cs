@@ -34,7 +34,7 @@ public sealed class SecurityFixture : IAsyncLifetime
     /// <summary>The in-process API (webhook deliveries run here).</summary>
     public WebApplicationFactory<Program> InProcess => _inProcess!;
     /// <summary>The scripted receiver on 127.0.0.1.</summary>
-    public ScriptedReceiver Receiver { get; private set; } = null!;
+    public WebhookReceiver Receiver { get; private set; } = null!;
     /// <summary>Key of tenant alpha.</summary>
     public string AlphaKey { get; private set; } = "";
     /// <summary>Key of tenant beta.</summary>
@@ -57,7 +57,11 @@ public sealed class SecurityFixture : IAsyncLifetime
         _database = await TestDatabase.CreateAsync("tora_security");
         _cluster = new ServiceCluster(_database.ConnectionString, BlobRoot);
         (AlphaKey, BetaKey) = await _cluster.PrepareDatabaseAsync();
-        Receiver = await ScriptedReceiver.StartAsync();
+        Receiver = await WebhookReceiver.StartAsync();
+        // Scripted by path (/status/503, /redirect/302/metadata); every answer closes the connection, so each attempt
+        // connects afresh (and goes through the connect hook again).
+        Receiver.Respond = WebhookReceiver.ByPath;
+        Receiver.CloseAfterAnswer = true;
         Api = await _cluster.StartApiAsync("api", new Dictionary<string, string> { ["Tora:Api:RunJobServer"] = "false" });
 
         var settings = new Dictionary<string, string>(_cluster.Settings)

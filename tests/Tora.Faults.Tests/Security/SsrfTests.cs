@@ -202,7 +202,7 @@ public sealed class SsrfTests(SecurityFixture service, ITestOutputHelper output)
         var port = service.Receiver.Port;
         network.Route(PublicV4, new IPEndPoint(IPAddress.Loopback, port));
         network.Resolve("redirect.ssrf.test", PublicV4);
-        var cases = (from code in new[] { 301, 302, 307, 308 } from target in ScriptedReceiver.Locations.Keys select (code, target)).ToList();
+        var cases = (from code in new[] { 301, 302, 307, 308 } from target in WebhookReceiver.RedirectTargets.Keys select (code, target)).ToList();
         using var client = service.InProcessClient(service.AlphaKey);
         var before = service.Receiver.Received.Count;
         var ids = new List<(int Code, string Where, string Id)>();
@@ -216,7 +216,7 @@ public sealed class SsrfTests(SecurityFixture service, ITestOutputHelper output)
             var attempts = delivery.GetProperty("attempts").EnumerateArray().ToList();
             Assert.Equal(2, attempts.Count);
             Assert.All(attempts, a => Assert.Equal(code, a.GetProperty("status_code").GetInt32()));
-            Assert.Equal(2, service.Receiver.Received.Count(p => p == $"/redirect/{code}/{where}"));
+            Assert.Equal(2, service.Receiver.Received.Count(p => p.Path == $"/redirect/{code}/{where}"));
             await CancelAsync(client, id);
         }
         Assert.Equal(0, network.AttemptsTo(IPAddress.Parse("169.254.169.254")) + network.AttemptsTo(IPAddress.Parse("10.0.0.1")));

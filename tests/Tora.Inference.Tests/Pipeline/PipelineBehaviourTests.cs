@@ -101,8 +101,15 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
     public async Task Low_memory_mode_releases_every_session_and_gives_the_same_video()
     {
         using var low = new ToraPipeline(ModelPackage.Open(fixture.T2VPackage), TinyPackageFixture.Cpu with { LowMemory = true });
-        var a = await low.GenerateAsync(Request(new SeededNoiseSource(9)), null, default);
+        var loaded = new List<(string Phase, string[] Graphs)>();
+        var a = await low.GenerateAsync(Request(new SeededNoiseSource(9)),
+            new SyncProgress(p => loaded.Add((p.Phase, low.LoadedComponents.Order().ToArray()))), default);
         Assert.Empty(low.LoadedComponents);
+        // At most the graphs of the running stage are loaded: each is unloaded after its last phase of the job.
+        var at = loaded.GroupBy(l => l.Phase).ToDictionary(g => g.Key, g => g.Last().Graphs);
+        Assert.Equal([ModelPackage.TrajectoryEncoder, ModelPackage.Transformer], at[GenerationPhases.Denoise]); // text and VAE encoders gone
+        Assert.Empty(at[GenerationPhases.Decode]); // the loop's graphs are gone before the decoder loads
+        Assert.Empty(at[GenerationPhases.EncodeVideo]);
         using var resident = new ToraPipeline(ModelPackage.Open(fixture.T2VPackage), TinyPackageFixture.Cpu);
         var b = await resident.GenerateAsync(Request(new SeededNoiseSource(9)), null, default);
         Assert.Equal(5, resident.LoadedComponents.Count);

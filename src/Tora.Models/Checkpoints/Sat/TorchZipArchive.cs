@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using System.Text;
 
 namespace Tora.Models.Checkpoints.Sat;
@@ -18,22 +17,18 @@ public sealed record TorchZipEntry(string Name, long DataOffset, long Length);
 /// </summary>
 public sealed unsafe class TorchZipArchive : IDisposable
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _file;
     private readonly byte* _base;
     private readonly Dictionary<string, TorchZipEntry> _entries;
 
-    private TorchZipArchive(string path, long length, MemoryMappedFile map, MemoryMappedViewAccessor view, Dictionary<string, TorchZipEntry> entries, string folder)
+    private TorchZipArchive(string path, long length, MappedFile file, Dictionary<string, TorchZipEntry> entries, string folder)
     {
         Path = path;
         Length = length;
-        _map = map;
-        _view = view;
+        _file = file;
+        _base = file.Base;
         _entries = entries;
         Folder = folder;
-        byte* p = null;
-        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        _base = p + _view.PointerOffset;
     }
 
     /// <summary>The file.</summary>
@@ -57,27 +52,15 @@ public sealed unsafe class TorchZipArchive : IDisposable
         // The opened file's length: FileInfo reports a symbolic link's own size.
         using (var fs = File.OpenRead(path)) length = fs.Length;
         if (length < 22) throw new InvalidDataException($"{path}: truncated or not a torch zip checkpoint ({length} bytes)");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        MemoryMappedViewAccessor? view = null;
+        var file = MappedFile.Open(path);
         try
         {
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            try
-            {
-                var (entries, folder) = ReadDirectory(path, new ReadOnlyFile(p + view.PointerOffset, length));
-                return new TorchZipArchive(path, length, map, view, entries, folder);
-            }
-            finally
-            {
-                view.SafeMemoryMappedViewHandle.ReleasePointer();
-            }
+            var (entries, folder) = ReadDirectory(path, new ReadOnlyFile(file.Base, length));
+            return new TorchZipArchive(path, length, file, entries, folder);
         }
         catch
         {
-            view?.Dispose();
-            map.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -97,25 +80,10 @@ public sealed unsafe class TorchZipArchive : IDisposable
     /// Drops a range's pages from this process's resident set after conversion (they stay in the page cache),
     /// as <see cref="SafetensorsFile.Release"/>: keeps a 22 GB import within the converter's memory budget.
     /// </summary>
-    public void Release(TorchZipEntry entry, long offset, long count)
-    {
-        if (!OperatingSystem.IsLinux() || count <= 0) return;
-        long page = Environment.SystemPageSize;
-        long start = (long)(_base + entry.DataOffset + offset);
-        long alignedStart = start / page * page;
-        _ = Madvise((nint)alignedStart, (nuint)(start + count - alignedStart), 4 /* MADV_DONTNEED */);
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise", SetLastError = true)]
-    private static extern int Madvise(nint address, nuint length, int advice);
+    public void Release(TorchZipEntry entry, long offset, long count) => _file.DontNeed(entry.DataOffset + offset, count);
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
-    }
+    public void Dispose() => _file.Dispose();
 
     private readonly struct ReadOnlyFile(byte* data, long length)
     {

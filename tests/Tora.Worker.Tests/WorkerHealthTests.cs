@@ -1,6 +1,6 @@
 using Tora.Worker;
 
-namespace Tora.Api.Tests;
+namespace Tora.Worker.Tests;
 
 /// <summary>The worker's own health (served on its metrics port and probed by its image's HEALTHCHECK).</summary>
 public sealed class WorkerHealthTests

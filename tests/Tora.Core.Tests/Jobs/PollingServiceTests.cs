@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tora.Core.Jobs;
 
-namespace Tora.Api.Tests;
+namespace Tora.Core.Tests.Jobs;
 
 /// <summary>The one background loop under the outbox dispatchers and the deadline sweeper.</summary>
 public sealed class PollingServiceTests

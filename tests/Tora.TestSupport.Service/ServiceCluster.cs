@@ -6,7 +6,7 @@ using Npgsql;
 using Tora.Core.Tenancy;
 using Tora.TestSupport;
 
-namespace Tora.Faults.Tests;
+namespace Tora.TestSupport.Service;
 
 /// <summary>The tiny model package, compiled once per test process from <c>tests/data/fixtures/tiny-tora-t2v</c>.</summary>
 public static class TinyPackage
@@ -70,26 +70,24 @@ public sealed class ServiceCluster : IDisposable
     {
         ConnectionString = connectionString;
         BlobRoot = blobRoot;
-        Settings = new()
-        {
-            ["ConnectionStrings:Tora"] = connectionString,
-            ["Tora:Storage:Root"] = blobRoot,
-            ["Tora:Models:0:Name"] = Model,
-            ["Tora:Models:0:NumFrames"] = "49",
-            ["Tora:Models:0:Width"] = "96",
-            ["Tora:Models:0:Height"] = "64",
-            ["Tora:Models:0:Steps"] = "2",
-            ["Tora:Models:0:MaxSteps"] = "1000",
-            // No worker serves this model: its generations stay queued (targets for the probes and the fuzzer).
-            ["Tora:Models:1:Name"] = QueuedModel,
-            ["Tora:Models:1:NumFrames"] = "13",
-            ["Tora:Models:1:Width"] = "160",
-            ["Tora:Models:1:Height"] = "96",
-            ["Tora:Models:1:Steps"] = "4",
-            ["Tora:Models:1:AcceptsFirstFrame"] = "true",
-            ["Tora:Limits:RequestsPerMinute"] = "0",
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
+        Settings = ServiceSettings.For(connectionString, blobRoot,
+            [
+                new(Model, 49, 96, 64, 2) { MaxSteps = 1000 },
+                // No worker serves this model: its generations stay queued (targets for the probes and the fuzzer).
+                new(QueuedModel, 13, 160, 96, 4) { AcceptsFirstFrame = true },
+            ]).ToDictionary(s => s.Key, s => s.Value!);
+        Settings["Tora:Limits:RequestsPerMinute"] = "0";
+    }
+
+    /// <summary>
+    /// Creates a cluster whose processes get <paramref name="settings"/> (those of an <see cref="InProcessService"/>, so
+    /// that a worker process joins it); the database and blob root are the ones they name.
+    /// </summary>
+    public ServiceCluster(IReadOnlyDictionary<string, string?> settings)
+    {
+        Settings = settings.ToDictionary(s => s.Key, s => s.Value ?? "");
+        ConnectionString = Settings["ConnectionStrings:Tora"];
+        BlobRoot = Settings["Tora:Storage:Root"];
     }
 
     /// <summary>The database every process uses.</summary>
@@ -158,7 +156,11 @@ public sealed class ServiceCluster : IDisposable
         return Start("Tora.Worker.dll", name, settings, []);
     }
 
-    private ChildProcess Start(string dll, string name, IReadOnlyDictionary<string, string> settings, string[] args)
+    /// <summary>
+    /// Starts <paramref name="dll"/> (next to the tests) as <c>dotnet DLL ARGS</c> with <paramref name="settings"/> as
+    /// environment variables, in Production, its output captured; it is stopped when the cluster is disposed.
+    /// </summary>
+    public ChildProcess Start(string dll, string name, IReadOnlyDictionary<string, string> settings, string[] args)
     {
         var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, dll), .. args])
         {

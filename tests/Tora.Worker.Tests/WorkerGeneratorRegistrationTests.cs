@@ -1,10 +1,11 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Tora.Inference;
 using Tora.Inference.Pipeline;
 using Tora.TestSupport;
 using Tora.Worker;
 
-namespace Tora.Api.Tests;
+namespace Tora.Worker.Tests;
 
 /// <summary>
 /// Which generator a worker process serves jobs with: the ONNX pipeline over the configured model package, or the
@@ -12,7 +13,9 @@ namespace Tora.Api.Tests;
 /// </summary>
 public sealed class WorkerGeneratorRegistrationTests
 {
-    private static IVideoGenerator Resolve(string? modelPackage)
+    private static IVideoGenerator Resolve(string? modelPackage) => Build(modelPackage).GetRequiredService<IVideoGenerator>();
+
+    private static IServiceProvider Build(string? modelPackage, IReadOnlyDictionary<string, string?>? worker = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -25,8 +28,25 @@ public sealed class WorkerGeneratorRegistrationTests
             ["Tora:Worker:Model"] = "tora-real",
         };
         if (modelPackage is not null) settings["Tora:Worker:ModelPackage"] = modelPackage;
-        var host = WorkerHost.CreateBuilder([], settings).Build();
-        return host.Services.GetRequiredService<IVideoGenerator>();
+        foreach (var (key, value) in worker ?? new Dictionary<string, string?>()) settings[$"{WorkerOptions.Section}:{key}"] = value;
+        return WorkerHost.CreateBuilder([], settings).Build().Services;
+    }
+
+    [Fact]
+    public void Worker_settings_are_read_once_into_typed_options()
+    {
+        var options = Build(null, new Dictionary<string, string?>
+        {
+            ["VaeTiling"] = "32x48", ["LowMemory"] = "true", ["DeviceIndex"] = "1", ["StorageRetryWindow"] = "00:00:03",
+        }).GetRequiredService<IOptions<WorkerOptions>>().Value;
+        Assert.Equal(VaeTilingChoice.Parse("32x48"), options.VaeTiling);
+        Assert.Equal((true, 1, TimeSpan.FromSeconds(3)), (options.LowMemory, options.DeviceIndex, options.StorageRetryWindow));
+        Assert.Equal(VaeTilingChoice.Auto, Build(null).GetRequiredService<IOptions<WorkerOptions>>().Value.VaeTiling);
+
+        // A setting that does not parse stops the worker at start, naming the setting.
+        var e = Assert.ThrowsAny<InvalidOperationException>(() =>
+            Build(null, new Dictionary<string, string?> { ["VaeTiling"] = "sideways" }).GetRequiredService<IOptions<WorkerOptions>>().Value);
+        Assert.Contains("Tora:Worker:VaeTiling", e.Message);
     }
 
     [Fact]

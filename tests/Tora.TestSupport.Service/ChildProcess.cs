@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Tora.Faults.Tests;
+namespace Tora.TestSupport.Service;
 
 /// <summary>A child process with its output captured (for failure messages).</summary>
 public sealed class ChildProcess(Process process, string name) : IDisposable

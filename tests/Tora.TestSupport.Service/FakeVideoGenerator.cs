@@ -4,7 +4,7 @@ using FFMpegCore.Pipes;
 using Tora.Inference;
 using Tora.Motion.Trajectories;
 
-namespace Tora.Api.Tests;
+namespace Tora.TestSupport.Service;
 
 /// <summary>
 /// A test generator behind the real <see cref="IVideoGenerator"/> contract: it walks the denoising steps (reporting

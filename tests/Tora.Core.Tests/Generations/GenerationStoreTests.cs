@@ -1,20 +1,19 @@
 using Npgsql;
-using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.TestSupport;
 
-namespace Tora.Api.Tests;
+namespace Tora.Core.Tests.Generations;
 
-/// <summary>A worker stopping mid-job hands its generation back (issue 11, fault 6): the store's side of it.</summary>
-public sealed class HandBackStoreTests : IAsyncLifetime
+/// <summary>The store against a real PostgreSQL database of its own: who may run a generation, and a worker handing one back.</summary>
+public sealed class GenerationStoreTests : IAsyncLifetime
 {
     private TestDatabase _database = null!;
     private NpgsqlDataSource _db = null!;
 
     public async Task InitializeAsync()
     {
-        _database = await TestDatabase.CreateAsync("tora_handback");
+        _database = await TestDatabase.CreateAsync("tora_store");
         _db = ServiceCollectionExtensions.CreateDataSource(_database.ConnectionString, "test");
         await DatabaseMigrator.MigrateAsync(_db);
     }
@@ -25,6 +24,29 @@ public sealed class HandBackStoreTests : IAsyncLifetime
         await _database.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Only_the_job_that_owns_a_generation_can_run_it_and_a_finished_one_never_runs_again()
+    {
+        var store = new GenerationStore(_db);
+        var g = await InsertAsync(store);
+        // Not dispatched yet: no job owns it.
+        Assert.Null(await store.TryClaimAsync(g.Id, "1", "w", default));
+        await DispatchAsync(g.Id, "7");
+        Assert.Null(await store.TryClaimAsync(g.Id, "8", "w", default)); // a duplicate job
+        var claimed = await store.TryClaimAsync(g.Id, "7", "w", default);
+        Assert.Equal(GenerationStatus.Running, claimed!.Status);
+        Assert.Equal(1, claimed.Attempts);
+        var retried = await store.TryClaimAsync(g.Id, "7", "w2", default); // the same job again (retry or re-run after a crash)
+        Assert.Equal(2, retried!.Attempts);
+        store.ReportProgress(g.Id, "7", "denoise", 2);
+        Assert.Equal(2, (await store.GetAsync("t", g.Id, default))!.Step);
+        Assert.Null(await store.GetAsync("other", g.Id, default));
+        Assert.True(await store.FailAsync(g.Id, "7", "boom", "it broke", default));
+        Assert.Null(await store.TryClaimAsync(g.Id, "7", "w", default));
+        Assert.False(await store.FailAsync(g.Id, "7", "again", "no", default));
+    }
+
+    // A worker stopping mid-job hands its generation back (docs/reliability.md): the store's side of it.
     [Fact]
     public async Task A_handed_back_generation_is_queued_again_with_a_status_event_and_its_job_claims_it_again()
     {
@@ -54,7 +76,7 @@ public sealed class HandBackStoreTests : IAsyncLifetime
         Assert.Equal(GenerationStatus.Running, (await store.GetAsync("t", id, default))!.Status);
     }
 
-    private async Task<Guid> RunningAsync(GenerationStore store, string jobId)
+    private static async Task<Generation> InsertAsync(GenerationStore store)
     {
         var g = new Generation
         {
@@ -62,12 +84,22 @@ public sealed class HandBackStoreTests : IAsyncLifetime
             Input = new GenerationInput { Model = "x", Prompt = "p", NumFrames = 9, Width = 16, Height = 16, Steps = 3, GuidanceScale = 6, DynamicCfg = true, Seed = 1, Fps = 8 },
         };
         await store.InsertAsync(g, default);
-        await using (var cmd = _db.CreateCommand("UPDATE generations SET dispatched_at = now(), job_id = $2 WHERE id = $1"))
-        {
-            cmd.Parameters.Add(new() { Value = g.Id });
-            cmd.Parameters.Add(new() { Value = jobId });
-            await cmd.ExecuteNonQueryAsync();
-        }
+        return g;
+    }
+
+    /// <summary>What the outbox dispatcher does once it has created the generation's job.</summary>
+    private async Task DispatchAsync(Guid id, string jobId)
+    {
+        await using var cmd = _db.CreateCommand("UPDATE generations SET dispatched_at = now(), job_id = $2 WHERE id = $1");
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = jobId });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    private async Task<Guid> RunningAsync(GenerationStore store, string jobId)
+    {
+        var g = await InsertAsync(store);
+        await DispatchAsync(g.Id, jobId);
         Assert.NotNull(await store.TryClaimAsync(g.Id, jobId, "w1", default));
         return g.Id;
     }
