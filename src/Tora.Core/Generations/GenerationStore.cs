@@ -201,7 +201,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
         }
         await using var cmd = new NpgsqlCommand($"""
             UPDATE generations SET status = 'running', started_at = now(), attempts = attempts + 1, worker = $2,
-                   phase = 'starting', step = 0, progress_at = now()
+                   phase = '{ServicePhases.Starting}', step = 0, progress_at = now()
             WHERE id = $1
             RETURNING {Columns}
             """, connection, tx);
@@ -235,9 +235,9 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     public async Task<bool> CompleteAsync(Guid id, string jobId, StoredVideo video, IReadOnlyDictionary<string, double> timings,
         ReproducibilityInfo reproducibility, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("""
+        await using var cmd = dataSource.CreateCommand($"""
             WITH done AS (
-                UPDATE generations SET status = 'succeeded', finished_at = now(), phase = 'done', step = total_steps,
+                UPDATE generations SET status = 'succeeded', finished_at = now(), phase = '{ServicePhases.Done}', step = total_steps,
                        video_key = $3, video_etag = $4, video_bytes = $5, thumbnail_key = $6, timings = $7, reproducibility = $8,
                        error_code = NULL, error_message = NULL
                 WHERE id = $1 AND job_id = $2 AND status = 'running'
@@ -274,7 +274,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     public async Task RequeueForRetryAsync(Guid id, string jobId, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(
-            "UPDATE generations SET status = 'queued', phase = 'retry_wait', step = 0 WHERE id = $1 AND job_id = $2 AND status = 'running'");
+            $"UPDATE generations SET status = 'queued', phase = '{ServicePhases.RetryWait}', step = 0 WHERE id = $1 AND job_id = $2 AND status = 'running'");
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
         await cmd.ExecuteNonQueryAsync(ct);
@@ -288,8 +288,8 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     /// </summary>
     public async Task<bool> HandBackAsync(Guid id, string jobId, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("""
-            UPDATE generations SET status = 'queued', phase = 'handed_back', step = 0
+        await using var cmd = dataSource.CreateCommand($"""
+            UPDATE generations SET status = 'queued', phase = '{ServicePhases.HandedBack}', step = 0
             WHERE id = $1 AND job_id = $2 AND status = 'running' AND cancel_requested_at IS NULL
             """);
         cmd.Parameters.Add(new() { Value = id });

@@ -56,7 +56,7 @@ public sealed class GenerationStoreTests : IAsyncLifetime
         Assert.False(await store.HandBackAsync(id, "8", default)); // not its job
         Assert.True(await store.HandBackAsync(id, "7", default));
         var back = (await store.GetAsync("t", id, default))!;
-        Assert.Equal((GenerationStatus.Queued, "handed_back", 0), (back.Status, back.Phase, back.Step));
+        Assert.Equal((GenerationStatus.Queued, ServicePhases.HandedBack, 0), (back.Status, back.Phase, back.Step));
         Assert.False(await store.HandBackAsync(id, "7", default)); // no longer running
 
         var again = await store.TryClaimAsync(id, "7", "w2", default);

@@ -1,11 +1,10 @@
 using System.Text.Json;
 using Npgsql;
-using Tora.Core;
 using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.TestSupport;
 
-namespace Tora.Api.Tests;
+namespace Tora.Core.Tests.Generations;
 
 /// <summary>
 /// The resource, the SSE data and the webhook body come from one mapper (GenerationPayloads), and the trigger only
