@@ -57,6 +57,36 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public async Task Without_the_cpu_arena_the_step_still_matches_the_reference()
+    {
+        var root = TestData.TempFolder();
+        var package = await TinyPackage(root);
+        var pred = Path.Combine(root, "no-arena.npy");
+        var r = await CliRunner.RunAsync("bench", "step", "--package", package, "--device", "cpu", "--inputs", Reference,
+            "--cpu-arena", "off", "--warmup", "0", "--runs", "1", "--noise-pred", pred);
+        Assert.True(r.ExitCode == 0, r.Error + r.Output);
+        var diff = await CliRunner.RunAsync("bench", "diff", "--actual", pred, "--expected", Reference + ":noise_pred_t999", "--max-abs", "1e-4");
+        Assert.True(diff.ExitCode == 0, diff.Output);
+        var bad = await CliRunner.RunAsync("bench", "step", "--package", package, "--device", "cpu", "--cpu-arena", "maybe");
+        Assert.NotEqual(0, bad.ExitCode);
+    }
+
+    [Fact]
+    public async Task Vae_bench_decodes_the_tiny_vae_with_and_without_the_cpu_arena()
+    {
+        var root = TestData.TempFolder();
+        var random = Path.Combine(root, "random");
+        Assert.Equal(0, (await CliRunner.RunAsync("model", "random", "--config", "tiny", "--only", "vae", "--out", random)).ExitCode);
+        foreach (var arena in new[] { "on", "off" })
+        {
+            var r = await CliRunner.RunAsync("bench", "vae", "--vae", Path.Combine(random, "vae"), "--latent-frames", "1", "--cpu-arena", arena);
+            Assert.True(r.ExitCode == 0, r.Error + r.Output);
+            Assert.Contains($"(CPU arena {arena})", r.Output);
+            Assert.Contains("decoded [1, 1, ", r.Output);
+        }
+    }
+
+    [Fact]
     public async Task Random_inputs_are_written_at_the_package_geometry_with_the_cfg_batch()
     {
         var root = TestData.TempFolder();
