@@ -10,23 +10,8 @@ namespace Tora.Core.Tests.Generations;
 /// The resource, the SSE data and the webhook body come from one mapper (GenerationPayloads), and the trigger only
 /// records the row's state: events written before migration 0006 (rendered by the old trigger) read the same after it.
 /// </summary>
-public sealed class GenerationPayloadsTests : IAsyncLifetime
+public sealed class GenerationPayloadsTests() : DatabaseTest("tora_payloads", migrate: false)
 {
-    private TestDatabase _database = null!;
-    private NpgsqlDataSource _db = null!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await TestDatabase.CreateAsync("tora_payloads");
-        _db = ServiceCollectionExtensions.CreateDataSource(_database.ConnectionString, "test");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _db.DisposeAsync();
-        await _database.DisposeAsync();
-    }
-
     private static Generation Running(DateTimeOffset started) => new()
     {
         Id = Guid.CreateVersion7(), Tenant = "t", Status = GenerationStatus.Running, Queue = "gen-x", CreatedAt = started.AddSeconds(-2),
@@ -86,7 +71,7 @@ public sealed class GenerationPayloadsTests : IAsyncLifetime
             await Sql(sql);
             await Sql($"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')");
         }
-        var store = new GenerationStore(_db);
+        var store = new GenerationStore(Db);
         var g = Running(DateTimeOffset.UtcNow) with
         {
             Status = GenerationStatus.Queued, StartedAt = null, Phase = null, Step = 0,
@@ -105,7 +90,7 @@ public sealed class GenerationPayloadsTests : IAsyncLifetime
         Assert.Equal(["status", "status", "progress", "status"], oldEvents.Select(e => e[1]));
         Assert.Equal(["generation.failed", "generation.running"], oldHooks.Select(h => h[1]));
 
-        Assert.Equal(["0006_event_facts"], await DatabaseMigrator.MigrateAsync(_db));
+        Assert.Equal(["0006_event_facts"], await DatabaseMigrator.MigrateAsync(Db));
 
         var stored = (await store.GetAnyAsync(g.Id, default))!;
         var events = await store.ReadEventsAsync(stored, 0, 100, default);
@@ -117,7 +102,7 @@ public sealed class GenerationPayloadsTests : IAsyncLifetime
             AssertSameJson(JsonDocument.Parse(old[2]).RootElement, rendered, tolerance: old[1] == "progress" ? 0.15 : 0);
         }
 
-        var webhooks = new Tora.Core.Webhooks.WebhookStore(_db);
+        var webhooks = new Tora.Core.Webhooks.WebhookStore(Db);
         foreach (var old in oldHooks)
         {
             var ev = (await webhooks.GetEventAsync(Guid.Parse(old[0]), default))!;
@@ -153,13 +138,13 @@ public sealed class GenerationPayloadsTests : IAsyncLifetime
 
     private async Task Sql(string sql)
     {
-        await using var cmd = _db.CreateCommand(sql);
+        await using var cmd = Db.CreateCommand(sql);
         await cmd.ExecuteNonQueryAsync();
     }
 
     private async Task<List<string[]>> Rows(string sql)
     {
-        await using var cmd = _db.CreateCommand(sql);
+        await using var cmd = Db.CreateCommand(sql);
         await using var r = await cmd.ExecuteReaderAsync();
         var rows = new List<string[]>();
         while (await r.ReadAsync()) rows.Add(Enumerable.Range(0, r.FieldCount).Select(i => r.GetValue(i).ToString()!).ToArray());

@@ -6,28 +6,12 @@ using Tora.TestSupport;
 namespace Tora.Core.Tests.Generations;
 
 /// <summary>The store against a real PostgreSQL database of its own: who may run a generation, and a worker handing one back.</summary>
-public sealed class GenerationStoreTests : IAsyncLifetime
+public sealed class GenerationStoreTests() : DatabaseTest("tora_store", migrate: true)
 {
-    private TestDatabase _database = null!;
-    private NpgsqlDataSource _db = null!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await TestDatabase.CreateAsync("tora_store");
-        _db = ServiceCollectionExtensions.CreateDataSource(_database.ConnectionString, "test");
-        await DatabaseMigrator.MigrateAsync(_db);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _db.DisposeAsync();
-        await _database.DisposeAsync();
-    }
-
     [Fact]
     public async Task Only_the_job_that_owns_a_generation_can_run_it_and_a_finished_one_never_runs_again()
     {
-        var store = new GenerationStore(_db);
+        var store = new GenerationStore(Db);
         var g = await InsertAsync(store);
         // Not dispatched yet: no job owns it.
         Assert.Null(await store.TryClaimAsync(g.Id, "1", "w", default));
@@ -50,7 +34,7 @@ public sealed class GenerationStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_handed_back_generation_is_queued_again_with_a_status_event_and_its_job_claims_it_again()
     {
-        var store = new GenerationStore(_db);
+        var store = new GenerationStore(Db);
         var id = await RunningAsync(store, "7");
         store.ReportProgress(id, "7", "denoise", 2);
         Assert.False(await store.HandBackAsync(id, "8", default)); // not its job
@@ -69,7 +53,7 @@ public sealed class GenerationStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_generation_whose_cancel_was_requested_is_not_handed_back()
     {
-        var store = new GenerationStore(_db);
+        var store = new GenerationStore(Db);
         var id = await RunningAsync(store, "9");
         Assert.Equal((GenerationStatus.Running, "9"), await store.RequestCancelAsync(id, "t", "cancelled", "by the client", default));
         Assert.False(await store.HandBackAsync(id, "9", default));
@@ -90,7 +74,7 @@ public sealed class GenerationStoreTests : IAsyncLifetime
     /// <summary>What the outbox dispatcher does once it has created the generation's job.</summary>
     private async Task DispatchAsync(Guid id, string jobId)
     {
-        await using var cmd = _db.CreateCommand("UPDATE generations SET dispatched_at = now(), job_id = $2 WHERE id = $1");
+        await using var cmd = Db.CreateCommand("UPDATE generations SET dispatched_at = now(), job_id = $2 WHERE id = $1");
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
         await cmd.ExecuteNonQueryAsync();
