@@ -89,13 +89,8 @@ internal sealed class ExecutionProvider : IDisposable
     private static void AppendCuda(SessionOptions options, int deviceId, IReadOnlyDictionary<string, string> extra)
     {
         using var cuda = new OrtCUDAProviderOptions();
-        var settings = new Dictionary<string, string>
-        {
-            ["device_id"] = deviceId.ToString(CultureInfo.InvariantCulture),
-            // Power-of-two arena growth wastes GBs on multi-GB activations (docs/model.md §6.3).
-            ["arena_extend_strategy"] = "kSameAsRequested",
-            ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
-        };
+        // The product's settings, so that a measurement measures what a job runs; --cuda-option overrides them.
+        var settings = Tora.Inference.Pipeline.OrtSessionFactory.CudaSettings(deviceId);
         foreach (var (k, v) in extra) settings[k] = v;
         cuda.UpdateOptions(settings);
         options.AppendExecutionProvider_CUDA(cuda);

@@ -24,7 +24,7 @@ public static class VaeBench
         var tiling = new Option<string>("--vae-tiling") { Description = "off, on (half-frame tiles) or HxW.", DefaultValueFactory = _ => "off" };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: one per core).", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the random latents.", DefaultValueFactory = _ => 0 };
-        var arena = new Option<string>("--cpu-arena") { Description = "on: ONNX Runtime's CPU memory arena, as the pipeline's sessions use it; off: every tensor from malloc and freed after its last use (to tell the arena's share of the peak).", DefaultValueFactory = _ => "on" };
+        var arena = new Option<string>("--cpu-arena") { Description = "off (as the pipeline's VAE sessions run): every tensor allocated on its own and freed after its last use; on: ONNX Runtime's CPU memory arena (to tell the arena's share of the peak).", DefaultValueFactory = _ => "off" };
         arena.AcceptOnlyFromAmong("on", "off");
         var command = new Command("vae", "Time a VAE decode on the CPU provider and report the peak resident memory.") { vae, latentFrames, tiling, threads, seed, arena };
         command.SetAction(parse =>

@@ -21,9 +21,11 @@ public abstract class ModelComponent : IDisposable
     /// <param name="package">The package holding the graph.</param>
     /// <param name="factory">Creates the session on the process's execution provider.</param>
     /// <param name="log">Receives one line per session created.</param>
-    protected ModelComponent(string graph, ModelPackage package, OrtSessionFactory factory, Action<string> log)
+    /// <param name="cpuArena">Whether the session's CPU tensors come from ONNX Runtime's arena (<see cref="OrtSessionFactory.Create"/>).</param>
+    protected ModelComponent(string graph, ModelPackage package, OrtSessionFactory factory, Action<string> log, bool cpuArena = true)
     {
         Graph = graph;
+        UsesCpuArena = cpuArena;
         _package = package;
         _factory = factory;
         _log = log;
@@ -38,6 +40,9 @@ public abstract class ModelComponent : IDisposable
     /// <summary>The component's graph name in the package.</summary>
     public string Graph { get; }
 
+    /// <summary>Whether the session's CPU tensors come from ONNX Runtime's CPU memory arena (off for the VAE, docs/model.md §6.3).</summary>
+    public bool UsesCpuArena { get; }
+
     /// <summary>Whether the session is loaded now.</summary>
     public bool IsLoaded => _session is not null;
 
@@ -49,8 +54,8 @@ public abstract class ModelComponent : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_session is not null) return _session;
             var clock = Stopwatch.StartNew();
-            _session = _factory.Create(_package.GraphPath(Graph));
-            _log($"{Graph}: session created in {clock.Elapsed.TotalMilliseconds:F0} ms");
+            _session = _factory.Create(_package.GraphPath(Graph), UsesCpuArena);
+            _log($"{Graph}: session created in {clock.Elapsed.TotalMilliseconds:F0} ms{(UsesCpuArena ? "" : " (CPU arena off)")}");
             return _session;
         }
     }

@@ -67,18 +67,19 @@ public sealed class OrtSessionFactory
     public OrtMemoryInfo? DeviceMemory { get; }
 
     /// <summary>Creates a session for the graph at <paramref name="modelPath"/> (external data next to it is found by ONNX Runtime).</summary>
+    /// <param name="modelPath">The graph file.</param>
+    /// <param name="cpuArena">
+    /// Whether tensors the session allocates on the CPU come from ONNX Runtime's CPU memory arena. Off, each one is
+    /// allocated on its own and freed after its last use; the VAE turns it off, because the arena keeps the largest
+    /// block of every differently shaped chunk and its peak grows far beyond what one chunk needs (docs/model.md §6.3).
+    /// </param>
     /// <exception cref="GenerationException">The graph cannot be loaded.</exception>
-    public InferenceSession Create(string modelPath)
+    public InferenceSession Create(string modelPath, bool cpuArena = true)
     {
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        SessionOptions? options = null;
         try
         {
-            if (_options.IntraOpThreads > 0) options.IntraOpNumThreads = _options.IntraOpThreads;
-            if (UsesCuda)
-            {
-                options.AppendExecutionProvider_CUDA(_options.DeviceId);
-                options.AddSessionConfigEntry(DisableCpuFallback, "1");
-            }
+            options = CreateOptions(cpuArena);
             return new InferenceSession(modelPath, options);
         }
         catch (OnnxRuntimeException e)
@@ -88,7 +89,42 @@ public sealed class OrtSessionFactory
         finally
         {
             // InferenceSession copies what it needs from the options when it is created.
+            options?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The CUDA provider settings of every session (<c>tora bench</c> starts from the same ones): the device, and
+    /// the device arena grown by what is asked for rather than to the next power of two, which on multi-GB
+    /// activations wastes gigabytes (docs/model.md §6.3); exhaustive cuDNN convolution search for the VAE.
+    /// </summary>
+    public static Dictionary<string, string> CudaSettings(int deviceId) => new()
+    {
+        ["device_id"] = deviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["arena_extend_strategy"] = "kSameAsRequested",
+        ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
+    };
+
+    /// <summary>The options every session is created with: all graph optimisations, the thread count, CUDA with the CPU fallback off.</summary>
+    internal SessionOptions CreateOptions(bool cpuArena)
+    {
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableCpuMemArena = cpuArena };
+        try
+        {
+            if (_options.IntraOpThreads > 0) options.IntraOpNumThreads = _options.IntraOpThreads;
+            if (UsesCuda)
+            {
+                using var cuda = new OrtCUDAProviderOptions();
+                cuda.UpdateOptions(CudaSettings(_options.DeviceId));
+                options.AppendExecutionProvider_CUDA(cuda);
+                options.AddSessionConfigEntry(DisableCpuFallback, "1");
+            }
+            return options;
+        }
+        catch
+        {
             options.Dispose();
+            throw;
         }
     }
 

@@ -8,7 +8,7 @@ namespace Tora.Inference.Pipeline;
 /// encodes the first frame (image-to-video) and the flow video (through <see cref="TrajectoryEncoderModel"/>).
 /// </summary>
 public sealed class VaeEncoderModel(ModelPackage package, OrtSessionFactory factory, Action<string> log, VaeTiling? tiling)
-    : ModelComponent(ModelPackage.VaeEncoder, package, factory, log)
+    : ModelComponent(ModelPackage.VaeEncoder, package, factory, log, cpuArena: false)
 {
     /// <summary>The VAE scaling factor the posterior samples are multiplied by.</summary>
     public double ScalingFactor => Package.Vae.ScalingFactor;

@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using Tora.Inference.Package;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
@@ -234,6 +235,32 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         copy = CopyPackage();
         File.Delete(Path.Combine(copy, "vae_decoder.onnx"));
         Assert.Contains("vae_decoder.onnx (vae_decoder) is missing", Assert.Throws<GenerationException>(() => ModelPackage.Open(copy)).Message);
+    }
+
+    [Fact]
+    public async Task The_VAE_sessions_run_without_the_CPU_arena_and_the_other_graphs_with_it()
+    {
+        var lines = new List<string>();
+        using var pipeline = new ToraPipeline(ModelPackage.Open(fixture.T2VPackage), TinyPackageFixture.Cpu with { Log = lines.Add });
+        await pipeline.GenerateAsync(Request(new SeededNoiseSource(3)), null, default);
+        var created = lines.Where(l => l.Contains(": session created in ", StringComparison.Ordinal))
+            .ToDictionary(l => l[..l.IndexOf(':')], l => l.EndsWith(" (CPU arena off)", StringComparison.Ordinal));
+        Assert.Equal(new Dictionary<string, bool>
+        {
+            [ModelPackage.TextEncoder] = false, [ModelPackage.VaeEncoder] = true, [ModelPackage.TrajectoryEncoder] = false,
+            [ModelPackage.Transformer] = false, [ModelPackage.VaeDecoder] = true,
+        }, created);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Session_options_carry_the_CPU_arena_choice(bool cpuArena)
+    {
+        var factory = new OrtSessionFactory(TinyPackageFixture.Cpu);
+        using var options = factory.CreateOptions(cpuArena);
+        Assert.Equal(cpuArena, options.EnableCpuMemArena);
+        Assert.Equal(GraphOptimizationLevel.ORT_ENABLE_ALL, options.GraphOptimizationLevel);
     }
 
     [Fact]
