@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Tora.Core.Generations;
 using Tora.Core.Tenancy;
+using Tora.TestSupport;
 
 namespace Tora.Api.Tests;
 
@@ -35,39 +36,70 @@ public sealed class LimitTests(ServiceFixture service)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, (await alpha.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "" })).StatusCode);
     }
 
-    [Fact]
-    public async Task Per_tenant_running_and_queued_caps_hold_jobs_back_and_refuse_with_429()
+    /// <summary>Creates a <c>tora-text</c> generation (no worker serves it, so it stays queued) and returns its id.</summary>
+    private static async Task<Guid> CreateAsync(HttpClient client, string prompt)
     {
-        using var client = await ClientOfAsync("capped");
-        var store = service.Api.Services.GetRequiredService<GenerationStore>();
-        async Task<Guid> Create(string prompt)
-        {
-            var r = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt });
-            Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
-            return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-        }
-        async Task<bool> Dispatched(Guid id) => (await store.GetAnyAsync(id, default))!.JobId is not null;
+        var r = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt });
+        Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
+        return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+    }
 
-        var first = await Create("first");
-        var second = await Create("second");
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!await Dispatched(first) && DateTime.UtcNow < deadline) await Task.Delay(20);
-        Assert.True(await Dispatched(first));
+    /// <summary>Whether the outbox dispatcher has handed the generation to the job queue.</summary>
+    private async Task<bool> DispatchedAsync(Guid id) =>
+        (await service.Api.Services.GetRequiredService<GenerationStore>().GetAnyAsync(id, default))!.JobId is not null;
+
+    private async Task WaitDispatchedAsync(Guid id) =>
+        await Wait.UntilAsync(() => DispatchedAsync(id), TimeSpan.FromSeconds(10), () => $"generation {id} dispatched", TimeSpan.FromMilliseconds(20));
+
+    /// <summary>Two generations of <paramref name="tenant"/> (running cap 1), once the first has been dispatched.</summary>
+    private async Task<(HttpClient Client, Guid First, Guid Second)> TwoJobsAtTheRunningCapAsync(string tenant)
+    {
+        var client = await ClientOfAsync(tenant);
+        var first = await CreateAsync(client, "first");
+        var second = await CreateAsync(client, "second");
+        await WaitDispatchedAsync(first);
+        return (client, first, second);
+    }
+
+    /// <summary>Cancels what a test left queued, so that no queued work stays behind for other tests.</summary>
+    private static async Task CancelAllAsync(HttpClient client, params Guid[] ids)
+    {
+        foreach (var id in ids)
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/generations/{id}/cancel", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_tenant_at_its_running_cap_has_its_next_job_held_back_from_dispatch()
+    {
+        var (client, first, second) = await TwoJobsAtTheRunningCapAsync("capped-running");
+        using var _ = client;
         await Task.Delay(500); // several dispatcher passes
-        Assert.False(await Dispatched(second)); // held in the outbox: one job at a time for this tenant
+        Assert.False(await DispatchedAsync(second)); // held in the outbox: one job at a time for this tenant
+        await CancelAllAsync(client, first, second);
+    }
 
+    [Fact]
+    public async Task A_held_job_is_dispatched_once_the_tenants_running_job_finishes()
+    {
+        var (client, first, second) = await TwoJobsAtTheRunningCapAsync("capped-release");
+        using var _ = client;
+        Assert.False(await DispatchedAsync(second));
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/generations/{first}/cancel", null)).StatusCode);
-        deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!await Dispatched(second) && DateTime.UtcNow < deadline) await Task.Delay(20);
-        Assert.True(await Dispatched(second));
+        await WaitDispatchedAsync(second);
+        await CancelAllAsync(client, second);
+    }
 
-        var third = await Create("third");
-        var fourth = await Create("fourth"); // second, third, fourth queued: the cap of 3
-        var refused = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "fifth" });
+    [Fact]
+    public async Task A_tenant_at_its_queued_cap_is_refused_with_a_429_too_many_queued_problem_and_retry_after_30_s()
+    {
+        using var client = await ClientOfAsync("capped-queued");
+        // The cap counts every queued generation, dispatched or held back by the running cap.
+        var queued = new[] { await CreateAsync(client, "first"), await CreateAsync(client, "second"), await CreateAsync(client, "third") };
+        var refused = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "fourth" });
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType!.MediaType);
         Assert.Equal("too_many_queued", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
         Assert.Equal(TimeSpan.FromSeconds(30), refused.Headers.RetryAfter!.Delta);
-        foreach (var id in new[] { second, third, fourth }) // leave no queued work behind
-            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/generations/{id}/cancel", null)).StatusCode);
+        await CancelAllAsync(client, queued);
     }
 }

@@ -39,8 +39,10 @@ public sealed class ServiceFixture : IAsyncLifetime
         // No default limits (the suite sends many requests); the limit tests use tenants with their own limits.
         ["Tora:Limits:RequestsPerMinute"] = "0",
         ["Tora:Limits:Tenants:ratelimited:RequestsPerMinute"] = "3",
-        ["Tora:Limits:Tenants:capped:MaxQueued"] = "3",
-        ["Tora:Limits:Tenants:capped:MaxRunning"] = "1",
+        ["Tora:Limits:Tenants:capped-running:MaxRunning"] = "1",
+        ["Tora:Limits:Tenants:capped-release:MaxRunning"] = "1",
+        ["Tora:Limits:Tenants:capped-queued:MaxQueued"] = "3",
+        ["Tora:Limits:Tenants:capped-queued:MaxRunning"] = "1",
         ["Tora:Limits:Tenants:fair-heavy:Weight"] = "2",
         // Short, so the key rotation test sees the old key stop working.
         ["Tora:Keys:RotationGracePeriod"] = "00:00:03",
