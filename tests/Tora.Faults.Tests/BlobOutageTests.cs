@@ -133,7 +133,7 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
         var before = await probe.CreateAsync(stream, BlobOutage.Request(1));
         Assert.True(before.Status == HttpStatusCode.Accepted, $"{before.Status} {before.Text}");
         var beforeId = before.Body.GetProperty("id").GetGuid();
-        var stored = await BlobOutage.WaitForTerminalAsync(probe, stream, [beforeId], TimeSpan.FromSeconds(120), logs);
+        var stored = await GenerationPolling.WaitForTerminalAsync([beforeId], probe.GenerationOf(stream), TimeSpan.FromSeconds(120), BlobOutage.Logs(logs), BlobOutage.Poll);
         Assert.True(stored[0].GetProperty("status").GetString() == "succeeded", $"{stored[0]}\n{logs()}");
         Mark("a video stored before the outage");
 
@@ -163,8 +163,7 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
         // Both workers finish their videos and wait, running, with the phase showing why; nothing downloads meanwhile.
         var waiting = new HashSet<Guid>();
         var states = new HashSet<string>();
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (waiting.Count < Math.Min(2, load))
+        await Wait.UntilAsync(async () =>
         {
             foreach (var id in ids)
             {
@@ -181,9 +180,8 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
                 if (states.Add($"{id}/{status}/{phase}"))
                     Assert.Equal(HttpStatusCode.Conflict, (await probe.SendAsync(stream, HttpMethod.Get, $"/v1/generations/{id}/video")).StatusCode);
             }
-            Assert.True(DateTime.UtcNow < deadline, $"no worker waited for storage within 90 s\n{logs()}");
-            await Task.Delay(250);
-        }
+            return waiting.Count >= Math.Min(2, load);
+        }, TimeSpan.FromSeconds(90), () => $"no worker waited for storage\n{logs()}", BlobOutage.WatchPoll);
         var outageSeconds = outage.Elapsed.TotalSeconds;
         Mark("probes answered, load accepted, both workers waiting");
 
@@ -191,7 +189,7 @@ public sealed class BlobOutageS3Tests(BlobOutageS3Fixture service, ITestOutputHe
         var recovery = System.Diagnostics.Stopwatch.StartNew();
 
         // Every generation succeeds on its first attempt (the pipeline never ran twice), with one video and one thumbnail.
-        var done = await BlobOutage.WaitForTerminalAsync(probe, stream, ids, TimeSpan.FromSeconds(60 + 10 * load), logs);
+        var done = await GenerationPolling.WaitForTerminalAsync(ids, probe.GenerationOf(stream), TimeSpan.FromSeconds(60 + 10 * load), BlobOutage.Logs(logs), BlobOutage.Poll);
         var recoverySeconds = recovery.Elapsed.TotalSeconds;
         Mark("emulator started; the load succeeded");
         var completed = 0;
@@ -292,28 +290,22 @@ public sealed class BlobOutageFileSystemTests(BlobOutageFileSystemFixture servic
             var all = ids.Prepend(framedId).ToList();
             // A worker start, then per generation the pipeline and the 3 s window (a few seconds each on a loaded machine).
             var limit = TimeSpan.FromSeconds(60 + 15 * all.Count);
-            var deadline = DateTime.UtcNow + limit;
-            var done = new Dictionary<Guid, JsonElement>();
             var states = new HashSet<string>();
-            while (done.Count < all.Count)
+            var read = probe.GenerationOf(alpha);
+            var done = await GenerationPolling.WaitForTerminalAsync(all, async id =>
             {
-                foreach (var id in all.Where(id => !done.ContainsKey(id)))
-                {
-                    var g = await probe.GetJsonAsync(alpha, $"/v1/generations/{id}");
-                    var status = g.GetProperty("status").GetString();
-                    var phase = g.GetProperty("progress").GetProperty("phase").GetString();
-                    if (status == "running" && phase == "waiting_for_storage") seenWaiting.Add(id);
-                    if (status is not ("queued" or "running")) done[id] = g;
-                    // In every state it passes through, waiting and failed included, its video is not served (409 not_ready).
-                    if (states.Add($"{id}/{status}/{phase}"))
-                        Assert.Equal(HttpStatusCode.Conflict, (await probe.SendAsync(alpha, HttpMethod.Get, $"/v1/generations/{id}/video")).StatusCode);
-                }
-                Assert.True(DateTime.UtcNow < deadline, $"not finished within {limit}\n{logs()}");
-                await Task.Delay(250);
-            }
+                var g = await read(id);
+                var status = g.GetProperty("status").GetString();
+                var phase = g.GetProperty("progress").GetProperty("phase").GetString();
+                if (status == "running" && phase == "waiting_for_storage") seenWaiting.Add(id);
+                // In every state it passes through, waiting and failed included, its video is not served (409 not_ready).
+                if (states.Add($"{id}/{status}/{phase}"))
+                    Assert.Equal(HttpStatusCode.Conflict, (await probe.SendAsync(alpha, HttpMethod.Get, $"/v1/generations/{id}/video")).StatusCode);
+                return g;
+            }, limit, BlobOutage.Logs(logs), BlobOutage.WatchPoll);
             Mark("all failed");
             var completed = 0;
-            foreach (var (id, g) in done)
+            foreach (var g in done)
             {
                 Assert.True(g.GetProperty("status").GetString() == "failed", $"{g}\n{logs()}");
                 Assert.Equal("storage_unavailable", g.GetProperty("error").GetProperty("code").GetString());
@@ -332,7 +324,7 @@ public sealed class BlobOutageFileSystemTests(BlobOutageFileSystemFixture servic
             var after = await probe.CreateAsync(alpha, BlobOutage.Request(3));
             Assert.True(after.Status == HttpStatusCode.Accepted, $"{after.Status} {after.Text}");
             var afterId = after.Body.GetProperty("id").GetGuid();
-            var finished = await BlobOutage.WaitForTerminalAsync(probe, alpha, [afterId], TimeSpan.FromSeconds(120), logs);
+            var finished = await GenerationPolling.WaitForTerminalAsync([afterId], probe.GenerationOf(alpha), TimeSpan.FromSeconds(120), BlobOutage.Logs(logs), BlobOutage.Poll);
             Assert.True(finished[0].GetProperty("status").GetString() == "succeeded", $"{finished[0]}\n{logs()}");
             Assert.Equal(new[] { "thumbnail.jpg", "video.mp4" }, Files(afterId));
             var video0 = await BlobOutage.DownloadVideoAsync(probe, alpha, afterId);
@@ -443,6 +435,9 @@ internal sealed class OutageProbe
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
+    /// <summary>Reads a generation (<c>GET /v1/generations/{id}</c>) through <paramref name="client"/>, counting the answers.</summary>
+    public Func<Guid, Task<JsonElement>> GenerationOf(HttpClient client) => id => GetJsonAsync(client, $"/v1/generations/{id}");
+
     /// <summary>POST /v1/generations; counted as load.</summary>
     public async Task<(HttpStatusCode Status, JsonElement Body, string Text, HttpResponseMessage Response)> CreateAsync(HttpClient client, object body)
     {
@@ -481,6 +476,14 @@ internal sealed class OutageProbe
 /// <summary>Requests and checks shared by the blob outage tests.</summary>
 internal static class BlobOutage
 {
+    /// <summary>How often a test waiting for generations to finish reads them.</summary>
+    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
+    /// <summary>How often a test watching every state of its generations (and probing each new one) reads them.</summary>
+    public static readonly TimeSpan WatchPoll = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A diagnosis for unfinished generations: the output of every process.</summary>
+    public static Func<IReadOnlyList<Guid>, Task<string>> Logs(Func<string> logs) => _ => Task.FromResult(logs());
+
     private static readonly string FoxDataUri =
         "data:image/png;base64," + Convert.ToBase64String(File.ReadAllBytes(TestData.Path("tora-data/images/fox.png")));
 
@@ -525,22 +528,5 @@ internal static class BlobOutage
         Assert.Equal("ftyp", System.Text.Encoding.ASCII.GetString(bytes, 4, 4));
         Assert.Equal(response.Headers.ETag!.Tag, "\"" + Convert.ToHexStringLower(SHA256.HashData(bytes))[..32] + "\"");
         return bytes;
-    }
-
-    public static async Task<List<JsonElement>> WaitForTerminalAsync(OutageProbe probe, HttpClient client, IReadOnlyList<Guid> ids, TimeSpan timeout, Func<string> logs)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        var done = new Dictionary<Guid, JsonElement>();
-        while (done.Count < ids.Count)
-        {
-            foreach (var id in ids.Where(id => !done.ContainsKey(id)))
-            {
-                var g = await probe.GetJsonAsync(client, $"/v1/generations/{id}");
-                if (g.GetProperty("status").GetString() is not ("queued" or "running")) done[id] = g;
-            }
-            if (done.Count < ids.Count && DateTime.UtcNow > deadline) throw new TimeoutException($"{ids.Count - done.Count} not finished after {timeout}\n{logs()}");
-            await Task.Delay(200);
-        }
-        return ids.Select(id => done[id]).ToList();
     }
 }

@@ -154,7 +154,7 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
         output.WriteLine(context);
 
         // No other 5xx, and every 503 is the documented problem with Retry-After; the API never dropped a connection.
-        Assert.True(ready.StatusCode == HttpStatusCode.OK, $"not ready after the restart: {await ready.Content.ReadAsStringAsync()}\n{service.Logs()}");
+        Assert.True(ready.StatusCode == HttpStatusCode.OK, $"not ready after the restart: {ready.Body}\n{service.Logs()}");
         var errors = all.Where(a => a.Error is not null).ToList();
         Assert.True(errors.Count == 0, $"connection errors or timeouts: {string.Join("; ", errors)}\n{context}");
         var serverErrors = all.Count(a => a.Status >= 500 && a.Status != 503);
@@ -438,17 +438,13 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
         return samples;
     }
 
-    private static async Task<HttpResponseMessage> WaitReadyAsync(HttpClient client, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+    /// <summary>The readiness probe's answer until it is 200, or its last answer after <paramref name="timeout"/>.</summary>
+    private static Task<(HttpStatusCode StatusCode, string Body)> WaitReadyAsync(HttpClient client, TimeSpan timeout) =>
+        Wait.ForAsync(async () =>
         {
-            var response = await client.GetAsync("/health/ready");
-            if (response.StatusCode == HttpStatusCode.OK || DateTime.UtcNow > deadline) return response;
-            response.Dispose();
-            await Task.Delay(200);
-        }
-    }
+            using var response = await client.GetAsync("/health/ready");
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }, ready => ready.StatusCode == HttpStatusCode.OK, timeout, TimeSpan.FromMilliseconds(200));
 
     /// <summary>A recovery that stalls shows as no generation finishing for this long (the worker runs one at a time).</summary>
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
@@ -459,23 +455,22 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
     /// </summary>
     private static async Task<Dictionary<Guid, string>> WaitFinishedAsync(NpgsqlDataSource db, Guid[] ids)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(6);
         var lastProgress = DateTime.UtcNow;
         var pendingBefore = int.MaxValue;
-        while (true)
+        return await Wait.ForAsync(async () =>
         {
             var statuses = new Dictionary<Guid, string>();
-            await using (var cmd = db.CreateCommand("SELECT id, status FROM generations WHERE id = ANY($1)"))
-            {
-                cmd.Parameters.Add(new() { Value = ids });
-                await using var r = await cmd.ExecuteReaderAsync();
-                while (await r.ReadAsync()) statuses[r.GetGuid(0)] = r.GetString(1);
-            }
+            await using var cmd = db.CreateCommand("SELECT id, status FROM generations WHERE id = ANY($1)");
+            cmd.Parameters.Add(new() { Value = ids });
+            await using var r = await cmd.ExecuteReaderAsync();
+            while (await r.ReadAsync()) statuses[r.GetGuid(0)] = r.GetString(1);
+            return statuses;
+        }, statuses =>
+        {
             var pending = ids.Count(id => statuses.GetValueOrDefault(id) is null or "queued" or "running");
             if (pending < pendingBefore) (pendingBefore, lastProgress) = (pending, DateTime.UtcNow);
-            if (pending == 0 || DateTime.UtcNow > deadline || DateTime.UtcNow - lastProgress > StallTimeout) return statuses;
-            await Task.Delay(250);
-        }
+            return pending == 0 || DateTime.UtcNow - lastProgress > StallTimeout;
+        }, TimeSpan.FromMinutes(6), TimeSpan.FromMilliseconds(250));
     }
 
     /// <summary>Where each generation stands, with its Hangfire job (for failure messages).</summary>
@@ -498,16 +493,9 @@ public sealed class PostgresRestartTests(PostgresRestartFixture service, ITestOu
         return string.Join("\n", lines);
     }
 
-    private static async Task<long> WaitScalarAsync(NpgsqlDataSource db, string sql, object parameter, Func<long, bool> done, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var n = await ScalarAsync<long>(db, sql, parameter);
-            if (done(n) || DateTime.UtcNow > deadline) return n;
-            await Task.Delay(500);
-        }
-    }
+    /// <summary>A count read every half second until <paramref name="done"/> holds for it, or its last value after <paramref name="timeout"/>.</summary>
+    private static Task<long> WaitScalarAsync(NpgsqlDataSource db, string sql, object parameter, Func<long, bool> done, TimeSpan timeout) =>
+        Wait.ForAsync(() => ScalarAsync<long>(db, sql, parameter), done, timeout, TimeSpan.FromMilliseconds(500));
 
     private static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, object parameter)
     {

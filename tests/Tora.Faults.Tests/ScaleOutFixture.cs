@@ -66,18 +66,16 @@ public sealed class ScaleOutFixture : IAsyncLifetime
         }
         // Ready: the worker has loaded the model and announced itself, so it fetches jobs from now on.
         var names = Workers.Select(w => w.Name).ToArray();
-        var deadline = DateTime.UtcNow.AddSeconds(120);
         await using var db = Cluster.Database();
-        while (true)
+        await Wait.UntilAsync(async () =>
         {
             await using var cmd = db.CreateCommand("SELECT count(*) FROM workers WHERE name = ANY($1) AND ready AND heartbeat_at > now() - interval '10 seconds'");
             cmd.Parameters.Add(new() { Value = names });
-            if ((long)(await cmd.ExecuteScalarAsync())! == names.Length) break;
+            if ((long)(await cmd.ExecuteScalarAsync())! == names.Length) return true;
             foreach (var w in Workers.Where(w => w.Process.HasExited))
                 throw new InvalidOperationException($"{w.Name} exited with {w.Process.ExitCode}:\n{w.Log}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"workers {string.Join(", ", names)} not ready within 120 s:\n{Cluster.Logs()}");
-            await Task.Delay(200);
-        }
+            return false;
+        }, TimeSpan.FromSeconds(120), () => $"workers {string.Join(", ", names)} ready:\n{Cluster.Logs()}", TimeSpan.FromMilliseconds(200));
     }
 
     /// <summary>A data source on the database (the caller disposes it).</summary>

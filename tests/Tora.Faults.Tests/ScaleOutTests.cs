@@ -228,31 +228,21 @@ public sealed class ScaleOutTests(ScaleOutFixture fx, ITestOutputHelper output)
         g.GetProperty("status").GetString() == "running" && g.GetProperty("progress").GetProperty("phase").GetString() == "denoise"
             ? g.GetProperty("progress").GetProperty("step").GetInt32() : -1;
 
-    private async Task<JsonElement> WaitAsync(HttpClient client, Guid id, Func<JsonElement, bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + JobTimeout;
-        while (true)
-        {
-            var g = await client.GetFromJsonAsync<JsonElement>($"/v1/generations/{id}");
-            if (condition(g)) return g;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: not after {JobTimeout}: {g}\n{fx.Cluster.Logs()}");
-            await Task.Delay(50);
-        }
-    }
+    private Task<JsonElement> WaitAsync(HttpClient client, Guid id, Func<JsonElement, bool> condition, string what) =>
+        GenerationPolling.WaitUntilAsync(client, $"/v1/generations/{id}", condition, what, JobTimeout, _ => Task.FromResult(fx.Cluster.Logs()));
 
+    /// <summary>Waits until the database has none of <paramref name="ids"/> queued or running.</summary>
     private async Task WaitTerminalAsync(IReadOnlyList<Guid> ids, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
         await using var db = fx.Database();
-        while (true)
+        long open = 0;
+        await Wait.UntilAsync(async () =>
         {
             await using var cmd = db.CreateCommand("SELECT count(*) FROM generations WHERE id = ANY($1) AND status IN ('queued', 'running')");
             cmd.Parameters.Add(new() { Value = ids.ToArray() });
-            var open = (long)(await cmd.ExecuteScalarAsync())!;
-            if (open == 0) return;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{open} of {ids.Count} generations unfinished after {timeout}\n{fx.Cluster.Logs()}");
-            await Task.Delay(200);
-        }
+            open = (long)(await cmd.ExecuteScalarAsync())!;
+            return open == 0;
+        }, timeout, () => $"{open} of {ids.Count} generations unfinished\n{fx.Cluster.Logs()}", TimeSpan.FromMilliseconds(200));
     }
 
     private async Task<Dictionary<Guid, string?>> RowWorkersAsync(Guid[] ids)

@@ -47,14 +47,8 @@ public sealed class SseReader : IAsyncDisposable
     /// <summary>Waits until <paramref name="condition"/> holds for the events so far; false when the stream ended first or time ran out.</summary>
     public async Task<bool> WaitForAsync(Func<IReadOnlyList<SseEvent>, bool> condition, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition(Events)) return true;
-            if (_reading.IsCompleted) return condition(Events);
-            await Task.Delay(20);
-        }
-        return false;
+        await Wait.ForAsync(() => Task.FromResult(condition(Events) || _reading.IsCompleted), stop => stop, timeout, TimeSpan.FromMilliseconds(20));
+        return condition(Events);
     }
 
     /// <summary>Waits until the stream ends (server closed it or the connection broke); false when <paramref name="timeout"/> passed first.</summary>

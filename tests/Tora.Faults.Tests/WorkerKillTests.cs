@@ -17,6 +17,9 @@ public sealed class WorkerKillTests(FaultFixture service, ITestOutputHelper outp
     /// <summary>Steps of the other generations of the load (short: they keep both workers busy around the kill).</summary>
     private const int LoadSteps = 4;
 
+    /// <summary>How often the test reads the generations it follows.</summary>
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
+
     private static readonly object[] Trajectories = [new { points = new[] { new[] { 40, 208 }, new[] { 88, 148 }, new[] { 128, 68 }, new[] { 198, 76 } }, space = "canvas256" }];
 
     [Fact]
@@ -52,9 +55,9 @@ public sealed class WorkerKillTests(FaultFixture service, ITestOutputHelper outp
             for (var i = 0; i < load - 1; i++) others.Add(await SubmitAsync(LoadSteps, 100 + i));
 
             // Wait until a worker is inside the victim's loop (a step reported), then kill that worker without warning.
-            var running = await WaitAsync(alpha, victim, g => g.GetProperty("status").GetString() == "running"
+            var running = await GenerationPolling.WaitUntilAsync(alpha, victim, g => g.GetProperty("status").GetString() == "running"
                 && g.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object
-                && p.TryGetProperty("step", out var s) && s.GetInt32() >= 1, TimeSpan.FromSeconds(120));
+                && p.TryGetProperty("step", out var s) && s.GetInt32() >= 1, "victim inside its denoising loop", TimeSpan.FromSeconds(120), Logs, Poll);
             var killedStep = running.GetProperty("progress").GetProperty("step").GetInt32();
             Assert.True(killedStep < VictimSteps, running.ToString());
             var owner = await WorkerOfAsync(Guid.Parse(running.GetProperty("id").GetString()!));
@@ -65,7 +68,7 @@ public sealed class WorkerKillTests(FaultFixture service, ITestOutputHelper outp
             // The surviving worker keeps serving; a replacement joins, as an orchestrator would start one.
             workers[replacement] = service.StartWorker(replacement);
 
-            var done = await WaitAsync(alpha, victim, g => g.GetProperty("status").GetString() is not ("queued" or "running"), TimeSpan.FromSeconds(240));
+            var done = await GenerationPolling.WaitForTerminalAsync(alpha, victim, TimeSpan.FromSeconds(240), Logs, Poll);
             Assert.True(done.GetProperty("status").GetString() == "succeeded", $"{done}\n{service.Logs()}");
             Assert.True(done.GetProperty("attempts").GetInt32() >= 2, done.ToString());
             var recovered = (DateTime.UtcNow - killedAt).TotalSeconds;
@@ -75,7 +78,7 @@ public sealed class WorkerKillTests(FaultFixture service, ITestOutputHelper outp
             var completed = 1;
             foreach (var location in others)
             {
-                var g = await WaitAsync(alpha, location, x => x.GetProperty("status").GetString() is not ("queued" or "running"), TimeSpan.FromSeconds(240));
+                var g = await GenerationPolling.WaitForTerminalAsync(alpha, location, TimeSpan.FromSeconds(240), Logs, Poll);
                 Assert.True(g.GetProperty("status").GetString() == "succeeded", $"{g}\n{service.Logs()}");
                 completed++;
             }
@@ -108,6 +111,9 @@ public sealed class WorkerKillTests(FaultFixture service, ITestOutputHelper outp
         }
     }
 
+    /// <summary>Why a generation did not get where it should: the output of every process.</summary>
+    private Func<Guid, Task<string>> Logs => _ => Task.FromResult(service.Logs());
+
     private async Task<string> WorkerOfAsync(Guid id)
     {
         await using var db = service.Database();
@@ -128,17 +134,5 @@ public sealed class WorkerKillTests(FaultFixture service, ITestOutputHelper outp
         await using var r = await cmd.ExecuteReaderAsync();
         Assert.True(await r.ReadAsync());
         return (r.GetInt64(0), r.GetInt64(1));
-    }
-
-    private async Task<JsonElement> WaitAsync(HttpClient client, string location, Func<JsonElement, bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var g = await client.GetFromJsonAsync<JsonElement>(location);
-            if (condition(g)) return g;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"condition not met after {timeout}: {g}\n{service.Logs()}");
-            await Task.Delay(100);
-        }
     }
 }

@@ -123,19 +123,19 @@ public sealed class ServiceCluster : IDisposable
         var process = Start("Tora.Api.dll", api.Name, settings, ["--urls", api.BaseAddress.ToString().TrimEnd('/')]);
         api.Process = process;
         using var probe = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (true)
+        await Wait.UntilAsync(async () =>
         {
             if (process.Process.HasExited) throw new InvalidOperationException($"{api.Name} exited with {process.Process.ExitCode}:\n{process.Log}");
             try
             {
-                if ((await probe.GetAsync("/health/live")).StatusCode == HttpStatusCode.OK) return;
+                using var live = await probe.GetAsync("/health/live");
+                return live.StatusCode == HttpStatusCode.OK;
             }
-            catch (HttpRequestException) { }
-            catch (TaskCanceledException) { }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{api.Name} did not answer /health/live within 90 s:\n{process.Log}");
-            await Task.Delay(200);
-        }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(90), () => $"{api.Name} answering /health/live:\n{process.Log}", TimeSpan.FromMilliseconds(200));
     }
 
     /// <summary>

@@ -56,20 +56,21 @@ public sealed class S3Emulator : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        var process = _process;
+        await Wait.UntilAsync(async () =>
         {
+            if (process.HasExited) throw new InvalidOperationException($"s3rver exited with {process.ExitCode} before accepting connections on port {_port}");
             try
             {
                 using var probe = new TcpClient();
                 await probe.ConnectAsync(IPAddress.Loopback, _port);
-                return;
+                return true;
             }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !_process.HasExited)
+            catch (SocketException)
             {
-                await Task.Delay(50);
+                return false;
             }
-        }
+        }, TimeSpan.FromSeconds(30), () => $"s3rver accepting connections on port {_port}", TimeSpan.FromMilliseconds(50));
     }
 
     /// <summary>Kills the emulator: connections to its port are refused until <see cref="StartAsync"/>.</summary>

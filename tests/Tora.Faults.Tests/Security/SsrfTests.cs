@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -321,17 +320,18 @@ public sealed class SsrfTests(SecurityFixture service, ITestOutputHelper output)
         return JsonDocument.Parse(text).RootElement.GetProperty("id").GetString()!;
     }
 
+    /// <summary>The generation's <c>generation.queued</c> delivery once it is no longer pending.</summary>
     private static async Task<JsonElement> WaitForFinalDeliveryAsync(HttpClient client, string id)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
+        var queued = default(JsonElement);
+        var list = default(JsonElement);
+        await Wait.UntilAsync(async () =>
         {
-            var list = await client.GetFromJsonAsync<JsonElement>($"/v1/generations/{id}/webhook-deliveries");
-            var queued = list.GetProperty("data").EnumerateArray().FirstOrDefault(e => e.GetProperty("type").GetString() == "generation.queued");
-            if (queued.ValueKind == JsonValueKind.Object && queued.GetProperty("state").GetString() != "pending") return queued;
-            if (clock.Elapsed > TimeSpan.FromSeconds(45)) throw new TimeoutException($"delivery of {id} still pending: {list}");
-            await Task.Delay(200);
-        }
+            list = await client.GetFromJsonAsync<JsonElement>($"/v1/generations/{id}/webhook-deliveries");
+            queued = list.GetProperty("data").EnumerateArray().FirstOrDefault(e => e.GetProperty("type").GetString() == "generation.queued");
+            return queued.ValueKind == JsonValueKind.Object && queued.GetProperty("state").GetString() != "pending";
+        }, TimeSpan.FromSeconds(45), () => $"delivery of {id} still pending: {list}", TimeSpan.FromMilliseconds(200));
+        return queued;
     }
 
     private static async Task CancelAsync(HttpClient client, string id) => await client.PostAsync($"/v1/generations/{id}/cancel", null);
