@@ -14,24 +14,53 @@ public sealed class LimitTests(ServiceFixture service)
     private async Task<HttpClient> ClientOfAsync(string tenant) =>
         service.Client((await service.Api.Services.GetRequiredService<ApiKeyStore>().CreateAsync(tenant, false, default)).Key);
 
-    [Fact]
-    public async Task Over_the_rate_limit_answers_429_with_retry_after_and_ratelimit_headers()
+    /// <summary>Uses up the client tenant's rate limit (3 a minute) with invalid requests, which count all the same.</summary>
+    private static async Task<IReadOnlyList<HttpResponseMessage>> UseUpTheRateLimitAsync(HttpClient client)
     {
-        using var client = await ClientOfAsync("ratelimited");
+        var answers = new List<HttpResponseMessage>();
         for (var i = 0; i < 3; i++)
         {
-            var r = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "" }); // invalid, still counted
+            var r = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "" });
             Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
-            Assert.Equal("\"tenant\";q=3;w=60", r.Headers.GetValues("RateLimit-Policy").Single());
-            Assert.StartsWith($"\"tenant\";r={2 - i};t=", r.Headers.GetValues("RateLimit").Single());
+            answers.Add(r);
         }
-        var refused = await client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "one too many" });
+        return answers;
+    }
+
+    private static Task<HttpResponseMessage> OneTooManyAsync(HttpClient client) =>
+        client.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "one too many" });
+
+    [Fact]
+    public async Task Each_answer_within_the_rate_limit_states_the_policy_and_the_requests_left()
+    {
+        using var client = await ClientOfAsync("ratelimited-headers");
+        var answers = await UseUpTheRateLimitAsync(client);
+        for (var i = 0; i < answers.Count; i++)
+        {
+            Assert.Equal("\"tenant\";q=3;w=60", answers[i].Headers.GetValues("RateLimit-Policy").Single());
+            Assert.StartsWith($"\"tenant\";r={2 - i};t=", answers[i].Headers.GetValues("RateLimit").Single());
+        }
+    }
+
+    [Fact]
+    public async Task Over_the_rate_limit_answers_a_429_rate_limited_problem_with_retry_after_and_none_left()
+    {
+        using var client = await ClientOfAsync("ratelimited-refused");
+        await UseUpTheRateLimitAsync(client);
+        var refused = await OneTooManyAsync(client);
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType!.MediaType);
         Assert.Equal("rate_limited", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
         Assert.InRange(refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 20);
         Assert.StartsWith("\"tenant\";r=0;t=", refused.Headers.GetValues("RateLimit").Single());
-        // Other tenants are not affected.
+    }
+
+    [Fact]
+    public async Task A_tenant_over_its_rate_limit_does_not_limit_other_tenants()
+    {
+        using var client = await ClientOfAsync("ratelimited-alone");
+        await UseUpTheRateLimitAsync(client);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await OneTooManyAsync(client)).StatusCode);
         using var alpha = service.Client(service.AlphaKey);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, (await alpha.PostAsJsonAsync("/v1/generations", new { model = "tora-text", prompt = "" })).StatusCode);
     }

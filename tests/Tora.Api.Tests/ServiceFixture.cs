@@ -38,7 +38,9 @@ public sealed class ServiceFixture : IAsyncLifetime
         ["Tora:Events:HeartbeatInterval"] = "00:00:01",
         // No default limits (the suite sends many requests); the limit tests use tenants with their own limits.
         ["Tora:Limits:RequestsPerMinute"] = "0",
-        ["Tora:Limits:Tenants:ratelimited:RequestsPerMinute"] = "3",
+        ["Tora:Limits:Tenants:ratelimited-headers:RequestsPerMinute"] = "3",
+        ["Tora:Limits:Tenants:ratelimited-refused:RequestsPerMinute"] = "3",
+        ["Tora:Limits:Tenants:ratelimited-alone:RequestsPerMinute"] = "3",
         ["Tora:Limits:Tenants:capped-running:MaxRunning"] = "1",
         ["Tora:Limits:Tenants:capped-release:MaxRunning"] = "1",
         ["Tora:Limits:Tenants:capped-queued:MaxQueued"] = "3",
