@@ -4,7 +4,6 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Tora.Core.Generations;
 using Tora.Core.Tenancy;
-using Tora.TestSupport;
 
 namespace Tora.Api.Tests;
 

@@ -97,16 +97,16 @@ public sealed class WebhookCrashTests(ServiceFixture service)
         }
     }
 
+    /// <summary>The id of the generation's first webhook event once it has been delivered.</summary>
     private static async Task<Guid> WaitDeliveredAsync(HttpClient client, Guid generation)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
+        var ev = default(JsonElement);
+        await Wait.UntilAsync(async () =>
         {
-            var ev = (await client.GetFromJsonAsync<JsonElement>($"/v1/generations/{generation}/webhook-deliveries")).GetProperty("data")[0];
-            if (ev.GetProperty("state").GetString() == "delivered") return ev.GetProperty("id").GetGuid();
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(ev.ToString());
-            await Task.Delay(50);
-        }
+            ev = (await client.GetFromJsonAsync<JsonElement>($"/v1/generations/{generation}/webhook-deliveries")).GetProperty("data")[0];
+            return ev.GetProperty("state").GetString() == "delivered";
+        }, TimeSpan.FromSeconds(10), () => $"webhook delivered: {ev}", TimeSpan.FromMilliseconds(50));
+        return ev.GetProperty("id").GetGuid();
     }
 
     /// <summary>The state a process leaves when it dies <paramref name="age"/> into attempt <paramref name="attempt"/>.</summary>

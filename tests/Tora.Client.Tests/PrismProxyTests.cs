@@ -49,24 +49,7 @@ public sealed class PrismProxyTests(ServiceFixture service) : IAsyncLifetime
         _prism.ErrorDataReceived += (_, e) => { lock (_prismLog) _prismLog.AppendLine(e.Data); };
         _prism.BeginOutputReadLine();
         _prism.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                break;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !_prism.HasExited)
-            {
-                await Task.Delay(100);
-            }
-            catch (SocketException)
-            {
-                throw new InvalidOperationException($"Prism did not start: {_prismLog}");
-            }
-        }
+        await Wait.UntilListeningAsync(_prism, port, TimeSpan.FromSeconds(60), () => { lock (_prismLog) return $"Prism: {_prismLog}"; });
         _http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
     }
 
@@ -121,16 +104,10 @@ public sealed class PrismProxyTests(ServiceFixture service) : IAsyncLifetime
 
     private static readonly double[][] Coaster = [[40, 208], [88, 148], [128, 68], [198, 76]];
 
-    private async Task<JsonElement> WaitAsync(string location)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var g = await (await SendAsync("poll", HttpMethod.Get, location, expect: 200)).Content.ReadFromJsonAsync<JsonElement>();
-            if (g.GetProperty("status").GetString() is not ("queued" or "running") || DateTime.UtcNow > deadline) return g;
-            await Task.Delay(100);
-        }
-    }
+    /// <summary>The generation once it is terminal (or as it is after a minute), every poll going through Prism.</summary>
+    private async Task<JsonElement> WaitAsync(string location) =>
+        await Wait.ForAsync(async () => await (await SendAsync("poll", HttpMethod.Get, location, expect: 200)).Content.ReadFromJsonAsync<JsonElement>(),
+            GenerationPolling.IsTerminal, TimeSpan.FromSeconds(60));
 
     [Fact]
     public async Task Prism_finds_no_violation_over_a_mix_of_every_operation()

@@ -56,21 +56,7 @@ public sealed class S3Emulator : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
-        var process = _process;
-        await Wait.UntilAsync(async () =>
-        {
-            if (process.HasExited) throw new InvalidOperationException($"s3rver exited with {process.ExitCode} before accepting connections on port {_port}");
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, _port);
-                return true;
-            }
-            catch (SocketException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(30), () => $"s3rver accepting connections on port {_port}", TimeSpan.FromMilliseconds(50));
+        await Wait.UntilListeningAsync(_process, _port, TimeSpan.FromSeconds(30), () => "s3rver", TimeSpan.FromMilliseconds(50));
     }
 
     /// <summary>Kills the emulator: connections to its port are refused until <see cref="StartAsync"/>.</summary>

@@ -1,3 +1,7 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
 namespace Tora.TestSupport;
 
 /// <summary>Polling until a condition holds, failing with a message that says what did not happen.</summary>
@@ -31,4 +35,24 @@ public static class Wait
     /// <inheritdoc cref="UntilAsync(Func{Task{bool}}, TimeSpan, Func{string}, TimeSpan?)"/>
     public static Task UntilAsync(Func<bool> done, TimeSpan timeout, Func<string> what, TimeSpan? poll = null) =>
         UntilAsync(() => Task.FromResult(done()), timeout, what, poll);
+
+    /// <summary>
+    /// Waits until <paramref name="process"/> accepts TCP connections on loopback <paramref name="port"/>, failing at once
+    /// when it exits and after <paramref name="timeout"/> otherwise, with <paramref name="what"/> (its log, say).
+    /// </summary>
+    public static Task UntilListeningAsync(Process process, int port, TimeSpan timeout, Func<string> what, TimeSpan? poll = null) =>
+        UntilAsync(async () =>
+        {
+            if (process.HasExited) throw new InvalidOperationException($"exited with {process.ExitCode} before listening on port {port}: {what()}");
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }, timeout, () => $"listening on port {port}: {what()}", poll);
 }

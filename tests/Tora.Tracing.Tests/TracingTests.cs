@@ -150,15 +150,11 @@ public sealed class TracingTests : IAsyncLifetime
 
     private async Task<List<Activity>> WaitForSpansAsync(Func<List<Activity>, bool> done)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            // Both providers listen to the in-process source, so a span may be exported twice: one per span id.
-            var spans = _apiSpans.Spans.Concat(_workerSpans.Spans).DistinctBy(a => a.SpanId).ToList();
-            if (done(spans)) return spans;
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException("spans so far: " + string.Join(", ", spans.Select(s => $"{s.DisplayName} {s.TraceId}")));
-            await Task.Delay(100);
-        }
+        var held = false;
+        // Both providers listen to the in-process source, so a span may be exported twice: one per span id.
+        var spans = await Wait.ForAsync(() => Task.FromResult(_apiSpans.Spans.Concat(_workerSpans.Spans).DistinctBy(a => a.SpanId).ToList()),
+            s => held = done(s), TimeSpan.FromSeconds(60));
+        if (!held) throw new TimeoutException("spans so far: " + string.Join(", ", spans.Select(s => $"{s.DisplayName} {s.TraceId}")));
+        return spans;
     }
 }
