@@ -70,6 +70,17 @@ internal sealed class ChunkedClipRunner : IDisposable
         _runner.Reset();
     }
 
+    /// <summary>
+    /// Copies an output chunk [C, <paramref name="count"/>, plane] into a clip [C, <paramref name="frames"/>, plane]
+    /// at frame <paramref name="frameOffset"/>.
+    /// </summary>
+    public static void CopyIntoClip(ReadOnlySpan<float> chunk, int channels, int count, int plane, Span<float> clip, int frames,
+        int frameOffset)
+    {
+        for (int ch = 0; ch < channels; ch++)
+            chunk.Slice(ch * count * plane, count * plane).CopyTo(clip.Slice((ch * frames + frameOffset) * plane, count * plane));
+    }
+
     /// <summary>Copies the chunk's frames of the region into the chunk buffer as [1, C, t, rows, cols].</summary>
     private void Gather(ReadOnlySpan<float> clip, int frames, FrameLayout layout, float multiplier, VaeTileSpan rows,
         VaeTileSpan cols, FrameChunk chunk)

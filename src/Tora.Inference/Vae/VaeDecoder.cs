@@ -149,10 +149,7 @@ public sealed class VaeDecoder : IDisposable
         int frames = FramesFor(latentFrames), framePlane = rows.OutputLength * cols.OutputLength;
         var output = new float[(long)Channels * frames * framePlane];
         _clips.Run(latents, latentFrames, layout, multiplier, rows, cols, (_, values, offset, count) =>
-        {
-            for (int ch = 0; ch < Channels; ch++)
-                values.Slice(ch * count * framePlane, count * framePlane).CopyTo(output.AsSpan((ch * frames + offset) * framePlane, count * framePlane));
-        });
+            ChunkedClipRunner.CopyIntoClip(values, Channels, count, framePlane, output, frames, offset));
         return output;
     }
 

@@ -150,12 +150,9 @@ public sealed class VaeEncoder : IDisposable
     {
         int latentFrames = LatentFramesFor(frames), latentPlane = rows.OutputLength * cols.OutputLength;
         var moments = new float[2L * LatentChannels * latentFrames * latentPlane];
+        int half = LatentChannels * latentFrames * latentPlane; // output k (mean, logvar) fills half k
         _clips.Run(video, frames, layout, 1f, rows, cols, (k, values, offset, count) =>
-        {
-            for (int ch = 0; ch < LatentChannels; ch++)
-                values.Slice(ch * count * latentPlane, count * latentPlane)
-                    .CopyTo(moments.AsSpan(((k * LatentChannels + ch) * latentFrames + offset) * latentPlane, count * latentPlane));
-        });
+            ChunkedClipRunner.CopyIntoClip(values, LatentChannels, count, latentPlane, moments.AsSpan(k * half, half), latentFrames, offset));
         return moments;
     }
 
