@@ -7,6 +7,7 @@ using Tora.Api.Auth;
 using Tora.Api.Generations;
 using Tora.Api.Problems;
 using Tora.Core.Generations;
+using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -34,14 +35,12 @@ public static class GenerationEventsApi
         app.MapGet("/v1/generations/{id}/events", StreamEvents)
             .WithTags("Generations")
             .RequireAuthorization()
-            .WithName("StreamGenerationEvents")
-            .WithSummary("Server-Sent Events: status changes and per-step progress (ETA), queue position; resumable with Last-Event-ID")
+            .WithOperation("StreamGenerationEvents", "Server-Sent Events: status changes and per-step progress (ETA), queue position; resumable with Last-Event-ID")
             .WithDescription("Events: 'status' (data: id, status, phase, step, total_steps, attempts, error), 'progress' (data: id, status, " +
                              "phase, step, total_steps, percent, eta_seconds), and 'queue' (data: id, queue_position) while queued. 'queue' events carry no event id (they are not replayed on resume; a resumed stream sends the current position). " +
                              "Comment lines (': heartbeat') keep idle streams open. The stream closes after the terminal status, or when the serving instance shuts down: reconnect (to any instance) with Last-Event-ID.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return app;
     }
 

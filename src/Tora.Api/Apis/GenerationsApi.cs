@@ -8,6 +8,7 @@ using Tora.Api.Problems;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
+using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -23,8 +24,7 @@ public static class GenerationsApi
         var api = app.MapGroup("/v1/generations").WithTags("Generations").RequireAuthorization();
 
         api.MapPost("/", CreateGeneration)
-            .WithName("CreateGeneration")
-            .WithSummary("Queue a video generation")
+            .WithOperation("CreateGeneration", "Queue a video generation")
             .WithDescription("JSON (first frame as a data URI) or multipart/form-data (a 'request' JSON part, an 'image' file part, and a 'flow_video' MP4 part that replaces the trajectories as the motion input). " +
                              "Answers 202 with Location; poll the resource, stream its events, or get a webhook. Idempotency-Key (1-255 " +
                              "printable ASCII, remembered 24 h): a retry with the same payload replays the same generation " +
@@ -34,41 +34,29 @@ public static class GenerationsApi
             .Accepts<CreateGenerationRequest>("application/json", "multipart/form-data")
             .RequireTenantRateLimit()
             .Produces<GenerationResource>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status410Gone)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status409Conflict,
+                StatusCodes.Status410Gone, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType,
+                StatusCodes.Status422UnprocessableEntity, StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/", ListGenerations)
-            .WithName("ListGenerations")
-            .WithSummary("List your generations, newest first (cursor pagination, optional status filter)")
+            .WithOperation("ListGenerations", "List your generations, newest first (cursor pagination, optional status filter)")
             .ProducesProblem(StatusCodes.Status400BadRequest);
         api.MapGet("/{id}", GetGeneration)
-            .WithName("GetGeneration")
-            .WithSummary("Read one generation: status, progress, queue position, timings, links");
+            .WithOperation("GetGeneration", "Read one generation: status, progress, queue position, timings, links");
         api.MapDelete("/{id}", DeleteGeneration)
-            .WithName("DeleteGeneration")
-            .WithSummary("Delete a generation that is not running, with its files")
+            .WithOperation("DeleteGeneration", "Delete a generation that is not running, with its files")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapPost("/{id}/cancel", CancelGeneration)
-            .WithName("CancelGeneration")
-            .WithSummary("Cancel: a queued generation never starts (200, cancelled); a running one stops between denoising steps (202)")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .WithOperation("CancelGeneration", "Cancel: a queued generation never starts (200, cancelled); a running one stops between denoising steps (202)")
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         api.MapGet("/{id}/video", GetVideo)
-            .WithName("GetGenerationVideo")
-            .WithSummary("Download the MP4 (ETag, If-None-Match, Range → 206), or a 302 to a short-lived signed URL of the blob store")
+            .WithOperation("GetGenerationVideo", "Download the MP4 (ETag, If-None-Match, Range → 206), or a 302 to a short-lived signed URL of the blob store")
             .Produces(StatusCodes.Status302Found)
             .ProducesProblem(StatusCodes.Status410Gone)
             .Produces(StatusCodes.Status200OK, contentType: "video/mp4")
             .Produces(StatusCodes.Status206PartialContent, contentType: "video/mp4")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/{id}/thumbnail", GetThumbnail)
-            .WithName("GetGenerationThumbnail")
-            .WithSummary("Download the thumbnail (JPEG of the first frame)")
+            .WithOperation("GetGenerationThumbnail", "Download the thumbnail (JPEG of the first frame)")
             .Produces(StatusCodes.Status200OK, contentType: "image/jpeg")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return api;

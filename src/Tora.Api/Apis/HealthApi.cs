@@ -1,7 +1,7 @@
-using System.Text.Json.Serialization;
 using Npgsql;
 using Tora.Core.Blobs;
 using Tora.Core.Workers;
+using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -12,8 +12,8 @@ public static class HealthApi
     public static RouteGroupBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/health").WithTags("Health").AllowAnonymous();
-        api.MapGet("/live", () => TypedResults.Ok(new HealthReport("live", []))).WithName("Live").WithSummary("The process is up");
-        api.MapGet("/ready", Ready).WithName("Ready").WithSummary("Database, blob storage and at least one worker with a usable model")
+        api.MapGet("/live", () => TypedResults.Ok(new HealthReport("live", []))).WithOperation("Live", "The process is up");
+        api.MapGet("/ready", Ready).WithOperation("Ready", "Database, blob storage and at least one worker with a usable model")
             .Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
         return api;
     }
@@ -53,11 +53,11 @@ public static class HealthApi
 
 /// <summary>Health answer.</summary>
 public sealed record HealthReport(
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("checks")] IReadOnlyList<HealthCheck> Checks);
+    string Status,
+    IReadOnlyList<HealthCheck> Checks);
 
 /// <summary>One check.</summary>
 public sealed record HealthCheck(
-    [property: JsonPropertyName("name")] string Name,
-    [property: JsonPropertyName("ok")] bool Ok,
-    [property: JsonPropertyName("detail")] string Detail);
+    string Name,
+    bool Ok,
+    string Detail);

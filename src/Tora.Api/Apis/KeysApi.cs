@@ -1,9 +1,9 @@
 using System.Security.Claims;
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tora.Api.Problems;
 using Tora.Core.Tenancy;
+using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -11,13 +11,13 @@ namespace Tora.Api.Apis;
 public sealed record CreateApiKeyRequest
 {
     /// <summary>The tenant that owns the key (created when missing): 1-64 lowercase letters, digits, <c>-</c> or <c>_</c>.</summary>
-    [JsonPropertyName("tenant")] public string? Tenant { get; init; }
+    public string? Tenant { get; init; }
     /// <summary>Whether the key is an admin key (manages keys, reads every tenant's usage, opens the Hangfire dashboard).</summary>
-    [JsonPropertyName("admin")] public bool Admin { get; init; }
+    public bool Admin { get; init; }
     /// <summary>Days until the key stops authenticating; omitted: never.</summary>
-    [JsonPropertyName("expires_in_days")] public int? ExpiresInDays { get; init; }
+    public int? ExpiresInDays { get; init; }
     /// <summary>A label (at most 100 characters), e.g. where the key is used.</summary>
-    [JsonPropertyName("name")] public string? Name { get; init; }
+    public string? Name { get; init; }
 }
 
 /// <summary>A stored API key, never its secret.</summary>
@@ -32,19 +32,19 @@ public sealed record CreateApiKeyRequest
 /// <param name="RevokedAt">When it was revoked.</param>
 /// <param name="ReplacedBy">The key that replaced it by rotation.</param>
 public sealed record ApiKeyResource(
-    [property: JsonPropertyName("id")] Guid Id,
-    [property: JsonPropertyName("tenant")] string Tenant,
-    [property: JsonPropertyName("prefix")] string Prefix,
-    [property: JsonPropertyName("name")] string? Name,
-    [property: JsonPropertyName("admin")] bool Admin,
-    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
-    [property: JsonPropertyName("expires_at")] DateTimeOffset? ExpiresAt,
-    [property: JsonPropertyName("last_used_at")] DateTimeOffset? LastUsedAt,
-    [property: JsonPropertyName("revoked_at")] DateTimeOffset? RevokedAt,
-    [property: JsonPropertyName("replaced_by")] Guid? ReplacedBy)
+    Guid Id,
+    string Tenant,
+    string Prefix,
+    string? Name,
+    bool Admin,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset? LastUsedAt,
+    DateTimeOffset? RevokedAt,
+    Guid? ReplacedBy)
 {
     /// <summary>Always <c>api_key</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "api_key";
+    public string Object => "api_key";
 
     internal static ApiKeyResource From(ApiKeyInfo k) =>
         new(k.Id, k.Tenant, k.Prefix, k.Name, k.IsAdmin, k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt, k.ReplacedBy);
@@ -61,18 +61,18 @@ public sealed record ApiKeyResource(
 /// <param name="ExpiresAt">When it stops authenticating (null: never).</param>
 /// <param name="Replaces">For a rotation: the key it replaces, whose <c>expires_at</c> is the end of the grace period.</param>
 public sealed record CreatedApiKeyResource(
-    [property: JsonPropertyName("id")] Guid Id,
-    [property: JsonPropertyName("key")] string Key,
-    [property: JsonPropertyName("tenant")] string Tenant,
-    [property: JsonPropertyName("prefix")] string Prefix,
-    [property: JsonPropertyName("name")] string? Name,
-    [property: JsonPropertyName("admin")] bool Admin,
-    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
-    [property: JsonPropertyName("expires_at")] DateTimeOffset? ExpiresAt,
-    [property: JsonPropertyName("replaces")] ApiKeyResource? Replaces)
+    Guid Id,
+    string Key,
+    string Tenant,
+    string Prefix,
+    string? Name,
+    bool Admin,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? ExpiresAt,
+    ApiKeyResource? Replaces)
 {
     /// <summary>Always <c>api_key</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "api_key";
+    public string Object => "api_key";
 
     internal static CreatedApiKeyResource From(CreatedApiKey k, ApiKeyInfo? replaces) => new(
         k.Info.Id, k.Key, k.Info.Tenant, k.Info.Prefix, k.Info.Name, k.Info.IsAdmin, k.Info.CreatedAt, k.Info.ExpiresAt,
@@ -81,10 +81,10 @@ public sealed record CreatedApiKeyResource(
 
 /// <summary>A list of keys.</summary>
 /// <param name="Data">Ordered by tenant, then oldest first.</param>
-public sealed record ApiKeyList([property: JsonPropertyName("data")] IReadOnlyList<ApiKeyResource> Data)
+public sealed record ApiKeyList(IReadOnlyList<ApiKeyResource> Data)
 {
     /// <summary>Always <c>list</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "list";
+    public string Object => "list";
 }
 
 /// <summary>API key lifecycle: admin keys create, list and revoke any tenant's keys; every key can rotate itself.</summary>
@@ -96,25 +96,19 @@ public static class KeysApi
     public static IEndpointRouteBuilder MapKeysApi(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/v1/admin/keys").WithTags("Keys").RequireAuthorization(ToraApiHosting.AdminPolicy)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         admin.MapPost("/", Create)
-            .WithName("CreateApiKey")
-            .WithSummary("Create an API key for a tenant (admin keys only); the secret is in this answer only")
+            .WithOperation("CreateApiKey", "Create an API key for a tenant (admin keys only); the secret is in this answer only")
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         admin.MapGet("/", List)
-            .WithName("ListApiKeys")
-            .WithSummary("List the keys of a tenant, or of every tenant (admin keys only); never a secret");
+            .WithOperation("ListApiKeys", "List the keys of a tenant, or of every tenant (admin keys only); never a secret");
         admin.MapDelete("/{id}", Revoke)
-            .WithName("RevokeApiKey")
-            .WithSummary("Revoke a key (admin keys only): every API instance refuses it within 5 seconds")
+            .WithOperation("RevokeApiKey", "Revoke a key (admin keys only): every API instance refuses it within 5 seconds")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         app.MapPost("/v1/keys/rotate", Rotate).WithTags("Keys").RequireAuthorization()
-            .WithName("RotateApiKey")
-            .WithSummary("Replace the calling key by a new one; the calling key keeps working for a grace period")
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .WithOperation("RotateApiKey", "Replace the calling key by a new one; the calling key keeps working for a grace period")
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status409Conflict);
         return app;
     }
 

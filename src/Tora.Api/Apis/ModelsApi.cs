@@ -1,8 +1,8 @@
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tora.Core;
 using Tora.Core.Workers;
+using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -13,7 +13,7 @@ public static class ModelsApi
     public static RouteGroupBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/models").WithTags("Models").RequireAuthorization();
-        api.MapGet("/", ListModels).WithName("ListModels").WithSummary("Models, their defaults and allowed values, and their workers");
+        api.MapGet("/", ListModels).WithOperation("ListModels", "Models, their defaults and allowed values, and their workers");
         return api;
     }
 
@@ -48,40 +48,40 @@ public static class ModelsApi
 
 /// <summary>The models.</summary>
 /// <param name="Data">Models; the first is the default.</param>
-public sealed record ModelList([property: JsonPropertyName("data")] IReadOnlyList<ModelResource> Data)
+public sealed record ModelList(IReadOnlyList<ModelResource> Data)
 {
     /// <summary>Always <c>list</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "list";
+    public string Object => "list";
 }
 
 /// <summary>One model.</summary>
 public sealed record ModelResource(
-    [property: JsonPropertyName("id")] string Id,
-    [property: JsonPropertyName("description")] string Description,
-    [property: JsonPropertyName("defaults")] ModelDefaults Defaults,
-    [property: JsonPropertyName("limits")] ModelLimits Limits,
-    [property: JsonPropertyName("workers")] ModelWorkers Workers);
+    string Id,
+    string Description,
+    ModelDefaults Defaults,
+    ModelLimits Limits,
+    ModelWorkers Workers);
 
 /// <summary>Defaults applied when a field is absent.</summary>
 public sealed record ModelDefaults(
-    [property: JsonPropertyName("num_frames")] int NumFrames,
-    [property: JsonPropertyName("width")] int Width,
-    [property: JsonPropertyName("height")] int Height,
-    [property: JsonPropertyName("steps")] int Steps,
-    [property: JsonPropertyName("guidance_scale")] double GuidanceScale,
-    [property: JsonPropertyName("dynamic_cfg")] bool DynamicCfg,
-    [property: JsonPropertyName("fps")] int Fps);
+    int NumFrames,
+    int Width,
+    int Height,
+    int Steps,
+    double GuidanceScale,
+    bool DynamicCfg,
+    int Fps);
 
 /// <summary>Allowed values.</summary>
 public sealed record ModelLimits(
-    [property: JsonPropertyName("num_frames")] IReadOnlyList<int> NumFrames,
-    [property: JsonPropertyName("sizes")] IReadOnlyList<string> Sizes,
-    [property: JsonPropertyName("max_steps")] int MaxSteps,
-    [property: JsonPropertyName("accepts_first_frame")] bool AcceptsFirstFrame);
+    IReadOnlyList<int> NumFrames,
+    IReadOnlyList<string> Sizes,
+    int MaxSteps,
+    bool AcceptsFirstFrame);
 
 /// <summary>Workers serving the model.</summary>
 public sealed record ModelWorkers(
-    [property: JsonPropertyName("online")] int Online,
-    [property: JsonPropertyName("ready")] int Ready,
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("detail")] string Detail);
+    int Online,
+    int Ready,
+    string Status,
+    string Detail);

@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tora.Api.Generations;
@@ -7,6 +6,7 @@ using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Motion.Trajectories;
 using Tora.Motion.Video;
+using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -20,9 +20,7 @@ public static class TrajectoriesApi
         api.MapGet("/presets", ListPresets).WithName("ListTrajectoryPresets");
         api.MapPost("/preview", Preview).WithName("PreviewTrajectories").RequireTenantRateLimit()
             .Accepts<TrajectoryPreviewRequest>("application/json", "multipart/form-data")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity);
         return api;
     }
 
@@ -142,21 +140,21 @@ public static class TrajectoriesApi
 public sealed record TrajectoryPreviewRequest
 {
     /// <summary>The trajectories (as in a generation request).</summary>
-    [JsonPropertyName("trajectories")] public List<TrajectorySpec?>? Trajectories { get; init; }
+    public List<TrajectorySpec?>? Trajectories { get; init; }
     /// <summary>Model whose sizes apply (default: the first model).</summary>
-    [JsonPropertyName("model")] public string? Model { get; init; }
+    public string? Model { get; init; }
     /// <summary>Frames (default: the model's).</summary>
-    [JsonPropertyName("num_frames")] public int? NumFrames { get; init; }
+    public int? NumFrames { get; init; }
     /// <summary>Width (default: the model's).</summary>
-    [JsonPropertyName("width")] public int? Width { get; init; }
+    public int? Width { get; init; }
     /// <summary>Height (default: the model's).</summary>
-    [JsonPropertyName("height")] public int? Height { get; init; }
+    public int? Height { get; init; }
     /// <summary>Frames per second of the preview (default 8).</summary>
-    [JsonPropertyName("fps")] public int? Fps { get; init; }
+    public int? Fps { get; init; }
     /// <summary><c>flow</c> (the flow video Tora conditions on, default) or <c>paths</c> (paths over the image or white).</summary>
-    [JsonPropertyName("mode")] public string? Mode { get; init; }
+    public string? Mode { get; init; }
     /// <summary>First frame as a data URI, drawn under the paths in <c>paths</c> mode.</summary>
-    [JsonPropertyName("image")] public string? Image { get; init; }
+    public string? Image { get; init; }
 }
 
 /// <summary>The preview.</summary>
@@ -168,23 +166,23 @@ public sealed record TrajectoryPreviewRequest
 /// <param name="MaxFlowNorm">Largest per-frame displacement in pixels (what the flow colours are scaled by); null for an uploaded flow video.</param>
 /// <param name="Video">The preview MP4 as a data URI.</param>
 public sealed record TrajectoryPreviewResponse(
-    [property: JsonPropertyName("num_frames")] int NumFrames,
-    [property: JsonPropertyName("width")] int Width,
-    [property: JsonPropertyName("height")] int Height,
-    [property: JsonPropertyName("mode")] string Mode,
-    [property: JsonPropertyName("points")] int[][][] Points,
-    [property: JsonPropertyName("max_flow_norm")] double? MaxFlowNorm,
-    [property: JsonPropertyName("video")] string Video);
+    int NumFrames,
+    int Width,
+    int Height,
+    string Mode,
+    int[][][] Points,
+    double? MaxFlowNorm,
+    string Video);
 
 /// <summary>The presets.</summary>
 /// <param name="Data">In alphabetical order.</param>
-public sealed record PresetList([property: JsonPropertyName("data")] IReadOnlyList<PresetResource> Data);
+public sealed record PresetList(IReadOnlyList<PresetResource> Data);
 
 /// <summary>One preset.</summary>
 /// <param name="Name">Its name (the original file name).</param>
 /// <param name="Space">Always <c>canvas256</c>.</param>
 /// <param name="Points">The points.</param>
 public sealed record PresetResource(
-    [property: JsonPropertyName("name")] string Name,
-    [property: JsonPropertyName("space")] string Space,
-    [property: JsonPropertyName("points")] double[][] Points);
+    string Name,
+    string Space,
+    double[][] Points);

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Security.Claims;
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Tora.Api.Auth;
 using Tora.Api.Problems;
 using Tora.Core.Generations;
+using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -17,25 +17,25 @@ namespace Tora.Api.Apis;
 /// <param name="GpuSecondsByPhase">Worker time of succeeded runs by pipeline phase (<c>denoise</c>, <c>vae_decode</c>, <c>store</c>, …).</param>
 /// <param name="VideoSeconds">Seconds of video produced (frames / fps).</param>
 public sealed record UsageResource(
-    [property: JsonPropertyName("tenant")] string Tenant,
-    [property: JsonPropertyName("day")] string Day,
-    [property: JsonPropertyName("model")] string Model,
-    [property: JsonPropertyName("generations")] IReadOnlyDictionary<string, long> Generations,
-    [property: JsonPropertyName("gpu_seconds")] double GpuSeconds,
-    [property: JsonPropertyName("gpu_seconds_by_phase")] IReadOnlyDictionary<string, double> GpuSecondsByPhase,
-    [property: JsonPropertyName("video_seconds")] double VideoSeconds);
+    string Tenant,
+    string Day,
+    string Model,
+    IReadOnlyDictionary<string, long> Generations,
+    double GpuSeconds,
+    IReadOnlyDictionary<string, double> GpuSecondsByPhase,
+    double VideoSeconds);
 
 /// <summary>Usage over a time range, by day and model.</summary>
 /// <param name="From">Start of the range (inclusive).</param>
 /// <param name="To">End of the range (exclusive).</param>
 /// <param name="Data">One row per tenant, day and model with any generation, by day.</param>
 public sealed record UsageReport(
-    [property: JsonPropertyName("from")] DateTimeOffset From,
-    [property: JsonPropertyName("to")] DateTimeOffset To,
-    [property: JsonPropertyName("data")] IReadOnlyList<UsageResource> Data)
+    DateTimeOffset From,
+    DateTimeOffset To,
+    IReadOnlyList<UsageResource> Data)
 {
     /// <summary>Always <c>usage</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "usage";
+    public string Object => "usage";
 }
 
 /// <summary>Usage: generations by status, worker (GPU) seconds by phase and seconds of video, by day and model.</summary>
@@ -48,16 +48,11 @@ public static class UsageApi
     public static IEndpointRouteBuilder MapUsageApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/usage", Mine).WithTags("Usage").RequireAuthorization()
-            .WithName("GetUsage")
-            .WithSummary("Your tenant's usage by day and model: generations by status, GPU seconds by phase, seconds of video")
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .WithOperation("GetUsage", "Your tenant's usage by day and model: generations by status, GPU seconds by phase, seconds of video")
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status422UnprocessableEntity);
         app.MapGet("/v1/admin/usage", All).WithTags("Usage").RequireAuthorization(ToraApiHosting.AdminPolicy)
-            .WithName("GetAllUsage")
-            .WithSummary("Every tenant's usage by day and model (admin keys only)")
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .WithOperation("GetAllUsage", "Every tenant's usage by day and model (admin keys only)")
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status422UnprocessableEntity);
         return app;
     }
 

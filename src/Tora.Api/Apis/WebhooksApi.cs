@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Hangfire;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -9,6 +8,7 @@ using Tora.Api.Limits;
 using Tora.Api.Problems;
 using Tora.Core.Generations;
 using Tora.Core.Webhooks;
+using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -17,19 +17,19 @@ namespace Tora.Api.Apis;
 /// <param name="PreviousSecret">The secret before the last rotation, still signing until <paramref name="PreviousSecretExpiresAt"/>.</param>
 /// <param name="PreviousSecretExpiresAt">End of the rotation window.</param>
 public sealed record WebhookSecretResource(
-    [property: JsonPropertyName("secret")] string Secret,
-    [property: JsonPropertyName("previous_secret")] string? PreviousSecret,
-    [property: JsonPropertyName("previous_secret_expires_at")] DateTimeOffset? PreviousSecretExpiresAt)
+    string Secret,
+    string? PreviousSecret,
+    DateTimeOffset? PreviousSecretExpiresAt)
 {
     /// <summary>Always <c>webhook_secret</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "webhook_secret";
+    public string Object => "webhook_secret";
 }
 
 /// <summary>The body of <c>POST /v1/webhooks/test</c>.</summary>
 public sealed record WebhookTestRequest
 {
     /// <summary>The URL to send a signed <c>webhook.test</c> event to.</summary>
-    [JsonPropertyName("url")] public string? Url { get; init; }
+    public string? Url { get; init; }
 }
 
 /// <summary>What happened to a test delivery.</summary>
@@ -39,11 +39,11 @@ public sealed record WebhookTestRequest
 /// <param name="Error">Why no status came back (timeout, refused target, connection error).</param>
 /// <param name="DurationMs">How long the attempt took.</param>
 public sealed record WebhookTestResult(
-    [property: JsonPropertyName("webhook_id")] string WebhookId,
-    [property: JsonPropertyName("success")] bool Success,
-    [property: JsonPropertyName("status_code")] int? StatusCode,
-    [property: JsonPropertyName("error")] string? Error,
-    [property: JsonPropertyName("duration_ms")] double DurationMs);
+    string WebhookId,
+    bool Success,
+    int? StatusCode,
+    string? Error,
+    double DurationMs);
 
 /// <summary>One attempt in the delivery log; neither status code nor error while it is in flight.</summary>
 /// <param name="Attempt">1-based.</param>
@@ -52,11 +52,11 @@ public sealed record WebhookTestResult(
 /// <param name="Error">Why no status came back (timeout, connection error, refused target, or interrupted: the process making it stopped).</param>
 /// <param name="DurationMs">How long it took.</param>
 public sealed record WebhookAttemptResource(
-    [property: JsonPropertyName("attempt")] int Attempt,
-    [property: JsonPropertyName("attempted_at")] DateTimeOffset AttemptedAt,
-    [property: JsonPropertyName("status_code")] int? StatusCode,
-    [property: JsonPropertyName("error")] string? Error,
-    [property: JsonPropertyName("duration_ms")] double DurationMs);
+    int Attempt,
+    DateTimeOffset AttemptedAt,
+    int? StatusCode,
+    string? Error,
+    double DurationMs);
 
 /// <summary>One webhook event of a generation and its deliveries.</summary>
 /// <param name="Id">The event id; <c>webhook-id</c> is <c>msg_</c> + its 32 hex digits.</param>
@@ -69,22 +69,22 @@ public sealed record WebhookAttemptResource(
 /// <param name="Payload">The exact JSON body sent.</param>
 /// <param name="Attempts">Every HTTP attempt.</param>
 public sealed record WebhookDeliveryResource(
-    [property: JsonPropertyName("id")] Guid Id,
-    [property: JsonPropertyName("webhook_id")] string WebhookId,
-    [property: JsonPropertyName("type")] string Type,
-    [property: JsonPropertyName("url")] string Url,
-    [property: JsonPropertyName("state")] string State,
-    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
-    [property: JsonPropertyName("next_attempt_at")] DateTimeOffset? NextAttemptAt,
-    [property: JsonPropertyName("payload")] JsonElement Payload,
-    [property: JsonPropertyName("attempts")] IReadOnlyList<WebhookAttemptResource> Attempts);
+    Guid Id,
+    string WebhookId,
+    string Type,
+    string Url,
+    string State,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? NextAttemptAt,
+    JsonElement Payload,
+    IReadOnlyList<WebhookAttemptResource> Attempts);
 
 /// <summary>The delivery log of a generation.</summary>
 /// <param name="Data">Oldest first.</param>
-public sealed record WebhookDeliveryList([property: JsonPropertyName("data")] IReadOnlyList<WebhookDeliveryResource> Data)
+public sealed record WebhookDeliveryList(IReadOnlyList<WebhookDeliveryResource> Data)
 {
     /// <summary>Always <c>list</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "list";
+    public string Object => "list";
 }
 
 /// <summary>Webhooks: the signing secret and its rotation, a test delivery, and each generation's delivery log with redelivery.</summary>
@@ -95,24 +95,19 @@ public static class WebhooksApi
     {
         var hooks = app.MapGroup("/v1/webhooks").WithTags("Webhooks").RequireAuthorization();
         hooks.MapGet("/secret", GetSecret)
-            .WithName("GetWebhookSecret")
-            .WithSummary("Your webhook signing secret (created on first use)");
+            .WithOperation("GetWebhookSecret", "Your webhook signing secret (created on first use)");
         hooks.MapPost("/secret/rotate", RotateSecret)
-            .WithName("RotateWebhookSecret")
-            .WithSummary("Replace the signing secret; the previous one keeps signing (a second signature) for a while");
+            .WithOperation("RotateWebhookSecret", "Replace the signing secret; the previous one keeps signing (a second signature) for a while");
         hooks.MapPost("/test", Test)
-            .WithName("TestWebhook")
-            .WithSummary("Send one signed webhook.test event to a URL now and report the receiver's answer")
+            .WithOperation("TestWebhook", "Send one signed webhook.test event to a URL now and report the receiver's answer")
             .RequireTenantRateLimit()
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         var deliveries = app.MapGroup("/v1/generations/{id}/webhook-deliveries").WithTags("Webhooks").RequireAuthorization();
         deliveries.MapGet("/", ListDeliveries)
-            .WithName("ListWebhookDeliveries")
-            .WithSummary("The webhook events of a generation with every delivery attempt");
+            .WithOperation("ListWebhookDeliveries", "The webhook events of a generation with every delivery attempt");
         deliveries.MapPost("/{eventId}/redeliver", Redeliver)
-            .WithName("RedeliverWebhook")
-            .WithSummary("Send a delivered or failed event again (same webhook-id, fresh signature)");
+            .WithOperation("RedeliverWebhook", "Send a delivered or failed event again (same webhook-id, fresh signature)");
         return app;
     }
 

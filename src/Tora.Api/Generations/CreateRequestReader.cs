@@ -20,6 +20,8 @@ public static class CreateRequestReader
     /// <summary>Strict JSON: unknown fields and mistyped values are errors, not silently ignored.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
+        // Field names are the records' property names in snake_case, as in every answer (one rule, no per-field names).
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         NumberHandling = JsonNumberHandling.Strict,
         MaxDepth = 16,

@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Text.Json.Serialization;
 using Tora.Motion.Trajectories;
 
 namespace Tora.Api.Generations;
@@ -8,61 +7,61 @@ namespace Tora.Api.Generations;
 public sealed record CreateGenerationRequest
 {
     /// <summary>Model name (default: the first model of <c>GET /v1/models</c>).</summary>
-    [JsonPropertyName("model")] public string? Model { get; init; }
+    public string? Model { get; init; }
     /// <summary>What the video shows (required, at most 2,000 characters).</summary>
-    [JsonPropertyName("prompt")] public string? Prompt { get; init; }
+    public string? Prompt { get; init; }
     /// <summary>What it should not show.</summary>
-    [JsonPropertyName("negative_prompt")] public string? NegativePrompt { get; init; }
+    public string? NegativePrompt { get; init; }
     /// <summary>Motion trajectories (at most 16).</summary>
-    [JsonPropertyName("trajectories")] public List<TrajectorySpec?>? Trajectories { get; init; }
+    public List<TrajectorySpec?>? Trajectories { get; init; }
     /// <summary>First frame as a data URI (<c>data:image/png;base64,…</c>), for image-to-video models.</summary>
-    [JsonPropertyName("image")] public string? Image { get; init; }
+    public string? Image { get; init; }
     /// <summary>Frames (default and allowed values come from the model).</summary>
-    [JsonPropertyName("num_frames")] public int? NumFrames { get; init; }
+    public int? NumFrames { get; init; }
     /// <summary>Width in pixels (allowed sizes come from the model).</summary>
-    [JsonPropertyName("width")] public int? Width { get; init; }
+    public int? Width { get; init; }
     /// <summary>Height in pixels.</summary>
-    [JsonPropertyName("height")] public int? Height { get; init; }
+    public int? Height { get; init; }
     /// <summary>Denoising steps (default 50).</summary>
-    [JsonPropertyName("steps")] public int? Steps { get; init; }
+    public int? Steps { get; init; }
     /// <summary>Classifier-free guidance scale (default 6).</summary>
-    [JsonPropertyName("guidance_scale")] public double? GuidanceScale { get; init; }
+    public double? GuidanceScale { get; init; }
     /// <summary>CogVideoX's dynamic guidance schedule (default true).</summary>
-    [JsonPropertyName("dynamic_cfg")] public bool? DynamicCfg { get; init; }
+    public bool? DynamicCfg { get; init; }
     /// <summary>Seed, 0 to 2^53 (random when absent; always echoed).</summary>
-    [JsonPropertyName("seed")] public long? Seed { get; init; }
+    public long? Seed { get; init; }
     /// <summary>Frames per second of the MP4 (default 8).</summary>
-    [JsonPropertyName("fps")] public int? Fps { get; init; }
+    public int? Fps { get; init; }
     /// <summary>Draw the trajectories over the video.</summary>
-    [JsonPropertyName("overlay_trajectory")] public bool? OverlayTrajectory { get; init; }
+    public bool? OverlayTrajectory { get; init; }
     /// <summary>Motion strength and step window (defaults 1, 0, 1).</summary>
-    [JsonPropertyName("motion")] public MotionRequest? Motion { get; init; }
+    public MotionRequest? Motion { get; init; }
     /// <summary>Your own key/value pairs, echoed (at most 16; keys 64, values 512 characters).</summary>
-    [JsonPropertyName("metadata")] public Dictionary<string, string?>? Metadata { get; init; }
+    public Dictionary<string, string?>? Metadata { get; init; }
     /// <summary>Send signed webhooks (Standard Webhooks) for this generation's status changes.</summary>
-    [JsonPropertyName("webhook")] public WebhookRequest? Webhook { get; init; }
+    public WebhookRequest? Webhook { get; init; }
     /// <summary>Cancel the generation if it has not finished this many seconds after acceptance (1–86,400).</summary>
-    [JsonPropertyName("cancel_after")] public int? CancelAfter { get; init; }
+    public int? CancelAfter { get; init; }
     /// <summary>Seconds after finishing at which the files are deleted and the record marked expired (default 7 days; 60 s to 30 days unless the server is configured otherwise).</summary>
-    [JsonPropertyName("expires_after")] public int? ExpiresAfter { get; init; }
+    public int? ExpiresAfter { get; init; }
 }
 
 /// <summary>How strongly and during which steps the motion input guides the generation.</summary>
 public sealed record MotionRequest
 {
     /// <summary>Multiplier of the Trajectory Extractor's features before the fusers use them, 0–10 (default 1; 0 still runs the fusers on zero features).</summary>
-    [JsonPropertyName("strength"), Range(0.0, 10.0)] public double? Strength { get; init; }
+    [Range(0.0, 10.0)] public double? Strength { get; init; }
     /// <summary>At step i of n, guidance applies when start ≤ i/n ≤ end; 0–1 (default 0).</summary>
-    [JsonPropertyName("start"), Range(0.0, 1.0)] public double? Start { get; init; }
+    [Range(0.0, 1.0)] public double? Start { get; init; }
     /// <summary>End of the window, start–1 (default 1).</summary>
-    [JsonPropertyName("end"), Range(0.0, 1.0)] public double? End { get; init; }
+    [Range(0.0, 1.0)] public double? End { get; init; }
 }
 
 /// <summary>Where to send a generation's webhooks.</summary>
 public sealed record WebhookRequest
 {
     /// <summary>Absolute http(s) URL; private and loopback targets are refused unless the server allows them.</summary>
-    [JsonPropertyName("url")] public string? Url { get; init; }
+    public string? Url { get; init; }
     /// <summary>Event types (default: all of <c>generation.queued</c>, <c>generation.running</c>, <c>generation.succeeded</c>, <c>generation.failed</c>, <c>generation.cancelled</c>).</summary>
-    [JsonPropertyName("events")] public List<string?>? Events { get; init; }
+    public List<string?>? Events { get; init; }
 }

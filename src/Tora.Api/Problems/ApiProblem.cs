@@ -12,12 +12,12 @@ namespace Tora.Api.Problems;
 /// <param name="Code">Stable snake_case code.</param>
 /// <param name="Detail">What is wrong, for a human.</param>
 public sealed record FieldError(
-    [property: JsonPropertyName("pointer"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Pointer,
-    [property: JsonPropertyName("code")] string Code,
-    [property: JsonPropertyName("detail")] string Detail)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Pointer,
+    string Code,
+    string Detail)
 {
     /// <summary>The query parameter at fault (absent for a body field).</summary>
-    [JsonPropertyName("parameter"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Parameter { get; init; }
 
     /// <summary>An invalid query parameter.</summary>

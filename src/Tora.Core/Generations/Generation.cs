@@ -60,63 +60,63 @@ public static class CancelCodes
 public sealed record GenerationInput
 {
     /// <summary>The model.</summary>
-    [JsonPropertyName("model")] public required string Model { get; init; }
+    public required string Model { get; init; }
     /// <summary>The prompt.</summary>
-    [JsonPropertyName("prompt")] public required string Prompt { get; init; }
+    public required string Prompt { get; init; }
     /// <summary>The negative prompt.</summary>
-    [JsonPropertyName("negative_prompt")] public string NegativePrompt { get; init; } = "";
+    public string NegativePrompt { get; init; } = "";
     /// <summary>Trajectories.</summary>
-    [JsonPropertyName("trajectories")] public IReadOnlyList<TrajectorySpec> Trajectories { get; init; } = [];
+    public IReadOnlyList<TrajectorySpec> Trajectories { get; init; } = [];
     /// <summary>Frames.</summary>
-    [JsonPropertyName("num_frames")] public required int NumFrames { get; init; }
+    public required int NumFrames { get; init; }
     /// <summary>Width in pixels.</summary>
-    [JsonPropertyName("width")] public required int Width { get; init; }
+    public required int Width { get; init; }
     /// <summary>Height in pixels.</summary>
-    [JsonPropertyName("height")] public required int Height { get; init; }
+    public required int Height { get; init; }
     /// <summary>Denoising steps.</summary>
-    [JsonPropertyName("steps")] public required int Steps { get; init; }
+    public required int Steps { get; init; }
     /// <summary>Guidance scale.</summary>
-    [JsonPropertyName("guidance_scale")] public required double GuidanceScale { get; init; }
+    public required double GuidanceScale { get; init; }
     /// <summary>Dynamic classifier-free guidance.</summary>
-    [JsonPropertyName("dynamic_cfg")] public required bool DynamicCfg { get; init; }
+    public required bool DynamicCfg { get; init; }
     /// <summary>Seed (always resolved).</summary>
-    [JsonPropertyName("seed")] public required long Seed { get; init; }
+    public required long Seed { get; init; }
     /// <summary>Frames per second.</summary>
-    [JsonPropertyName("fps")] public required int Fps { get; init; }
+    public required int Fps { get; init; }
     /// <summary>Draw the trajectories over the video.</summary>
-    [JsonPropertyName("overlay_trajectory")] public bool OverlayTrajectory { get; init; }
+    public bool OverlayTrajectory { get; init; }
     /// <summary>Motion strength and step window (records made before they existed read as the defaults).</summary>
-    [JsonPropertyName("motion")] public MotionControls Motion { get; init; } = MotionControls.Default;
+    public MotionControls Motion { get; init; } = MotionControls.Default;
     /// <summary>Whether a first frame was given.</summary>
-    [JsonPropertyName("has_first_frame")] public bool HasFirstFrame { get; init; }
+    public bool HasFirstFrame { get; init; }
     /// <summary>Whether a flow video (multipart part <c>flow_video</c>) is the motion input instead of trajectories.</summary>
-    [JsonPropertyName("has_flow_video")] public bool HasFlowVideo { get; init; }
+    public bool HasFlowVideo { get; init; }
     /// <summary>Client metadata, echoed.</summary>
-    [JsonPropertyName("metadata")] public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
     /// <summary>Where and for which events to send webhooks (none when null).</summary>
-    [JsonPropertyName("webhook")] public WebhookSpec? Webhook { get; init; }
+    public WebhookSpec? Webhook { get; init; }
     /// <summary>Seconds after acceptance at which the generation is cancelled if not finished (none when null).</summary>
-    [JsonPropertyName("cancel_after")] public int? CancelAfter { get; init; }
+    public int? CancelAfter { get; init; }
     /// <summary>Seconds after finishing at which the files are deleted and the record marked expired (always resolved for new requests).</summary>
-    [JsonPropertyName("expires_after")] public int? ExpiresAfter { get; init; }
+    public int? ExpiresAfter { get; init; }
 }
 
 /// <summary>A request's webhook: the target URL and the events to send there.</summary>
 /// <param name="Url">Absolute http(s) URL.</param>
 /// <param name="Events">Event types, e.g. <c>generation.succeeded</c>.</param>
 public sealed record WebhookSpec(
-    [property: JsonPropertyName("url")] string Url,
-    [property: JsonPropertyName("events")] IReadOnlyList<string> Events);
+    string Url,
+    IReadOnlyList<string> Events);
 
 /// <summary>Reproducibility block as stored and served (<c>motion</c>: the strength and window the worker applied).</summary>
 public sealed record ReproducibilityInfo(
-    [property: JsonPropertyName("model_package_hash")] string ModelPackageHash,
-    [property: JsonPropertyName("scheduler")] string Scheduler,
+    string ModelPackageHash,
+    string Scheduler,
     [property: JsonPropertyName("onnxruntime_version")] string OnnxRuntimeVersion,
-    [property: JsonPropertyName("execution_provider")] string ExecutionProvider,
-    [property: JsonPropertyName("seed")] long Seed,
-    [property: JsonPropertyName("worker")] string Worker,
-    [property: JsonPropertyName("motion")] MotionControls? Motion = null);
+    string ExecutionProvider,
+    long Seed,
+    string Worker,
+    MotionControls? Motion = null);
 
 /// <summary>A generation record as read from the store.</summary>
 public sealed record Generation

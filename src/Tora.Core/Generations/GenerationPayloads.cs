@@ -8,37 +8,37 @@ namespace Tora.Core.Generations;
 public sealed record GenerationResource
 {
     /// <summary>Id.</summary>
-    [JsonPropertyName("id")] public required Guid Id { get; init; }
+    public required Guid Id { get; init; }
     /// <summary>Always <c>generation</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "generation";
+    public string Object => "generation";
     /// <summary><c>queued</c>, <c>running</c>, <c>succeeded</c>, <c>failed</c>, <c>cancelled</c> or <c>expired</c>.</summary>
-    [JsonPropertyName("status")] public required string Status { get; init; }
+    public required string Status { get; init; }
     /// <summary>Model.</summary>
-    [JsonPropertyName("model")] public required string Model { get; init; }
+    public required string Model { get; init; }
     /// <summary>Progress of the denoising loop.</summary>
-    [JsonPropertyName("progress")] public required ProgressResource Progress { get; init; }
+    public required ProgressResource Progress { get; init; }
     /// <summary>Generations of the same model ahead of this one (queued only). Null in the 202 answer of a create while the model's queue holds 1,000 or more queued generations; a GET always counts it.</summary>
-    [JsonPropertyName("queue_position")] public int? QueuePosition { get; init; }
+    public int? QueuePosition { get; init; }
     /// <summary>The resolved input (defaults filled in, seed included).</summary>
-    [JsonPropertyName("input")] public required GenerationInput Input { get; init; }
+    public required GenerationInput Input { get; init; }
     /// <summary>Why it failed.</summary>
-    [JsonPropertyName("error")] public ErrorResource? Error { get; init; }
+    public ErrorResource? Error { get; init; }
     /// <summary>Milliseconds: <c>queued</c>, <c>running</c>, <c>total</c> and per pipeline phase.</summary>
-    [JsonPropertyName("timings")] public IReadOnlyDictionary<string, double>? Timings { get; init; }
+    public IReadOnlyDictionary<string, double>? Timings { get; init; }
     /// <summary>Links to the files (when succeeded).</summary>
-    [JsonPropertyName("urls")] public required UrlsResource Urls { get; init; }
+    public required UrlsResource Urls { get; init; }
     /// <summary>How the video was made (model package hash, scheduler, ONNX Runtime version and provider, seed).</summary>
-    [JsonPropertyName("reproducibility")] public ReproducibilityInfo? Reproducibility { get; init; }
+    public ReproducibilityInfo? Reproducibility { get; init; }
     /// <summary>Attempts started by workers.</summary>
-    [JsonPropertyName("attempts")] public int Attempts { get; init; }
+    public int Attempts { get; init; }
     /// <summary>When accepted.</summary>
-    [JsonPropertyName("created_at")] public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
     /// <summary>When a worker started it.</summary>
-    [JsonPropertyName("started_at")] public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
     /// <summary>When it finished.</summary>
-    [JsonPropertyName("finished_at")] public DateTimeOffset? FinishedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
     /// <summary>When its files expire (null: kept).</summary>
-    [JsonPropertyName("expires_at")] public DateTimeOffset? ExpiresAt { get; init; }
+    public DateTimeOffset? ExpiresAt { get; init; }
 }
 
 /// <summary>Progress.</summary>
@@ -48,39 +48,39 @@ public sealed record GenerationResource
 /// <param name="Percent">0–100.</param>
 /// <param name="EtaSeconds">Estimated seconds left (running only, after the first step).</param>
 public sealed record ProgressResource(
-    [property: JsonPropertyName("phase")] string? Phase,
-    [property: JsonPropertyName("step")] int Step,
-    [property: JsonPropertyName("total_steps")] int TotalSteps,
-    [property: JsonPropertyName("percent")] double Percent,
-    [property: JsonPropertyName("eta_seconds")] double? EtaSeconds);
+    string? Phase,
+    int Step,
+    int TotalSteps,
+    double Percent,
+    double? EtaSeconds);
 
 /// <summary>Why a generation failed.</summary>
 /// <param name="Code">Stable code (e.g. <c>model_unavailable</c>; <c>storage_unavailable</c> when the blob store stayed unavailable for the worker's storage window).</param>
 /// <param name="Message">Human-readable message.</param>
 public sealed record ErrorResource(
-    [property: JsonPropertyName("code")] string Code,
-    [property: JsonPropertyName("message")] string Message);
+    string Code,
+    string Message);
 
 /// <summary>Links.</summary>
 /// <param name="Self">This resource.</param>
 /// <param name="Video">The MP4 (when succeeded).</param>
 /// <param name="Thumbnail">The thumbnail JPEG (when succeeded).</param>
 public sealed record UrlsResource(
-    [property: JsonPropertyName("self")] string Self,
-    [property: JsonPropertyName("video")] string? Video,
-    [property: JsonPropertyName("thumbnail")] string? Thumbnail);
+    string Self,
+    string? Video,
+    string? Thumbnail);
 
 /// <summary>A page of generations.</summary>
 /// <param name="Data">Newest first.</param>
 /// <param name="HasMore">Whether older generations follow.</param>
 /// <param name="NextCursor">Pass as <c>after</c> to get the next page.</param>
 public sealed record GenerationPage(
-    [property: JsonPropertyName("data")] IReadOnlyList<GenerationResource> Data,
-    [property: JsonPropertyName("has_more")] bool HasMore,
-    [property: JsonPropertyName("next_cursor")] string? NextCursor)
+    IReadOnlyList<GenerationResource> Data,
+    bool HasMore,
+    string? NextCursor)
 {
     /// <summary>Always <c>list</c>.</summary>
-    [JsonPropertyName("object")] public string Object => "list";
+    public string Object => "list";
 }
 
 // The event and webhook records below carry no JsonPropertyName: GenerationPayloads.Json writes them in snake_case.

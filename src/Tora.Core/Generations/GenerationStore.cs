@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using Tora.Core.Database;
 
 namespace Tora.Core.Generations;
 
@@ -100,10 +101,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
         cmd.Parameters.Add(new() { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = (object?)before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
         cmd.Parameters.Add(new() { Value = limit });
-        var list = new List<Generation>(limit);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) list.Add(Read(reader));
-        return list;
+        return await cmd.ReadAllAsync(Read, ct);
     }
 
     /// <summary>How many generations of a tenant are queued (for the per-tenant cap).</summary>

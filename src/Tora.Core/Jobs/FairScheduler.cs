@@ -1,4 +1,5 @@
 using Npgsql;
+using Tora.Core.Database;
 
 namespace Tora.Core.Jobs;
 
@@ -182,9 +183,7 @@ public sealed class FairScheduler(LimitOptions? limits)
         cmd.Parameters.Add(new() { Value = queue });
         cmd.Parameters.Add(new() { Value = tenant });
         cmd.Parameters.Add(new() { Value = from });
-        var ids = new List<Guid>(2);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
+        var ids = await cmd.ReadAllAsync(r => r.GetGuid(0), ct);
         return (ids.Count > 0 ? ids[0] : null, ids.Count > 1 ? ids[1] : null);
     }
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
+using Tora.Core.Database;
 
 namespace Tora.Core.Tenancy;
 
@@ -93,10 +94,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
         await using var cmd = dataSource.CreateCommand(
             $"SELECT {Columns} FROM api_keys WHERE $1::text IS NULL OR tenant = $1 ORDER BY tenant, created_at, id");
         cmd.Parameters.Add(new() { Value = (object?)tenant ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        var list = new List<ApiKeyInfo>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) list.Add(Read(reader));
-        return list;
+        return await cmd.ReadAllAsync(Read, ct);
     }
 
     /// <summary>Revokes a key (at once on every API instance); false when there is no such key. Revoking twice keeps the first time.</summary>

@@ -1,6 +1,7 @@
 using Hangfire;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Tora.Core.Database;
 
 namespace Tora.Core.Webhooks;
 
@@ -32,11 +33,10 @@ public sealed class WebhookDispatcher(NpgsqlDataSource dataSource, IBackgroundJo
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var ids = new List<Guid>();
+        List<Guid> ids;
         await using (var cmd = new NpgsqlCommand(
             "SELECT id FROM webhook_events WHERE NOT job_created ORDER BY created_at LIMIT 32 FOR UPDATE SKIP LOCKED", connection, tx))
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-            while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
+            ids = await cmd.ReadAllAsync(r => r.GetGuid(0), ct);
         if (ids.Count == 0) return 0;
         foreach (var id in ids)
             jobs.Enqueue<IWebhookDeliveryJob>(IWebhookDeliveryJob.Queue, j => j.DeliverAsync(id, 1, CancellationToken.None));
