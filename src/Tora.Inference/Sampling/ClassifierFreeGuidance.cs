@@ -1,6 +1,4 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Tora.Inference.Sampling;
 
@@ -35,27 +33,7 @@ public sealed record ClassifierFreeGuidance(double GuidanceScale = 6.0, bool Use
     {
         if (uncond.Length != cond.Length || destination.Length != uncond.Length)
             throw new ArgumentException($"uncond {uncond.Length}, cond {cond.Length} and destination {destination.Length} values differ");
-        var s = (float)scale;
-        var n = destination.Length;
-        ref var u = ref MemoryMarshal.GetReference(uncond);
-        ref var c = ref MemoryMarshal.GetReference(cond);
-        ref var d = ref MemoryMarshal.GetReference(destination);
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var w = Vector<float>.Count;
-            var vs = new Vector<float>(s);
-            for (; i <= n - w; i += w)
-            {
-                var vu = Vector.LoadUnsafe(ref u, (nuint)i);
-                (vu + vs * (Vector.LoadUnsafe(ref c, (nuint)i) - vu)).StoreUnsafe(ref d, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            var vu = Unsafe.Add(ref u, i);
-            Unsafe.Add(ref d, i) = vu + s * (Unsafe.Add(ref c, i) - vu);
-        }
+        ElementwiseLoop.Run(new BinaryKernel<Blend>(new Blend(scale), uncond, cond, destination), destination.Length);
     }
 
     /// <summary>
@@ -70,5 +48,17 @@ public sealed record ClassifierFreeGuidance(double GuidanceScale = 6.0, bool Use
         var uncond = batchedPrediction[..half];
         Combine(uncond, batchedPrediction[half..], scale, uncond);
         return uncond;
+    }
+
+    /// <summary>The guided prediction <c>u + s·(c − u)</c> with <c>s</c> rounded to float32 once.</summary>
+    internal readonly struct Blend(double scale) : IBinaryOperator
+    {
+        private readonly Coefficient _s = new(scale);
+
+        /// <summary><c>uncond + s·(cond − uncond)</c>.</summary>
+        public float Invoke(float uncond, float cond) => uncond + _s.Scalar * (cond - uncond);
+
+        /// <inheritdoc cref="Invoke(float, float)"/>
+        public Vector<float> Invoke(Vector<float> uncond, Vector<float> cond) => uncond + _s.Vector * (cond - uncond);
     }
 }

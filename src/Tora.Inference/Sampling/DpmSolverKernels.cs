@@ -7,8 +7,8 @@ namespace Tora.Inference.Sampling;
 /// <summary>
 /// The element-wise float32 arithmetic of one DPM step, in the order torch evaluates diffusers' expressions:
 /// each float64 coefficient is rounded to float32 once (torch casts a CPU scalar to the tensor's dtype), then
-/// every multiply, subtract and add rounds to float32 separately (no fused multiply-add). Vectorised with
-/// <see cref="Vector{T}"/>; no allocation.
+/// every multiply, subtract and add rounds to float32 separately (no fused multiply-add). Each kernel runs in
+/// <see cref="ElementwiseLoop"/> (<see cref="Vector{T}"/> blocks, then a scalar tail); no allocation.
 /// </summary>
 public static class DpmSolverKernels
 {
@@ -20,15 +20,13 @@ public static class DpmSolverKernels
         ReadOnlySpan<float> modelOutput, Span<float> destination)
     {
         CheckLengths(sample.Length, modelOutput.Length, destination.Length);
-        var sqrtAlpha = (float)Math.Sqrt(alphaProdT);
-        var sqrtBeta = (float)Math.Sqrt(1 - alphaProdT);
         switch (predictionType)
         {
             case "v_prediction":
-                Linear2(sqrtAlpha, sample, sqrtBeta, modelOutput, destination);
+                ElementwiseLoop.Run(new BinaryKernel<FromVelocity>(new(alphaProdT), sample, modelOutput, destination), destination.Length);
                 break;
             case "epsilon":
-                for (var i = 0; i < destination.Length; i++) destination[i] = (sample[i] - sqrtBeta * modelOutput[i]) / sqrtAlpha;
+                ElementwiseLoop.Run(new BinaryKernel<FromEpsilon>(new(alphaProdT), sample, modelOutput, destination), destination.Length);
                 break;
             case "sample":
                 modelOutput.CopyTo(destination);
@@ -43,7 +41,8 @@ public static class DpmSolverKernels
         ReadOnlySpan<float> noise)
     {
         CheckLengths(sample.Length, predOriginal.Length, noise.Length);
-        Update((float)c.Mult1, (float)c.Mult2, (float)c.MultNoise, sample, predOriginal, noise);
+        ElementwiseLoop.Run(new UpdateKernel(new Multipliers(c, secondOrder: false), sample, predOriginal, default, noise),
+            sample.Length);
     }
 
     /// <summary>Second-order update in place: <c>D = m3·x0 − m4·x0_old</c>, <c>x ← (m1·x − m2·D) + mn·noise</c>.</summary>
@@ -52,31 +51,10 @@ public static class DpmSolverKernels
     {
         CheckLengths(sample.Length, predOriginal.Length, noise.Length);
         CheckLengths(sample.Length, oldPredOriginal.Length, noise.Length);
-        if (c.Mult3 is not { } m3d || c.Mult4 is not { } m4d)
+        if (c.Mult3 is null || c.Mult4 is null)
             throw new ArgumentException($"step {c.Index} has no second-order coefficients", nameof(c));
-        float m1 = (float)c.Mult1, m2 = (float)c.Mult2, m3 = (float)m3d, m4 = (float)m4d, mn = (float)c.MultNoise;
-        var n = sample.Length;
-        ref var s = ref MemoryMarshal.GetReference(sample);
-        ref var x = ref MemoryMarshal.GetReference(predOriginal);
-        ref var o = ref MemoryMarshal.GetReference(oldPredOriginal);
-        ref var e = ref MemoryMarshal.GetReference(noise);
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var w = Vector<float>.Count;
-            Vector<float> v1 = new(m1), v2 = new(m2), v3 = new(m3), v4 = new(m4), vn = new(mn);
-            for (; i <= n - w; i += w)
-            {
-                var d = v3 * Vector.LoadUnsafe(ref x, (nuint)i) - v4 * Vector.LoadUnsafe(ref o, (nuint)i);
-                var r = v1 * Vector.LoadUnsafe(ref s, (nuint)i) - v2 * d + vn * Vector.LoadUnsafe(ref e, (nuint)i);
-                r.StoreUnsafe(ref s, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            var d = m3 * Unsafe.Add(ref x, i) - m4 * Unsafe.Add(ref o, i);
-            Unsafe.Add(ref s, i) = m1 * Unsafe.Add(ref s, i) - m2 * d + mn * Unsafe.Add(ref e, i);
-        }
+        ElementwiseLoop.Run(new UpdateKernel(new Multipliers(c, secondOrder: true), sample, predOriginal, oldPredOriginal, noise),
+            sample.Length);
     }
 
     /// <summary>
@@ -92,88 +70,124 @@ public static class DpmSolverKernels
     {
         CheckLengths(sample.Length, uncond.Length, cond.Length);
         CheckLengths(sample.Length, predOriginal.Length, noise.Length);
-        var second = c.SecondOrder;
-        if (second) CheckLengths(sample.Length, oldPredOriginal.Length, noise.Length);
-        float g = (float)guidanceScale, a = (float)Math.Sqrt(c.AlphaProdT), b = (float)Math.Sqrt(1 - c.AlphaProdT);
-        float m1 = (float)c.Mult1, m2 = (float)c.Mult2, mn = (float)c.MultNoise;
-        float m3 = second ? (float)c.Mult3!.Value : 0f, m4 = second ? (float)c.Mult4!.Value : 0f;
-        var n = sample.Length;
-        ref var u = ref MemoryMarshal.GetReference(uncond);
-        ref var t = ref MemoryMarshal.GetReference(cond);
-        ref var s = ref MemoryMarshal.GetReference(sample);
-        ref var x = ref MemoryMarshal.GetReference(predOriginal);
-        ref var o = ref MemoryMarshal.GetReference(oldPredOriginal);
-        ref var e = ref MemoryMarshal.GetReference(noise);
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var w = Vector<float>.Count;
-            Vector<float> vg = new(g), va = new(a), vb = new(b), v1 = new(m1), v2 = new(m2), v3 = new(m3), v4 = new(m4), vn = new(mn);
-            for (; i <= n - w; i += w)
-            {
-                var vu = Vector.LoadUnsafe(ref u, (nuint)i);
-                var v = vu + vg * (Vector.LoadUnsafe(ref t, (nuint)i) - vu);
-                var vs = Vector.LoadUnsafe(ref s, (nuint)i);
-                var x0 = va * vs - vb * v;
-                x0.StoreUnsafe(ref x, (nuint)i);
-                var d = second ? v3 * x0 - v4 * Vector.LoadUnsafe(ref o, (nuint)i) : x0;
-                (v1 * vs - v2 * d + vn * Vector.LoadUnsafe(ref e, (nuint)i)).StoreUnsafe(ref s, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            var vu = Unsafe.Add(ref u, i);
-            var v = vu + g * (Unsafe.Add(ref t, i) - vu);
-            var vs = Unsafe.Add(ref s, i);
-            var x0 = a * vs - b * v;
-            Unsafe.Add(ref x, i) = x0;
-            var d = second ? m3 * x0 - m4 * Unsafe.Add(ref o, i) : x0;
-            Unsafe.Add(ref s, i) = m1 * vs - m2 * d + mn * Unsafe.Add(ref e, i);
-        }
-    }
-
-    private static void Update(float m1, float m2, float mn, Span<float> sample, ReadOnlySpan<float> x0, ReadOnlySpan<float> noise)
-    {
-        var n = sample.Length;
-        ref var s = ref MemoryMarshal.GetReference(sample);
-        ref var x = ref MemoryMarshal.GetReference(x0);
-        ref var e = ref MemoryMarshal.GetReference(noise);
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var w = Vector<float>.Count;
-            Vector<float> v1 = new(m1), v2 = new(m2), vn = new(mn);
-            for (; i <= n - w; i += w)
-            {
-                var r = v1 * Vector.LoadUnsafe(ref s, (nuint)i) - v2 * Vector.LoadUnsafe(ref x, (nuint)i)
-                    + vn * Vector.LoadUnsafe(ref e, (nuint)i);
-                r.StoreUnsafe(ref s, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-            Unsafe.Add(ref s, i) = m1 * Unsafe.Add(ref s, i) - m2 * Unsafe.Add(ref x, i) + mn * Unsafe.Add(ref e, i);
-    }
-
-    /// <summary><c>dst = a·x − b·y</c>.</summary>
-    private static void Linear2(float a, ReadOnlySpan<float> xs, float b, ReadOnlySpan<float> ys, Span<float> dst)
-    {
-        var n = dst.Length;
-        ref var x = ref MemoryMarshal.GetReference(xs);
-        ref var y = ref MemoryMarshal.GetReference(ys);
-        ref var d = ref MemoryMarshal.GetReference(dst);
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var w = Vector<float>.Count;
-            Vector<float> va = new(a), vb = new(b);
-            for (; i <= n - w; i += w)
-                (va * Vector.LoadUnsafe(ref x, (nuint)i) - vb * Vector.LoadUnsafe(ref y, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
-        }
-        for (; i < n; i++) Unsafe.Add(ref d, i) = a * Unsafe.Add(ref x, i) - b * Unsafe.Add(ref y, i);
+        if (c.SecondOrder) CheckLengths(sample.Length, oldPredOriginal.Length, noise.Length);
+        var update = new UpdateKernel(new Multipliers(c, c.SecondOrder), sample, predOriginal, oldPredOriginal, noise);
+        ElementwiseLoop.Run(new GuidedVelocityKernel(new ClassifierFreeGuidance.Blend(guidanceScale), uncond, cond,
+            new FromVelocity(c.AlphaProdT), sample, predOriginal, update), sample.Length);
     }
 
     private static void CheckLengths(int a, int b, int c)
     {
         if (a != b || a != c) throw new ArgumentException($"tensor lengths differ: {a}, {b}, {c}");
+    }
+
+    /// <summary><c>x0 = √ᾱ·x − √(1−ᾱ)·v</c> from the sample and a v-prediction.</summary>
+    private readonly struct FromVelocity(double alphaProdT) : IBinaryOperator
+    {
+        private readonly Coefficient _alpha = new(Math.Sqrt(alphaProdT)), _sigma = new(Math.Sqrt(1 - alphaProdT));
+
+        public float Invoke(float x, float v) => _alpha.Scalar * x - _sigma.Scalar * v;
+
+        public Vector<float> Invoke(Vector<float> x, Vector<float> v) => _alpha.Vector * x - _sigma.Vector * v;
+    }
+
+    /// <summary><c>x0 = (x − √(1−ᾱ)·ε) / √ᾱ</c> from the sample and an epsilon prediction.</summary>
+    private readonly struct FromEpsilon(double alphaProdT) : IBinaryOperator
+    {
+        private readonly Coefficient _alpha = new(Math.Sqrt(alphaProdT)), _sigma = new(Math.Sqrt(1 - alphaProdT));
+
+        public float Invoke(float x, float e) => (x - _sigma.Scalar * e) / _alpha.Scalar;
+
+        public Vector<float> Invoke(Vector<float> x, Vector<float> e) => (x - _sigma.Vector * e) / _alpha.Vector;
+    }
+
+    /// <summary>A step's multipliers (<c>m3</c>, <c>m4</c> only for a second-order step) and the update they make.</summary>
+    private readonly struct Multipliers(in DpmStepCoefficients c, bool secondOrder)
+    {
+        private readonly Coefficient _m1 = new(c.Mult1), _m2 = new(c.Mult2), _mn = new(c.MultNoise);
+        private readonly Coefficient _m3 = new(secondOrder ? c.Mult3!.Value : 0), _m4 = new(secondOrder ? c.Mult4!.Value : 0);
+
+        /// <summary>Whether the update corrects <c>x0</c> with the previous step's.</summary>
+        public bool SecondOrder { get; } = secondOrder;
+
+        /// <summary><c>D = m3·x0 − m4·x0_old</c>.</summary>
+        public float Correct(float x0, float old) => _m3.Scalar * x0 - _m4.Scalar * old;
+
+        /// <inheritdoc cref="Correct(float, float)"/>
+        public Vector<float> Correct(Vector<float> x0, Vector<float> old) => _m3.Vector * x0 - _m4.Vector * old;
+
+        /// <summary><c>x ← (m1·x − m2·D) + mn·noise</c>.</summary>
+        public float Update(float x, float d, float noise) => _m1.Scalar * x - _m2.Scalar * d + _mn.Scalar * noise;
+
+        /// <inheritdoc cref="Update(float, float, float)"/>
+        public Vector<float> Update(Vector<float> x, Vector<float> d, Vector<float> noise) =>
+            _m1.Vector * x - _m2.Vector * d + _mn.Vector * noise;
+    }
+
+    /// <summary>
+    /// The sample update in place from <c>x0</c> (and, second order, the previous <c>x0</c>); also the tail of
+    /// <see cref="GuidedVelocityKernel"/>, which hands it the <c>x0</c> it has just computed.
+    /// </summary>
+    private readonly ref struct UpdateKernel(Multipliers m, Span<float> sample, ReadOnlySpan<float> predOriginal,
+        ReadOnlySpan<float> oldPredOriginal, ReadOnlySpan<float> noise) : IElementwiseKernel
+    {
+        private readonly ref float _s = ref MemoryMarshal.GetReference(sample);
+        private readonly ref float _x0 = ref MemoryMarshal.GetReference(predOriginal);
+        private readonly ref float _old = ref MemoryMarshal.GetReference(oldPredOriginal);
+        private readonly ref float _e = ref MemoryMarshal.GetReference(noise);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Block(nuint i) => Block(i, Vector.LoadUnsafe(ref _s, i), Vector.LoadUnsafe(ref _x0, i));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Element(nuint i) => Element(i, Unsafe.Add(ref _s, i), Unsafe.Add(ref _x0, i));
+
+        /// <summary>Updates block <paramref name="i"/>, whose sample is <paramref name="x"/>, from <paramref name="x0"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Block(nuint i, Vector<float> x, Vector<float> x0)
+        {
+            var d = m.SecondOrder ? m.Correct(x0, Vector.LoadUnsafe(ref _old, i)) : x0;
+            m.Update(x, d, Vector.LoadUnsafe(ref _e, i)).StoreUnsafe(ref _s, i);
+        }
+
+        /// <summary>Updates element <paramref name="i"/>, whose sample is <paramref name="x"/>, from <paramref name="x0"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Element(nuint i, float x, float x0)
+        {
+            var d = m.SecondOrder ? m.Correct(x0, Unsafe.Add(ref _old, i)) : x0;
+            Unsafe.Add(ref _s, i) = m.Update(x, d, Unsafe.Add(ref _e, i));
+        }
+    }
+
+    /// <summary>Guidance, <c>x0</c> from the guided velocity (written out), then the sample update.</summary>
+    private readonly ref struct GuidedVelocityKernel(ClassifierFreeGuidance.Blend guidance, ReadOnlySpan<float> uncond,
+        ReadOnlySpan<float> cond, FromVelocity x0FromVelocity, Span<float> sample, Span<float> predOriginal, UpdateKernel update)
+        : IElementwiseKernel
+    {
+        private readonly ref float _u = ref MemoryMarshal.GetReference(uncond);
+        private readonly ref float _c = ref MemoryMarshal.GetReference(cond);
+        private readonly ref float _s = ref MemoryMarshal.GetReference(sample);
+        private readonly ref float _x0 = ref MemoryMarshal.GetReference(predOriginal);
+        private readonly UpdateKernel _update = update; // a ref struct parameter can only be copied, not captured
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Block(nuint i)
+        {
+            var v = guidance.Invoke(Vector.LoadUnsafe(ref _u, i), Vector.LoadUnsafe(ref _c, i));
+            var x = Vector.LoadUnsafe(ref _s, i);
+            var x0 = x0FromVelocity.Invoke(x, v);
+            x0.StoreUnsafe(ref _x0, i);
+            _update.Block(i, x, x0);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Element(nuint i)
+        {
+            var v = guidance.Invoke(Unsafe.Add(ref _u, i), Unsafe.Add(ref _c, i));
+            var x = Unsafe.Add(ref _s, i);
+            var x0 = x0FromVelocity.Invoke(x, v);
+            Unsafe.Add(ref _x0, i) = x0;
+            _update.Element(i, x, x0);
+        }
     }
 }

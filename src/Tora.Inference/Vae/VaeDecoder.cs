@@ -27,11 +27,9 @@ public sealed class VaeDecoder : IDisposable
     /// <summary>Graph output name (CogVideoXVae.Sample).</summary>
     public const string SampleOutput = "sample";
 
-    private readonly CausalChunkRunner _runner;
+    private readonly ChunkedClipRunner _clips;
     private readonly float _inverseScale;
-    private readonly int _temporalCompression;
     private readonly VaeTilePlan? _tiles;
-    private float[] _chunk = [];
 
     /// <param name="session">The <c>vae_decoder</c> session (not owned: dispose it after this).</param>
     /// <param name="scalingFactor">The VAE's <c>scaling_factor</c> (0.7 for CogVideoX-5B).</param>
@@ -49,7 +47,7 @@ public sealed class VaeDecoder : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentHeight);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentWidth);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(temporalCompression);
-        _runner = new CausalChunkRunner(session, LatentsInput, [SampleOutput], cacheMemory);
+        var runner = new CausalChunkRunner(session, LatentsInput, [SampleOutput], cacheMemory);
         var latents = session.InputMetadata[LatentsInput];
         var sample = session.OutputMetadata[SampleOutput];
         if (latents.Dimensions.Length != 5 || sample.Dimensions.Length != 5 || latents.Dimensions[1] <= 0 || sample.Dimensions[1] <= 0)
@@ -67,7 +65,8 @@ public sealed class VaeDecoder : IDisposable
         Tiling = tiling;
         // diffusers: `1 / scaling_factor * latents` — the Python float quotient, applied in float32.
         _inverseScale = (float)(1.0 / scalingFactor);
-        _temporalCompression = temporalCompression;
+        _clips = new ChunkedClipRunner(runner, "VAE decoder", LatentChannels, LatentHeight, LatentWidth, VaeChunking.DecoderBatch,
+            count => VaeChunking.DecodedFrames(count, temporalCompression));
     }
 
     /// <summary>Latent channels (16).</summary>
@@ -95,8 +94,7 @@ public sealed class VaeDecoder : IDisposable
     public int Width { get; }
 
     /// <summary>Video frames decoded from <paramref name="latentFrames"/> latent frames (13 → 49).</summary>
-    public int FramesFor(int latentFrames) =>
-        VaeChunking.Split(latentFrames, VaeChunking.DecoderBatch).Sum(c => VaeChunking.DecodedFrames(c.Count, _temporalCompression));
+    public int FramesFor(int latentFrames) => _clips.OutputFramesFor(latentFrames);
 
     /// <summary>
     /// Decodes the pipeline's final latents (scaled, as the transformer sees them) into frames
@@ -126,7 +124,7 @@ public sealed class VaeDecoder : IDisposable
         int framePlane = Height * Width * Channels;
         var frames = new byte[(long)FramesFor(latentFrames) * framePlane];
         CheckLength(latents, latentFrames);
-        DecodeCore(latents, latentFrames, layout, _inverseScale, new VaeTileSpan(0, LatentHeight, Height), new VaeTileSpan(0, LatentWidth, Width), (values, offset, count) =>
+        _clips.Run(latents, latentFrames, layout, _inverseScale, new VaeTileSpan(0, LatentHeight, Height), new VaeTileSpan(0, LatentWidth, Width), (_, values, offset, count) =>
             VideoFrames.WriteUint8(values, Channels, count, Height, Width, frames.AsSpan(offset * framePlane, count * framePlane)));
         return frames;
     }
@@ -150,11 +148,8 @@ public sealed class VaeDecoder : IDisposable
     {
         int frames = FramesFor(latentFrames), framePlane = rows.OutputLength * cols.OutputLength;
         var output = new float[(long)Channels * frames * framePlane];
-        DecodeCore(latents, latentFrames, layout, multiplier, rows, cols, (values, offset, count) =>
-        {
-            for (int ch = 0; ch < Channels; ch++)
-                values.Slice(ch * count * framePlane, count * framePlane).CopyTo(output.AsSpan((ch * frames + offset) * framePlane, count * framePlane));
-        });
+        _clips.Run(latents, latentFrames, layout, multiplier, rows, cols, (_, values, offset, count) =>
+            ChunkedClipRunner.CopyIntoClip(values, Channels, count, framePlane, output, frames, offset));
         return output;
     }
 
@@ -165,48 +160,6 @@ public sealed class VaeDecoder : IDisposable
             throw new ArgumentException($"latents hold {latents.Length} values; the decoder needs 1 x {latentFrames} x {LatentChannels} x {LatentHeight} x {LatentWidth}", nameof(latents));
     }
 
-    /// <summary>Receives one decoded chunk [1, C, count, H, W] that holds the clip's frames from <paramref name="frameOffset"/>.</summary>
-    private delegate void ChunkSink(ReadOnlySpan<float> values, int frameOffset, int count);
-
-    private void DecodeCore(ReadOnlySpan<float> latents, int latentFrames, FrameLayout layout, float multiplier, VaeTileSpan rows, VaeTileSpan cols, ChunkSink sink)
-    {
-        int c = LatentChannels, plane = rows.Length * cols.Length, fullPlane = LatentHeight * LatentWidth;
-        var chunks = VaeChunking.Split(latentFrames, VaeChunking.DecoderBatch);
-        int maxChunk = chunks.Max(k => k.Count);
-        if (_chunk.Length < c * maxChunk * plane) _chunk = new float[c * maxChunk * plane];
-
-        _runner.Reset();
-        int frameOffset = 0;
-        foreach (var chunk in chunks)
-        {
-            // Gather the chunk's region as [1, C, t, h, w] and undo the latent scaling.
-            for (int ch = 0; ch < c; ch++)
-                for (int t = 0; t < chunk.Count; t++)
-                {
-                    int src = layout == FrameLayout.ChannelsFirst
-                        ? (ch * latentFrames + chunk.Start + t) * fullPlane
-                        : ((chunk.Start + t) * c + ch) * fullPlane;
-                    var dst = _chunk.AsSpan((ch * chunk.Count + t) * plane, plane);
-                    for (int y = 0; y < rows.Length; y++)
-                    {
-                        var from = latents.Slice(src + (rows.Start + y) * LatentWidth + cols.Start, cols.Length);
-                        var to = dst.Slice(y * cols.Length, cols.Length);
-                        for (int p = 0; p < from.Length; p++) to[p] = from[p] * multiplier;
-                    }
-                }
-            int expected = VaeChunking.DecodedFrames(chunk.Count, _temporalCompression);
-            int offset = frameOffset;
-            _runner.Run(_chunk.AsMemory(0, c * chunk.Count * plane), [1, c, chunk.Count, rows.Length, cols.Length], (_, values, shape) =>
-            {
-                if (shape[2] != expected || shape[3] != rows.OutputLength || shape[4] != cols.OutputLength)
-                    throw new InvalidDataException($"VAE decoder chunk [{chunk.Count}, {rows.Length}, {cols.Length}] gave [{shape[2]}, {shape[3]}, {shape[4]}], expected [{expected}, {rows.OutputLength}, {cols.OutputLength}]");
-                sink(values, offset, expected);
-            });
-            frameOffset += expected;
-        }
-        _runner.Reset();
-    }
-
     /// <inheritdoc />
-    public void Dispose() => _runner.Dispose();
+    public void Dispose() => _clips.Dispose();
 }

@@ -56,10 +56,8 @@ public sealed class VaeEncoder : IDisposable
     /// <summary>Graph output names (CogVideoXVae.Mean, CogVideoXVae.LogVar).</summary>
     public static readonly string[] Outputs = ["mean", "logvar"];
 
-    private readonly CausalChunkRunner _runner;
-    private readonly int _temporalCompression;
+    private readonly ChunkedClipRunner _clips;
     private readonly VaeTilePlan? _tiles;
-    private float[] _chunk = [];
 
     /// <param name="session">The <c>vae_encoder</c> session (not owned).</param>
     /// <param name="height">Video height of the clips (a multiple of the spatial compression).</param>
@@ -74,7 +72,7 @@ public sealed class VaeEncoder : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(temporalCompression);
-        _runner = new CausalChunkRunner(session, FramesInput, Outputs, cacheMemory);
+        var runner = new CausalChunkRunner(session, FramesInput, Outputs, cacheMemory);
         var frames = session.InputMetadata[FramesInput];
         var mean = session.OutputMetadata[Outputs[0]];
         if (frames.Dimensions.Length != 5 || mean.Dimensions.Length != 5 || frames.Dimensions[1] <= 0 || mean.Dimensions[1] <= 0)
@@ -86,7 +84,6 @@ public sealed class VaeEncoder : IDisposable
         SpatialScale = scale;
         (Channels, Height, Width) = ((int)frames.Dimensions[1], height, width);
         (LatentChannels, LatentHeight, LatentWidth) = ((int)mean.Dimensions[1], height / scale, width / scale);
-        _temporalCompression = temporalCompression;
         if (tiling is not null)
         {
             VaeGraphSize.EnsureTileable(frames);
@@ -94,6 +91,8 @@ public sealed class VaeEncoder : IDisposable
             _tiles = tiling.PlanEncode(height, width, scale);
         }
         Tiling = tiling;
+        _clips = new ChunkedClipRunner(runner, "VAE encoder", Channels, Height, Width, VaeChunking.EncoderBatch,
+            count => VaeChunking.EncodedFrames(count, temporalCompression));
     }
 
     /// <summary>Pixels per latent along each spatial axis (8).</summary>
@@ -121,8 +120,7 @@ public sealed class VaeEncoder : IDisposable
     public int LatentWidth { get; }
 
     /// <summary>Latent frames encoded from <paramref name="frames"/> video frames (49 → 13, 1 → 1).</summary>
-    public int LatentFramesFor(int frames) =>
-        VaeChunking.Split(frames, VaeChunking.EncoderBatch).Sum(c => VaeChunking.EncodedFrames(c.Count, _temporalCompression));
+    public int LatentFramesFor(int frames) => _clips.OutputFramesFor(frames);
 
     /// <summary>Encodes video frames in [−1, 1] into the posterior.</summary>
     /// <param name="video">[1, F, C, H, W] or [1, C, F, H, W] per <paramref name="layout"/>.</param>
@@ -150,43 +148,14 @@ public sealed class VaeEncoder : IDisposable
     /// <summary>Encodes pixel rows <paramref name="rows"/> × columns <paramref name="cols"/> into the moments [2·C, T, rows/scale, cols/scale] (mean, then logvar).</summary>
     private float[] EncodeRegion(ReadOnlySpan<float> video, int frames, FrameLayout layout, VaeTileSpan rows, VaeTileSpan cols)
     {
-        int c = Channels, plane = rows.Length * cols.Length, fullPlane = Height * Width;
         int latentFrames = LatentFramesFor(frames), latentPlane = rows.OutputLength * cols.OutputLength;
         var moments = new float[2L * LatentChannels * latentFrames * latentPlane];
-        var chunks = VaeChunking.Split(frames, VaeChunking.EncoderBatch);
-        int maxChunk = chunks.Max(k => k.Count);
-        if (_chunk.Length < c * maxChunk * plane) _chunk = new float[c * maxChunk * plane];
-
-        _runner.Reset();
-        int offset = 0;
-        foreach (var chunk in chunks)
-        {
-            for (int ch = 0; ch < c; ch++)
-                for (int t = 0; t < chunk.Count; t++)
-                {
-                    int src = layout == FrameLayout.ChannelsFirst
-                        ? (ch * frames + chunk.Start + t) * fullPlane
-                        : ((chunk.Start + t) * c + ch) * fullPlane;
-                    var dst = _chunk.AsSpan((ch * chunk.Count + t) * plane, plane);
-                    for (int y = 0; y < rows.Length; y++)
-                        video.Slice(src + (rows.Start + y) * Width + cols.Start, cols.Length).CopyTo(dst.Slice(y * cols.Length, cols.Length));
-                }
-            int expected = VaeChunking.EncodedFrames(chunk.Count, _temporalCompression);
-            int at = offset;
-            _runner.Run(_chunk.AsMemory(0, c * chunk.Count * plane), [1, c, chunk.Count, rows.Length, cols.Length], (k, values, shape) =>
-            {
-                if (shape[2] != expected || shape[3] != rows.OutputLength || shape[4] != cols.OutputLength)
-                    throw new InvalidDataException($"VAE encoder batch [{chunk.Count}, {rows.Length}, {cols.Length}] gave [{shape[2]}, {shape[3]}, {shape[4]}], expected [{expected}, {rows.OutputLength}, {cols.OutputLength}]");
-                for (int ch = 0; ch < LatentChannels; ch++)
-                    values.Slice(ch * expected * latentPlane, expected * latentPlane)
-                        .CopyTo(moments.AsSpan(((k * LatentChannels + ch) * latentFrames + at) * latentPlane, expected * latentPlane));
-            });
-            offset += expected;
-        }
-        _runner.Reset();
+        int half = LatentChannels * latentFrames * latentPlane; // output k (mean, logvar) fills half k
+        _clips.Run(video, frames, layout, 1f, rows, cols, (k, values, offset, count) =>
+            ChunkedClipRunner.CopyIntoClip(values, LatentChannels, count, latentPlane, moments.AsSpan(k * half, half), latentFrames, offset));
         return moments;
     }
 
     /// <inheritdoc />
-    public void Dispose() => _runner.Dispose();
+    public void Dispose() => _clips.Dispose();
 }

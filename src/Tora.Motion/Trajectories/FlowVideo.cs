@@ -98,19 +98,7 @@ public sealed class FlowVideo
     /// (<c>rgb/255·2−1</c>, docs/model.md §2.4; in float32 this is bit-identical to diffusers' <c>rgb/127.5−1</c>)
     /// into <paramref name="destination"/>, which may be pooled: every value is overwritten.
     /// </summary>
-    public void WriteVaeInput(Span<float> destination)
-    {
-        if (destination.Length < VaeInputLength)
-            throw new ArgumentException($"destination holds {destination.Length} floats, {VaeInputLength} needed", nameof(destination));
-        unsafe
-        {
-            fixed (float* p = destination)
-            {
-                var ptr = (nint)p;
-                Parallel.For(0, Geometry.Frames, t => RenderVaeFrame(t, ptr));
-            }
-        }
-    }
+    public void WriteVaeInput(Span<float> destination) => RenderFrames(destination, VaeInputLength, "floats", RenderVaeFrame);
 
     /// <summary>
     /// Writes the VAE input into a pooled <see cref="FlowVideoBuffer"/>: the same values as
@@ -155,17 +143,19 @@ public sealed class FlowVideo
     }
 
     /// <summary>Writes the RGB flow video as uint8 <c>[F, H, W, 3]</c> into <paramref name="destination"/>.</summary>
-    public void WriteRgb(Span<byte> destination)
+    public void WriteRgb(Span<byte> destination) => RenderFrames(destination, RgbLength, "bytes", RenderRgbFrame);
+
+    /// <summary>Renders every frame into <paramref name="destination"/> in parallel, <paramref name="renderFrame"/>
+    /// getting the frame index and the buffer's address.</summary>
+    private unsafe void RenderFrames<T>(Span<T> destination, long length, string units, Action<int, nint> renderFrame)
+        where T : unmanaged
     {
-        if (destination.Length < RgbLength)
-            throw new ArgumentException($"destination holds {destination.Length} bytes, {RgbLength} needed", nameof(destination));
-        unsafe
+        if (destination.Length < length)
+            throw new ArgumentException($"destination holds {destination.Length} {units}, {length} needed", nameof(destination));
+        fixed (T* p = destination)
         {
-            fixed (byte* p = destination)
-            {
-                var ptr = (nint)p;
-                Parallel.For(0, Geometry.Frames, t => RenderRgbFrame(t, ptr));
-            }
+            var ptr = (nint)p;
+            Parallel.For(0, Geometry.Frames, t => renderFrame(t, ptr));
         }
     }
 

@@ -10,58 +10,35 @@ namespace Tora.Motion.Trajectories;
 /// </summary>
 internal static class StreamingFill
 {
+    /// <summary>Below this many bytes a plain fill is as fast (the lines are not worth bypassing).</summary>
+    private const int MinBytes = 4096;
+
     /// <summary>Sets every element of <paramref name="destination"/> to <paramref name="value"/>.</summary>
-    public static unsafe void Fill(Span<float> destination, float value)
+    public static unsafe void Fill<T>(Span<T> destination, T value) where T : unmanaged
     {
-        if (!Avx.IsSupported || destination.Length < 1024)
+        if (!Avx.IsSupported || (long)destination.Length * sizeof(T) < MinBytes)
         {
             destination.Fill(value);
             return;
         }
-        fixed (float* start = destination)
+        fixed (T* start = destination)
         {
             var p = start;
             var end = start + destination.Length;
             // Scalar head up to 32-byte alignment (streaming stores need aligned addresses).
             while (((nuint)p & 31) != 0) *p++ = value;
             var v = Vector256.Create(value);
-            for (; p + 32 <= end; p += 32)
+            var w = Vector256<T>.Count;
+            for (; p + 4 * w <= end; p += 4 * w)
             {
-                Avx.StoreAlignedNonTemporal(p, v);
-                Avx.StoreAlignedNonTemporal(p + 8, v);
-                Avx.StoreAlignedNonTemporal(p + 16, v);
-                Avx.StoreAlignedNonTemporal(p + 24, v);
+                v.StoreAlignedNonTemporal(p);
+                v.StoreAlignedNonTemporal(p + w);
+                v.StoreAlignedNonTemporal(p + 2 * w);
+                v.StoreAlignedNonTemporal(p + 3 * w);
             }
-            for (; p + 8 <= end; p += 8) Avx.StoreAlignedNonTemporal(p, v);
+            for (; p + w <= end; p += w) v.StoreAlignedNonTemporal(p);
             while (p < end) *p++ = value;
             // Streaming stores are weakly ordered: fence before anyone else reads (or we overwrite) the buffer.
-            Sse.StoreFence();
-        }
-    }
-
-    /// <summary>Sets every byte of <paramref name="destination"/> to <paramref name="value"/>.</summary>
-    public static unsafe void Fill(Span<byte> destination, byte value)
-    {
-        if (!Avx.IsSupported || destination.Length < 4096)
-        {
-            destination.Fill(value);
-            return;
-        }
-        fixed (byte* start = destination)
-        {
-            var p = start;
-            var end = start + destination.Length;
-            while (((nuint)p & 31) != 0) *p++ = value;
-            var v = Vector256.Create(value);
-            for (; p + 128 <= end; p += 128)
-            {
-                Avx.StoreAlignedNonTemporal(p, v);
-                Avx.StoreAlignedNonTemporal(p + 32, v);
-                Avx.StoreAlignedNonTemporal(p + 64, v);
-                Avx.StoreAlignedNonTemporal(p + 96, v);
-            }
-            for (; p + 32 <= end; p += 32) Avx.StoreAlignedNonTemporal(p, v);
-            while (p < end) *p++ = value;
             Sse.StoreFence();
         }
     }

@@ -117,37 +117,44 @@ public static partial class SatMapping
         return result;
     }
 
+    /// <summary>
+    /// Transformer tensors renamed by prefix alone, SAT → diffusers (the rest of the name is the same on both sides);
+    /// <see cref="SatLayout.TransformerName"/> reads the table backwards.
+    /// </summary>
+    internal static readonly (string Sat, string Diffusers)[] TransformerPrefixes =
+    [
+        ("mixins.patch_embed.proj.", "patch_embed.proj."),
+        ("mixins.patch_embed.text_proj.", "patch_embed.text_proj."),
+        ("time_embed.0.", "time_embedding.linear_1."),
+        ("time_embed.2.", "time_embedding.linear_2."),
+        ("transformer.final_layernorm.", "norm_final."),
+        ("mixins.final_layer.norm_final.", "norm_out.norm."),
+        ("mixins.final_layer.adaLN_modulation.1.", "norm_out.linear."),
+        ("mixins.final_layer.linear.", "proj_out."),
+        ("mixins.adaln_layer.fuser_list.", "fuser."),
+        ("traj_extractor.", "traj_extractor."),
+    ];
+
+    /// <summary>
+    /// The modules of block <c>l</c> stored whole: SAT <c>transformer.layers.l.{Sat}</c> is diffusers
+    /// <c>transformer_blocks.l.{Diffusers}</c>; <see cref="SatLayout.TransformerName"/> reads the table backwards.
+    /// </summary>
+    internal static readonly (string Sat, string Diffusers)[] LayerModules =
+    [
+        ("input_layernorm", "norm1.norm"),
+        ("attention.dense", "attn1.to_out.0"),
+        ("post_attention_layernorm", "norm2.norm"),
+        ("mlp.dense_h_to_4h", "ff.net.0.proj"),
+        ("mlp.dense_4h_to_h", "ff.net.2"),
+    ];
+
     private static string? RenameTransformer(string n)
     {
-        (string Sat, string Diffusers)[] prefixes =
-        [
-            ("mixins.patch_embed.proj.", "patch_embed.proj."),
-            ("mixins.patch_embed.text_proj.", "patch_embed.text_proj."),
-            ("time_embed.0.", "time_embedding.linear_1."),
-            ("time_embed.2.", "time_embedding.linear_2."),
-            ("transformer.final_layernorm.", "norm_final."),
-            ("mixins.final_layer.norm_final.", "norm_out.norm."),
-            ("mixins.final_layer.adaLN_modulation.1.", "norm_out.linear."),
-            ("mixins.final_layer.linear.", "proj_out."),
-            ("mixins.adaln_layer.fuser_list.", "fuser."),
-            ("traj_extractor.", "traj_extractor."),
-        ];
-        foreach (var (sat, diffusers) in prefixes)
+        foreach (var (sat, diffusers) in TransformerPrefixes)
             if (n.StartsWith(sat, StringComparison.Ordinal)) return diffusers + n[sat.Length..];
         var m = LayerRegex().Match(n);
-        if (m.Success)
-        {
-            string? inner = m.Groups[2].Value switch
-            {
-                "input_layernorm" => "norm1.norm",
-                "attention.dense" => "attn1.to_out.0",
-                "post_attention_layernorm" => "norm2.norm",
-                "mlp.dense_h_to_4h" => "ff.net.0.proj",
-                "mlp.dense_4h_to_h" => "ff.net.2",
-                _ => null,
-            };
-            return inner is null ? null : $"transformer_blocks.{m.Groups[1].Value}.{inner}.{m.Groups[3].Value}";
-        }
+        if (m.Success && Array.Find(LayerModules, p => p.Sat == m.Groups[2].Value).Diffusers is { } inner)
+            return $"transformer_blocks.{m.Groups[1].Value}.{inner}.{m.Groups[3].Value}";
         m = QkNormRegex().Match(n);
         if (m.Success) return $"transformer_blocks.{m.Groups[2].Value}.attn1.norm_{(m.Groups[1].Value == "query" ? "q" : "k")}.{m.Groups[3].Value}";
         return null;
@@ -206,7 +213,7 @@ public static partial class SatMapping
     [GeneratedRegex(@"^mixins\.adaln_layer\.adaLN_modulations\.(\d+)\.1\.(weight|bias)$")]
     private static partial Regex AdaLnRegex();
 
-    [GeneratedRegex(@"^transformer\.layers\.(\d+)\.(input_layernorm|attention\.dense|post_attention_layernorm|mlp\.dense_h_to_4h|mlp\.dense_4h_to_h)\.(weight|bias)$")]
+    [GeneratedRegex(@"^transformer\.layers\.(\d+)\.(.+)\.(weight|bias)$")]
     private static partial Regex LayerRegex();
 
     [GeneratedRegex(@"^mixins\.adaln_layer\.(query|key)_layernorm_list\.(\d+)\.(weight|bias)$")]
@@ -228,25 +235,15 @@ public static partial class SatLayout
     /// <summary>The SAT name (after <see cref="SatMapping.TransformerPrefix"/>) a diffusers transformer tensor comes from, and how many diffusers tensors share it along dim 0 (3 for q/k/v, 2 for the AdaLN halves).</summary>
     public static (string Name, int Fused) TransformerName(string d)
     {
-        (string Diffusers, string Sat)[] prefixes =
-        [
-            ("patch_embed.", "mixins.patch_embed."), ("time_embedding.linear_1.", "time_embed.0."), ("time_embedding.linear_2.", "time_embed.2."),
-            ("norm_final.", "transformer.final_layernorm."), ("norm_out.norm.", "mixins.final_layer.norm_final."),
-            ("norm_out.linear.", "mixins.final_layer.adaLN_modulation.1."), ("proj_out.", "mixins.final_layer.linear."),
-            ("fuser.", "mixins.adaln_layer.fuser_list."), ("traj_extractor.", "traj_extractor."),
-        ];
-        foreach (var (diffusers, sat) in prefixes)
+        foreach (var (sat, diffusers) in SatMapping.TransformerPrefixes)
             if (d.StartsWith(diffusers, StringComparison.Ordinal)) return (sat + d[diffusers.Length..], 1);
         var m = BlockRegex().Match(d);
         if (!m.Success) throw new ArgumentException($"not a transformer tensor name: '{d}'", nameof(d));
         string l = m.Groups[1].Value, inner = m.Groups[2].Value, kind = m.Groups[3].Value;
+        if (Array.Find(SatMapping.LayerModules, p => p.Diffusers == inner).Sat is { } module)
+            return ($"transformer.layers.{l}.{module}.{kind}", 1);
         return inner switch
         {
-            "norm1.norm" => ($"transformer.layers.{l}.input_layernorm.{kind}", 1),
-            "attn1.to_out.0" => ($"transformer.layers.{l}.attention.dense.{kind}", 1),
-            "norm2.norm" => ($"transformer.layers.{l}.post_attention_layernorm.{kind}", 1),
-            "ff.net.0.proj" => ($"transformer.layers.{l}.mlp.dense_h_to_4h.{kind}", 1),
-            "ff.net.2" => ($"transformer.layers.{l}.mlp.dense_4h_to_h.{kind}", 1),
             "attn1.norm_q" => ($"mixins.adaln_layer.query_layernorm_list.{l}.{kind}", 1),
             "attn1.norm_k" => ($"mixins.adaln_layer.key_layernorm_list.{l}.{kind}", 1),
             "attn1.to_q" or "attn1.to_k" or "attn1.to_v" => ($"transformer.layers.{l}.attention.query_key_value.{kind}", 3),
