@@ -63,7 +63,9 @@ public static class VaeBench
         using (var ckpt = Checkpoint.Open(folder))
             model = CogVideoXVae.BuildDecoderChunk(ckpt, config).ToBytes();
         log(Invariant($"decoder graph built: {model.Length / 1e6:F0} MB in {clock.Elapsed.TotalSeconds:F1} s, peak RSS {PeakRssGiB():F2} GiB"));
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, EnableCpuMemArena = cpuArena };
+        // The pipeline's own session options, so the figure is what a job's decode costs.
+        using var options = new OrtSessionFactory(new ExecutionOptions { Provider = ExecutionProviderChoice.Cpu, IntraOpThreads = threads, Log = log })
+            .CreateOptions(cpuArena);
         clock.Restart();
         using var session = new InferenceSession(model, options);
         model = [];

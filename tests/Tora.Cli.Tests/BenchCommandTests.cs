@@ -46,29 +46,29 @@ public sealed class BenchCommandTests
     [Fact]
     public async Task Motion_off_matches_the_reference_without_the_trajectory()
     {
-        var root = TestData.TempFolder();
-        var package = await TinyPackage(root);
-        var pred = Path.Combine(root, "off.npy");
-        var r = await CliRunner.RunAsync("bench", "step", "--package", package, "--device", "cpu", "--inputs", Reference,
-            "--motion", "off", "--warmup", "0", "--runs", "1", "--noise-pred", pred);
-        Assert.True(r.ExitCode == 0, r.Error + r.Output);
-        var diff = await CliRunner.RunAsync("bench", "diff", "--actual", pred, "--expected", Reference + ":noise_pred_t999_no_flow", "--max-abs", "1e-4");
-        Assert.True(diff.ExitCode == 0, diff.Output);
+        await AssertStepMatchesReferenceAsync("noise_pred_t999_no_flow", "--motion", "off");
     }
 
     [Fact]
     public async Task Without_the_cpu_arena_the_step_still_matches_the_reference()
     {
-        var root = TestData.TempFolder();
-        var package = await TinyPackage(root);
-        var pred = Path.Combine(root, "no-arena.npy");
-        var r = await CliRunner.RunAsync("bench", "step", "--package", package, "--device", "cpu", "--inputs", Reference,
-            "--cpu-arena", "off", "--warmup", "0", "--runs", "1", "--noise-pred", pred);
-        Assert.True(r.ExitCode == 0, r.Error + r.Output);
-        var diff = await CliRunner.RunAsync("bench", "diff", "--actual", pred, "--expected", Reference + ":noise_pred_t999", "--max-abs", "1e-4");
-        Assert.True(diff.ExitCode == 0, diff.Output);
+        var package = await AssertStepMatchesReferenceAsync("noise_pred_t999", "--cpu-arena", "off");
         var bad = await CliRunner.RunAsync("bench", "step", "--package", package, "--device", "cpu", "--cpu-arena", "maybe");
         Assert.NotEqual(0, bad.ExitCode);
+    }
+
+    /// <summary>One CPU step on the reference inputs with <paramref name="options"/>; its noise prediction within 1e-4 of <paramref name="expected"/>. Returns the package.</summary>
+    private static async Task<string> AssertStepMatchesReferenceAsync(string expected, params string[] options)
+    {
+        var root = TestData.TempFolder();
+        var package = await TinyPackage(root);
+        var pred = Path.Combine(root, "noise-pred.npy");
+        var r = await CliRunner.RunAsync(["bench", "step", "--package", package, "--device", "cpu", "--inputs", Reference,
+            .. options, "--warmup", "0", "--runs", "1", "--noise-pred", pred]);
+        Assert.True(r.ExitCode == 0, r.Error + r.Output);
+        var diff = await CliRunner.RunAsync("bench", "diff", "--actual", pred, "--expected", Reference + ":" + expected, "--max-abs", "1e-4");
+        Assert.True(diff.ExitCode == 0, diff.Output);
+        return package;
     }
 
     [Fact]

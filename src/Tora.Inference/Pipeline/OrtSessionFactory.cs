@@ -105,8 +105,12 @@ public sealed class OrtSessionFactory
         ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
     };
 
-    /// <summary>The options every session is created with: all graph optimisations, the thread count, CUDA with the CPU fallback off.</summary>
-    internal SessionOptions CreateOptions(bool cpuArena)
+    /// <summary>
+    /// The options every session is created with: all graph optimisations, the thread count, CUDA with the CPU
+    /// fallback off, the CPU arena as asked (<see cref="Create"/>). For a session made from bytes (the benchmarks);
+    /// the caller disposes them.
+    /// </summary>
+    public SessionOptions CreateOptions(bool cpuArena)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableCpuMemArena = cpuArena };
         try
