@@ -6,6 +6,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Tora.Inference.Embeddings;
 using Tora.Inference.Package;
+using Tora.Inference.Pipeline;
 using Tora.Motion.IO;
 
 namespace Tora.Cli;
@@ -158,8 +159,18 @@ internal static class StepBench
         }
 
         using var gpuMemory = GpuMemoryMonitor.Start(s.Cuda ? s.DeviceId : -1, log);
-        using var provider = ExecutionProvider.Create(s.Cuda, s.DeviceId, log, s.CudaOptions);
-        var deviceMemory = provider.DeviceMemory;
+        // The worker's own provider choice: the device probe, the loud fallback, the CUDA settings and the disabled CPU
+        // fallback of its sessions, so that a measurement measures what a job runs.
+        var provider = new OrtSessionFactory(new ExecutionOptions
+        {
+            Provider = s.Cuda ? ExecutionProviderChoice.Auto : ExecutionProviderChoice.Cpu,
+            DeviceId = s.DeviceId,
+            CudaProviderOptions = s.CudaOptions,
+            Log = log,
+        });
+        if (provider.UsesCuda && s.CudaOptions.Count > 0)
+            log("CUDA provider options over the product's: " + string.Join(", ", s.CudaOptions.Select(kv => $"{kv.Key}={kv.Value}")));
+        var deviceMemory = provider.DeviceMemory ?? OrtMemoryInfo.DefaultInstance;
 
         var held = new List<IDisposable>();
         var hostValues = new Dictionary<string, OrtValue>();
@@ -172,7 +183,7 @@ internal static class StepBench
             if (s.Motion)
             {
                 if (!inputs.TryGetValue(GraphNames.TrajectoryEncoder.VideoFlow, out var flow)) throw new InvalidDataException($"the inputs have no {GraphNames.TrajectoryEncoder.VideoFlow} (needed with --motion on)");
-                using var teOptions = provider.Options(null, null);
+                using var teOptions = provider.CreateOptions(cpuArena: true);
                 var clock = Stopwatch.StartNew();
                 using var teSession = new InferenceSession(Path.Combine(s.Package, te.File), teOptions);
                 log($"trajectory_encoder session created in {clock.Elapsed.TotalSeconds:F1} s");
@@ -202,8 +213,8 @@ internal static class StepBench
                     }
             }
 
-            using var options = provider.Options(s.Profile, s.OptimizedModel);
-            if (!provider.IsCuda) options.EnableCpuMemArena = s.CpuArena;
+            using var options = provider.CreateOptions(cpuArena: provider.UsesCuda || s.CpuArena);
+            BenchSessionOptions.AddDiagnostics(options, s.Profile, s.OptimizedModel);
             var load = Stopwatch.StartNew();
             using var session = new InferenceSession(Path.Combine(s.Package, tr.File), options);
             log($"transformer session created in {load.Elapsed.TotalSeconds:F1} s");
@@ -240,11 +251,11 @@ internal static class StepBench
             Array.Sort(times);
             double median = s.Runs % 2 == 1 ? times[s.Runs / 2] : (times[s.Runs / 2 - 1] + times[s.Runs / 2]) / 2;
             var peak = gpuMemory.PeakMiB;
-            log(FormattableString.Invariant($"RESULT step{(s.Profile is null ? "" : " (PROFILED: not a timing)")} provider={provider.Name} precision={manifest.Precision} motion={(s.Motion ? "on" : "off")} runs={s.Runs} median_ms={median:F1} min_ms={times[0]:F1} max_ms={times[^1]:F1} peak_gpu_mib={(peak is null ? "n/a" : peak.Value.ToString(CultureInfo.InvariantCulture))}"));
+            log(FormattableString.Invariant($"RESULT step{(s.Profile is null ? "" : " (PROFILED: not a timing)")} provider={provider.ProviderName} precision={manifest.Precision} motion={(s.Motion ? "on" : "off")} runs={s.Runs} median_ms={median:F1} min_ms={times[0]:F1} max_ms={times[^1]:F1} peak_gpu_mib={(peak is null ? "n/a" : peak.Value.ToString(CultureInfo.InvariantCulture))}"));
             if (s.Json is not null)
                 File.AppendAllText(s.Json, JsonSerializer.Serialize(new
                 {
-                    provider = provider.Name, precision = manifest.Precision, motion = s.Motion, runs = s.Runs, median_ms = median,
+                    provider = provider.ProviderName, precision = manifest.Precision, motion = s.Motion, runs = s.Runs, median_ms = median,
                     min_ms = times[0], max_ms = times[^1], peak_gpu_mib = peak, profiled = s.Profile is not null, ort = OrtEnv.Instance().GetVersionString(),
                 }) + "\n");
 

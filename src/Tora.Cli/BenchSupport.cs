@@ -6,100 +6,28 @@ using Tora.Models.Onnx;
 
 namespace Tora.Cli;
 
-/// <summary>
-/// The execution provider of a measurement: CUDA when its libraries load (ONNX Runtime 1.31 needs CUDA 13 and
-/// cuDNN 9 on the library path), otherwise the CPU provider with one clear log line saying why.
-/// </summary>
-internal sealed class ExecutionProvider : IDisposable
+/// <summary>What a measurement adds to the product's session options (<see cref="Tora.Inference.Pipeline.OrtSessionFactory.CreateOptions"/>).</summary>
+internal static class BenchSessionOptions
 {
-    private readonly int _deviceId;
-    private readonly IReadOnlyDictionary<string, string> _extra;
-
-    private ExecutionProvider(bool cuda, int deviceId, IReadOnlyDictionary<string, string> extra)
-    {
-        _extra = extra;
-        IsCuda = cuda;
-        _deviceId = deviceId;
-        DeviceMemory = cuda ? new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default) : OrtMemoryInfo.DefaultInstance;
-    }
-
-    /// <summary>True when the sessions run on the CUDA provider.</summary>
-    public bool IsCuda { get; }
-
-    /// <summary>Provider name as ORT spells it.</summary>
-    public string Name => IsCuda ? Tora.Inference.Pipeline.OrtSessionFactory.CudaProvider : Tora.Inference.Pipeline.OrtSessionFactory.CpuProvider;
-
-    /// <summary>Where outputs that stay on the device are bound.</summary>
-    public OrtMemoryInfo DeviceMemory { get; }
-
-    /// <summary>Probes CUDA (when asked) by appending its provider once; falls back to CPU on failure.</summary>
-    /// <param name="cuda">Try the CUDA provider.</param>
-    /// <param name="deviceId">CUDA device ordinal.</param>
-    /// <param name="log">Progress lines, the provider decision among them.</param>
-    /// <param name="extraCudaOptions">More CUDA provider options (e.g. <c>sdpa_kernel</c>), or null.</param>
-    public static ExecutionProvider Create(bool cuda, int deviceId, Action<string> log, IReadOnlyDictionary<string, string>? extraCudaOptions = null)
-    {
-        var extra = extraCudaOptions ?? new Dictionary<string, string>();
-        if (cuda)
-        {
-            try
-            {
-                using var probe = new SessionOptions();
-                AppendCuda(probe, deviceId, extra);
-                log($"execution provider: CUDAExecutionProvider on device {deviceId}" + string.Concat(extra.Select(kv => $", {kv.Key}={kv.Value}")));
-                return new ExecutionProvider(true, deviceId, extra);
-            }
-            catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
-            {
-                log($"CUDA execution provider unavailable, FALLING BACK TO CPU: {e.Message.ReplaceLineEndings(" ")}");
-            }
-        }
-        log("execution provider: CPUExecutionProvider");
-        return new ExecutionProvider(false, -1, extra);
-    }
-
-    /// <summary>Session options for this provider (docs/model.md §6.3: all optimisations, arena grown as requested).</summary>
+    /// <summary>ONNX Runtime profiling and the saved optimised graph, each when asked for.</summary>
+    /// <param name="options">The product's options for the session.</param>
     /// <param name="profilePrefix">ORT profiling file prefix, or null.</param>
     /// <param name="optimizedModel">Path to save the optimised graph to (weights into <c>path.data</c>), or null.</param>
-    public SessionOptions Options(string? profilePrefix, string? optimizedModel)
+    public static void AddDiagnostics(SessionOptions options, string? profilePrefix, string? optimizedModel)
     {
-        var o = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (IsCuda)
-        {
-            AppendCuda(o, _deviceId, _extra);
-            // A node off CUDA would make the measurement a CPU one in disguise (docs/gpu.md).
-            o.AddSessionConfigEntry(Tora.Inference.Pipeline.OrtSessionFactory.DisableCpuFallback, "1");
-        }
         if (profilePrefix is not null)
         {
             // The prefix first: setting EnableProfiling hands ORT the prefix it holds at that moment.
-            o.ProfileOutputPathPrefix = profilePrefix;
-            o.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = profilePrefix;
+            options.EnableProfiling = true;
         }
         if (optimizedModel is not null)
         {
-            o.OptimizedModelFilePath = optimizedModel;
+            options.OptimizedModelFilePath = optimizedModel;
             // Real-size graphs exceed protobuf's 2 GB: their weights must go to an external file.
-            o.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", Path.GetFileName(optimizedModel) + ".data");
-            o.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+            options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", Path.GetFileName(optimizedModel) + ".data");
+            options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
         }
-        return o;
-    }
-
-    private static void AppendCuda(SessionOptions options, int deviceId, IReadOnlyDictionary<string, string> extra)
-    {
-        using var cuda = new OrtCUDAProviderOptions();
-        // The product's settings, so that a measurement measures what a job runs; --cuda-option overrides them.
-        var settings = Tora.Inference.Pipeline.OrtSessionFactory.CudaSettings(deviceId);
-        foreach (var (k, v) in extra) settings[k] = v;
-        cuda.UpdateOptions(settings);
-        options.AppendExecutionProvider_CUDA(cuda);
-    }
-
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        if (IsCuda) DeviceMemory.Dispose();
     }
 }
 

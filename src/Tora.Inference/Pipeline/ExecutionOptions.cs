@@ -41,6 +41,12 @@ public sealed record ExecutionOptions
     /// <summary>Intra-op threads of CPU sessions (0: ONNX Runtime's default, one per core).</summary>
     public int IntraOpThreads { get; init; }
 
+    /// <summary>
+    /// CUDA provider options set over the product's own (<see cref="OrtSessionFactory.CudaSettings"/>), e.g.
+    /// <c>sdpa_kernel</c>; <c>tora bench step --cuda-option</c> passes them. Null or empty: the product's settings.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? CudaProviderOptions { get; init; }
+
     /// <summary>Where the pipeline's one-line log messages go (provider choice, stage timings); null: nowhere.</summary>
     public Action<string>? Log { get; init; }
 }

@@ -49,9 +49,11 @@ public sealed class OrtSessionFactory
         {
             ProviderName = CpuProvider;
             Reason = $"CUDA is not usable ({failure})";
+            FellBack = true;
         }
         if (UsesCuda) DeviceMemory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, options.DeviceId, OrtMemType.Default);
-        log($"execution provider: {ProviderName} ({Reason})");
+        // A fallback is said loudly: a job on the CPU takes hours where the GPU takes minutes.
+        log(FellBack ? $"execution provider: {ProviderName}, FALLING BACK TO CPU: {Reason}" : $"execution provider: {ProviderName} ({Reason})");
     }
 
     /// <summary>The provider every session uses (<see cref="CudaProvider"/> or <see cref="CpuProvider"/>).</summary>
@@ -59,6 +61,9 @@ public sealed class OrtSessionFactory
 
     /// <summary>Why that provider was chosen.</summary>
     public string Reason { get; }
+
+    /// <summary>True when CUDA was asked for (<see cref="ExecutionProviderChoice.Auto"/>) but cannot be used, so the CPU runs the graphs.</summary>
+    public bool FellBack { get; }
 
     /// <summary>True when the sessions run on CUDA.</summary>
     public bool UsesCuda => ProviderName == CudaProvider;
@@ -94,16 +99,22 @@ public sealed class OrtSessionFactory
     }
 
     /// <summary>
-    /// The CUDA provider settings of every session (<c>tora bench</c> starts from the same ones): the device, and
-    /// the device arena grown by what is asked for rather than to the next power of two, which on multi-GB
-    /// activations wastes gigabytes (docs/model.md §6.3); exhaustive cuDNN convolution search for the VAE.
+    /// The CUDA provider settings of every session: the device, and the device arena grown by what is asked for
+    /// rather than to the next power of two, which on multi-GB activations wastes gigabytes (docs/model.md §6.3);
+    /// exhaustive cuDNN convolution search for the VAE; then <paramref name="overrides"/>
+    /// (<see cref="ExecutionOptions.CudaProviderOptions"/>), which win.
     /// </summary>
-    public static Dictionary<string, string> CudaSettings(int deviceId) => new()
+    public static Dictionary<string, string> CudaSettings(int deviceId, IReadOnlyDictionary<string, string>? overrides = null)
     {
-        ["device_id"] = deviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["arena_extend_strategy"] = "kSameAsRequested",
-        ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
-    };
+        var settings = new Dictionary<string, string>
+        {
+            ["device_id"] = deviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["arena_extend_strategy"] = "kSameAsRequested",
+            ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
+        };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string>()) settings[key] = value;
+        return settings;
+    }
 
     /// <summary>
     /// The options every session is created with: all graph optimisations, the thread count, CUDA with the CPU
@@ -119,7 +130,7 @@ public sealed class OrtSessionFactory
             if (UsesCuda)
             {
                 using var cuda = new OrtCUDAProviderOptions();
-                cuda.UpdateOptions(CudaSettings(_options.DeviceId));
+                cuda.UpdateOptions(CudaSettings(_options.DeviceId, _options.CudaProviderOptions));
                 options.AppendExecutionProvider_CUDA(cuda);
                 options.AddSessionConfigEntry(DisableCpuFallback, "1");
             }

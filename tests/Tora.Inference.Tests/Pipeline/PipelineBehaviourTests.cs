@@ -264,6 +264,20 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
     }
 
     [Fact]
+    public void Cuda_settings_are_the_products_with_the_overrides_on_top()
+    {
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["device_id"] = "1", ["arena_extend_strategy"] = "kSameAsRequested", ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
+        }, OrtSessionFactory.CudaSettings(1));
+        var tuned = OrtSessionFactory.CudaSettings(0, new Dictionary<string, string> { ["sdpa_kernel"] = "8", ["cudnn_conv_algo_search"] = "HEURISTIC" });
+        Assert.Equal("8", tuned["sdpa_kernel"]);
+        Assert.Equal("HEURISTIC", tuned["cudnn_conv_algo_search"]);
+        Assert.Equal("kSameAsRequested", tuned["arena_extend_strategy"]);
+        Assert.Equal("0", tuned["device_id"]);
+    }
+
+    [Fact]
     public void The_execution_provider_choice_is_logged_and_never_silent()
     {
         var lines = new List<string>();
@@ -271,11 +285,14 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         Assert.Equal(OrtSessionFactory.CpuProvider, cpu.ProviderName);
         var auto = new OrtSessionFactory(new ExecutionOptions { Log = lines.Add });
         Assert.Equal(2, lines.Count);
+        Assert.Equal("execution provider: CPUExecutionProvider (the CPU provider was requested)", lines[0]);
+        Assert.False(cpu.FellBack);
         Assert.StartsWith("execution provider: ", lines[1]);
         if (auto.ProviderName == OrtSessionFactory.CpuProvider)
         {
-            // No usable CUDA here: the fallback says why, and requiring CUDA fails instead of falling back.
-            Assert.Contains("CUDA is not usable", lines[1]);
+            // No usable CUDA here: the fallback says so loudly and why, and requiring CUDA fails instead of falling back.
+            Assert.True(auto.FellBack);
+            Assert.StartsWith("execution provider: CPUExecutionProvider, FALLING BACK TO CPU: CUDA is not usable (", lines[1]);
             var e = Assert.Throws<GenerationException>(() => new OrtSessionFactory(new ExecutionOptions { Provider = ExecutionProviderChoice.Cuda }));
             Assert.Contains("CUDA execution provider cannot be used", e.Message);
         }
