@@ -1,9 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Tora.Contracts;
 using Tora.Inference;
-using Tora.Motion.IO;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
+using Tora.Motion.IO;
 using Tora.Motion.Trajectories;
 using Tora.Motion.Video;
 

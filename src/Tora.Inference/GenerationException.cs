@@ -1,3 +1,4 @@
+using Tora.Contracts;
 namespace Tora.Inference;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Tora.Contracts;
 namespace Tora.Inference;
 
 /// <summary>Progress of one generation: reported once per denoising step, and once per other phase.</summary>

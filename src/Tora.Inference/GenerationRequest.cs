@@ -1,3 +1,4 @@
+using Tora.Contracts;
 using Tora.Inference.Noise;
 using Tora.Inference.Sampling;
 using Tora.Motion.Trajectories;

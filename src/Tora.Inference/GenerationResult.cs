@@ -1,3 +1,4 @@
+using Tora.Contracts;
 using Tora.Motion.Trajectories;
 
 namespace Tora.Inference;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Hangfire.Server;
 using Microsoft.Extensions.Options;
+using Tora.Contracts;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
 using Tora.Core.Observability;
@@ -16,7 +17,7 @@ namespace Tora.Worker;
 /// <remarks>
 /// A blob store outage never re-runs the pipeline: reading the inputs and storing the finished video are retried
 /// for <see cref="WorkerOptions.StorageRetryWindow"/> (phase <see cref="GenerationPhases.WaitingForStorage"/>), and then the
-/// generation fails with <see cref="Tora.Core.Blobs.BlobStoreUnavailableException.ErrorCode"/> with whatever it stored removed.
+/// generation fails with <see cref="GenerationErrorCodes.StorageUnavailable"/> with whatever it stored removed.
 /// </remarks>
 public sealed class GenerationJob(
     GenerationStore store, StoredInputReader inputs, IVideoGenerator generator, VideoPublisher publisher, OutcomeRecorder outcomes,

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Tora.Contracts;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Inference;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Tora.Contracts;
 using Tora.Core.Blobs;
 using Tora.Core.Database;
 using Tora.Core.Generations;
@@ -56,7 +57,7 @@ public sealed class OutcomeRecorder(GenerationStore store, VideoPublisher publis
                 // The window passed (or was zero): fail with the stable code rather than a job retry that would run the
                 // whole pipeline again against a store that is still down.
                 await publisher.RemoveAsync(g, attempt.WrittenKeys);
-                await FailAsync(attempt, BlobStoreUnavailableException.ErrorCode,
+                await FailAsync(attempt, GenerationErrorCodes.StorageUnavailable,
                     $"the blob store stayed unavailable for {attempt.Storage.Window.TotalSeconds:0.#} s; last error: {e.Message}");
                 return true;
             case OperationCanceledException when attempt.HostCancellation.IsCancellationRequested && lifetime.ApplicationStopping.IsCancellationRequested:

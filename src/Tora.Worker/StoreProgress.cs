@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Tora.Contracts;
 using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.Core.Observability;

@@ -1,3 +1,4 @@
+using Tora.Contracts;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Inference;

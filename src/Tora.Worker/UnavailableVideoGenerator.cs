@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Tora.Contracts;
 using Tora.Inference;
 using Tora.Inference.Package;
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using FFMpegCore;
+using Tora.Contracts;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Inference;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FFMpegCore;
 using FFMpegCore.Pipes;
+using Tora.Contracts;
 using Tora.Inference;
 using Tora.Motion.Trajectories;
 

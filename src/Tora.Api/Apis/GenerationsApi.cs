@@ -4,11 +4,12 @@ using Microsoft.Net.Http.Headers;
 using Tora.Api.Auth;
 using Tora.Api.Generations;
 using Tora.Api.Limits;
+using Tora.Api.OpenApi;
 using Tora.Api.Problems;
+using Tora.Contracts;
 using Tora.Core.Blobs;
 using Tora.Core.Generations;
 using Tora.Core.Jobs;
-using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
@@ -189,7 +190,7 @@ public static class GenerationsApi
         string id, ClaimsPrincipal user, GenerationStore store, GenerationCanceller canceller, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var guid)) return ApiProblem.NotFound($"generation {id}");
-        var outcome = await canceller.CancelAsync(guid, user.Tenant(), CancelCodes.Cancelled, "cancelled by the client", ct);
+        var outcome = await canceller.CancelAsync(guid, user.Tenant(), GenerationErrorCodes.Cancelled, "cancelled by the client", ct);
         var g = await store.GetAsync(user.Tenant(), guid, ct);
         if (outcome == CancelOutcome.NotFound || g is null) return ApiProblem.NotFound($"generation {id}");
         return outcome switch

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Tora.Contracts;
 using Tora.Core.Blobs;
 
 namespace Tora.Api.Problems;
@@ -70,8 +71,8 @@ public static class ProblemPlumbing
         ctx.HttpContext.Response.Headers.RetryAfter = StorageRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         problem.Title = "File storage is unavailable.";
         problem.Detail = $"the blob store cannot be reached or written right now; retry after {StorageRetryAfterSeconds} s";
-        problem.Type = ApiProblem.TypeFor(BlobStoreUnavailableException.ErrorCode);
-        problem.Extensions["code"] = BlobStoreUnavailableException.ErrorCode;
+        problem.Type = ApiProblem.TypeFor(GenerationErrorCodes.StorageUnavailable);
+        problem.Extensions["code"] = GenerationErrorCodes.StorageUnavailable;
     }
 
     private static string CodeFor(int status) => status switch

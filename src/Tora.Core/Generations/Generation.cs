@@ -27,35 +27,6 @@ public static class GenerationStatus
     public static bool IsTerminal(string status) => status is Succeeded or Failed or Cancelled or Expired;
 }
 
-/// <summary>
-/// The phases the service itself writes (<c>progress.phase</c>), each defined once; the pipeline's phases are the
-/// worker's (<c>GenerationPhases</c> in Tora.Inference).
-/// </summary>
-public static class ServicePhases
-{
-    /// <summary>A worker claimed the row and is loading the job.</summary>
-    public const string Starting = "starting";
-    /// <summary>Queued again while its job waits for a Hangfire retry.</summary>
-    public const string RetryWait = "retry_wait";
-    /// <summary>Queued again by a stopping worker; the same job reclaims it.</summary>
-    public const string HandedBack = "handed_back";
-    /// <summary>Succeeded: the video is stored.</summary>
-    public const string Done = "done";
-}
-
-/// <summary>
-/// The error codes of a cancelled generation (<c>error.code</c>), each defined once. The pipeline's failure codes are
-/// the worker's (<c>GenerationErrorCodes</c> in Tora.Inference); a blob store that stayed down is
-/// <see cref="Blobs.BlobStoreUnavailableException.ErrorCode"/>.
-/// </summary>
-public static class CancelCodes
-{
-    /// <summary>Cancelled by the client (<c>POST …/cancel</c>, or its job deleted).</summary>
-    public const string Cancelled = "cancelled";
-    /// <summary>The request's <c>cancel_after</c> passed before it finished.</summary>
-    public const string DeadlineExceeded = "deadline_exceeded";
-}
-
 /// <summary>The resolved input of a generation: what the client asked for with every default filled in (seed included).</summary>
 public sealed record GenerationInput
 {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using Tora.Contracts;
 using Tora.Core.Database;
 
 namespace Tora.Core.Generations;
@@ -199,7 +200,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
         }
         await using var cmd = new NpgsqlCommand($"""
             UPDATE generations SET status = 'running', started_at = now(), attempts = attempts + 1, worker = $2,
-                   phase = '{ServicePhases.Starting}', step = 0, progress_at = now()
+                   phase = '{GenerationPhases.Starting}', step = 0, progress_at = now()
             WHERE id = $1
             RETURNING {Columns}
             """, connection, tx);
@@ -235,7 +236,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     {
         await using var cmd = dataSource.CreateCommand($"""
             WITH done AS (
-                UPDATE generations SET status = 'succeeded', finished_at = now(), phase = '{ServicePhases.Done}', step = total_steps,
+                UPDATE generations SET status = 'succeeded', finished_at = now(), phase = '{GenerationPhases.Done}', step = total_steps,
                        video_key = $3, video_etag = $4, video_bytes = $5, thumbnail_key = $6, timings = $7, reproducibility = $8,
                        error_code = NULL, error_message = NULL
                 WHERE id = $1 AND job_id = $2 AND status = 'running'
@@ -272,7 +273,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     public async Task RequeueForRetryAsync(Guid id, string jobId, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(
-            $"UPDATE generations SET status = 'queued', phase = '{ServicePhases.RetryWait}', step = 0 WHERE id = $1 AND job_id = $2 AND status = 'running'");
+            $"UPDATE generations SET status = 'queued', phase = '{GenerationPhases.RetryWait}', step = 0 WHERE id = $1 AND job_id = $2 AND status = 'running'");
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = jobId });
         await cmd.ExecuteNonQueryAsync(ct);
@@ -287,7 +288,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     public async Task<bool> HandBackAsync(Guid id, string jobId, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand($"""
-            UPDATE generations SET status = 'queued', phase = '{ServicePhases.HandedBack}', step = 0
+            UPDATE generations SET status = 'queued', phase = '{GenerationPhases.HandedBack}', step = 0
             WHERE id = $1 AND job_id = $2 AND status = 'running' AND cancel_requested_at IS NULL
             """);
         cmd.Parameters.Add(new() { Value = id });
@@ -300,7 +301,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     {
         await using var cmd = dataSource.CreateCommand($"""
             UPDATE generations SET status = 'cancelled', finished_at = now(),
-                   error_code = CASE WHEN deadline_at <= now() THEN '{CancelCodes.DeadlineExceeded}' ELSE '{CancelCodes.Cancelled}' END,
+                   error_code = CASE WHEN deadline_at <= now() THEN '{GenerationErrorCodes.DeadlineExceeded}' ELSE '{GenerationErrorCodes.Cancelled}' END,
                    error_message = CASE WHEN deadline_at <= now() THEN 'cancel_after passed; the run stopped between denoising steps'
                                         ELSE 'the job was cancelled between denoising steps' END
             WHERE id = $1 AND job_id = $2 AND status IN ('queued', 'running')
@@ -367,7 +368,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource, Microsoft.Exten
     public async Task<int> ForceCancelStaleAsync(TimeSpan grace, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand($"""
-            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = '{CancelCodes.Cancelled}',
+            UPDATE generations SET status = 'cancelled', finished_at = now(), error_code = '{GenerationErrorCodes.Cancelled}',
                    error_message = 'cancelled; the worker did not confirm the stop'
             WHERE status = 'running' AND cancel_requested_at < now() - $1
             """);

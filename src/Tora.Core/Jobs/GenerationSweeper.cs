@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tora.Contracts;
 using Tora.Core.Generations;
 
 namespace Tora.Core.Jobs;
@@ -31,7 +32,7 @@ public sealed class GenerationSweeper(GenerationStore store, GenerationCanceller
     public async Task SweepAsync(CancellationToken ct)
     {
         foreach (var id in await store.PastDeadlineAsync(100, ct))
-            await canceller.CancelAsync(id, null, CancelCodes.DeadlineExceeded, "cancel_after passed before the generation finished", ct);
+            await canceller.CancelAsync(id, null, GenerationErrorCodes.DeadlineExceeded, "cancel_after passed before the generation finished", ct);
         await store.ForceCancelStaleAsync(CancelGrace, ct);
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Contracts;
 using Tora.Inference.Package;
 using Tora.Inference.Sampling;
 using Tora.Motion.Trajectories;

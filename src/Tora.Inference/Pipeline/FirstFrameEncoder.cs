@@ -1,4 +1,5 @@
 using SkiaSharp;
+using Tora.Contracts;
 using Tora.Inference.Noise;
 using Tora.Inference.Vae;
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Tora.Contracts;
 using Tora.Inference.Package;
 using Tora.Inference.Sampling;
 

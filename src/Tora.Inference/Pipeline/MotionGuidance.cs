@@ -1,9 +1,10 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Tora.Contracts;
 using Tora.Inference.Noise;
 using Tora.Inference.Package;
-using Tora.Motion.Trajectories;
 using Tora.Inference.Vae;
+using Tora.Motion.Trajectories;
 
 namespace Tora.Inference.Pipeline;
 

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Contracts;
 
 namespace Tora.Inference.Pipeline;
 

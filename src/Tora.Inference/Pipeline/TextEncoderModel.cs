@@ -1,3 +1,4 @@
+using Tora.Contracts;
 using Tora.Inference.Text;
 
 namespace Tora.Inference.Pipeline;

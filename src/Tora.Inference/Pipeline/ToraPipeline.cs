@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
+using Tora.Contracts;
 using Tora.Inference.Noise;
 using Tora.Inference.Sampling;
 using Tora.Inference.Vae;

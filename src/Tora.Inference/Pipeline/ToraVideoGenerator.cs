@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Contracts;
 using Tora.Motion.Video;
 
 namespace Tora.Inference.Pipeline;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using Tora.Contracts;
 using Tora.Inference.Noise;
 
 namespace Tora.Inference.Sampling;

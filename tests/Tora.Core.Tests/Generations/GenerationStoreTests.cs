@@ -1,4 +1,5 @@
 using Npgsql;
+using Tora.Contracts;
 using Tora.Core.Database;
 using Tora.Core.Generations;
 using Tora.TestSupport;
@@ -40,7 +41,7 @@ public sealed class GenerationStoreTests() : DatabaseTest("tora_store", migrate:
         Assert.False(await store.HandBackAsync(id, "8", default)); // not its job
         Assert.True(await store.HandBackAsync(id, "7", default));
         var back = (await store.GetAsync("t", id, default))!;
-        Assert.Equal((GenerationStatus.Queued, ServicePhases.HandedBack, 0), (back.Status, back.Phase, back.Step));
+        Assert.Equal((GenerationStatus.Queued, GenerationPhases.HandedBack, 0), (back.Status, back.Phase, back.Step));
         Assert.False(await store.HandBackAsync(id, "7", default)); // no longer running
 
         var again = await store.TryClaimAsync(id, "7", "w2", default);

@@ -1,3 +1,4 @@
+using Tora.Contracts;
 using Tora.Inference.Noise;
 using Tora.Inference.Pipeline;
 using Tora.Motion.Trajectories;
@@ -91,7 +92,7 @@ public sealed class MotionControlsPipelineTests(TinyPackageFixture fixture)
     public async Task The_pipeline_refuses_invalid_controls()
     {
         var e = await Assert.ThrowsAsync<Tora.Inference.GenerationException>(() => RunAsync(new MotionControls(1, 0.6, 0.2)));
-        Assert.Equal(Tora.Inference.GenerationErrorCodes.InvalidInput, e.Code);
+        Assert.Equal(GenerationErrorCodes.InvalidInput, e.Code);
         Assert.Contains("end", e.Message);
     }
 

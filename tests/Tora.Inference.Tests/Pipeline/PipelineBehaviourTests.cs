@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
-using Tora.Inference.Package;
+using Tora.Contracts;
 using Tora.Inference.Noise;
+using Tora.Inference.Package;
 using Tora.Inference.Pipeline;
 using Tora.TestSupport;
 

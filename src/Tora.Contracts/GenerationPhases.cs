@@ -1,12 +1,16 @@
-namespace Tora.Inference;
+namespace Tora.Contracts;
 
 /// <summary>
-/// The phase names a running generation reports (<see cref="GenerationProgress.Phase"/>, the resource's
-/// <c>progress.phase</c>, the keys of the timings), each defined once. The store itself writes <c>starting</c>
-/// when a job claims its row and <c>handed_back</c> when a stopping worker returns it.
+/// Every phase a generation reports (<c>progress.phase</c> of the resource and its events, the keys of its timings),
+/// each defined once, in the order a generation passes through them. The worker's pipeline reports the phases from
+/// <see cref="EncodeText"/> to <see cref="WaitingForStorage"/>; the service's store writes the other four when it
+/// claims, hands back or finishes a generation's row (docs/architecture.md).
 /// </summary>
 public static class GenerationPhases
 {
+    /// <summary>Service: a worker claimed the row and is loading the job.</summary>
+    public const string Starting = "starting";
+
     /// <summary>T5 of the prompt and the negative prompt (docs/model.md §4.1).</summary>
     public const string EncodeText = "encode_text";
 
@@ -30,4 +34,13 @@ public static class GenerationPhases
 
     /// <summary>The worker waits for an unavailable blob store (<c>Tora:Worker:StorageRetryWindow</c>).</summary>
     public const string WaitingForStorage = "waiting_for_storage";
+
+    /// <summary>Service: succeeded, the video is stored.</summary>
+    public const string Done = "done";
+
+    /// <summary>Service: queued again while its job waits for a Hangfire retry.</summary>
+    public const string RetryWait = "retry_wait";
+
+    /// <summary>Service: queued again by a stopping worker; the same job reclaims it.</summary>
+    public const string HandedBack = "handed_back";
 }
