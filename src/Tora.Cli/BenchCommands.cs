@@ -5,8 +5,8 @@ using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Tora.Inference.Embeddings;
-using Tora.Motion.IO;
 using Tora.Inference.Package;
+using Tora.Motion.IO;
 
 namespace Tora.Cli;
 
@@ -168,10 +168,10 @@ internal static class StepBench
             // Motion guidance: the trajectory encoder runs once per request; its outputs stay where the
             // transformer reads them (the device) and are bound as transformer inputs without a copy.
             var modulations = new Dictionary<string, OrtValue>();
-            var gammaType = tr.Inputs.First(i => i.Name == "mgf_gamma_0").ElementType;
+            var gammaType = tr.Inputs.First(i => i.Name == GraphNames.TrajectoryEncoder.Gamma(0)).ElementType;
             if (s.Motion)
             {
-                if (!inputs.TryGetValue("video_flow", out var flow)) throw new InvalidDataException("the inputs have no video_flow (needed with --motion on)");
+                if (!inputs.TryGetValue(GraphNames.TrajectoryEncoder.VideoFlow, out var flow)) throw new InvalidDataException($"the inputs have no {GraphNames.TrajectoryEncoder.VideoFlow} (needed with --motion on)");
                 using var teOptions = provider.Options(null, null);
                 var clock = Stopwatch.StartNew();
                 using var teSession = new InferenceSession(Path.Combine(s.Package, te.File), teOptions);
@@ -193,7 +193,7 @@ internal static class StepBench
             {
                 // Zeros [1, 1, D] switch motion guidance off exactly (Tora.Models README).
                 for (int i = 0; i < info.NumLayers; i++)
-                    foreach (var name in new[] { $"mgf_gamma_{i}", $"mgf_beta_{i}" })
+                    foreach (var name in new[] { GraphNames.TrajectoryEncoder.Gamma(i), GraphNames.TrajectoryEncoder.Beta(i) })
                     {
                         var z = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, ElementTypeOf(gammaType), [1, 1, info.InnerDim]);
                         z.GetTensorMutableRawData().Clear();
@@ -219,7 +219,7 @@ internal static class StepBench
                 // per-step latents are; the multi-GB modulations above are not.
                 bindingStep.BindInput(spec.Name, v);
             }
-            bindingStep.BindOutputToDevice("noise_pred", deviceMemory);
+            bindingStep.BindOutputToDevice(GraphNames.Transformer.NoisePred, deviceMemory);
             using var run = new RunOptions();
 
             for (int i = 0; i < s.Warmup; i++)
@@ -254,7 +254,7 @@ internal static class StepBench
                 using var hostBinding = session.CreateIoBinding();
                 foreach (var spec in tr.Inputs)
                     hostBinding.BindInput(spec.Name, modulations.TryGetValue(spec.Name, out var m) ? m : hostValues[spec.Name]);
-                hostBinding.BindOutputToDevice("noise_pred", OrtMemoryInfo.DefaultInstance);
+                hostBinding.BindOutputToDevice(GraphNames.Transformer.NoisePred, OrtMemoryInfo.DefaultInstance);
                 session.RunWithBinding(run, hostBinding);
                 hostBinding.SynchronizeBoundOutputs();
                 using var outputs = hostBinding.GetOutputValues();
@@ -297,10 +297,10 @@ internal static class StepBench
     {
         if (!File.Exists(path)) throw new InvalidDataException($"{path}: no such file");
         var npz = NpzFile.Read(path);
-        if (!npz.ContainsKey("timestep"))
+        if (!npz.ContainsKey(GraphNames.Transformer.Timestep))
         {
-            int batch = npz.TryGetValue("hidden_states", out var h) ? h.Shape[0] : throw new InvalidDataException($"{path} has no hidden_states");
-            npz["timestep"] = NpyArray.FromInt64s(Enumerable.Repeat(timestep, batch).ToArray(), batch);
+            int batch = npz.TryGetValue(GraphNames.Transformer.HiddenStates, out var h) ? h.Shape[0] : throw new InvalidDataException($"{path} has no {GraphNames.Transformer.HiddenStates}");
+            npz[GraphNames.Transformer.Timestep] = NpyArray.FromInt64s(Enumerable.Repeat(timestep, batch).ToArray(), batch);
         }
         return npz;
     }
@@ -326,12 +326,12 @@ internal static class StepBench
         var (cos, sin) = RotaryPositionalEmbedding3D.Compute(t.AttentionHeadDim, g.LatentFrames, g.LatentHeight / p, g.LatentWidth / p, t.SampleHeight / p, t.SampleWidth / p);
         return new Dictionary<string, NpyArray>
         {
-            ["hidden_states"] = Normal(2, g.LatentFrames, t.InChannels, g.LatentHeight, g.LatentWidth),
-            ["encoder_hidden_states"] = Normal(2, m.TextLength, t.TextEmbedDim),
-            ["timestep"] = NpyArray.FromInt64s([timestep, timestep], 2),
-            ["rope_cos"] = NpyArray.FromFloats(cos, g.VideoTokens, t.AttentionHeadDim),
-            ["rope_sin"] = NpyArray.FromFloats(sin, g.VideoTokens, t.AttentionHeadDim),
-            ["video_flow"] = Normal(1, g.LatentFrames, g.LatentChannels, g.LatentHeight, g.LatentWidth),
+            [GraphNames.Transformer.HiddenStates] = Normal(2, g.LatentFrames, t.InChannels, g.LatentHeight, g.LatentWidth),
+            [GraphNames.Transformer.EncoderHiddenStates] = Normal(2, m.TextLength, t.TextEmbedDim),
+            [GraphNames.Transformer.Timestep] = NpyArray.FromInt64s([timestep, timestep], 2),
+            [GraphNames.Transformer.RopeCos] = NpyArray.FromFloats(cos, g.VideoTokens, t.AttentionHeadDim),
+            [GraphNames.Transformer.RopeSin] = NpyArray.FromFloats(sin, g.VideoTokens, t.AttentionHeadDim),
+            [GraphNames.TrajectoryEncoder.VideoFlow] = Normal(1, g.LatentFrames, g.LatentChannels, g.LatentHeight, g.LatentWidth),
         };
     }
 }

@@ -1,6 +1,7 @@
-using Tora.Motion.IO;
+using Tora.Inference.Package;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 using Xunit.Abstractions;
 
@@ -31,8 +32,8 @@ public sealed class DenoisingLoopReferenceTests(ITestOutputHelper output)
         using var ckpt = Checkpoint.Open(folder);
         var g = T5Encoder.Build(ckpt, T5EncoderConfig.Load(Path.Combine(folder, "config.json")));
         var ids = loop["input_ids_uncond"].ToInt64s().Concat(loop["input_ids_cond"].ToInt64s()).ToArray();
-        var result = OrtRunner.RunOnce(g.ToBytes(), new Dictionary<string, NpyArray> { ["input_ids"] = NpyArray.FromInt64s(ids, 2, 226) }, T5Encoder.LastHiddenState);
-        AssertClose(result[T5Encoder.LastHiddenState], loop["prompt_embeds_cfg_batch"], "prompt_embeds_cfg_batch");
+        var result = OrtRunner.RunOnce(g.ToBytes(), new Dictionary<string, NpyArray> { ["input_ids"] = NpyArray.FromInt64s(ids, 2, 226) }, GraphNames.TextEncoder.LastHiddenState);
+        AssertClose(result[GraphNames.TextEncoder.LastHiddenState], loop["prompt_embeds_cfg_batch"], "prompt_embeds_cfg_batch");
     }
 
     [Theory]
@@ -48,7 +49,7 @@ public sealed class DenoisingLoopReferenceTests(ITestOutputHelper output)
         var encoder = TrajectoryEncoder.Build(ckpt, config, geometry);
         var transformer = ToraTransformer.Build(ckpt, config, geometry);
 
-        var mgfNames = Enumerable.Range(0, config.NumLayers).SelectMany(i => new[] { TrajectoryEncoder.Gamma(i), TrajectoryEncoder.Beta(i) }).ToArray();
+        var mgfNames = Enumerable.Range(0, config.NumLayers).SelectMany(i => new[] { GraphNames.TrajectoryEncoder.Gamma(i), GraphNames.TrajectoryEncoder.Beta(i) }).ToArray();
         var mgf = OrtRunner.RunOnce(encoder.ToBytes(), new Dictionary<string, NpyArray> { ["video_flow"] = loop["flow_latents"] }, mgfNames);
         Assert.Equal(1, mgf[mgfNames[0]].Shape[0]);
 
@@ -62,7 +63,7 @@ public sealed class DenoisingLoopReferenceTests(ITestOutputHelper output)
             ["rope_cos"] = loop["rope_cos"],
             ["rope_sin"] = loop["rope_sin"],
         };
-        var pred = OrtRunner.RunOnce(transformer.ToBytes(), inputs, ToraTransformer.NoisePred)[ToraTransformer.NoisePred];
+        var pred = OrtRunner.RunOnce(transformer.ToBytes(), inputs, GraphNames.Transformer.NoisePred)[GraphNames.Transformer.NoisePred];
         AssertClose(pred, loop[$"noise_pred_raw_step_{step:D2}"], $"noise_pred_raw_step_{step:D2} (t = {t})");
     }
 }

@@ -1,8 +1,9 @@
-using Tora.Motion.IO;
+using Tora.Inference.Package;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
 using Tora.Models.Graph;
 using Tora.Models.Onnx;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 
 namespace Tora.Models.Tests;
@@ -58,8 +59,8 @@ public sealed class GraphStructureTests
         Assert.True(new FileInfo(files[1]).Length >= g.WeightBytes);
         Assert.True(new FileInfo(files[0]).Length < 20_000, $"weights must live in the data file, model file is {new FileInfo(files[0]).Length} bytes");
         using var runner = new OrtRunner(files[0]);
-        var result = runner.Run(new Dictionary<string, NpyArray> { ["input_ids"] = reference["input_ids"] }, T5Encoder.LastHiddenState);
-        Assert.True(OrtRunner.MaxAbsDiff(result[T5Encoder.LastHiddenState], reference["last_hidden_state"]) <= 1e-4f);
+        var result = runner.Run(new Dictionary<string, NpyArray> { ["input_ids"] = reference["input_ids"] }, GraphNames.TextEncoder.LastHiddenState);
+        Assert.True(OrtRunner.MaxAbsDiff(result[GraphNames.TextEncoder.LastHiddenState], reference["last_hidden_state"]) <= 1e-4f);
     }
 
     [Fact]
@@ -91,7 +92,7 @@ public sealed class GraphStructureTests
             ["rope_sin"] = t2v["rope_sin"],
             ["mgf_gamma_0"] = flow["mgf_gamma_0"],
             ["mgf_beta_0"] = flow["mgf_beta_0"],
-        }, ToraTransformer.NoisePred)[ToraTransformer.NoisePred];
+        }, GraphNames.Transformer.NoisePred)[GraphNames.Transformer.NoisePred];
         Assert.Equal([2, 13, 16, 8, 12], output.Shape);
         Assert.All(output.ToFloats(), v => Assert.True(float.IsFinite(v)));
     }

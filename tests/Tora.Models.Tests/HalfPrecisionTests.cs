@@ -1,9 +1,10 @@
-using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Tora.Motion.IO;
+using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Package;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
 using Tora.Models.Graph;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 using Xunit.Abstractions;
 
@@ -19,8 +20,8 @@ public sealed class HalfPrecisionTests(ITestOutputHelper output)
         var reference = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/text_encoder.npz"));
         using var ckpt = Checkpoint.Open(folder);
         var g = T5Encoder.Build(ckpt, T5EncoderConfig.Load(Path.Combine(folder, "config.json")), computeType: ElementType.Float16);
-        var result = OrtRunner.RunOnce(g.ToBytes(), new Dictionary<string, NpyArray> { ["input_ids"] = reference["input_ids"] }, T5Encoder.LastHiddenState);
-        float err = OrtRunner.MaxAbsDiff(result[T5Encoder.LastHiddenState], reference["last_hidden_state"]);
+        var result = OrtRunner.RunOnce(g.ToBytes(), new Dictionary<string, NpyArray> { ["input_ids"] = reference["input_ids"] }, GraphNames.TextEncoder.LastHiddenState);
+        float err = OrtRunner.MaxAbsDiff(result[GraphNames.TextEncoder.LastHiddenState], reference["last_hidden_state"]);
         output.WriteLine($"fp16 T5 max abs error {err:E3}");
         // Not a reference tolerance (those are for float32): fp16 weights alone move outputs by ~1e-3.
         Assert.True(err < 2e-2f, $"fp16 T5 drifted by {err}");
@@ -51,7 +52,7 @@ public sealed class HalfPrecisionTests(ITestOutputHelper output)
             Float("rope_sin", reference["rope_sin"]),
         };
         foreach (var v in mgf) inputs.Add(NamedOnnxValue.CreateFromTensor(v.Name, v.AsTensor<Float16>()));
-        using var result = trSession.Run(inputs, [ToraTransformer.NoisePred]);
+        using var result = trSession.Run(inputs, [GraphNames.Transformer.NoisePred]);
         var pred = result[0].AsTensor<float>().ToArray();
         float err = OrtRunner.MaxAbsDiff(NpyArray.FromFloats(pred, 2, 13, 16, 8, 12), reference["noise_pred_t999"]);
         output.WriteLine($"fp16 transformer max abs error {err:E3}");

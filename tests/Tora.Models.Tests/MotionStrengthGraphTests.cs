@@ -1,7 +1,8 @@
 using Google.Protobuf;
-using Tora.Motion.IO;
+using Tora.Inference.Package;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 
 namespace Tora.Models.Tests;
@@ -19,15 +20,15 @@ public sealed class MotionStrengthGraphTests
         using var ckpt = Checkpoint.Open(folder);
         var graph = TrajectoryEncoder.Build(ckpt, config, LatentGeometry.FromConfig(config), featureOutputs: true);
         var outputs = Enumerable.Range(0, config.NumLayers)
-            .SelectMany(i => new[] { TrajectoryEncoder.Feature(i), TrajectoryEncoder.Gamma(i), TrajectoryEncoder.Beta(i) }).ToArray();
+            .SelectMany(i => new[] { TrajectoryEncoder.Feature(i), GraphNames.TrajectoryEncoder.Gamma(i), GraphNames.TrajectoryEncoder.Beta(i) }).ToArray();
         var loop = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/t2v_loop_4steps.npz"));
         return (graph.ToBytes(), loop["flow_latents"], outputs);
     });
 
     private static Dictionary<string, NpyArray> Run(byte[] model, float? strength)
     {
-        var inputs = new Dictionary<string, NpyArray> { [TrajectoryEncoder.VideoFlow] = Encoder.Value.Flow };
-        if (strength is { } s) inputs[TrajectoryEncoder.MotionStrength] = NpyArray.FromFloats([s], 1);
+        var inputs = new Dictionary<string, NpyArray> { [GraphNames.TrajectoryEncoder.VideoFlow] = Encoder.Value.Flow };
+        if (strength is { } s) inputs[GraphNames.TrajectoryEncoder.MotionStrength] = NpyArray.FromFloats([s], 1);
         return OrtRunner.RunOnce(model, inputs, Encoder.Value.Outputs);
     }
 
@@ -36,16 +37,16 @@ public sealed class MotionStrengthGraphTests
     {
         var proto = Onnx.ModelProto.Parser.ParseFrom(model);
         var graph = proto.Graph;
-        var muls = graph.Node.Where(n => n.OpType == "Mul" && n.Input[1] == TrajectoryEncoder.MotionStrength).ToList();
+        var muls = graph.Node.Where(n => n.OpType == "Mul" && n.Input[1] == GraphNames.TrajectoryEncoder.MotionStrength).ToList();
         Assert.NotEmpty(muls);
         var replaced = muls.ToDictionary(n => n.Output[0], n => n.Input[0]);
         foreach (var mul in muls) graph.Node.Remove(mul);
         foreach (var node in graph.Node)
             for (int i = 0; i < node.Input.Count; i++)
                 if (replaced.TryGetValue(node.Input[i], out var source)) node.Input[i] = source;
-        graph.Input.Remove(graph.Input.Single(v => v.Name == TrajectoryEncoder.MotionStrength));
-        graph.Initializer.Remove(graph.Initializer.Single(t => t.Name == TrajectoryEncoder.MotionStrength));
-        Assert.DoesNotContain(graph.Node, n => n.Input.Contains(TrajectoryEncoder.MotionStrength));
+        graph.Input.Remove(graph.Input.Single(v => v.Name == GraphNames.TrajectoryEncoder.MotionStrength));
+        graph.Initializer.Remove(graph.Initializer.Single(t => t.Name == GraphNames.TrajectoryEncoder.MotionStrength));
+        Assert.DoesNotContain(graph.Node, n => n.Input.Contains(GraphNames.TrajectoryEncoder.MotionStrength));
         return proto.ToByteArray();
     }
 

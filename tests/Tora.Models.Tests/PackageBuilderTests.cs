@@ -59,7 +59,7 @@ public sealed class PackageBuilderTests
         Assert.Equal("fp32", decoderSpec.Precision);
         Assert.Equal("latents", decoderSpec.Inputs[0].Name);
         // Spatial sizes are symbolic (one graph for whole frames and tiles): each cache is named relative to the input.
-        var pasts = decoderSpec.Inputs.Where(i => i.Name.StartsWith(CogVideoXVae.PastPrefix, StringComparison.Ordinal)).ToList();
+        var pasts = decoderSpec.Inputs.Where(i => i.Name.StartsWith(GraphNames.Vae.PastPrefix, StringComparison.Ordinal)).ToList();
         Assert.Equal(["1", "16", "past_frames", "latent_height", "latent_width"], pasts[0].Shape);
         Assert.All(pasts, i => Assert.Matches(@"^latent_height(\*\d+)?$", i.Shape[3]));
         Assert.Contains(pasts, i => i.Shape[3] == "latent_height*8");

@@ -1,6 +1,7 @@
-using Tora.Motion.IO;
+using Tora.Inference.Package;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 using Xunit.Abstractions;
 
@@ -16,8 +17,8 @@ public sealed class T5EncoderTests(ITestOutputHelper output)
         var reference = NpzFile.Read(TestData.Path("fixtures/tiny-tora-t2v/reference/text_encoder.npz"));
         using var ckpt = Checkpoint.Open(Folder);
         var g = T5Encoder.Build(ckpt, T5EncoderConfig.Load(Path.Combine(Folder, "config.json")));
-        var result = OrtRunner.RunOnce(g.ToBytes(), new Dictionary<string, NpyArray> { ["input_ids"] = reference["input_ids"] }, T5Encoder.LastHiddenState);
-        float err = OrtRunner.MaxAbsDiff(result[T5Encoder.LastHiddenState], reference["last_hidden_state"]);
+        var result = OrtRunner.RunOnce(g.ToBytes(), new Dictionary<string, NpyArray> { ["input_ids"] = reference["input_ids"] }, GraphNames.TextEncoder.LastHiddenState);
+        float err = OrtRunner.MaxAbsDiff(result[GraphNames.TextEncoder.LastHiddenState], reference["last_hidden_state"]);
         output.WriteLine($"t5 max abs error {err:E3}");
         Assert.True(err <= 1e-4f, $"max abs error {err}");
     }

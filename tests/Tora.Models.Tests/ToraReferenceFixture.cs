@@ -1,6 +1,7 @@
-using Tora.Motion.IO;
+using Tora.Inference.Package;
 using Tora.Models.Architectures;
 using Tora.Models.Checkpoints;
+using Tora.Motion.IO;
 using Tora.TestSupport;
 
 namespace Tora.Models.Tests;
@@ -25,10 +26,10 @@ public sealed class ToraReferenceFixture
         TransformerModel = transformer.ToBytes();
 
         var encoderOutputs = Enumerable.Range(0, Config.NumLayers)
-            .SelectMany(i => new[] { TrajectoryEncoder.Feature(i), TrajectoryEncoder.Gamma(i), TrajectoryEncoder.Beta(i) }).ToArray();
-        Encoder = OrtRunner.RunOnce(encoder.ToBytes(), new Dictionary<string, NpyArray> { [TrajectoryEncoder.VideoFlow] = Reference["video_flow"] }, encoderOutputs);
+            .SelectMany(i => new[] { TrajectoryEncoder.Feature(i), GraphNames.TrajectoryEncoder.Gamma(i), GraphNames.TrajectoryEncoder.Beta(i) }).ToArray();
+        Encoder = OrtRunner.RunOnce(encoder.ToBytes(), new Dictionary<string, NpyArray> { [GraphNames.TrajectoryEncoder.VideoFlow] = Reference["video_flow"] }, encoderOutputs);
 
-        var outputs = new List<string> { ToraTransformer.NoisePred, ToraTransformer.Temb };
+        var outputs = new List<string> { GraphNames.Transformer.NoisePred, ToraTransformer.Temb };
         for (int i = 0; i < Config.NumLayers; i++) outputs.AddRange([ToraTransformer.BlockHidden(i), ToraTransformer.BlockEncoderHidden(i)]);
         using var runner = new OrtRunner(TransformerModel);
         foreach (var t in new[] { 999, 500 })
@@ -48,17 +49,17 @@ public sealed class ToraReferenceFixture
     {
         var inputs = new Dictionary<string, NpyArray>
         {
-            [ToraTransformer.HiddenStates] = Reference["hidden_states"],
-            [ToraTransformer.EncoderHiddenStates] = Reference["encoder_hidden_states"],
-            [ToraTransformer.Timestep] = Reference[$"timestep_{timestep}"],
-            [ToraTransformer.RopeCos] = Reference["rope_cos"],
-            [ToraTransformer.RopeSin] = Reference["rope_sin"],
+            [GraphNames.Transformer.HiddenStates] = Reference["hidden_states"],
+            [GraphNames.Transformer.EncoderHiddenStates] = Reference["encoder_hidden_states"],
+            [GraphNames.Transformer.Timestep] = Reference[$"timestep_{timestep}"],
+            [GraphNames.Transformer.RopeCos] = Reference["rope_cos"],
+            [GraphNames.Transformer.RopeSin] = Reference["rope_sin"],
         };
         var zeros = NpyArray.FromFloats(new float[Config.InnerDim], 1, 1, Config.InnerDim);
         for (int i = 0; i < Config.NumLayers; i++)
         {
-            inputs[TrajectoryEncoder.Gamma(i)] = motion ? Encoder[TrajectoryEncoder.Gamma(i)] : zeros;
-            inputs[TrajectoryEncoder.Beta(i)] = motion ? Encoder[TrajectoryEncoder.Beta(i)] : zeros;
+            inputs[GraphNames.TrajectoryEncoder.Gamma(i)] = motion ? Encoder[GraphNames.TrajectoryEncoder.Gamma(i)] : zeros;
+            inputs[GraphNames.TrajectoryEncoder.Beta(i)] = motion ? Encoder[GraphNames.TrajectoryEncoder.Beta(i)] : zeros;
         }
         return inputs;
     }

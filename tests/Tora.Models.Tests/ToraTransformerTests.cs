@@ -1,5 +1,6 @@
-using Tora.Motion.IO;
+using Tora.Inference.Package;
 using Tora.Models.Architectures;
+using Tora.Motion.IO;
 using Xunit.Abstractions;
 
 namespace Tora.Models.Tests;
@@ -19,11 +20,11 @@ public sealed class ToraTransformerTests(ToraReferenceFixture f, ITestOutputHelp
     [InlineData(999)]
     [InlineData(500)]
     public void Noise_prediction_with_the_trajectory_matches_the_reference(int t) =>
-        AssertClose(f.WithFlow[t][ToraTransformer.NoisePred], f.Reference[$"noise_pred_t{t}"], $"noise_pred_t{t}");
+        AssertClose(f.WithFlow[t][GraphNames.Transformer.NoisePred], f.Reference[$"noise_pred_t{t}"], $"noise_pred_t{t}");
 
     [Fact]
     public void Noise_prediction_without_the_trajectory_matches_the_reference() =>
-        AssertClose(f.NoFlow999[ToraTransformer.NoisePred], f.Reference["noise_pred_t999_no_flow"], "noise_pred_t999_no_flow");
+        AssertClose(f.NoFlow999[GraphNames.Transformer.NoisePred], f.Reference["noise_pred_t999_no_flow"], "noise_pred_t999_no_flow");
 
     [Theory]
     [InlineData(999)]
@@ -45,7 +46,7 @@ public sealed class ToraTransformerTests(ToraReferenceFixture f, ITestOutputHelp
     public void Switching_motion_guidance_off_changes_the_prediction()
     {
         // Guards the no-flow path against comparing two identical runs: the trajectory must matter.
-        float diff = OrtRunner.MaxAbsDiff(f.NoFlow999[ToraTransformer.NoisePred], f.WithFlow[999][ToraTransformer.NoisePred]);
+        float diff = OrtRunner.MaxAbsDiff(f.NoFlow999[GraphNames.Transformer.NoisePred], f.WithFlow[999][GraphNames.Transformer.NoisePred]);
         Assert.True(diff > 1e-2f, $"motion guidance changed the prediction by only {diff}");
     }
 }
@@ -71,8 +72,8 @@ public sealed class TrajectoryEncoderTests(ToraReferenceFixture f, ITestOutputHe
     {
         for (int i = 0; i < f.Config.NumLayers; i++)
         {
-            AssertClose(ToFramesChannelsFirst(f.Encoder[TrajectoryEncoder.Gamma(i)]), f.Reference[$"mgf_gamma_{i}"], $"mgf_gamma_{i}");
-            AssertClose(ToFramesChannelsFirst(f.Encoder[TrajectoryEncoder.Beta(i)]), f.Reference[$"mgf_beta_{i}"], $"mgf_beta_{i}");
+            AssertClose(ToFramesChannelsFirst(f.Encoder[GraphNames.TrajectoryEncoder.Gamma(i)]), f.Reference[$"mgf_gamma_{i}"], $"mgf_gamma_{i}");
+            AssertClose(ToFramesChannelsFirst(f.Encoder[GraphNames.TrajectoryEncoder.Beta(i)]), f.Reference[$"mgf_beta_{i}"], $"mgf_beta_{i}");
         }
     }
 

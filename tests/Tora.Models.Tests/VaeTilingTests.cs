@@ -1,4 +1,5 @@
 using Tora.Motion.IO;
+using Tora.Inference.Package;
 using Tora.Inference.Vae;
 using Tora.TestSupport;
 using Xunit.Abstractions;
@@ -81,8 +82,8 @@ public sealed class VaeTilingTests(VaeFixture f, ITestOutputHelper output) : ICl
     {
         // Packages compiled before the VAE graphs had symbolic sizes: a stand-in decoder with fixed 8 x 12 latents.
         var g = new Tora.Models.Graph.GraphBuilder("vae_decoder", Tora.Models.Graph.ElementType.Float32);
-        var latents = g.Input(VaeDecoder.LatentsInput, Tora.Models.Graph.ElementType.Float32, 1, 16, "latent_frames", 8, 12);
-        g.Output(g.RepeatPixels(g.Slice(latents, 1, 0, 3), 8), VaeDecoder.SampleOutput, Tora.Models.Graph.ElementType.Float32, 1, 3, "frames", 64, 96);
+        var latents = g.Input(GraphNames.Vae.Latents, Tora.Models.Graph.ElementType.Float32, 1, 16, "latent_frames", 8, 12);
+        g.Output(g.RepeatPixels(g.Slice(latents, 1, 0, 3), 8), GraphNames.Vae.Sample, Tora.Models.Graph.ElementType.Float32, 1, 3, "frames", 64, 96);
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(g.ToBytes());
         using (var whole = new VaeDecoder(session, 0.7, 8, 12)) Assert.Equal((64, 96), (whole.Height, whole.Width));
         var e = Assert.Throws<ArgumentException>(() => new VaeDecoder(session, 0.7, 8, 12, tiling: new VaeTiling(48, 40)));

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Package;
 using Tora.Inference.Sampling;
 using Tora.Motion.Trajectories;
 
@@ -15,9 +16,6 @@ namespace Tora.Inference.Pipeline;
 /// </summary>
 public sealed class DenoisingTransformer : IDenoiser, IDisposable
 {
-    private const string HiddenStates = "hidden_states", EncoderHiddenStates = "encoder_hidden_states", Timestep = "timestep",
-        RopeCos = "rope_cos", RopeSin = "rope_sin", NoisePred = "noise_pred";
-
     private readonly InferenceSession _session;
     private readonly OrtIoBinding _binding;
     private readonly OrtIoBinding? _unguidedBinding;
@@ -56,7 +54,7 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
         Batch = batch;
         (_frames, _channels, _plane) = (latentFrames, latentChannels, latentHeight * latentWidth);
         _inChannels = imageLatents is null ? latentChannels : 2 * latentChannels;
-        var declared = session.InputMetadata[HiddenStates].Dimensions;
+        var declared = session.InputMetadata[GraphNames.Transformer.HiddenStates].Dimensions;
         if (declared.Length != 5 || declared[1] != latentFrames || declared[2] != _inChannels || declared[3] != latentHeight || declared[4] != latentWidth)
             throw new GenerationException(GenerationErrorCodes.ModelUnavailable,
                 $"the transformer takes hidden_states [{string.Join(", ", declared)}], the pipeline has [batch, {latentFrames}, {_inChannels}, {latentHeight}, {latentWidth}]");
@@ -66,26 +64,26 @@ public sealed class DenoisingTransformer : IDenoiser, IDisposable
         _timestep = GC.AllocateArray<long>(batch, pinned: true);
         _prediction = GC.AllocateArray<float>(batch * LatentLength, pinned: true);
         int textLength = textEmbeddings.Length / batch;
-        long textTokens = session.InputMetadata[EncoderHiddenStates].Dimensions[1];
+        long textTokens = session.InputMetadata[GraphNames.Transformer.EncoderHiddenStates].Dimensions[1];
 
         _binding = session.CreateIoBinding();
-        Bind(HiddenStates, OrtValue.CreateTensorValueFromMemory(_hidden, [batch, latentFrames, _inChannels, latentHeight, latentWidth]));
-        Bind(EncoderHiddenStates, OrtValue.CreateTensorValueFromMemory(textEmbeddings, [batch, textTokens, textLength / textTokens]));
-        Bind(Timestep, OrtValue.CreateTensorValueFromMemory(_timestep, [batch]));
-        long headDim = session.InputMetadata[RopeCos].Dimensions[1];
-        Bind(RopeCos, OrtValue.CreateTensorValueFromMemory(ropeCos, [ropeCos.Length / headDim, headDim]));
-        Bind(RopeSin, OrtValue.CreateTensorValueFromMemory(ropeSin, [ropeSin.Length / headDim, headDim]));
+        Bind(GraphNames.Transformer.HiddenStates, OrtValue.CreateTensorValueFromMemory(_hidden, [batch, latentFrames, _inChannels, latentHeight, latentWidth]));
+        Bind(GraphNames.Transformer.EncoderHiddenStates, OrtValue.CreateTensorValueFromMemory(textEmbeddings, [batch, textTokens, textLength / textTokens]));
+        Bind(GraphNames.Transformer.Timestep, OrtValue.CreateTensorValueFromMemory(_timestep, [batch]));
+        long headDim = session.InputMetadata[GraphNames.Transformer.RopeCos].Dimensions[1];
+        Bind(GraphNames.Transformer.RopeCos, OrtValue.CreateTensorValueFromMemory(ropeCos, [ropeCos.Length / headDim, headDim]));
+        Bind(GraphNames.Transformer.RopeSin, OrtValue.CreateTensorValueFromMemory(ropeSin, [ropeSin.Length / headDim, headDim]));
         foreach (var (name, value) in motion.Inputs) _binding.BindInput(name, value);
         var output = OrtValue.CreateTensorValueFromMemory(_prediction, [batch, latentFrames, latentChannels, latentHeight, latentWidth]);
         _owned.Add(output);
-        _binding.BindOutput(NoisePred, output);
+        _binding.BindOutput(GraphNames.Transformer.NoisePred, output);
         if (motion.Enabled && !_motionControls.CoversEveryStep)
         {
             _off = MotionGuidance.Off(session);
             _unguidedBinding = session.CreateIoBinding();
             foreach (var (name, value) in _shared) _unguidedBinding.BindInput(name, value);
             foreach (var (name, value) in _off.Inputs) _unguidedBinding.BindInput(name, value);
-            _unguidedBinding.BindOutput(NoisePred, output);
+            _unguidedBinding.BindOutput(GraphNames.Transformer.NoisePred, output);
         }
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Tora.Inference.Noise;
+using Tora.Inference.Package;
 using Tora.Motion.Trajectories;
 using Tora.Inference.Vae;
 
@@ -14,9 +15,6 @@ namespace Tora.Inference.Pipeline;
 /// </summary>
 public sealed class MotionGuidance : IDisposable
 {
-    /// <summary>The trajectory encoder's strength input (float32 <c>[1]</c>; packages built before it have none).</summary>
-    public const string StrengthInput = "motion_strength";
-
     private readonly IDisposable? _owner;
 
     private MotionGuidance(IReadOnlyList<(string Name, OrtValue Value)> inputs, IDisposable? owner, float[]? flowLatents)
@@ -42,7 +40,7 @@ public sealed class MotionGuidance : IDisposable
         var owner = new DisposableList();
         foreach (var (name, meta) in transformer.InputMetadata)
         {
-            if (!name.StartsWith("mgf_", StringComparison.Ordinal)) continue;
+            if (!name.StartsWith(GraphNames.TrajectoryEncoder.ModulationPrefix, StringComparison.Ordinal)) continue;
             long d = meta.Dimensions[^1];
             var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, meta.ElementDataType, [1, 1, d]);
             value.GetTensorMutableRawData().Clear();
@@ -112,13 +110,13 @@ public sealed class MotionGuidance : IDisposable
 
     /// <summary>
     /// The trajectory encoder run on scaled flow latents <c>[1, T, C, h, w]</c> with the motion strength fed to
-    /// its <see cref="StrengthInput"/> (a package without that input only runs at strength 1).
+    /// its <see cref="GraphNames.TrajectoryEncoder.MotionStrength"/> (a package without that input only runs at strength 1).
     /// </summary>
     private static MotionGuidance FromFlowLatents(float[] latents, long[] shape, InferenceSession trajectoryEncoder, OrtMemoryInfo? deviceMemory, double strength)
     {
-        var names = trajectoryEncoder.OutputMetadata.Keys.Where(k => k.StartsWith("mgf_", StringComparison.Ordinal)).ToArray();
-        bool hasStrength = trajectoryEncoder.OverridableInitializerMetadata.ContainsKey(StrengthInput)
-            || trajectoryEncoder.InputMetadata.ContainsKey(StrengthInput);
+        var names = trajectoryEncoder.OutputMetadata.Keys.Where(k => k.StartsWith(GraphNames.TrajectoryEncoder.ModulationPrefix, StringComparison.Ordinal)).ToArray();
+        bool hasStrength = trajectoryEncoder.OverridableInitializerMetadata.ContainsKey(GraphNames.TrajectoryEncoder.MotionStrength)
+            || trajectoryEncoder.InputMetadata.ContainsKey(GraphNames.TrajectoryEncoder.MotionStrength);
         if (!hasStrength && strength != 1)
             throw new GenerationException(GenerationErrorCodes.InvalidInput,
                 "this model package's trajectory encoder has no motion strength input: rebuild the package with 'tora model build' to use a strength other than 1");
@@ -126,8 +124,8 @@ public sealed class MotionGuidance : IDisposable
         using var strengthValue = OrtValue.CreateTensorValueFromMemory(new[] { (float)strength }, [1]);
         using var binding = trajectoryEncoder.CreateIoBinding();
         using var runOptions = new RunOptions();
-        binding.BindInput(trajectoryEncoder.InputMetadata.Keys.Single(k => k != StrengthInput), input);
-        if (hasStrength) binding.BindInput(StrengthInput, strengthValue);
+        binding.BindInput(trajectoryEncoder.InputMetadata.Keys.Single(k => k != GraphNames.TrajectoryEncoder.MotionStrength), input);
+        if (hasStrength) binding.BindInput(GraphNames.TrajectoryEncoder.MotionStrength, strengthValue);
         foreach (var name in names) binding.BindOutputToDevice(name, deviceMemory ?? OrtMemoryInfo.DefaultInstance);
         trajectoryEncoder.RunWithBinding(runOptions, binding);
         var outputs = binding.GetOutputValues();

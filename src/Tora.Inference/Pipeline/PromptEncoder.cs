@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Package;
 using Tora.Inference.Text;
 
 namespace Tora.Inference.Pipeline;
@@ -14,7 +15,6 @@ namespace Tora.Inference.Pipeline;
 /// </summary>
 public sealed class PromptEncoder(T5Tokenizer tokenizer, int textLength, int embedDim, bool zeroUnconditional = false)
 {
-    private const string InputIds = "input_ids", LastHiddenState = "last_hidden_state";
     private string? _cachedNegative;
     private float[]? _cachedNegativeEmbedding;
 
@@ -30,7 +30,7 @@ public sealed class PromptEncoder(T5Tokenizer tokenizer, int textLength, int emb
         var ids = Tokenize(prompt);
         using var input = OrtValue.CreateTensorValueFromMemory(ids, [1, textLength]);
         using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, [InputIds], [input], [LastHiddenState]);
+        using var outputs = session.Run(runOptions, [GraphNames.TextEncoder.InputIds], [input], [GraphNames.TextEncoder.LastHiddenState]);
         var values = outputs[0].GetTensorDataAsSpan<float>();
         if (values.Length != EmbeddingLength)
             throw new GenerationException(GenerationErrorCodes.ModelUnavailable,

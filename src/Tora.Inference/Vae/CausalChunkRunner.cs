@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Tora.Inference.Package;
 
 namespace Tora.Inference.Vae;
 
@@ -15,8 +16,6 @@ namespace Tora.Inference.Vae;
 /// </summary>
 internal sealed class CausalChunkRunner : IDisposable
 {
-    private const string Past = "past.";
-    private const string Present = "present.";
     private const int TimeAxis = 2;
 
     private readonly InferenceSession _session;
@@ -58,9 +57,9 @@ internal sealed class CausalChunkRunner : IDisposable
         _pastShapes = new PastShape[_pastNames.Length];
         for (int i = 0; i < _pastNames.Length; i++)
         {
-            if (!_pastNames[i].StartsWith(Past, StringComparison.Ordinal))
+            if (!_pastNames[i].StartsWith(GraphNames.Vae.PastPrefix, StringComparison.Ordinal))
                 throw new InvalidDataException($"VAE graph input '{_pastNames[i]}' is neither '{input}' nor a past.* cache");
-            _presentNames[i] = Present + _pastNames[i][Past.Length..];
+            _presentNames[i] = GraphNames.Vae.PresentPrefix + _pastNames[i][GraphNames.Vae.PastPrefix.Length..];
             var meta = session.InputMetadata[_pastNames[i]];
             if (!session.OutputMetadata.TryGetValue(_presentNames[i], out var outMeta))
                 throw new InvalidDataException($"VAE graph has cache input '{_pastNames[i]}' but no output '{_presentNames[i]}'");

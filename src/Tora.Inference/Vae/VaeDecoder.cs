@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Package;
 
 namespace Tora.Inference.Vae;
 
@@ -21,12 +22,6 @@ public enum FrameLayout
 /// </summary>
 public sealed class VaeDecoder : IDisposable
 {
-    /// <summary>Graph input name (CogVideoXVae.Latents).</summary>
-    public const string LatentsInput = "latents";
-
-    /// <summary>Graph output name (CogVideoXVae.Sample).</summary>
-    public const string SampleOutput = "sample";
-
     private readonly ChunkedClipRunner _clips;
     private readonly float _inverseScale;
     private readonly VaeTilePlan? _tiles;
@@ -47,9 +42,9 @@ public sealed class VaeDecoder : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentHeight);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(latentWidth);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(temporalCompression);
-        var runner = new CausalChunkRunner(session, LatentsInput, [SampleOutput], cacheMemory);
-        var latents = session.InputMetadata[LatentsInput];
-        var sample = session.OutputMetadata[SampleOutput];
+        var runner = new CausalChunkRunner(session, GraphNames.Vae.Latents, [GraphNames.Vae.Sample], cacheMemory);
+        var latents = session.InputMetadata[GraphNames.Vae.Latents];
+        var sample = session.OutputMetadata[GraphNames.Vae.Sample];
         if (latents.Dimensions.Length != 5 || sample.Dimensions.Length != 5 || latents.Dimensions[1] <= 0 || sample.Dimensions[1] <= 0)
             throw new InvalidDataException("VAE decoder graph must map [1, C, t, h, w] latents to [1, 3, f, H, W] frames with fixed C");
         VaeGraphSize.EnsureAccepts(latents, latentHeight, latentWidth);

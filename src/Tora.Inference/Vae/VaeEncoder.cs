@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Tora.Inference.Package;
 
 namespace Tora.Inference.Vae;
 
@@ -50,12 +51,6 @@ public sealed record VaePosterior(float[] Mean, float[] LogVar, int Channels, in
 /// </summary>
 public sealed class VaeEncoder : IDisposable
 {
-    /// <summary>Graph input name (CogVideoXVae.Frames).</summary>
-    public const string FramesInput = "frames";
-
-    /// <summary>Graph output names (CogVideoXVae.Mean, CogVideoXVae.LogVar).</summary>
-    public static readonly string[] Outputs = ["mean", "logvar"];
-
     private readonly ChunkedClipRunner _clips;
     private readonly VaeTilePlan? _tiles;
 
@@ -72,9 +67,9 @@ public sealed class VaeEncoder : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(temporalCompression);
-        var runner = new CausalChunkRunner(session, FramesInput, Outputs, cacheMemory);
-        var frames = session.InputMetadata[FramesInput];
-        var mean = session.OutputMetadata[Outputs[0]];
+        var runner = new CausalChunkRunner(session, GraphNames.Vae.Frames, [GraphNames.Vae.Mean, GraphNames.Vae.LogVar], cacheMemory);
+        var frames = session.InputMetadata[GraphNames.Vae.Frames];
+        var mean = session.OutputMetadata[GraphNames.Vae.Mean];
         if (frames.Dimensions.Length != 5 || mean.Dimensions.Length != 5 || frames.Dimensions[1] <= 0 || mean.Dimensions[1] <= 0)
             throw new InvalidDataException("VAE encoder graph must map [1, 3, f, H, W] frames to [1, C, t, h, w] moments with fixed C");
         VaeGraphSize.EnsureAccepts(frames, height, width);

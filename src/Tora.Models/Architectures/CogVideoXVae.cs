@@ -1,3 +1,4 @@
+using Tora.Inference.Package;
 using Tora.Inference.Vae;
 using Tora.Models.Checkpoints;
 using Tora.Models.Graph;
@@ -36,27 +37,6 @@ namespace Tora.Models.Architectures;
 /// </remarks>
 public static class CogVideoXVae
 {
-    /// <summary>Decoder input: latent chunk [1, latent channels, t, h, w] float32, already divided by the scaling factor.</summary>
-    public const string Latents = "latents";
-
-    /// <summary>Decoder output: frames [1, out channels, f, H, W] float32, nominally in [−1, 1].</summary>
-    public const string Sample = "sample";
-
-    /// <summary>Encoder input: video frames [1, in channels, f, H, W] float32 in [−1, 1].</summary>
-    public const string Frames = "frames";
-
-    /// <summary>Encoder output: posterior mean [1, latent channels, t, h, w] float32.</summary>
-    public const string Mean = "mean";
-
-    /// <summary>Encoder output: posterior log-variance [1, latent channels, t, h, w] float32 (not clamped).</summary>
-    public const string LogVar = "logvar";
-
-    /// <summary>Prefix of the cache inputs (followed by the convolution's module name).</summary>
-    public const string PastPrefix = "past.";
-
-    /// <summary>Prefix of the cache outputs (followed by the same module name as the matching input).</summary>
-    public const string PresentPrefix = "present.";
-
     /// <summary>Frames in each cache: kernel size 3 minus 1.</summary>
     public const int CacheFrames = 2;
 
@@ -74,7 +54,7 @@ public static class CogVideoXVae
         var channels = config.BlockOutChannels.Reverse().ToArray();
         var h = new VaeSpatialDim(VaeSpatialDim.LatentHeight, 1);
         var w = new VaeSpatialDim(VaeSpatialDim.LatentWidth, 1);
-        var latents = g.Input(Latents, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
+        var latents = g.Input(GraphNames.Vae.Latents, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
         var v = new VaeGraph(g, ckpt, config);
         var z = v.ToCompute(latents);
 
@@ -103,7 +83,7 @@ public static class CogVideoXVae
         x = v.SpatialNorm("decoder.norm_out", x, cin, zq, timeScale, spaceScale);
         x = g.Silu(x);
         x = v.CausalConv("decoder.conv_out", x, cin, config.OutChannels, h, w);
-        g.Output(v.ToFloat32(x), Sample, ElementType.Float32, 1, config.OutChannels, "frames", h.Symbol, w.Symbol);
+        g.Output(v.ToFloat32(x), GraphNames.Vae.Sample, ElementType.Float32, 1, config.OutChannels, "frames", h.Symbol, w.Symbol);
         v.DeclareCacheOutputs();
         return g;
     }
@@ -120,7 +100,7 @@ public static class CogVideoXVae
         float eps = (float)config.NormEps;
         var h = new VaeSpatialDim(VaeSpatialDim.Height, 1);
         var w = new VaeSpatialDim(VaeSpatialDim.Width, 1);
-        var frames = g.Input(Frames, ElementType.Float32, 1, config.InChannels, "frames", h.Symbol, w.Symbol);
+        var frames = g.Input(GraphNames.Vae.Frames, ElementType.Float32, 1, config.InChannels, "frames", h.Symbol, w.Symbol);
         var v = new VaeGraph(g, ckpt, config);
 
         var x = v.CausalConv("encoder.conv_in", v.ToCompute(frames), config.InChannels, channels[0], h, w);
@@ -144,8 +124,8 @@ public static class CogVideoXVae
         x = g.Silu(x);
         x = v.CausalConv("encoder.conv_out", x, cin, 2 * cl, h, w);
         var moments = g.Split(x, 1, cl, cl);
-        g.Output(v.ToFloat32(moments[0]), Mean, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
-        g.Output(v.ToFloat32(moments[1]), LogVar, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
+        g.Output(v.ToFloat32(moments[0]), GraphNames.Vae.Mean, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
+        g.Output(v.ToFloat32(moments[1]), GraphNames.Vae.LogVar, ElementType.Float32, 1, cl, "latent_frames", h.Symbol, w.Symbol);
         v.DeclareCacheOutputs();
         return g;
     }
@@ -214,11 +194,11 @@ public static class CogVideoXVae
         public Value CausalConv(string prefix, Value x, int cin, int cout, VaeSpatialDim h, VaeSpatialDim w)
         {
             using var _ = _g.Scope(prefix);
-            var past = _g.Input(PastPrefix + prefix, _g.ComputeType, 1, cin, PastFramesDim, h.Symbol, w.Symbol);
+            var past = _g.Input(GraphNames.Vae.PastPrefix + prefix, _g.ComputeType, 1, cin, PastFramesDim, h.Symbol, w.Symbol);
             var fill = _g.Node("Tile", _g.Slice(x, 2, 0, 1), _cacheFill);
             var padded = _g.Concat(2, past, fill, x);
             var present = _g.Slice(padded, 2, -CacheFrames, long.MaxValue);
-            _presents.Add((present, PresentPrefix + prefix, [1, cin, CacheFrames, h.Symbol, w.Symbol]));
+            _presents.Add((present, GraphNames.Vae.PresentPrefix + prefix, [1, cin, CacheFrames, h.Symbol, w.Symbol]));
             var weight = _g.Weight(prefix + ".conv.weight", _ckpt.Tensor(prefix + ".conv.weight", cout, cin, 3, 3, 3));
             var bias = _g.Weight(prefix + ".conv.bias", _ckpt.Tensor(prefix + ".conv.bias", cout));
             return _g.Conv(padded, weight, bias, [3, 3, 3], [0, 1, 1, 0, 1, 1]);

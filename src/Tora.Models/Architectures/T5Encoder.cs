@@ -1,3 +1,4 @@
+using Tora.Inference.Package;
 using Tora.Models.Checkpoints;
 using Tora.Models.Graph;
 
@@ -11,12 +12,6 @@ namespace Tora.Models.Architectures;
 /// </summary>
 public static class T5Encoder
 {
-    /// <summary>Graph input name.</summary>
-    public const string InputIds = "input_ids";
-
-    /// <summary>Graph output name.</summary>
-    public const string LastHiddenState = "last_hidden_state";
-
     /// <summary>Builds the encoder graph.</summary>
     /// <param name="ckpt">The <c>text_encoder</c> weights.</param>
     /// <param name="config">The <c>text_encoder/config.json</c>.</param>
@@ -30,7 +25,7 @@ public static class T5Encoder
         int d = config.DModel, h = config.NumHeads, dkv = config.DKv, inner = h * dkv;
         float eps = (float)config.LayerNormEpsilon;
 
-        var ids = g.Input(InputIds, ElementType.Int64, "batch", sequenceLength);
+        var ids = g.Input(GraphNames.TextEncoder.InputIds, ElementType.Int64, "batch", sequenceLength);
         string embedName = ckpt.Contains("shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
         if (embedName == "shared.weight") ckpt.Ignore("encoder.embed_tokens.weight"); // tied copy when present
         var table = g.Weight(embedName, ckpt.Tensor(embedName, config.VocabSize, d), ElementType.Float32);
@@ -43,7 +38,7 @@ public static class T5Encoder
             x = Block(g, ckpt, config, $"encoder.block.{i}", x, bias, sequenceLength, eps, d, h, inner);
 
         x = RmsNorm(g, ckpt, "encoder.final_layer_norm", x, d, eps);
-        g.Output(x, LastHiddenState, ElementType.Float32, "batch", sequenceLength, d);
+        g.Output(x, GraphNames.TextEncoder.LastHiddenState, ElementType.Float32, "batch", sequenceLength, d);
         ckpt.EnsureAllUsed();
         return g;
     }

@@ -1,3 +1,4 @@
+using Tora.Inference.Package;
 using Tora.Models.Checkpoints;
 using Tora.Models.Graph;
 
@@ -21,18 +22,6 @@ namespace Tora.Models.Architectures;
 /// </remarks>
 public static class ToraTransformer
 {
-    /// <summary>Latent input.</summary>
-    public const string HiddenStates = "hidden_states";
-    /// <summary>Text embedding input.</summary>
-    public const string EncoderHiddenStates = "encoder_hidden_states";
-    /// <summary>Timestep input (integer timestep values, one per batch row).</summary>
-    public const string Timestep = "timestep";
-    /// <summary>RoPE cosine table input.</summary>
-    public const string RopeCos = "rope_cos";
-    /// <summary>RoPE sine table input.</summary>
-    public const string RopeSin = "rope_sin";
-    /// <summary>The v-prediction output.</summary>
-    public const string NoisePred = "noise_pred";
     /// <summary>Debug output: the conditioning embedding.</summary>
     public const string Temb = "temb";
 
@@ -54,17 +43,17 @@ public static class ToraTransformer
         var m = new Model(g, ckpt, config, geometry);
         int T = geometry.LatentFrames, D = config.InnerDim, L = config.MaxTextSeqLength;
 
-        var latents = g.Input(HiddenStates, ElementType.Float32, "batch", T, config.InChannels, geometry.LatentHeight, geometry.LatentWidth);
-        var text = g.Input(EncoderHiddenStates, ElementType.Float32, "batch", L, config.TextEmbedDim);
-        var timestep = g.Input(Timestep, ElementType.Int64, "batch");
-        var cos = g.Input(RopeCos, ElementType.Float32, geometry.VideoTokens, config.AttentionHeadDim);
-        var sin = g.Input(RopeSin, ElementType.Float32, geometry.VideoTokens, config.AttentionHeadDim);
+        var latents = g.Input(GraphNames.Transformer.HiddenStates, ElementType.Float32, "batch", T, config.InChannels, geometry.LatentHeight, geometry.LatentWidth);
+        var text = g.Input(GraphNames.Transformer.EncoderHiddenStates, ElementType.Float32, "batch", L, config.TextEmbedDim);
+        var timestep = g.Input(GraphNames.Transformer.Timestep, ElementType.Int64, "batch");
+        var cos = g.Input(GraphNames.Transformer.RopeCos, ElementType.Float32, geometry.VideoTokens, config.AttentionHeadDim);
+        var sin = g.Input(GraphNames.Transformer.RopeSin, ElementType.Float32, geometry.VideoTokens, config.AttentionHeadDim);
         var gammas = new Value[config.NumLayers];
         var betas = new Value[config.NumLayers];
         for (int i = 0; i < config.NumLayers; i++)
         {
-            gammas[i] = g.Input(TrajectoryEncoder.Gamma(i), computeType, "flow_batch", "flow_tokens", D);
-            betas[i] = g.Input(TrajectoryEncoder.Beta(i), computeType, "flow_batch", "flow_tokens", D);
+            gammas[i] = g.Input(GraphNames.TrajectoryEncoder.Gamma(i), computeType, "flow_batch", "flow_tokens", D);
+            betas[i] = g.Input(GraphNames.TrajectoryEncoder.Beta(i), computeType, "flow_batch", "flow_tokens", D);
         }
 
         var temb = m.TimeEmbedding(timestep);
@@ -85,7 +74,7 @@ public static class ToraTransformer
             }
         }
         var output = m.Head(video, encoder, condition);
-        g.Output(computeType == ElementType.Float32 ? output : g.Cast(output, ElementType.Float32), NoisePred, ElementType.Float32,
+        g.Output(computeType == ElementType.Float32 ? output : g.Cast(output, ElementType.Float32), GraphNames.Transformer.NoisePred, ElementType.Float32,
             "batch", T, config.OutChannels, geometry.LatentHeight, geometry.LatentWidth);
         return g;
     }

@@ -1,3 +1,4 @@
+using Tora.Inference.Package;
 using Tora.Models.Checkpoints;
 using Tora.Models.Graph;
 
@@ -24,23 +25,11 @@ namespace Tora.Models.Architectures;
 /// </remarks>
 public static class TrajectoryEncoder
 {
-    /// <summary>Graph input name.</summary>
-    public const string VideoFlow = "video_flow";
-
-    /// <summary>Graph input name of the motion strength (float32 <c>[1]</c>, default 1).</summary>
-    public const string MotionStrength = "motion_strength";
-
     /// <summary>Channels of every extractor stage (docs/model.md §3.1).</summary>
     public const int FeatureChannels = 128;
 
     /// <summary>Residual blocks per extractor stage.</summary>
     public const int BlocksPerStage = 2;
-
-    /// <summary>Name of block <paramref name="i"/>'s gamma output.</summary>
-    public static string Gamma(int i) => $"mgf_gamma_{i}";
-
-    /// <summary>Name of block <paramref name="i"/>'s beta output.</summary>
-    public static string Beta(int i) => $"mgf_beta_{i}";
 
     /// <summary>Name of stage <paramref name="i"/>'s extractor feature (debug output).</summary>
     public static string Feature(int i) => $"te_feature_{i}";
@@ -61,9 +50,9 @@ public static class TrajectoryEncoder
         Value Out(Value v) => outputType == computeType ? v : g.Cast(v, outputType);
         int T = geometry.LatentFrames, h = geometry.PatchRows, w = geometry.PatchColumns, p = geometry.PatchSize;
         const int flowChannels = 16;
-        var flow = g.Input(VideoFlow, ElementType.Float32, "flow_batch", T, flowChannels, geometry.LatentHeight, geometry.LatentWidth);
+        var flow = g.Input(GraphNames.TrajectoryEncoder.VideoFlow, ElementType.Float32, "flow_batch", T, flowChannels, geometry.LatentHeight, geometry.LatentWidth);
         var x = computeType == ElementType.Float32 ? flow : g.Cast(flow, computeType);
-        var strengthInput = g.InputWithDefault(MotionStrength, [1f], 1);
+        var strengthInput = g.InputWithDefault(GraphNames.TrajectoryEncoder.MotionStrength, [1f], 1);
         var strength = computeType == ElementType.Float32 ? strengthInput : g.Cast(strengthInput, computeType);
 
         // Per latent frame, p×p space-to-depth with channel order c·p² + dy·p + dx (einops patchify); batch-major frames.
@@ -81,8 +70,8 @@ public static class TrajectoryEncoder
                 if (featureOutputs) g.Output(x, Feature(stage), computeType, "frames", FeatureChannels, h, w);
                 // Only what the fuser sees is scaled; the next extractor stage continues from the unscaled feature.
                 var (gamma, beta) = FuserModulation(g, ckpt, $"fuser.{stage}", g.Mul(x, strength), config.InnerDim, T, h, w);
-                g.Output(Out(gamma), Gamma(stage), outputType, "flow_batch", T * h * w, config.InnerDim);
-                g.Output(Out(beta), Beta(stage), outputType, "flow_batch", T * h * w, config.InnerDim);
+                g.Output(Out(gamma), GraphNames.TrajectoryEncoder.Gamma(stage), outputType, "flow_batch", T * h * w, config.InnerDim);
+                g.Output(Out(beta), GraphNames.TrajectoryEncoder.Beta(stage), outputType, "flow_batch", T * h * w, config.InnerDim);
             }
         }
         return g;
