@@ -5,8 +5,9 @@ namespace Tora.Core.Jobs;
 
 /// <summary>
 /// The loop under both outbox dispatchers (generations, webhook events): a pass drains the outbox batch by batch,
-/// each batch in one transaction that creates the Hangfire jobs of some rows and marks those rows, so a row is
-/// marked exactly when its jobs' ids are committed with it (docs/architecture.md §3, step 5).
+/// each batch in one transaction that holds its rows locked while it creates their Hangfire jobs and marks them
+/// dispatched, so a crash before the commit leaves the rows unmarked, to be dispatched again
+/// (docs/architecture.md §3, step 5).
 /// </summary>
 /// <param name="dataSource">The database holding the outbox.</param>
 /// <param name="logger">Where failed passes are reported.</param>
