@@ -27,7 +27,7 @@ internal sealed class ExecutionProvider : IDisposable
     public bool IsCuda { get; }
 
     /// <summary>Provider name as ORT spells it.</summary>
-    public string Name => IsCuda ? "CUDAExecutionProvider" : "CPUExecutionProvider";
+    public string Name => IsCuda ? Tora.Inference.Pipeline.OrtSessionFactory.CudaProvider : Tora.Inference.Pipeline.OrtSessionFactory.CpuProvider;
 
     /// <summary>Where outputs that stay on the device are bound.</summary>
     public OrtMemoryInfo DeviceMemory { get; }

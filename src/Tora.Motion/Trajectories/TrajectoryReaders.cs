@@ -38,7 +38,7 @@ public static class TrajectoryTextReader
                 points.Add(new TrajectoryPoint(x, y));
                 continue;
             }
-            errors.Add(new($"/trajectories/{index}/points/{points.Count}", TrajectoryErrorCodes.InvalidSyntax,
+            errors.Add(TrajectoryError.InvalidSyntax($"/trajectories/{index}/points/{points.Count}",
                 $"line {lineNumber}: expected 'x,y', got '{Shorten(line)}'"));
             points.Add(default); // keep later point indices aligned with their lines
         }
@@ -79,7 +79,7 @@ public static class TrajectoryJsonReader
         }
         catch (JsonException e)
         {
-            return TrajectoryParseResult.Fail([new("", TrajectoryErrorCodes.InvalidSyntax, $"not valid JSON: {e.Message}")]);
+            return TrajectoryParseResult.Fail([TrajectoryError.InvalidSyntax("", $"not valid JSON: {e.Message}")]);
         }
         using (doc)
         {
@@ -96,7 +96,7 @@ public static class TrajectoryJsonReader
                 var r = TrajectorySpec.ToTrajectories([one], "");
                 return r.Success ? r : TrajectoryParseResult.Fail([.. r.Errors.Select(e => e with { Pointer = e.Pointer[2..] })]);
             }
-            return TrajectoryParseResult.Fail([new("", TrajectoryErrorCodes.InvalidValue,
+            return TrajectoryParseResult.Fail([TrajectoryError.InvalidValue("",
                 "expected an object with \"trajectories\", a list of trajectories or one trajectory object")]);
         }
     }
@@ -111,7 +111,7 @@ public static class TrajectoryJsonReader
     public static TrajectoryParseResult ParseList(JsonElement array, string pointer = "/trajectories")
     {
         if (array.ValueKind != JsonValueKind.Array)
-            return TrajectoryParseResult.Fail([new(pointer, TrajectoryErrorCodes.InvalidValue, "trajectories must be a list")]);
+            return TrajectoryParseResult.Fail([TrajectoryError.InvalidValue(pointer, "trajectories must be a list")]);
         var (specs, error) = Read<List<TrajectorySpec?>>(array, pointer);
         return error is not null ? TrajectoryParseResult.Fail([error]) : TrajectorySpec.ToTrajectories(specs, pointer);
     }
@@ -126,7 +126,7 @@ public static class TrajectoryJsonReader
         {
             // Wrong JSON types (a string for a number, a fraction for a frame index, an object for a point).
             var at = pointer + JsonPointer.FromPath(e.Path);
-            return (default, new(at, TrajectoryErrorCodes.InvalidValue, $"the value at '{at}' has the wrong type"));
+            return (default, TrajectoryError.InvalidValue(at, $"the value at '{at}' has the wrong type"));
         }
     }
 }

@@ -43,19 +43,18 @@ public sealed record TrajectorySpec
             var at = $"{pointer}/{t}";
             if (specs[t] is not { } item)
             {
-                errors.Add(new(at, TrajectoryErrorCodes.InvalidValue, "a trajectory must be an object with points"));
+                errors.Add(TrajectoryError.InvalidValue(at, "a trajectory must be an object with points"));
                 continue;
             }
             var space = CoordinateSpaces.Default;
             if (item.Space is not null && !CoordinateSpaces.TryParse(item.Space, out space))
             {
-                errors.Add(new($"{at}/space", TrajectoryErrorCodes.UnknownSpace,
-                    $"space must be one of {CoordinateSpaces.Names}, got '{TrajectoryTextReader.Shorten(item.Space)}'"));
+                errors.Add(TrajectoryError.UnknownSpace($"{at}/space", item.Space));
                 continue;
             }
             if (item.Points is null)
             {
-                errors.Add(new($"{at}/points", TrajectoryErrorCodes.InvalidValue, "points is required: a list of [x, y] pairs"));
+                errors.Add(TrajectoryError.InvalidValue($"{at}/points", "points is required: a list of [x, y] pairs"));
                 continue;
             }
             var points = new List<TrajectoryPoint>(item.Points.Count);
@@ -65,7 +64,7 @@ public sealed record TrajectorySpec
                 if (item.Points[i] is [var x, var y]) points.Add(new TrajectoryPoint(x, y));
                 else
                 {
-                    errors.Add(new($"{at}/points/{i}", TrajectoryErrorCodes.InvalidValue, "a point is an array [x, y] of two numbers"));
+                    errors.Add(TrajectoryError.InvalidValue($"{at}/points/{i}", "a point is an array [x, y] of two numbers"));
                     ok = false;
                 }
             }

@@ -104,7 +104,7 @@ public sealed class TrajectoryInputTests
         Assert.Equal(
             ["/trajectories/0/points/2", "/trajectories/0/points/3", "/trajectories/1/points/2", "/trajectories/2/points/1", "/trajectories/2/points/2"],
             errors.Select(e => e.Pointer));
-        Assert.All(errors, e => Assert.Equal(TrajectoryErrorCodes.PointOutsideCanvas, e.Code));
+        Assert.All(errors, e => Assert.Equal("point_outside_canvas", e.Code));
         Assert.Contains("(256, 10)", errors[0].Message);
     }
 
