@@ -138,6 +138,11 @@ public sealed class MalformedRequestTests(ServiceFixture service)
         new("preview image in flow mode", HttpMethod.Post, "/v1/trajectories/preview", "application/json", Json("{" + Traj("{\"points\": [[0, 0]]}") + $", \"image\": \"{DataUri(Png)}\"}}"), 422, "validation_failed", "/image"),
         new("preview unknown field", HttpMethod.Post, "/v1/trajectories/preview", "application/json", Json("{\"trajectorys\": []}"), 400, "unknown_field", "/trajectorys"),
         new("preview as form", HttpMethod.Post, "/v1/trajectories/preview", "application/x-www-form-urlencoded", Json("a=b"), 415, "unsupported_media_type"),
+        new("preview multipart with unknown part", HttpMethod.Post, "/v1/trajectories/preview", null, null, 400, "unknown_part", "/image",
+            Content: () => new MultipartFormDataContent { { new StringContent("{}"), "request" }, { new ByteArrayContent(Png), "image", "fox.png" } }),
+        new("preview multipart without flow_video", HttpMethod.Post, "/v1/trajectories/preview", null, null, 422, "validation_failed", "/flow_video",
+            Content: () => new MultipartFormDataContent { { new StringContent("{}"), "request" } }),
+        new("preview multipart with broken framing", HttpMethod.Post, "/v1/trajectories/preview", "multipart/form-data; boundary=XYZ", Json("--XYZ\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n{}"), 400, "invalid_multipart"),
         new("presets without key", HttpMethod.Get, "/v1/trajectories/presets", null, null, 401, "unauthorized", Auth: Auth.None),
         // Authentication.
         new("no key", HttpMethod.Post, "/v1/generations", "application/json", Json("{" + Ok + "}"), 401, "unauthorized", Auth: Auth.None),

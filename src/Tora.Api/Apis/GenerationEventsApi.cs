@@ -11,16 +11,6 @@ using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 
-/// <summary>Server-Sent Events settings. Bound from <c>Tora:Events</c>.</summary>
-public sealed class EventStreamOptions
-{
-    /// <summary>The configuration section.</summary>
-    public const string Section = "Tora:Events";
-
-    /// <summary>How often an idle stream sends a comment line (keeps proxies from closing it) and the queue position.</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
-}
-
 /// <summary>
 /// <c>GET /v1/generations/{id}/events</c>: the generation's event log as Server-Sent Events. Every status change and
 /// denoising step is an event whose id is its position in the log, so a client that reconnects with

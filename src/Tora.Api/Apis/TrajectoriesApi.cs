@@ -27,40 +27,14 @@ public static class TrajectoriesApi
     /// <summary>The <c>request</c> JSON part and the <c>flow_video</c> MP4 part of a flow-video preview.</summary>
     private static async Task<(TrajectoryPreviewRequest?, byte[]?, ProblemHttpResult?)> ReadMultipartAsync(HttpRequest http, CancellationToken ct)
     {
-        IFormCollection form;
-        try
-        {
-            form = await http.ReadFormAsync(new Microsoft.AspNetCore.Http.Features.FormOptions
-            {
-                MultipartBodyLengthLimit = CreateRequestReader.MaxBodyBytes, ValueLengthLimit = 1024 * 1024, ValueCountLimit = 4,
-            }, ct);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return (null, null, CreateRequestReader.TooLarge());
-        }
-        catch (IOException e) when (!http.HttpContext.RequestAborted.IsCancellationRequested)
-        {
-            // A truncated or malformed multipart body is the client's error, as on create.
-            return (null, null, ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
-        }
-        catch (InvalidDataException e)
-        {
-            return (null, null, e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
-                ? CreateRequestReader.TooLarge()
-                : ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
-        }
-        foreach (var key in form.Keys.Concat(form.Files.Select(f => f.Name)))
-            if (key is not ("request" or "flow_video"))
-                return (null, null, ApiProblem.BadRequest("unknown_part", $"unexpected form part '{key}'; send 'request' and 'flow_video'", "/" + key));
+        var (form, formProblem) = await CreateRequestReader.ReadFormAsync(http, 4, ["request", "flow_video"], "'request' and 'flow_video'", ct);
+        if (form is null) return (null, null, formProblem);
         if (form.Files.GetFile("flow_video") is not { } file)
             return (null, null, ApiProblem.Validation([new FieldError("/flow_video", "required", "a multipart preview needs a 'flow_video' file part (an MP4)")]));
         var json = form["request"].FirstOrDefault() ?? "{}";
         var (request, problem) = CreateRequestReader.Parse<TrajectoryPreviewRequest>(System.Text.Encoding.UTF8.GetBytes(json));
         if (problem is not null) return (null, null, problem);
-        using var ms = new MemoryStream((int)file.Length);
-        await file.CopyToAsync(ms, ct);
-        return (request, ms.ToArray(), null);
+        return (request, await CreateRequestReader.ReadAllBytesAsync(file, ct), null);
     }
 
     /// <summary>The nine example trajectories of the original repository, on its 256×256 canvas.</summary>

@@ -50,13 +50,3 @@ public static class BenchInsertEndpoint
         return TypedResults.Accepted($"/bench/{id}", id);
     }
 }
-
-/// <summary>Benchmark-only switches. Bound from <c>Tora:Bench</c>.</summary>
-public sealed class BenchOptions
-{
-    /// <summary>The configuration section.</summary>
-    public const string Section = "Tora:Bench";
-
-    /// <summary>Map <c>POST /bench/insert</c> (bench/load's reference endpoint); off in production.</summary>
-    public bool InsertEndpoint { get; set; }
-}

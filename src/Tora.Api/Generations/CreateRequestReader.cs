@@ -47,16 +47,6 @@ public static class CreateRequestReader
         {
             return (null, null, null, TooLarge());
         }
-        catch (IOException e) when (mediaType == "multipart/form-data" && !http.HttpContext.RequestAborted.IsCancellationRequested)
-        {
-            return (null, null, null, ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
-        }
-        catch (InvalidDataException e)
-        {
-            // Malformed multipart framing, or a form over the size limits.
-            return (null, null, null, e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
-                ? TooLarge() : ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}"));
-        }
     }
 
     private static (CreateGenerationRequest?, FirstFrameImage?, byte[]?, ProblemHttpResult?) WithoutFlowVideo(
@@ -81,15 +71,8 @@ public static class CreateRequestReader
 
     private static async Task<(CreateGenerationRequest?, FirstFrameImage?, byte[]?, ProblemHttpResult?)> ReadMultipartAsync(HttpRequest http, CancellationToken ct)
     {
-        var form = await http.ReadFormAsync(new FormOptions
-        {
-            MultipartBodyLengthLimit = MaxBodyBytes,
-            ValueLengthLimit = 1024 * 1024,
-            ValueCountLimit = 8,
-        }, ct);
-        foreach (var key in form.Keys.Concat(form.Files.Select(f => f.Name)))
-            if (key is not ("request" or "image" or "flow_video"))
-                return (null, null, null, ApiProblem.BadRequest("unknown_part", $"unexpected form part '{key}'; send 'request' and optionally 'image' and 'flow_video'", "/" + key));
+        var (form, formProblem) = await ReadFormAsync(http, 8, ["request", "image", "flow_video"], "'request' and optionally 'image' and 'flow_video'", ct);
+        if (form is null) return (null, null, null, formProblem);
 
         string? json = form["request"].FirstOrDefault();
         if (json is null && form.Files.GetFile("request") is { } requestFile)
@@ -107,9 +90,7 @@ public static class CreateRequestReader
         if (form.Files.GetFile("image") is { } file)
         {
             if (file.Length > FirstFrameImage.MaxBytes) return (null, null, null, TooLarge($"image is larger than {FirstFrameImage.MaxBytes / (1024 * 1024)} MB"));
-            using var ms = new MemoryStream((int)file.Length);
-            await file.CopyToAsync(ms, ct);
-            var (img, code, detail) = FirstFrameImage.Decode(ms.ToArray());
+            var (img, code, detail) = FirstFrameImage.Decode(await ReadAllBytesAsync(file, ct));
             if (img is null) return (null, null, null, ApiProblem.Validation([new FieldError("/image", code!, detail!)]));
             image = img;
         }
@@ -118,15 +99,65 @@ public static class CreateRequestReader
 
         byte[]? flowVideo = null;
         if (form.Files.GetFile("flow_video") is { } flowFile)
-        {
-            using var ms = new MemoryStream((int)flowFile.Length);
-            await flowFile.CopyToAsync(ms, ct);
-            flowVideo = ms.ToArray();
-        }
+            flowVideo = await ReadAllBytesAsync(flowFile, ct);
         else if (form.ContainsKey("flow_video"))
             return (null, null, null, ApiProblem.Validation([new FieldError("/flow_video", "invalid_flow_video", "the 'flow_video' part must be a file (an MP4)")]));
         return (request, image, flowVideo, null);
     }
+
+    /// <summary>
+    /// Reads a multipart body of any endpoint (at most <see cref="MaxBodyBytes"/> and <paramref name="maxValues"/>
+    /// values), or returns the problem to answer: a body too large, framing that cannot be read, or a part the endpoint
+    /// does not take.
+    /// </summary>
+    /// <param name="http">The request.</param>
+    /// <param name="maxValues">The most form values (parts) accepted.</param>
+    /// <param name="parts">The names of the parts the endpoint takes.</param>
+    /// <param name="expected">How the unknown-part answer tells the client what to send (for example <c>'request' and 'flow_video'</c>).</param>
+    /// <param name="ct">Request aborted.</param>
+    public static async Task<(IFormCollection? Form, ProblemHttpResult? Problem)> ReadFormAsync(
+        HttpRequest http, int maxValues, IReadOnlyCollection<string> parts, string expected, CancellationToken ct)
+    {
+        IFormCollection form;
+        try
+        {
+            form = await http.ReadFormAsync(new FormOptions
+            {
+                MultipartBodyLengthLimit = MaxBodyBytes,
+                ValueLengthLimit = 1024 * 1024,
+                ValueCountLimit = maxValues,
+            }, ct);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge());
+        }
+        catch (IOException e) when (!http.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // A truncated or malformed body is the client's error.
+            return (null, InvalidMultipart(e));
+        }
+        catch (InvalidDataException e)
+        {
+            // Malformed multipart framing, or a form over the size limits.
+            return (null, e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase) ? TooLarge() : InvalidMultipart(e));
+        }
+        foreach (var key in form.Keys.Concat(form.Files.Select(f => f.Name)))
+            if (!parts.Contains(key))
+                return (null, ApiProblem.BadRequest("unknown_part", $"unexpected form part '{key}'; send {expected}", "/" + key));
+        return (form, null);
+    }
+
+    /// <summary>The bytes of a file part (the form is already buffered, so this reads no network).</summary>
+    public static async Task<byte[]> ReadAllBytesAsync(IFormFile file, CancellationToken ct)
+    {
+        using var ms = new MemoryStream((int)file.Length);
+        await file.CopyToAsync(ms, ct);
+        return ms.ToArray();
+    }
+
+    private static ProblemHttpResult InvalidMultipart(Exception e) =>
+        ApiProblem.BadRequest("invalid_multipart", $"the multipart body could not be read: {e.Message}");
 
     /// <summary>Reads a strict JSON body of any endpoint (size cap, media type, typed errors with pointers).</summary>
     public static async Task<(T? Request, ProblemHttpResult? Problem)> ReadJsonBodyAsync<T>(HttpRequest http, CancellationToken ct) where T : class

@@ -5,16 +5,6 @@ using Tora.Api.Problems;
 
 namespace Tora.Api.Generations;
 
-/// <summary>Idempotency-Key settings. Bound from <c>Tora:Idempotency</c>.</summary>
-public sealed class IdempotencyOptions
-{
-    /// <summary>The configuration section.</summary>
-    public const string Section = "Tora:Idempotency";
-
-    /// <summary>How long a key is remembered (the draft asks servers to publish this; here 24 h by default).</summary>
-    public TimeSpan Lifetime { get; set; } = TimeSpan.FromHours(24);
-}
-
 /// <summary>
 /// The <c>Idempotency-Key</c> request header (draft-ietf-httpapi-idempotency-key-header): a structured-field string
 /// (quoted; a bare token is accepted too) of 1–255 printable ASCII characters, UUIDs recommended.

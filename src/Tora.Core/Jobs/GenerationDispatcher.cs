@@ -18,7 +18,7 @@ namespace Tora.Core.Jobs;
 /// </summary>
 public sealed class GenerationDispatcher(
     NpgsqlDataSource dataSource, IBackgroundJobClient jobs, ILogger<GenerationDispatcher> logger, IOptions<LimitOptions>? limits = null)
-    : PollingService(logger)
+    : OutboxDispatcher(dataSource, logger)
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly FairScheduler _scheduler = new(limits?.Value);
@@ -49,12 +49,6 @@ public sealed class GenerationDispatcher(
     protected override string Activity => "dispatching generations";
 
     /// <inheritdoc />
-    protected override async Task RunPassAsync(CancellationToken ct)
-    {
-        while (await DispatchBatchAsync(ct) > 0) { }
-    }
-
-    /// <inheritdoc />
     protected override Task WaitAsync(CancellationToken ct) => _signal.WaitAsync(IdlePoll, ct);
 
     /// <summary>
@@ -62,20 +56,14 @@ public sealed class GenerationDispatcher(
     /// Hangfire jobs; returns how many. One API instance plans at a time (a transaction-scoped advisory lock), since
     /// a plan reads and advances the tenants' passes.
     /// </summary>
-    public async Task<int> DispatchBatchAsync(CancellationToken ct)
+    protected override async Task<int> CreateJobsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
         await using (var lockCmd = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({PlanLockKey})", connection, tx))
             if (!(bool)(await lockCmd.ExecuteScalarAsync(ct))!) return 0;
         var plan = await _scheduler.PlanAsync(connection, tx, ct);
+        _fullQueues = plan.FullQueues;
         var rows = plan.Releases;
-        if (rows.Count == 0)
-        {
-            await tx.CommitAsync(ct);
-            _fullQueues = plan.FullQueues;
-            return 0;
-        }
+        if (rows.Count == 0) return 0;
 
         var batch = new NpgsqlBatch(connection, tx);
         foreach (var (id, queue) in rows)
@@ -89,8 +77,6 @@ public sealed class GenerationDispatcher(
             batch.BatchCommands.Add(update);
         }
         await batch.ExecuteNonQueryAsync(ct);
-        await tx.CommitAsync(ct);
-        _fullQueues = plan.FullQueues;
         return rows.Count;
     }
 }

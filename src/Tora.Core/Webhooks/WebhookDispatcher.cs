@@ -11,7 +11,7 @@ namespace Tora.Core.Webhooks;
 /// (<c>FOR UPDATE SKIP LOCKED</c>, safe with several API instances) until the flag is committed.
 /// </summary>
 public sealed class WebhookDispatcher(NpgsqlDataSource dataSource, IBackgroundJobClient jobs, ILogger<WebhookDispatcher> logger)
-    : Jobs.PollingService(logger)
+    : Jobs.OutboxDispatcher(dataSource, logger)
 {
     /// <summary>How often the outbox is read.</summary>
     public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
@@ -20,19 +20,11 @@ public sealed class WebhookDispatcher(NpgsqlDataSource dataSource, IBackgroundJo
     protected override string Activity => "dispatching webhook events";
 
     /// <inheritdoc />
-    protected override async Task RunPassAsync(CancellationToken ct)
-    {
-        while (await DispatchBatchAsync(ct) > 0) { }
-    }
-
-    /// <inheritdoc />
     protected override Task WaitAsync(CancellationToken ct) => Task.Delay(Poll, ct);
 
     /// <summary>Creates the first delivery job of up to 32 new events; returns how many.</summary>
-    public async Task<int> DispatchBatchAsync(CancellationToken ct)
+    protected override async Task<int> CreateJobsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
         List<Guid> ids;
         await using (var cmd = new NpgsqlCommand(
             "SELECT id FROM webhook_events WHERE NOT job_created ORDER BY created_at LIMIT 32 FOR UPDATE SKIP LOCKED", connection, tx))
@@ -45,7 +37,6 @@ public sealed class WebhookDispatcher(NpgsqlDataSource dataSource, IBackgroundJo
             update.Parameters.Add(new() { Value = ids.ToArray() });
             await update.ExecuteNonQueryAsync(ct);
         }
-        await tx.CommitAsync(ct);
         return ids.Count;
     }
 }
