@@ -5,9 +5,9 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tora.Api.Auth;
 using Tora.Api.Generations;
+using Tora.Api.OpenApi;
 using Tora.Api.Problems;
 using Tora.Core.Generations;
-using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 

@@ -1,7 +1,7 @@
 using Npgsql;
+using Tora.Api.OpenApi;
 using Tora.Core.Blobs;
 using Tora.Core.Workers;
-using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 

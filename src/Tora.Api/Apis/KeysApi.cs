@@ -1,9 +1,9 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Tora.Api.OpenApi;
 using Tora.Api.Problems;
 using Tora.Core.Tenancy;
-using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 

@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Tora.Api.OpenApi;
 using Tora.Core;
 using Tora.Core.Workers;
-using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 

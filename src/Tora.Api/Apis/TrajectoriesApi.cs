@@ -2,11 +2,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tora.Api.Generations;
 using Tora.Api.Limits;
+using Tora.Api.OpenApi;
 using Tora.Api.Problems;
 using Tora.Core;
 using Tora.Motion.Trajectories;
 using Tora.Motion.Video;
-using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 

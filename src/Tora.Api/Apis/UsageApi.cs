@@ -2,9 +2,9 @@ using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Tora.Api.Auth;
+using Tora.Api.OpenApi;
 using Tora.Api.Problems;
 using Tora.Core.Generations;
-using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 

@@ -5,10 +5,10 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Tora.Api.Auth;
 using Tora.Api.Limits;
+using Tora.Api.OpenApi;
 using Tora.Api.Problems;
 using Tora.Core.Generations;
 using Tora.Core.Webhooks;
-using Tora.Api.OpenApi;
 
 namespace Tora.Api.Apis;
 

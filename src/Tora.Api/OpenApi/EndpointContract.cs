@@ -8,7 +8,8 @@ public static class EndpointContract
 {
     /// <summary>
     /// Names the endpoint's operation: <paramref name="operationId"/> is the OpenAPI <c>operationId</c> (and the
-    /// route name), <paramref name="summary"/> its one-line summary. Every endpoint of the API has both.
+    /// route name), <paramref name="summary"/> its one-line summary. (The trajectory endpoints name only their
+    /// operation: their summary is their handler's XML documentation.)
     /// </summary>
     public static RouteHandlerBuilder WithOperation(this RouteHandlerBuilder endpoint, string operationId, string summary) =>
         endpoint.WithName(operationId).WithSummary(summary);

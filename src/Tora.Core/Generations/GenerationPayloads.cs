@@ -83,7 +83,8 @@ public sealed record GenerationPage(
     public string Object => "list";
 }
 
-// The event and webhook records below carry no JsonPropertyName: GenerationPayloads.Json writes them in snake_case.
+// The event and webhook records below are written by GenerationPayloads.Json, whose snake_case policy names their
+// fields as the API's names the resource's above.
 
 /// <summary>The data of an SSE <c>status</c> event: a status change.</summary>
 /// <param name="Id">The generation.</param>

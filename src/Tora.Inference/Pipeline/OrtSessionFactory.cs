@@ -113,7 +113,8 @@ public sealed class OrtSessionFactory
             ["arena_extend_strategy"] = "kSameAsRequested",
             ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
         };
-        foreach (var (key, value) in overrides ?? new Dictionary<string, string>()) settings[key] = value;
+        if (overrides is not null)
+            foreach (var (key, value) in overrides) settings[key] = value;
         return settings;
     }
 
