@@ -155,9 +155,12 @@ public sealed class PipelineBehaviourTests(TinyPackageFixture fixture)
         var allocated = new List<long>();
         var request = Request(new SeededNoiseSource(4), steps: 6) with { OnStep = (_, _) => allocated.Add(GC.GetAllocatedBytesForCurrentThread()) };
         await fixture.Pipeline.GenerateAsync(request, null, default);
-        // Between the second and the last step: transformer run, guidance, DPM step and noise draws only.
-        var perStep = (allocated[^1] - allocated[1]) / (allocated.Count - 2.0);
-        Assert.True(perStep < 256, $"{perStep} bytes allocated per step");
+        // Between the second and the last step: transformer run, guidance, DPM step and noise draws only. The median
+        // step, because the runtime may allocate on this thread once on its own account (tiered compilation
+        // starting its background worker), while an allocation of the loop shows in every step.
+        var steps = Enumerable.Range(1, allocated.Count - 2).Select(i => allocated[i + 1] - allocated[i]).Order().ToArray();
+        var median = steps[steps.Length / 2];
+        Assert.True(median < 256, $"bytes allocated per step: {string.Join(", ", steps)}");
     }
 
     [Fact]
