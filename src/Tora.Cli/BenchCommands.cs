@@ -12,7 +12,7 @@ using Tora.Motion.IO;
 namespace Tora.Cli;
 
 /// <summary>
-/// <c>tora bench …</c>: the transformer-step measurement of issue 10 (bench/gpu/run.sh drives it on a GPU
+/// <c>tora bench …</c>: the transformer-step measurement (bench/README.md, GPU section; bench/gpu/run.sh drives it on a GPU
 /// machine) and the noise-prediction comparison against PyTorch.
 /// </summary>
 public static class BenchCommands
@@ -133,7 +133,7 @@ internal sealed record StepBenchSettings(string Package, bool Cuda, int DeviceId
     IReadOnlyDictionary<string, string> CudaOptions, bool CpuArena = true);
 
 /// <summary>
-/// The transformer step measurement (issue 10): one session with the chosen execution provider, every input
+/// The transformer step measurement (bench/README.md): one session with the chosen execution provider, every input
 /// bound once through IOBinding, the motion-guidance modulations computed once by the trajectory encoder and
 /// left on the device (docs/model.md §6.2, §6.3), then warm-up and timed runs.
 /// </summary>

@@ -11,7 +11,7 @@ using Tora.Motion.Video;
 namespace Tora.Cli;
 
 /// <summary>
-/// <c>tora generate</c>: one video from a model package on this machine (issue 6): prompt, trajectories and an
+/// <c>tora generate</c>: one video from a model package on this machine: prompt, trajectories and an
 /// optional first frame in, MP4 out, optionally the frames (<c>uint8 [F, H, W, 3]</c>) and final latents
 /// (<c>float32 [1, T, C, h, w]</c>) as <c>.npy</c>, and every random draw recorded to or replayed from an <c>.npz</c>;
 /// a flow video (<c>--flow</c>) may replace the rendered trajectories, and the motion controls shape the guidance.

@@ -67,7 +67,7 @@ public static class GenerationEventsApi
         // A stream ends by itself only at the terminal event, so a stopping instance (rolling restart, scale-in) would
         // hold every open stream until the host's shutdown timeout and then cut it. Instead the stream ends, between
         // two whole events, as soon as the instance starts stopping; the client reconnects after 'retry' with
-        // Last-Event-ID, to any instance (they all read the same event log), and misses nothing (issue 11, fault 5).
+        // Last-Event-ID, to any instance (they all read the same event log), and misses nothing (docs/reliability.md, scale-out).
         var stopping = lifetime.ApplicationStopping;
         using var waitCts = CancellationTokenSource.CreateLinkedTokenSource(ct, stopping);
         try

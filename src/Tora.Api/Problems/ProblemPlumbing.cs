@@ -60,7 +60,7 @@ public static class ProblemPlumbing
     public const int StorageRetryAfterSeconds = 10;
 
     /// <summary>
-    /// A blob store outage (issue 11, fault 4) is the service's temporary state, not a bug: 503 <c>storage_unavailable</c>
+    /// A blob store outage (docs/reliability.md, blob store outage) is the service's temporary state, not a bug: 503 <c>storage_unavailable</c>
     /// with <c>Retry-After</c>, never a 500. The store's own message (paths, bucket) stays in the log.
     /// </summary>
     private static void DescribeStorageOutage(ProblemDetailsContext ctx)

@@ -3,7 +3,7 @@ namespace Tora.Core.Blobs;
 /// <summary>
 /// Runs a blob store operation again while the store is unavailable, with growing pauses, for at most a bounded
 /// window: a worker that has a finished video waits for the store rather than failing (or re-running the whole
-/// pipeline through a job retry) when storage has a short outage (issue 11, fault 4). Other exceptions pass at once.
+/// pipeline through a job retry) when storage has a short outage (docs/reliability.md, blob store outage). Other exceptions pass at once.
 /// </summary>
 /// <param name="window">How long to keep trying after the first failure; zero gives up at the first failure.</param>
 public sealed class BlobStoreRetry(TimeSpan window)

@@ -9,7 +9,7 @@ namespace Tora.Core.Webhooks;
 /// never sees a refused address unless the policy is wrong.
 /// </summary>
 /// <remarks>
-/// The seam exists for the SSRF tests (issue 11): they register an implementation that makes names resolve to
+/// The seam exists for the SSRF tests (docs/reliability.md): they register an implementation that makes names resolve to
 /// chosen addresses without real DNS and that records every connect and refuses any non-loopback one, so no
 /// packet can leave loopback even if the policy under test were wrong. Production uses
 /// <see cref="SystemWebhookNetwork"/> (<c>AddToraCore</c> registers it with TryAdd; a test's own registration wins).

@@ -69,7 +69,7 @@ public static class PackageBuilder
     /// <param name="precision">Precision of the graphs.</param>
     /// <param name="log">Progress lines.</param>
     /// <param name="parts">Which parts to compile (default all). A partial package serves measurements such as the
-    /// GPU step benchmark (issue 10), where the 9.5 GB text encoder and the VAE would only cost disk and time.</param>
+    /// GPU step benchmark (bench/README.md), where the 9.5 GB text encoder and the VAE would only cost disk and time.</param>
     /// <exception cref="CheckpointException">The source is incomplete or does not fit the architecture.</exception>
     /// <exception cref="IOException">The output folder is not empty.</exception>
     /// <exception cref="ArgumentException"><paramref name="parts"/> leaves out the transformer.</exception>
